@@ -1,0 +1,18 @@
+/** Option parsers shared by several commands. */
+import { UsageError } from "../errors.ts";
+
+/** Collects a repeatable option (`--set a=1 --set b=2`). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Parses a whole number option, failing with the option's name. */
+export function intOption(name: string, min = 0): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) {
+      throw new UsageError(`Cannot parse ${name}: expected an integer ≥ ${min}, got '${value}'`);
+    }
+    return n;
+  };
+}

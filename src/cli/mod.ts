@@ -1,0 +1,71 @@
+/**
+ * The command-line program: builds the commander tree from one file per subcommand and maps errors to exit codes
+ * (0 ok, 1 runtime failure, 2 usage or config error). Not the place for command logic.
+ */
+import { Command, CommanderError } from "commander";
+import { describeError, exitCodeOf } from "../errors.ts";
+import { debugLevel, printError } from "./output.ts";
+import { VERSION } from "../version.ts";
+import { trainCommand } from "./train.ts";
+import { gpuCommand } from "./gpu.ts";
+import { uiCommand } from "./ui.ts";
+import { serverCommand } from "./server.ts";
+import { serveCommand } from "./serve.ts";
+import { generateCommand } from "./generate.ts";
+import { runsCommand } from "./runs.ts";
+import { experimentsCommand } from "./experiments.ts";
+import { modelsCommand } from "./models.ts";
+import { tokenizerCommand } from "./tokenizer.ts";
+import { benchCommand } from "./bench.ts";
+
+/** Builds the whole command tree; exported so tests can check every command's help. */
+export function buildProgram(): Command {
+  const program = new Command("storyteller")
+    .description("Train, track and serve small story-writing language models on any GPU.")
+    .version(VERSION, "-V, --version", "print the version")
+    .showHelpAfterError("(run with --help for usage)")
+    .enablePositionalOptions();
+  for (
+    const cmd of [
+      trainCommand(),
+      uiCommand(),
+      serverCommand(),
+      serveCommand(),
+      generateCommand(),
+      runsCommand(),
+      experimentsCommand(),
+      modelsCommand(),
+      tokenizerCommand(),
+      benchCommand(),
+      gpuCommand(),
+    ]
+  ) program.addCommand(cmd);
+  exitOverrideAll(program);
+  return program;
+}
+
+function exitOverrideAll(cmd: Command): void {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) exitOverrideAll(sub);
+}
+
+/** Runs the program on argv and returns the exit code; never throws. */
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return 2;
+    }
+    await program.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has already printed its message (or the help text).
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    printError(describeError(err));
+    if (debugLevel() > 0 && err instanceof Error && err.stack) console.error(err.stack);
+    return exitCodeOf(err);
+  }
+}

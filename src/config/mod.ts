@@ -1,0 +1,13 @@
+/** Config: typed defaults, YAML files with positioned errors, `--set` overrides, embedded presets. */
+export type { Config, DataConfig, ModelConfig, MoeConfig, TrainingConfig } from "./types.ts";
+export {
+  applySet,
+  defaultConfig,
+  loadConfig,
+  parseConfig,
+  type ResolvedConfig,
+  validateConfig,
+} from "./load.ts";
+export { SCHEMA } from "./schema.ts";
+export { DEFAULT_PRESET, PRESETS } from "./presets.ts";
+export { flattenConfig } from "./flatten.ts";
