@@ -1,0 +1,164 @@
+/**
+ * Adapter and device: the one place storyteller asks WebGPU for hardware. Requests the adapter's own maxima (the
+ * defaults are small), shader-f16 and timestamp-query when present, and turns uncaptured GPU errors into loud
+ * failures that name the object's label. Not the place for buffers or pipelines (pool.ts, pipelines.ts).
+ */
+import { UsageError } from "../errors.ts";
+import { printError } from "../cli/output.ts";
+import { BufferPool } from "./pool.ts";
+import { PipelineCache } from "./pipelines.ts";
+
+/** What the user asked for: the best adapter, a real GPU only, or the CPU fallback. */
+export type DevicePreference = "auto" | "gpu" | "cpu";
+
+/** A short description of the adapter, for logs, params and `storyteller gpu`. */
+export interface AdapterSummary {
+  description: string;
+  vendor: string;
+  architecture: string;
+  device: string;
+  /** True for software adapters such as Mesa lavapipe. */
+  isFallback: boolean;
+  features: string[];
+}
+
+/** The limits storyteller raises to the adapter's maxima. */
+export const REQUESTED_LIMITS = [
+  "maxBufferSize",
+  "maxStorageBufferBindingSize",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupSizeY",
+  "maxComputeWorkgroupSizeZ",
+  "maxComputeWorkgroupsPerDimension",
+  "maxStorageBuffersPerShaderStage",
+  "maxBindGroups",
+] as const;
+
+/** An open device with its caches. */
+export interface Gpu {
+  adapter: GPUAdapter;
+  device: GPUDevice;
+  summary: AdapterSummary;
+  /** The limit values that were requested (the adapter's maxima). */
+  limits: Record<(typeof REQUESTED_LIMITS)[number], number>;
+  hasF16: boolean;
+  hasTimestamps: boolean;
+  pool: BufferPool;
+  pipelines: PipelineCache;
+  /** Throws if an uncaptured GPU error or a device loss was seen since the device opened. */
+  check(): void;
+}
+
+/** Raised for GPU errors the program cannot recover from (validation, out of memory, device lost). */
+export class GpuError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "GpuError";
+  }
+}
+
+const NO_ADAPTER_HINT = "on Linux without a GPU, install Mesa's CPU Vulkan driver: " +
+  "apt-get install -y mesa-vulkan-drivers; otherwise install your GPU's Vulkan, Metal or DX12 driver";
+
+/** Reads the adapter's info into a plain summary. */
+export function summarize(adapter: GPUAdapter): AdapterSummary {
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const legacy = (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter;
+  const description = info.description || info.device || "unknown adapter";
+  return {
+    description,
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    isFallback: Boolean(info.isFallbackAdapter ?? legacy) ||
+      /llvmpipe|lavapipe|swiftshader|warp/i.test(description),
+    features: [...adapter.features].sort(),
+  };
+}
+
+function quietMesa(): void {
+  // Mesa's Vulkan WSI prints an error when XDG_RUNTIME_DIR is unset although compute never needs it.
+  try {
+    if (!Deno.env.get("XDG_RUNTIME_DIR")) {
+      Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync({ prefix: "st-xdg-" }));
+    }
+  } catch { /* without env or write permission the warning is only noise */ }
+}
+
+/** Opens an adapter and device as storyteller needs them; fails with a fix when there is none. */
+export async function openGpu(preference: DevicePreference = "auto"): Promise<Gpu> {
+  if (typeof navigator === "undefined" || !navigator.gpu) {
+    throw new UsageError("Cannot open a GPU: this Deno build has no WebGPU (navigator.gpu is missing)");
+  }
+  quietMesa();
+  const adapter = await navigator.gpu.requestAdapter({
+    powerPreference: "high-performance",
+    forceFallbackAdapter: preference === "cpu",
+  });
+  if (!adapter) {
+    throw new UsageError("Cannot open a GPU: no WebGPU adapter was found", { hint: NO_ADAPTER_HINT });
+  }
+  const summary = summarize(adapter);
+  if (preference === "gpu" && summary.isFallback) {
+    throw new UsageError(`Cannot open a GPU: only the CPU adapter '${summary.description}' is available`, {
+      hint: "set training.device to auto or cpu to train on the CPU adapter, or install a GPU driver",
+    });
+  }
+  const limits = {} as Gpu["limits"];
+  for (const name of REQUESTED_LIMITS) limits[name] = adapter.limits[name] as number;
+  const features: GPUFeatureName[] = [];
+  for (const f of ["shader-f16", "timestamp-query"] as GPUFeatureName[]) {
+    if (adapter.features.has(f)) features.push(f);
+  }
+  const device = await adapter.requestDevice({
+    label: "storyteller",
+    requiredFeatures: features,
+    requiredLimits: limits,
+  });
+  const errors: string[] = [];
+  device.addEventListener("uncapturederror", (event) => {
+    const message = (event as GPUUncapturedErrorEvent).error.message;
+    errors.push(message);
+    printError(`GPU error: ${message}`);
+  });
+  let lost: string | undefined;
+  device.lost.then((info) => {
+    if (info.reason !== "destroyed") lost = info.message || "device lost";
+  });
+  const gpu: Gpu = {
+    adapter,
+    device,
+    summary,
+    limits,
+    hasF16: features.includes("shader-f16"),
+    hasTimestamps: features.includes("timestamp-query"),
+    pool: new BufferPool(device),
+    pipelines: new PipelineCache(device),
+    check() {
+      if (lost) throw new GpuError(`GPU device lost: ${lost}`);
+      if (errors.length) {
+        const first = errors[0];
+        const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
+        errors.length = 0;
+        throw new GpuError(`GPU error: ${first}${more}`);
+      }
+    },
+  };
+  return gpu;
+}
+
+let shared: Promise<Gpu | null> | undefined;
+
+/**
+ * One shared device for tests and short-lived commands; resolves to null when no adapter exists at all
+ * (callers then skip, printing why).
+ */
+export function sharedGpu(): Promise<Gpu | null> {
+  shared ??= openGpu("auto").catch((err) => {
+    if (err instanceof UsageError) return null;
+    throw err;
+  });
+  return shared;
+}

@@ -1,0 +1,14 @@
+/** WebGPU runtime: device, buffers, pipeline cache, command batching, asynchronous readback, profiling. */
+export {
+  type AdapterSummary,
+  type DevicePreference,
+  type Gpu,
+  GpuError,
+  openGpu,
+  REQUESTED_LIMITS,
+  sharedGpu,
+  summarize,
+} from "./device.ts";
+export { BufferPool, createBuffer, sizeClass, STORAGE, upload } from "./pool.ts";
+export { bindGroup, type Binding, type Constants, type Kernel, PipelineCache } from "./pipelines.ts";
+export { CommandBatch, drain, Profiler, readBuffer } from "./batch.ts";

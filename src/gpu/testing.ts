@@ -1,0 +1,66 @@
+/**
+ * Test helpers for GPU code: one shared device, tests skipped (with the reason printed once) only when no WebGPU
+ * adapter exists at all, and closeness assertions that report the worst element.
+ */
+import { type Gpu, sharedGpu } from "./device.ts";
+
+/** The shared test device, or null when the machine has no adapter. */
+export const testGpu: Gpu | null = await sharedGpu();
+
+if (!testGpu) {
+  console.warn("GPU tests skipped: no WebGPU adapter (on Linux: apt-get install -y mesa-vulkan-drivers)");
+}
+
+/** Registers a test that needs the GPU; skipped only when there is no adapter. */
+export function gpuTest(name: string, fn: (gpu: Gpu) => Promise<void> | void): void {
+  Deno.test({
+    name,
+    ignore: testGpu === null,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: () => fn(testGpu!),
+  });
+}
+
+/** Asserts |a - e| ≤ atol + rtol·|e| elementwise; the message names the worst index and values. */
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  label: string,
+  { rtol = 1e-4, atol = 1e-5 }: { rtol?: number; atol?: number } = {},
+): void {
+  if (actual.length !== expected.length) {
+    throw new Error(`${label}: length ${actual.length} ≠ expected ${expected.length}`);
+  }
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const err = Math.abs(actual[i] - expected[i]);
+    const excess = err - (atol + rtol * Math.abs(expected[i]));
+    if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
+      worst = i;
+      worstExcess = excess;
+    }
+  }
+  if (worst >= 0) {
+    throw new Error(
+      `${label}: element ${worst} is ${actual[worst]}, expected ${
+        expected[worst]
+      } (rtol ${rtol}, atol ${atol})`,
+    );
+  }
+}
+
+/** Deterministic pseudo-random floats in [-scale, scale) (mulberry32). */
+export function randomArray(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+  }
+  return out;
+}
