@@ -201,7 +201,10 @@ export class CommandBatch {
     for (const chunk of this.#arena) {
       device.queue.writeBuffer(chunk.buffer, 0, chunk.data as Uint8Array<ArrayBuffer>, 0, chunk.used);
     }
-    device.queue.submit([this.encoder.finish({ label: this.label })]);
+    this.gpu.watch(
+      `batch '${this.label}'`,
+      () => device.queue.submit([this.encoder.finish({ label: this.label })]),
+    );
     for (const chunk of this.#arena) pool.release(chunk.buffer);
     for (const r of this.#reads) {
       r.staging.mapAsync(GPUMapMode.READ).then(() => {

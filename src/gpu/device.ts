@@ -49,6 +49,11 @@ export interface Gpu {
   pipelines: PipelineCache;
   /** Throws if an uncaptured GPU error or a device loss was seen since the device opened. */
   check(): void;
+  /**
+   * Runs `fn` inside validation and out-of-memory error scopes; an error raised by it is reported with `label`
+   * (wgpu's own messages do not always name the object) and thrown by the next check().
+   */
+  watch<T>(label: string, fn: () => T): T;
 }
 
 /** Raised for GPU errors the program cannot recover from (validation, out of memory, device lost). */
@@ -118,11 +123,14 @@ export async function openGpu(preference: DevicePreference = "auto"): Promise<Gp
     requiredLimits: limits,
   });
   const errors: string[] = [];
-  device.addEventListener("uncapturederror", (event) => {
-    const message = (event as GPUUncapturedErrorEvent).error.message;
+  const record = (message: string) => {
     errors.push(message);
     printError(`GPU error: ${message}`);
-  });
+  };
+  device.addEventListener(
+    "uncapturederror",
+    (event) => record((event as GPUUncapturedErrorEvent).error.message),
+  );
   let lost: string | undefined;
   device.lost.then((info) => {
     if (info.reason !== "destroyed") lost = info.message || "device lost";
@@ -135,14 +143,28 @@ export async function openGpu(preference: DevicePreference = "auto"): Promise<Gp
     hasF16: features.includes("shader-f16"),
     hasTimestamps: features.includes("timestamp-query"),
     pool: new BufferPool(device),
-    pipelines: new PipelineCache(device),
+    pipelines: new PipelineCache(device, (label, fn) => gpu.watch(label, fn)),
+    watch<T>(label: string, fn: () => T): T {
+      device.pushErrorScope("out-of-memory");
+      device.pushErrorScope("validation");
+      try {
+        return fn();
+      } finally {
+        for (let i = 0; i < 2; i++) {
+          device.popErrorScope().then((e) => {
+            if (e) record(`in '${label}': ${e.message}`);
+          });
+        }
+      }
+    },
     check() {
       if (lost) throw new GpuError(`GPU device lost: ${lost}`);
       if (errors.length) {
-        const first = errors[0];
-        const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
+        // wgpu often reports the cause first and the labelled object (encoder, pass, pipeline) after it.
+        const seen = [...new Set(errors)];
         errors.length = 0;
-        throw new GpuError(`GPU error: ${first}${more}`);
+        const shown = seen.slice(0, 3).join("; ");
+        throw new GpuError(`GPU error: ${shown}${seen.length > 3 ? ` (and ${seen.length - 3} more)` : ""}`);
       }
     },
   };

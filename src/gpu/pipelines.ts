@@ -18,13 +18,19 @@ export class PipelineCache {
   #modules = new Map<string, GPUShaderModule>();
   #pipelines = new Map<string, GPUComputePipeline>();
 
-  constructor(readonly device: GPUDevice) {}
+  constructor(
+    readonly device: GPUDevice,
+    readonly watch: <T>(label: string, fn: () => T) => T = (_label, fn) => fn(),
+  ) {}
 
   /** The shader module of a kernel, compiled once. */
   module(kernel: Kernel): GPUShaderModule {
     let m = this.#modules.get(kernel.name);
     if (!m) {
-      m = this.device.createShaderModule({ code: kernel.code, label: kernel.name });
+      m = this.watch(
+        `shader ${kernel.name}`,
+        () => this.device.createShaderModule({ code: kernel.code, label: kernel.name }),
+      );
       this.#modules.set(kernel.name, m);
     }
     return m;
@@ -40,11 +46,13 @@ export class PipelineCache {
       const numeric: Record<string, number> = {};
       for (const k of keys) numeric[k] = Number(constants[k]);
       if (debugLevel() >= 3) console.error(`[gpu] pipeline ${key}`);
-      p = this.device.createComputePipeline({
-        label: key,
-        layout: "auto",
-        compute: { module: this.module(kernel), entryPoint, constants: numeric },
-      });
+      const module = this.module(kernel);
+      p = this.watch(`pipeline ${key}`, () =>
+        this.device.createComputePipeline({
+          label: key,
+          layout: "auto",
+          compute: { module, entryPoint, constants: numeric },
+        }));
       this.#pipelines.set(key, p);
     }
     return p;

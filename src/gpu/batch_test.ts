@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { CommandBatch, createBuffer, Profiler, readBuffer } from "./mod.ts";
+import { gpuTest } from "./testing.ts";
+import { MATMUL, matmul } from "../kernels/matmul.ts";
+
+gpuTest("a batch records many dispatches in one pass and reads scalars back asynchronously", async (gpu) => {
+  const a = createBuffer(gpu.device, "a", new Float32Array([1, 2, 3, 4]));
+  const b = createBuffer(gpu.device, "b", new Float32Array([1, 0, 0, 1]));
+  const c = createBuffer(gpu.device, "c", 16);
+  const batch = new CommandBatch(gpu, "batch test");
+  for (let i = 0; i < 5; i++) matmul(batch, { a, b, c, M: 2, K: 2, N: 2, accumulate: true });
+  const pending = batch.read(c, 0, 16);
+  batch.submit();
+  assert.equal(batch.passes, 1);
+  assert.equal(batch.dispatches, 5);
+  assert.deepEqual([...new Float32Array(await pending)], [5, 10, 15, 20]);
+  assert.throws(() => batch.submit(), /twice/);
+});
+
+gpuTest("pipelines are cached by kernel, entry point and constants", (gpu) => {
+  const p1 = gpu.pipelines.get(MATMUL, "main", { TRANS_A: true, WX: 8, WY: 8 });
+  const p2 = gpu.pipelines.get(MATMUL, "main", { WY: 8, WX: 8, TRANS_A: true });
+  const p3 = gpu.pipelines.get(MATMUL, "main", { TRANS_A: false, WX: 8, WY: 8 });
+  assert.equal(p1, p2);
+  assert.notEqual(p1, p3);
+  assert.match(p1.label, /^matmul:main:/);
+});
+
+gpuTest("GPU validation errors surface with the label of the batch involved", async (gpu) => {
+  const small = createBuffer(gpu.device, "too-small-buffer", 4, GPUBufferUsage.COPY_SRC);
+  const dst = createBuffer(gpu.device, "dst", 64);
+  const batch = new CommandBatch(gpu, "bad copy batch");
+  batch.copy(small, 0, dst, 0, 64);
+  batch.submit();
+  await gpu.device.queue.onSubmittedWorkDone();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.throws(() => gpu.check(), /in 'batch 'bad copy batch'': .*overrunning/);
+  gpu.check(); // each error is reported once
+});
+
+gpuTest("the profiler attributes GPU time to each dispatch label", async (gpu) => {
+  if (!gpu.hasTimestamps) return;
+  const profiler = new Profiler(gpu, 16);
+  const x = createBuffer(gpu.device, "x", 64 * 64 * 4);
+  const batch = new CommandBatch(gpu, "profiled", profiler);
+  matmul(batch, { a: x, b: x, c: createBuffer(gpu.device, "y", 64 * 64 * 4), M: 64, K: 64, N: 64 });
+  batch.submit();
+  const totals = await profiler.totals();
+  assert.equal(totals.size, 1);
+  const [[label, t]] = [...totals];
+  assert.match(label, /^matmul/);
+  assert.equal(t.count, 1);
+  assert.ok(t.ms >= 0);
+  await readBuffer(gpu, x, 4);
+});

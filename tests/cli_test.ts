@@ -1,0 +1,76 @@
+/** End-to-end checks of the command-line contract: help everywhere, exit codes, one-line errors. */
+import assert from "node:assert/strict";
+import type { Command } from "commander";
+import { buildProgram, run } from "../src/cli/mod.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+async function storyteller(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+function allCommands(cmd: Command, path: string[] = []): string[][] {
+  return cmd.commands.flatMap((c) => [[...path, c.name()], ...allCommands(c, [...path, c.name()])]);
+}
+
+Deno.test("every command and subcommand answers --help with exit code 0", async () => {
+  const paths = allCommands(buildProgram());
+  for (
+    const name of ["train", "ui", "server", "serve", "generate", "runs", "experiments", "models", "tokenizer"]
+  ) {
+    assert.ok(paths.some((p) => p[0] === name), `missing command ${name}`);
+  }
+  for (const name of ["bench", "gpu"]) assert.ok(paths.some((p) => p[0] === name), `missing command ${name}`);
+  for (const p of paths) {
+    assert.equal(await run([...p, "--help"]), 0, `storyteller ${p.join(" ")} --help`);
+  }
+});
+
+Deno.test("--version prints the version from deno.json", async () => {
+  const r = await storyteller(["--version"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^\d+\.\d+\.\d+/);
+});
+
+Deno.test("a config typo exits 2 with file:line:col, the nearest key, and no stack trace", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/bad.yaml`, "model:\n  hiden_size: 64\n");
+    const r = await storyteller(["train", "--config", `${dir}/bad.yaml`, "--dry-run"]);
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr.trim(),
+      `error: ${dir}/bad.yaml:2:3: model.hiden_size: unknown key\nhint: did you mean 'model.hidden_size'?`,
+    );
+    const debug = await storyteller(["train", "--config", `${dir}/bad.yaml`], { STORYTELLER_DEBUG: "1" });
+    assert.match(debug.stderr, /at /, "STORYTELLER_DEBUG shows the stack");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("usage errors exit 2; --dry-run prints the resolved config, parameter count and memory", async () => {
+  assert.equal((await storyteller(["no-such-command"])).code, 2);
+  assert.equal((await storyteller(["train", "--no-such-flag"])).code, 2);
+  const r = await storyteller([
+    "train",
+    "--config",
+    "base_model",
+    "--dry-run",
+    "--set",
+    "training.batch_size=8",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /hidden_size: 288/);
+  assert.match(r.stdout, /batch_size: 8/);
+  assert.match(r.stdout, /parameters: 7,1\d\d,\d\d\d/);
+  assert.match(r.stdout, /memory estimate: [\d.]+ MiB/);
+  assert.doesNotMatch(r.stdout, /\x1b\[/, "no colors when not a TTY");
+});
