@@ -30,6 +30,7 @@ export interface DataConfig {
   format: "auto" | "text" | "paragraphs" | "jsonl";
   text_field: string;
   tokenizer: string | null;
+  tokenizer_train_chars: number;
   cache_dir: string;
   builtin_stories: number;
   builtin_seed: number;
