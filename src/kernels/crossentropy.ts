@@ -1,0 +1,91 @@
+/**
+ * Launches kernels/crossentropy.wgsl: fused softmax cross-entropy (per-token loss, dlogits written over the
+ * logits), its loss-only evaluation variant, and the deterministic GPU sum of the losses into an accumulator slot.
+ * Not the LM-head matmul, and no readback: the trainer reads the accumulator when it logs.
+ */
+import code from "../../kernels/crossentropy.wgsl" with { type: "text" };
+import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
+
+export const CROSS_ENTROPY: Kernel = { name: "crossentropy", code };
+
+const MAXK = 16;
+
+/** Threads per row: 256 for real vocabularies, fewer for tiny ones; the row stays in registers if it fits. */
+function rowConstants(V: number): { WG: number; CACHED: boolean } {
+  const WG = V <= 1024 ? 64 : 256;
+  return { WG, CACHED: V <= MAXK * WG };
+}
+
+function params(N: number, V: number, dscale: number): Uint32Array {
+  const u = Uint32Array.of(N, V, 0, 0);
+  new Float32Array(u.buffer)[2] = dscale;
+  return u;
+}
+
+/** Fused cross-entropy buffers. */
+export interface CrossEntropyArgs {
+  /** (N,V), read_write: overwritten IN PLACE with dlogits */
+  logits: Binding;
+  /** u32 (N); a target ≥ V is ignored (loss 0, zero gradient row) */
+  targets: Binding;
+  /** (N), overwritten: per-token loss = logsumexp − logit[target] */
+  losses: Binding;
+  N: number;
+  V: number;
+  /** dlogits = (softmax − onehot) · dscale, e.g. 1/(N·grad_accum) for a mean over the accumulated tokens */
+  dscale: number;
+}
+
+/** Records the per-token losses and overwrites the logits with dlogits, one workgroup per row. */
+export function crossEntropy(batch: CommandBatch, args: CrossEntropyArgs): void {
+  const { logits, targets, losses, N, V, dscale } = args;
+  batch.run(
+    CROSS_ENTROPY,
+    "main",
+    { ...rowConstants(V), WRITE_GRAD: true },
+    [logits, targets, losses, batch.uniform(params(N, V, dscale))],
+    [Math.min(N, batch.gpu.limits.maxComputeWorkgroupsPerDimension)],
+  );
+}
+
+/** Loss-only cross-entropy buffers (evaluation). */
+export interface CrossEntropyLossArgs {
+  /** (N,V), left untouched (still bound read_write) */
+  logits: Binding;
+  /** u32 (N) */
+  targets: Binding;
+  /** (N), overwritten */
+  losses: Binding;
+  N: number;
+  V: number;
+}
+
+/** Records the per-token losses only, for evaluation. */
+export function crossEntropyLoss(batch: CommandBatch, args: CrossEntropyLossArgs): void {
+  const { logits, targets, losses, N, V } = args;
+  batch.run(
+    CROSS_ENTROPY,
+    "main",
+    { ...rowConstants(V), WRITE_GRAD: false },
+    [logits, targets, losses, batch.uniform(params(N, V, 0))],
+    [Math.min(N, batch.gpu.limits.maxComputeWorkgroupsPerDimension)],
+  );
+}
+
+/** Loss accumulation buffers. */
+export interface LossSumArgs {
+  /** (N) */
+  losses: Binding;
+  /** (slots) f32 accumulators, e.g. one for the training loss and one for evaluation */
+  acc: Binding;
+  slot: number;
+  N: number;
+  /** acc[slot] += Σ losses (true) or acc[slot] = Σ losses (false) */
+  accumulate: boolean;
+}
+
+/** Records acc[slot] (+)= Σ losses with a fixed-order tree in one workgroup (deterministic, no readback). */
+export function lossSum(batch: CommandBatch, { losses, acc, slot, N, accumulate }: LossSumArgs): void {
+  const u = Uint32Array.of(N, slot, accumulate ? 1 : 0, 0);
+  batch.run(CROSS_ENTROPY, "loss_sum", {}, [losses, acc, batch.uniform(u)], [1]);
+}
