@@ -1,0 +1,149 @@
+/**
+ * Crash-safe file primitives for the file store: whole-file writes go to a temp file in the owning entity's
+ * directory and are renamed into place; metric lines are appended in one write; locks use flock.
+ */
+import { dirname, join } from "node:path";
+
+/** Text of a file, or null when it does not exist. */
+export function readTextOrNull(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return null;
+    throw err;
+  }
+}
+
+export function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function isDir(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** Modification time in ms (0 when missing). */
+export function mtimeOf(path: string): number {
+  try {
+    return Deno.statSync(path).mtime?.getTime() ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+let tmpCounter = 0;
+
+/**
+ * Writes `text` to `path` atomically: a temp file in `tmpDir` (a directory MLflow does not interpret as
+ * entries, e.g. the run directory for a tag file) is renamed over the target, so readers see old or new.
+ */
+export function writeAtomic(path: string, text: string, tmpDir = dirname(path)): void {
+  Deno.mkdirSync(dirname(path), { recursive: true });
+  const tmp = join(tmpDir, `.st-tmp-${Deno.pid}-${++tmpCounter}-${crypto.randomUUID().slice(0, 8)}`);
+  Deno.writeTextFileSync(tmp, text);
+  try {
+    Deno.renameSync(tmp, path);
+  } catch (err) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* already gone */ }
+    throw err;
+  }
+}
+
+/**
+ * Creates `path` with `text` only if it does not exist yet (atomic: temp file + hard link).
+ * Returns false when the file already existed.
+ */
+export function createExclusive(path: string, text: string, tmpDir = dirname(path)): boolean {
+  Deno.mkdirSync(dirname(path), { recursive: true });
+  const tmp = join(tmpDir, `.st-tmp-${Deno.pid}-${++tmpCounter}-${crypto.randomUUID().slice(0, 8)}`);
+  Deno.writeTextFileSync(tmp, text);
+  try {
+    Deno.linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) return false;
+    throw err;
+  } finally {
+    Deno.removeSync(tmp);
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** Appends text with O_APPEND in a single write, so concurrent appenders never interleave within a call. */
+export function appendText(path: string, text: string): void {
+  Deno.mkdirSync(dirname(path), { recursive: true });
+  const f = Deno.openSync(path, { append: true, create: true });
+  try {
+    const bytes = encoder.encode(text);
+    let off = 0;
+    while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+  } finally {
+    f.close();
+  }
+}
+
+/** Relative paths (with `/`) of all files under `dir`, recursively; hidden temp files are skipped. */
+export function listFilesRecursive(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (abs: string, rel: string) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(abs)];
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.name.startsWith(".st-tmp-")) continue;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory) walk(join(abs, e.name), r);
+      else out.push(r);
+    }
+  };
+  walk(dir, "");
+  return out;
+}
+
+/** Names of the sub-directories of `dir` (empty when missing). */
+export function listDirs(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].filter((e) => e.isDirectory).map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+/** Runs `fn` while holding an exclusive flock on `lockPath` (released on exit and on crash). */
+export function withLock<T>(lockPath: string, fn: () => T): T {
+  Deno.mkdirSync(dirname(lockPath), { recursive: true });
+  const f = Deno.openSync(lockPath, { read: true, write: true, create: true });
+  try {
+    f.lockSync(true);
+    return fn();
+  } finally {
+    f.close();
+  }
+}
+
+/** Copies a file or directory tree into place (directories merge). */
+export function copyTree(src: string, dst: string): void {
+  const st = Deno.statSync(src);
+  if (st.isDirectory) {
+    Deno.mkdirSync(dst, { recursive: true });
+    for (const e of Deno.readDirSync(src)) copyTree(join(src, e.name), join(dst, e.name));
+  } else {
+    Deno.mkdirSync(dirname(dst), { recursive: true });
+    Deno.copyFileSync(src, dst);
+  }
+}
