@@ -58,7 +58,8 @@ export async function run(argv: string[]): Promise<number> {
       return 2;
     }
     await program.parseAsync(argv, { from: "user" });
-    return 0;
+    // A command may set a non-zero code without failing (e.g. 130 after Ctrl-C with a checkpoint written).
+    return typeof Deno.exitCode === "number" ? Deno.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // commander has already printed its message (or the help text).

@@ -4,8 +4,8 @@ import { type Config, loadConfig } from "../config/mod.ts";
 import { buildLayout, estimateTrainingMemory } from "../model/mod.ts";
 import { toYaml } from "../yaml.ts";
 import { collect } from "./_options.ts";
-import { notImplemented } from "./_not_implemented.ts";
-import { bold } from "./output.ts";
+import { bold, dim } from "./output.ts";
+import { type EvalPoint, type LogPoint, train } from "../train/trainer.ts";
 
 export interface TrainOptions {
   config?: string;
@@ -32,8 +32,81 @@ export function trainCommand(): Command {
         console.log(describeDryRun(config, source));
         return;
       }
-      notImplemented("train", 4);
+      await runTraining(config, opts.resume);
     });
+}
+
+function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "?";
+  const m = Math.floor(seconds / 60);
+  const s = Math.round(seconds % 60);
+  return m > 0 ? `${m}m${String(s).padStart(2, "0")}s` : `${s}s`;
+}
+
+/** Runs the trainer with terminal progress; Ctrl-C finishes the step, checkpoints and exits 130. */
+async function runTraining(config: Config, resume: string | boolean | undefined): Promise<void> {
+  const tty = Deno.stdout.isTerminal();
+  const stop = { requested: false };
+  const onSigint = () => {
+    if (stop.requested) Deno.exit(130);
+    stop.requested = true;
+    console.error("\nstopping after this step (Ctrl-C again to quit at once)…");
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  const t = config.training;
+  const started = performance.now();
+  let startStep = 0;
+  const clearLine = () => tty && Deno.stdout.writeSync(new TextEncoder().encode("\r\x1b[2K"));
+  try {
+    const result = await train({
+      config,
+      resume,
+      stop,
+      hooks: {
+        log: (line) => {
+          clearLine();
+          console.log(dim(line));
+        },
+        onStart: ({ runName, gpu, data, paramCount, startStep: s }) => {
+          startStep = s;
+          console.log(
+            `${bold("training")} ${runName}: ${paramCount.toLocaleString("en-US")} parameters on ` +
+              `${gpu.summary.description}; ${data.stats.trainTokens.toLocaleString("en-US")} train / ` +
+              `${data.stats.valTokens.toLocaleString("en-US")} val tokens`,
+          );
+        },
+        onLog: (p: LogPoint) => {
+          const elapsed = (performance.now() - started) / 1000;
+          const eta = ((t.max_steps - p.step) * elapsed) / Math.max(1, p.step - startStep);
+          const line = `step ${String(p.step).padStart(String(t.max_steps).length)}/${t.max_steps}  ` +
+            `loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  grad ${p.gradNorm.toFixed(3)}  ` +
+            `${Math.round(p.tokensPerSec).toLocaleString("en-US")} tok/s  ETA ${formatDuration(eta)}`;
+          if (tty) {
+            clearLine();
+            Deno.stdout.writeSync(new TextEncoder().encode(line));
+          } else console.log(line);
+        },
+        onEval: (p: EvalPoint) => {
+          clearLine();
+          console.log(`${bold("eval")} step ${p.step}: val loss ${p.loss.toFixed(4)}, perplexity ${p.perplexity.toFixed(2)}`);
+          if (p.sample) console.log(`${dim("sample:")} ${p.sample.replaceAll("\n", " ")}`);
+        },
+        onCheckpoint: (path) => {
+          clearLine();
+          console.log(dim(`checkpoint ${path}`));
+        },
+      },
+    });
+    clearLine();
+    console.log(
+      `${bold("done")}: ${result.steps} steps in ${formatDuration((performance.now() - started) / 1000)}` +
+        (result.finalValLoss !== undefined ? `, val loss ${result.finalValLoss.toFixed(4)}` : "") +
+        `; model in ${result.modelDir}`,
+    );
+    if (result.interrupted) Deno.exitCode = 130;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+  }
 }
 
 function mib(bytes: number): string {

@@ -1,0 +1,253 @@
+/**
+ * The training loop: data → engine → optimizer, one submit per micro-batch and no per-step readback. Loss and
+ * gradient norm accumulate on the GPU and are read asynchronously every log_interval steps (the loop waits only
+ * for the read of the previous interval, so the CPU never runs more than one interval ahead). Evaluation,
+ * samples, checkpoints, resume and Ctrl-C live here; tracking hooks in through `hooks`.
+ */
+import type { Config } from "../config/mod.ts";
+import { CommandBatch, type Gpu, openGpu, readBuffer, upload } from "../gpu/mod.ts";
+import { BatchSampler, EvalSampler, prepareData, type PreparedData } from "../data/mod.ts";
+import { Engine, type TokenBatch } from "../model/engine.ts";
+import { initParams } from "../model/init.ts";
+import { Generator } from "../model/generate.ts";
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint, saveModelDir, type TrainState } from "../model/checkpoint.ts";
+import { tokenizerToJson } from "../data/mod.ts";
+import { AdamW } from "./optimizer.ts";
+import { learningRate } from "./schedule.ts";
+import { UsageError } from "../errors.ts";
+
+/** One log line's numbers. */
+export interface LogPoint {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSec: number;
+}
+
+/** One evaluation's numbers and its story sample. */
+export interface EvalPoint {
+  step: number;
+  loss: number;
+  perplexity: number;
+  sample: string;
+}
+
+/** Callbacks for progress display and tracking. */
+export interface TrainHooks {
+  onStart?(info: { runName: string; gpu: Gpu; data: PreparedData; paramCount: number; startStep: number }): void;
+  onLog?(p: LogPoint): void;
+  onEval?(p: EvalPoint): void;
+  onCheckpoint?(path: string, step: number): void;
+  log?(line: string): void;
+}
+
+export interface TrainOptions {
+  config: Config;
+  /** true: the latest checkpoint of this run name; a string: that checkpoint directory. */
+  resume?: string | boolean;
+  runName?: string;
+  hooks?: TrainHooks;
+  /** Set to true (e.g. by a SIGINT handler) to stop after the current step with a checkpoint. */
+  stop?: { requested: boolean };
+}
+
+export interface TrainResult {
+  runName: string;
+  steps: number;
+  interrupted: boolean;
+  finalValLoss?: number;
+  modelDir: string;
+  checkpoint?: string;
+}
+
+function splitWindows(rows: Uint32Array, B: number, T: number): TokenBatch {
+  const inputs = new Uint32Array(B * T);
+  const targets = new Uint32Array(B * T);
+  for (let b = 0; b < B; b++) {
+    const row = rows.subarray(b * (T + 1), (b + 1) * (T + 1));
+    inputs.set(row.subarray(0, T), b * T);
+    targets.set(row.subarray(1, T + 1), b * T);
+  }
+  return { inputs, targets };
+}
+
+/** Trains per the config; resolves when max_steps is reached or a stop was requested. */
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const { config } = opts;
+  const t = config.training;
+  const log = opts.hooks?.log ?? ((line: string) => console.log(line));
+  const runName = opts.runName ?? t.mlflow_run_name ?? defaultRunName();
+  const ckptDir = `${t.checkpoint_dir}/${runName}`;
+
+  let resumeFrom: string | undefined;
+  if (opts.resume === true) {
+    resumeFrom = await latestCheckpoint(ckptDir);
+    if (!resumeFrom) {
+      throw new UsageError(`Cannot resume run '${runName}': no checkpoint under ${ckptDir}`, {
+        hint: "name the run with training.mlflow_run_name, or pass --resume <checkpoint directory>",
+      });
+    }
+  } else if (typeof opts.resume === "string") resumeFrom = opts.resume;
+
+  const gpu = await openGpu(t.device);
+  const T = config.model.max_seq_len;
+  const B = t.batch_size;
+  const data = await prepareData(config, { log, seqLen: T });
+  if (data.tokenizer.vocabSize > config.model.vocab_size) {
+    throw new UsageError(
+      `Cannot train: the tokenizer has ${data.tokenizer.vocabSize} tokens, more than model.vocab_size ${config.model.vocab_size}`,
+    );
+  }
+  const engine = new Engine(gpu, config, { batchSize: B, training: true });
+  const optimizer = new AdamW(gpu, engine.layout, t);
+  let startStep = 0;
+  let samplerState: unknown;
+  if (resumeFrom) {
+    const ck = await loadCheckpoint(resumeFrom, engine.layout);
+    upload(gpu.device, engine.params, ck.params);
+    upload(gpu.device, optimizer.m, ck.m);
+    upload(gpu.device, optimizer.v, ck.v);
+    startStep = ck.state.step;
+    samplerState = ck.state.sampler;
+    log(`resumed from ${resumeFrom} at step ${startStep}`);
+  } else {
+    upload(gpu.device, engine.params, initParams(engine.layout, t.seed));
+  }
+  const sampler = new BatchSampler(data.train, {
+    batchSize: B,
+    seqLen: T,
+    seed: t.seed,
+    state: samplerState as ConstructorParameters<typeof BatchSampler>[1]["state"],
+  });
+  const evalSampler = new EvalSampler(data.val, { batchSize: B, seqLen: T });
+  const generator = new Generator(gpu, config, engine.params);
+  opts.hooks?.onStart?.({ runName, gpu, data, paramCount: engine.layout.count, startStep });
+
+  const eot = data.tokenizer.eotId ?? undefined;
+  const evaluate = async (step: number): Promise<EvalPoint> => {
+    for (let k = 0; k < t.eval_steps; k++) {
+      engine.upload(splitWindows(evalSampler.batch(k), B, T));
+      const batch = new CommandBatch(gpu, `eval ${k}`);
+      engine.evalMicroBatch(batch, 1);
+      batch.submit();
+    }
+    const batch = new CommandBatch(gpu, "eval read");
+    const read = batch.read(engine.scalars, 4, 4);
+    batch.clear(engine.scalars, 4, 4);
+    batch.submit();
+    const loss = new Float32Array(await read)[0] / (engine.N * t.eval_steps);
+    let sample = "";
+    if (t.sample_tokens > 0) {
+      const prompt = data.tokenizer.encode(t.sample_prompt);
+      const ids = await generator.generate(prompt, {
+        maxTokens: Math.min(t.sample_tokens, T - 1),
+        temperature: 0,
+        stopIds: eot === undefined ? [] : [eot],
+      });
+      sample = t.sample_prompt + data.tokenizer.decode(ids);
+    }
+    const p = { step, loss, perplexity: Math.exp(loss), sample };
+    opts.hooks?.onEval?.(p);
+    return p;
+  };
+
+  const dscale = 1 / (engine.N * t.grad_accum_steps);
+  let lastEval: EvalPoint | undefined;
+  let pendingLog: Promise<void> | undefined;
+  let windowStart = performance.now();
+  let windowSteps = 0;
+  let step = startStep;
+  let checkpoint: string | undefined;
+
+  const writeCheckpoint = async (): Promise<string> => {
+    const [params, m, v] = await Promise.all(
+      [engine.params, optimizer.m, optimizer.v].map(async (b) => new Float32Array(await readBuffer(gpu, b))),
+    );
+    const state: TrainState = { step, config, sampler: sampler.state(), runName };
+    const path = await saveCheckpoint(ckptDir, engine.layout, { params, m, v }, state);
+    opts.hooks?.onCheckpoint?.(path, step);
+    return path;
+  };
+
+  while (step < t.max_steps && !opts.stop?.requested) {
+    if (step % t.eval_interval === 0 && step !== startStep) lastEval = await evaluate(step);
+    else if (step === 0) lastEval = await evaluate(step);
+    const lr = learningRate(step, t);
+    for (let micro = 0; micro < t.grad_accum_steps; micro++) {
+      engine.upload(splitWindows(sampler.next(), B, T));
+      const batch = new CommandBatch(gpu, `step ${step + 1}.${micro}`);
+      if (micro === 0) engine.zeroGrads(batch);
+      engine.trainMicroBatch(batch, dscale);
+      const last = micro === t.grad_accum_steps - 1;
+      if (last) {
+        optimizer.step(batch, {
+          params: engine.params,
+          grads: engine.grads!,
+          scalars: engine.scalars,
+          normSlot: 2,
+          lr,
+          step: step + 1,
+        });
+      }
+      step += last ? 1 : 0;
+      windowSteps += last ? 1 : 0;
+      const logNow = last && (step % t.log_interval === 0 || step === t.max_steps);
+      let read: Promise<ArrayBuffer> | undefined;
+      if (logNow) {
+        read = batch.read(engine.scalars, 0, 12);
+        batch.clear(engine.scalars, 0, 4);
+      }
+      batch.submit();
+      if (read) {
+        const steps = windowSteps;
+        const started = windowStart;
+        const atStep = step;
+        const atLr = lr;
+        if (pendingLog) await pendingLog; // at most one interval in flight
+        pendingLog = read.then((buf) => {
+          const s = new Float32Array(buf);
+          const seconds = (performance.now() - started) / 1000;
+          opts.hooks?.onLog?.({
+            step: atStep,
+            loss: s[0] / (engine.N * t.grad_accum_steps * steps),
+            lr: atLr,
+            gradNorm: Math.sqrt(s[2]),
+            tokensPerSec: (steps * engine.N * t.grad_accum_steps) / seconds,
+          });
+        });
+        windowStart = performance.now();
+        windowSteps = 0;
+      }
+    }
+    if (t.checkpoint_interval > 0 && step % t.checkpoint_interval === 0 && step < t.max_steps) {
+      checkpoint = await writeCheckpoint();
+    }
+  }
+  if (pendingLog) await pendingLog;
+  const interrupted = step < t.max_steps;
+  if (!interrupted && (!lastEval || lastEval.step !== step)) lastEval = await evaluate(step);
+  checkpoint = await writeCheckpoint();
+  const modelDir = `${ckptDir}/model`;
+  const params = new Float32Array(await readBuffer(gpu, engine.params));
+  await saveModelDir(modelDir, engine.layout, params, config, tokenizerToJson(data.tokenizer), {
+    max_new_tokens: Math.min(256, T),
+    temperature: 0.8,
+    top_k: 50,
+    top_p: 0.95,
+    eos_token_id: eot ?? -1,
+  });
+  generator.destroy();
+  optimizer.destroy();
+  engine.destroy();
+  gpu.device.destroy();
+  return { runName, steps: step, interrupted, finalValLoss: lastEval?.loss, modelDir, checkpoint };
+}
+
+function defaultRunName(): string {
+  const d = new Date();
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `run-${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${
+    pad(d.getSeconds())
+  }`;
+}
