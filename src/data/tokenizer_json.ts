@@ -155,7 +155,8 @@ export async function loadTokenizer(path: string): Promise<Tokenizer> {
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    throw new UsageError(`Cannot read tokenizer ${path}: ${(err as Error).message}`, {
+    const seen = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message;
+    throw new UsageError(`Cannot read tokenizer ${path}: ${seen}`, {
       hint: "train one with `storyteller tokenizer train --data <files> -o tokenizer.json`",
     });
   }
