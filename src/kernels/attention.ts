@@ -1,0 +1,161 @@
+/**
+ * Launches kernels/attention.wgsl: fused causal attention with grouped KV heads (flash-style forward keeping the
+ * log-sum-exp, deterministic backward). Tiles are sized here to fit the device's workgroup memory. Not RoPE
+ * (rope.ts) and not the q/k/v/o projections (matmul.ts).
+ */
+import code from "../../kernels/attention.wgsl" with { type: "text" };
+import type { Binding, CommandBatch, Gpu, Kernel } from "../gpu/mod.ts";
+
+export const ATTENTION: Kernel = { name: "attention", code };
+
+const MAX_HS = 128;
+const TILES = [32, 16, 8];
+
+/** Shapes shared by the forward and the backward. */
+interface AttentionShape {
+  B: number;
+  T: number;
+  /** Query heads. */
+  NH: number;
+  /** Key/value heads; NH must be a multiple. */
+  KVH: number;
+  HS: number;
+}
+
+/** One attention forward. */
+export interface AttentionForwardArgs extends AttentionShape {
+  /** (B,T,NH,HS) */
+  q: Binding;
+  /** (B,T,KVH,HS) */
+  k: Binding;
+  /** (B,T,KVH,HS) */
+  v: Binding;
+  /** (B,T,NH,HS), written. */
+  out: Binding;
+  /** (B,NH,T), written: log Σ_j exp(q_i·k_j/√HS) of each row, for the backward. */
+  lse: Binding;
+}
+
+/** One attention backward; dq, dk and dv are overwritten, not accumulated. */
+export interface AttentionBackwardArgs extends AttentionShape {
+  /** (B,T,NH,HS) */
+  q: Binding;
+  /** (B,T,KVH,HS) */
+  k: Binding;
+  /** (B,T,KVH,HS) */
+  v: Binding;
+  /** (B,T,NH,HS) the forward's output. */
+  out: Binding;
+  /** (B,NH,T) the forward's log-sum-exp. */
+  lse: Binding;
+  /** (B,T,NH,HS) */
+  dout: Binding;
+  /** (B,T,NH,HS), written. */
+  dq: Binding;
+  /** (B,T,KVH,HS), written: summed over the query heads of each kv group. */
+  dk: Binding;
+  /** (B,T,KVH,HS), written. */
+  dv: Binding;
+  /** At least attentionScratchFloats(B, T, NH) floats; holds delta = rowsum(dout∘out) (B,NH,T). */
+  scratch: Binding;
+}
+
+type Entry = "forward" | "backward_kv" | "backward_q";
+
+/** Workgroup-memory bytes of one entry point for a tile size (mirrors the arrays in attention.wgsl). */
+function workgroupBytes(entry: Entry, tile: number, HS: number): number {
+  const hs4 = Math.ceil(HS / 4);
+  const rs = hs4 | 1;
+  const rows = tile * rs * 4; // floats of one (TILE, HS4) vec4 array
+  const scores = tile * (tile + 1);
+  const floats = entry === "forward"
+    ? 2 * rows + scores
+    : entry === "backward_kv"
+    ? 4 * rows + 2 * scores
+    : 4 * rows + scores;
+  return floats * 4;
+}
+
+/** Tile and threads-per-row of one entry point: the largest tile that fits the device's workgroup memory. */
+export function attentionPlan(gpu: Gpu, entry: Entry, HS: number): { TILE: number; TPR: number } {
+  const TPR = Math.ceil(HS / 4) <= 16 ? 4 : 8;
+  const limit = gpu.limits.maxComputeWorkgroupStorageSize;
+  for (const TILE of TILES) {
+    if (TILE >= TPR && workgroupBytes(entry, TILE, HS) <= limit) return { TILE, TPR };
+  }
+  throw new Error(
+    `Cannot run attention ${entry}: head size ${HS} needs ${
+      workgroupBytes(entry, TILES.at(-1)!, HS)
+    } bytes of workgroup memory, the device allows ${limit}`,
+  );
+}
+
+function validate(action: string, s: AttentionShape): void {
+  const { B, T, NH, KVH, HS } = s;
+  for (const [name, n] of Object.entries({ B, T, NH, KVH, HS })) {
+    if (!Number.isInteger(n) || n < 1) {
+      throw new Error(`Cannot ${action}: ${name} is ${n}, not a positive integer`);
+    }
+  }
+  if (NH % KVH !== 0) throw new Error(`Cannot ${action}: NH=${NH} is not a multiple of KVH=${KVH}`);
+  if (HS > MAX_HS) throw new Error(`Cannot ${action}: head size ${HS} exceeds ${MAX_HS}`);
+}
+
+function params(batch: CommandBatch, s: AttentionShape): Binding {
+  const u = new Uint32Array(8);
+  u.set([s.B, s.T, s.NH, s.KVH, s.NH / s.KVH]);
+  new Float32Array(u.buffer, 20, 1)[0] = 1 / Math.sqrt(s.HS);
+  return batch.uniform(u);
+}
+
+/** Records the fused causal attention forward: out (B,T,NH,HS) and lse (B,NH,T). One dispatch. */
+export function attentionForward(batch: CommandBatch, args: AttentionForwardArgs): void {
+  validate("run attention forward", args);
+  const { B, T, NH, HS } = args;
+  const plan = attentionPlan(batch.gpu, "forward", HS);
+  batch.run(
+    ATTENTION,
+    "forward",
+    { ...plan, HS },
+    [params(batch, args), args.q, args.k, args.v, args.out, args.lse],
+    [Math.ceil(T / plan.TILE), NH, B],
+  );
+}
+
+/** Scratch floats attentionBackward needs: delta = rowsum(dout∘out), (B,NH,T). */
+export function attentionScratchFloats(B: number, T: number, NH: number): number {
+  return B * NH * T;
+}
+
+/**
+ * Records the attention backward: delta = rowsum(dout∘out) into scratch, then dk/dv (parallel over key tiles, each
+ * summing over the query heads of its kv group) and dq (parallel over query tiles). Three dispatches, no atomics.
+ */
+export function attentionBackward(batch: CommandBatch, args: AttentionBackwardArgs): void {
+  validate("run attention backward", args);
+  const { B, T, NH, KVH, HS } = args;
+  const u = params(batch, args);
+  const rows = B * T * NH;
+  const groups = Math.ceil(rows / 256);
+  const x = Math.min(groups, batch.gpu.limits.maxComputeWorkgroupsPerDimension);
+  batch.run(ATTENTION, "backward_delta", { HS }, [u, args.out, args.dout, args.scratch], [
+    x,
+    Math.ceil(groups / x),
+  ]);
+  const kv = attentionPlan(batch.gpu, "backward_kv", HS);
+  batch.run(
+    ATTENTION,
+    "backward_kv",
+    { ...kv, HS },
+    [u, args.q, args.k, args.v, args.lse, args.dout, args.scratch, args.dk, args.dv],
+    [Math.ceil(T / kv.TILE), KVH, B],
+  );
+  const dq = attentionPlan(batch.gpu, "backward_q", HS);
+  batch.run(
+    ATTENTION,
+    "backward_q",
+    { ...dq, HS },
+    [u, args.q, args.k, args.v, args.lse, args.dout, args.scratch, args.dq],
+    [Math.ceil(T / dq.TILE), NH, B],
+  );
+}
