@@ -1,20 +1,159 @@
-/** `storyteller runs`: search, describe, delete and restore tracked runs. */
+/** `storyteller runs`: search, describe, delete and restore tracked runs (MLflow filter grammar). */
 import { Command } from "commander";
-import { notImplemented } from "./_not_implemented.ts";
+import { userErrors } from "../tracking/cli_errors.ts";
+import { openTracking, parseFilter, parseOrderBy, proto, type Run, type ViewType } from "../tracking/mod.ts";
+import { formatCsv, formatTable } from "../tracking/table.ts";
+import { UsageError } from "../errors.ts";
+import { intOption } from "./_options.ts";
+
+interface SearchOptions {
+  experimentName: string[];
+  experimentId: string[];
+  filter?: string;
+  orderBy: string[];
+  maxResults: number;
+  pageToken?: string;
+  columns?: string;
+  format: string;
+  view: string;
+  trackingUri?: string;
+}
+
+const collectList = (v: string, prev: string[] = []) => [...prev, v];
 
 export function runsCommand(): Command {
   const cmd = new Command("runs").description("search and manage tracked runs");
   cmd.command("search").description("search runs with an MLflow filter string")
-    .option("--experiment-name <name>", "experiment to search")
+    .option(
+      "--experiment-name <name>",
+      "experiment to search (repeatable; default: all active)",
+      collectList,
+      [],
+    )
+    .option("--experiment-id <id>", "experiment id to search (repeatable)", collectList, [])
     .option("--filter <filter>", 'MLflow filter string, e.g. "metrics.val/loss < 2.0"')
-    .option("--order-by <clause>", 'order, e.g. "metrics.val/loss ASC"')
-    .option("--max-results <n>", "maximum number of runs", "100")
+    .option("--order-by <clause>", 'order, e.g. "metrics.val/loss ASC" (repeatable)', collectList, [])
+    .option("--max-results <n>", "maximum number of runs", intOption("--max-results", 1), 100)
+    .option("--page-token <token>", "continue a previous search")
+    .option("--columns <list>", "comma-separated columns, e.g. metrics.val/loss,params.lr")
+    .option("--format <format>", "table, json or csv", "table")
+    .option("--view <type>", "active, deleted or all", "active")
+    .option("--tracking-uri <uri>", "tracking store or server (default: MLFLOW_TRACKING_URI or ./mlruns)")
+    .action(userErrors(async (o: SearchOptions) => {
+      console.log(await searchRunsText(o));
+    }));
+  cmd.command("describe").argument("<run-id>").description("show a run's info, params, metrics and tags")
+    .option("--format <format>", "text or json", "text")
     .option("--tracking-uri <uri>", "tracking store or server")
-    .action(() => notImplemented("runs search", 5));
-  for (const verb of ["describe", "delete", "restore"]) {
+    .action(userErrors(async (runId: string, o: { format: string; trackingUri?: string }) => {
+      const run = await openTracking(o.trackingUri).getRun(runId);
+      console.log(o.format === "json" ? JSON.stringify(proto.runToJson(run), null, 2) : describeRun(run));
+    }));
+  for (const verb of ["delete", "restore"] as const) {
     cmd.command(verb).argument("<run-id>").description(`${verb} a run`)
       .option("--tracking-uri <uri>", "tracking store or server")
-      .action(() => notImplemented(`runs ${verb}`, 5));
+      .action(userErrors(async (runId: string, o: { trackingUri?: string }) => {
+        const client = openTracking(o.trackingUri);
+        await (verb === "delete" ? client.deleteRun(runId) : client.restoreRun(runId));
+        console.log(`${verb === "delete" ? "Deleted" : "Restored"} run ${runId}`);
+      }));
   }
   return cmd;
+}
+
+function viewType(v: string): ViewType {
+  const m: Record<string, ViewType> = { active: "ACTIVE_ONLY", deleted: "DELETED_ONLY", all: "ALL" };
+  const t = m[v.toLowerCase()];
+  if (!t) throw new UsageError(`Cannot use --view '${v}': expected active, deleted or all`);
+  return t;
+}
+
+/** Columns named by the filter and order_by (metrics/params/tags), so the table shows what was asked about. */
+function impliedColumns(filter: string | undefined, orderBy: string[]): string[] {
+  const out: string[] = [];
+  const add = (type: string, key: string) => {
+    const t = /^metric/.test(type)
+      ? "metrics"
+      : /^param/.test(type)
+      ? "params"
+      : /^tag/.test(type)
+      ? "tags"
+      : "";
+    if (t && !out.includes(`${t}.${key}`)) out.push(`${t}.${key}`);
+  };
+  for (const c of parseFilter(filter)) add(c.ident.type, c.ident.key);
+  for (const o of orderBy) {
+    const k = parseOrderBy(o).ident;
+    add(k.type, k.key);
+  }
+  return out;
+}
+
+function cellOf(run: Run, column: string): string {
+  const dot = column.indexOf(".");
+  const type = column.slice(0, dot), key = column.slice(dot + 1).replace(/^[`"](.*)[`"]$/, "$1");
+  if (type === "metrics" || type === "metric") {
+    const v = run.data.metrics[key]?.value;
+    return v === undefined ? "" : Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
+  }
+  if (type === "params" || type === "param") return run.data.params[key] ?? "";
+  if (type === "tags" || type === "tag") return run.data.tags[key] ?? "";
+  const info = run.info as unknown as Record<string, unknown>;
+  const camel = key.replace(/_(.)/g, (_, c: string) => c.toUpperCase());
+  const v = info[camel];
+  return v === undefined || v === null ? "" : String(v);
+}
+
+export async function searchRunsText(o: SearchOptions): Promise<string> {
+  if (!["table", "json", "csv"].includes(o.format)) {
+    throw new UsageError(`Cannot use --format '${o.format}': expected table, json or csv`);
+  }
+  const client = openTracking(o.trackingUri);
+  const page = await client.searchRuns({
+    experimentNames: o.experimentName.length ? o.experimentName : undefined,
+    experimentIds: o.experimentId.length ? o.experimentId : undefined,
+    filterString: o.filter,
+    orderBy: o.orderBy,
+    maxResults: o.maxResults,
+    pageToken: o.pageToken,
+    viewType: viewType(o.view),
+  });
+  if (o.format === "json") {
+    return JSON.stringify(
+      { runs: page.runs.map(proto.runToJson), next_page_token: page.nextPageToken },
+      null,
+      2,
+    );
+  }
+  const extra = o.columns
+    ? o.columns.split(",").map((s) => s.trim()).filter((s) => s)
+    : impliedColumns(o.filter, o.orderBy);
+  const header = ["run_id", "run_name", "status", ...extra];
+  const rows = page.runs.map((
+    r,
+  ) => [r.info.runId, r.info.runName, r.info.status, ...extra.map((c) => cellOf(r, c))]);
+  if (o.format === "csv") return formatCsv(header, rows);
+  const more = page.nextPageToken ? `\n(more runs: --page-token ${page.nextPageToken})` : "";
+  return (rows.length ? formatTable(header, rows) : "(no runs match)") + more;
+}
+
+function describeRun(run: Run): string {
+  const i = run.info;
+  const when = (ms: number | null) => (ms ? new Date(ms).toISOString() : "-");
+  const lines = [
+    `run ${i.runId} (${i.runName})`,
+    `  experiment: ${i.experimentId}   status: ${i.status}   lifecycle: ${i.lifecycleStage}`,
+    `  started: ${when(i.startTime)}   ended: ${when(i.endTime)}   user: ${i.userId || "-"}`,
+    `  artifacts: ${i.artifactUri}`,
+  ];
+  const section = (title: string, rows: [string, string][]) => {
+    if (!rows.length) return;
+    lines.push(`${title}:`);
+    const w = Math.max(...rows.map(([k]) => k.length));
+    for (const [k, v] of rows.sort(([a], [b]) => (a < b ? -1 : 1))) lines.push(`  ${k.padEnd(w)}  ${v}`);
+  };
+  section("params", Object.entries(run.data.params));
+  section("metrics", Object.values(run.data.metrics).map((m) => [m.key, `${m.value} (step ${m.step})`]));
+  section("tags", Object.entries(run.data.tags));
+  return lines.join("\n");
 }

@@ -1,0 +1,58 @@
+/**
+ * The tracking library: an MLflow-compatible `mlruns/` file store, a REST client for MLflow tracking servers,
+ * MLflow's search grammar, the model registry, URI resolution and an asynchronous logger for training loops.
+ * Everything outside src/tracking imports from here.
+ */
+export type {
+  ArtifactFile,
+  CreateRunOptions,
+  Experiment,
+  ExperimentsPage,
+  KeyValue,
+  LifecycleStage,
+  LogBatch,
+  Metric,
+  ModelStage,
+  ModelVersion,
+  RegisteredModel,
+  RegistryClient,
+  Run,
+  RunData,
+  RunInfo,
+  RunsPage,
+  RunStatus,
+  SearchExperimentsOptions,
+  SearchRunsOptions,
+  TrackingClient,
+  ViewType,
+} from "./types.ts";
+export { type ErrorCode, errorCodeOfStatus, httpStatusOf, TrackingError } from "./errors.ts";
+export { getOrCreateExperiment, openTracking } from "./client.ts";
+export { FileStore } from "./file_store.ts";
+export { RestClient, type RestClientOptions } from "./rest_client.ts";
+export { AsyncLogger, type AsyncLoggerOptions } from "./async_logger.ts";
+export {
+  appendToUri,
+  canonicalStage,
+  fileUriToPath,
+  type ModelsUri,
+  parseModelsUri,
+  parseRunsUri,
+  pathToFileUri,
+  resolveTrackingUri,
+  type TrackingTarget,
+} from "./uri.ts";
+export { compileRunFilter, compileRunOrder, searchRunList } from "./search/runs.ts";
+export { parseFilter, parseOrderBy } from "./search/filter.ts";
+export { decodePageToken, encodePageToken } from "./search/paging.ts";
+export { validateArtifactPath } from "./artifacts.ts";
+export * as proto from "./proto.ts";
+export {
+  MAX_ENTITY_KEY_LENGTH,
+  MAX_METRICS_PER_BATCH,
+  MAX_PARAM_VAL_LENGTH,
+  MAX_PARAMS_TAGS_PER_BATCH,
+  MAX_TAG_VAL_LENGTH,
+  validateKey,
+} from "./validation.ts";
+export { formatMetricLine, formatRunMeta, parseRunMeta } from "./meta.ts";

@@ -1,0 +1,553 @@
+/**
+ * `RestClient`: the TrackingClient over MLflow's REST API 2.0 (`/api/2.0/mlflow/…`) and its artifact proxy
+ * (`/api/2.0/mlflow-artifacts/…`). Retries 429/5xx and network errors with exponential backoff, splits batches
+ * to MLflow's limits, and authenticates from MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD.
+ */
+import { basename, join } from "node:path";
+import { errorCodeOfStatus, TrackingError } from "./errors.ts";
+import { listFilesRecursive } from "./_fs.ts";
+import {
+  copyIntoArtifacts,
+  localArtifactDir,
+  resolveArtifactUri,
+  validateArtifactPath,
+} from "./artifacts.ts";
+import * as P from "./proto.ts";
+import type {
+  ArtifactFile,
+  CreateRunOptions,
+  Experiment,
+  ExperimentsPage,
+  LogBatch,
+  Metric,
+  ModelVersion,
+  RegisteredModel,
+  Run,
+  RunInfo,
+  RunsPage,
+  RunStatus,
+  SearchExperimentsOptions,
+  SearchRunsOptions,
+  TrackingClient,
+} from "./types.ts";
+import { appendToUri } from "./uri.ts";
+import { MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH } from "./validation.ts";
+
+export interface RestClientOptions {
+  token?: string;
+  username?: string;
+  password?: string;
+  /** Retries after the first attempt (default 5). */
+  maxRetries?: number;
+  /** First backoff delay in ms, doubled per retry (default 200), capped at 10 s. */
+  backoffMs?: number;
+}
+
+const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const kv = (r: Record<string, string> = {}) => Object.entries(r).map(([key, value]) => ({ key, value }));
+
+export class RestClient implements TrackingClient {
+  readonly trackingUri: string;
+  #auth?: string;
+  #maxRetries: number;
+  #backoffMs: number;
+
+  constructor(url: string, options: RestClientOptions = {}) {
+    this.trackingUri = url.replace(/\/+$/, "");
+    const token = options.token ?? env("MLFLOW_TRACKING_TOKEN");
+    const user = options.username ?? env("MLFLOW_TRACKING_USERNAME");
+    const pass = options.password ?? env("MLFLOW_TRACKING_PASSWORD");
+    if (token) this.#auth = `Bearer ${token}`;
+    else if (user !== undefined && pass !== undefined) this.#auth = `Basic ${btoa(`${user}:${pass}`)}`;
+    this.#maxRetries = options.maxRetries ?? 5;
+    this.#backoffMs = options.backoffMs ?? 200;
+  }
+
+  /** One HTTP exchange with retries; returns the Response of the final attempt (ok or a non-retryable error). */
+  async #fetch(url: string, init: RequestInit): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.#auth) headers.set("Authorization", this.#auth);
+    for (let attempt = 0;; attempt++) {
+      let res: Response | undefined;
+      let netErr: unknown;
+      try {
+        res = await fetch(url, { ...init, headers });
+      } catch (err) {
+        netErr = err;
+      }
+      const retryable = res === undefined || RETRY_STATUSES.has(res.status);
+      if (!retryable || attempt >= this.#maxRetries) {
+        if (res) return res;
+        throw new TrackingError(
+          "TEMPORARILY_UNAVAILABLE",
+          `Cannot reach tracking server ${this.trackingUri}: ${(netErr as Error)?.message}`,
+          {
+            hint: "check that the server is running and MLFLOW_TRACKING_URI / --tracking-uri is right",
+            cause: netErr,
+          },
+        );
+      }
+      await res?.body?.cancel();
+      const retryAfter = Number(res?.headers.get("Retry-After"));
+      const delay = Number.isFinite(retryAfter) && retryAfter > 0
+        ? retryAfter * 1000
+        : Math.min(10_000, this.#backoffMs * 2 ** attempt);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  async #call(
+    method: "GET" | "POST" | "PATCH" | "DELETE",
+    endpoint: string,
+    body: Record<string, unknown> = {},
+  ): Promise<P.Json> {
+    let url = `${this.trackingUri}/api/2.0/mlflow/${endpoint}`;
+    const init: RequestInit = { method };
+    if (method === "GET") {
+      const q = new URLSearchParams();
+      for (const [k, v] of Object.entries(body)) {
+        if (v === undefined || v === null) continue;
+        for (const item of Array.isArray(v) ? v : [v]) q.append(k, String(item));
+      }
+      const qs = q.toString();
+      if (qs) url += `?${qs}`;
+    } else {
+      init.headers = { "Content-Type": "application/json" };
+      init.body = JSON.stringify(body);
+    }
+    const res = await this.#fetch(url, init);
+    const text = await res.text();
+    let json: P.Json = {};
+    try {
+      json = text ? JSON.parse(text) : {};
+    } catch { /* not JSON: handled below */ }
+    if (!res.ok) {
+      const code = typeof json?.error_code === "string" ? json.error_code : errorCodeOfStatus(res.status);
+      const message = typeof json?.message === "string"
+        ? json.message
+        : `HTTP ${res.status} from ${method} ${endpoint}`;
+      throw new TrackingError(code, message);
+    }
+    return json;
+  }
+
+  // ---- experiments -------------------------------------------------------------------------------------------
+
+  async createExperiment(
+    name: string,
+    options: { artifactLocation?: string; tags?: Record<string, string> } = {},
+  ) {
+    const j = await this.#call("POST", "experiments/create", {
+      name,
+      artifact_location: options.artifactLocation,
+      tags: kv(options.tags),
+    });
+    return String(j.experiment_id);
+  }
+  async getExperiment(experimentId: string): Promise<Experiment> {
+    return P.experimentFromJson(
+      (await this.#call("GET", "experiments/get", { experiment_id: experimentId })).experiment,
+    );
+  }
+  async getExperimentByName(name: string): Promise<Experiment | null> {
+    try {
+      return P.experimentFromJson(
+        (await this.#call("GET", "experiments/get-by-name", { experiment_name: name })).experiment,
+      );
+    } catch (err) {
+      if (err instanceof TrackingError && err.code === "RESOURCE_DOES_NOT_EXIST") return null;
+      throw err;
+    }
+  }
+  async searchExperiments(o: SearchExperimentsOptions = {}): Promise<ExperimentsPage> {
+    const j = await this.#call("POST", "experiments/search", {
+      max_results: o.maxResults ?? 1000,
+      page_token: o.pageToken,
+      filter: o.filterString,
+      order_by: o.orderBy,
+      view_type: o.viewType,
+    });
+    return { experiments: (j.experiments ?? []).map(P.experimentFromJson), nextPageToken: j.next_page_token };
+  }
+  async renameExperiment(experimentId: string, newName: string) {
+    await this.#call("POST", "experiments/update", { experiment_id: experimentId, new_name: newName });
+  }
+  async deleteExperiment(experimentId: string) {
+    await this.#call("POST", "experiments/delete", { experiment_id: experimentId });
+  }
+  async restoreExperiment(experimentId: string) {
+    await this.#call("POST", "experiments/restore", { experiment_id: experimentId });
+  }
+  async setExperimentTag(experimentId: string, key: string, value: string) {
+    await this.#call("POST", "experiments/set-experiment-tag", { experiment_id: experimentId, key, value });
+  }
+
+  // ---- runs --------------------------------------------------------------------------------------------------
+
+  async createRun(o: CreateRunOptions = {}): Promise<Run> {
+    const j = await this.#call("POST", "runs/create", {
+      experiment_id: o.experimentId ?? "0",
+      user_id: o.userId,
+      run_name: o.runName,
+      start_time: o.startTime ?? Date.now(),
+      tags: kv(o.tags),
+    });
+    return P.runFromJson(j.run);
+  }
+  async getRun(runId: string): Promise<Run> {
+    return P.runFromJson((await this.#call("GET", "runs/get", { run_id: runId, run_uuid: runId })).run);
+  }
+  async updateRun(
+    runId: string,
+    u: { status?: RunStatus; endTime?: number; runName?: string },
+  ): Promise<RunInfo> {
+    const j = await this.#call("POST", "runs/update", {
+      run_id: runId,
+      run_uuid: runId,
+      status: u.status,
+      end_time: u.endTime,
+      run_name: u.runName,
+    });
+    return P.runInfoFromJson(j.run_info);
+  }
+  async setTerminated(runId: string, status: RunStatus = "FINISHED", endTime?: number) {
+    await this.updateRun(runId, { status, endTime: endTime ?? Date.now() });
+  }
+  async deleteRun(runId: string) {
+    await this.#call("POST", "runs/delete", { run_id: runId });
+  }
+  async restoreRun(runId: string) {
+    await this.#call("POST", "runs/restore", { run_id: runId });
+  }
+  async logMetric(runId: string, key: string, value: number, o: { timestamp?: number; step?: number } = {}) {
+    await this.#call("POST", "runs/log-metric", {
+      run_id: runId,
+      run_uuid: runId,
+      key,
+      value: P.doubleToJson(value),
+      timestamp: o.timestamp ?? Date.now(),
+      step: o.step ?? 0,
+    });
+  }
+  async logParam(runId: string, key: string, value: string | number | boolean | null) {
+    await this.#call("POST", "runs/log-parameter", {
+      run_id: runId,
+      run_uuid: runId,
+      key,
+      value: value === null ? "" : String(value),
+    });
+  }
+  async setTag(runId: string, key: string, value: string) {
+    await this.#call("POST", "runs/set-tag", { run_id: runId, run_uuid: runId, key, value: String(value) });
+  }
+  async deleteTag(runId: string, key: string) {
+    await this.#call("POST", "runs/delete-tag", { run_id: runId, key });
+  }
+  /** Sends a batch, split into requests within MLflow's limits (params and tags go in the first requests). */
+  async logBatch(runId: string, batch: LogBatch) {
+    const metrics = batch.metrics ?? [], params = batch.params ?? [], tags = batch.tags ?? [];
+    let mi = 0, pi = 0, ti = 0;
+    while (
+      mi < metrics.length || pi < params.length || ti < tags.length || (mi === 0 && pi === 0 && ti === 0)
+    ) {
+      const p = params.slice(pi, pi + MAX_PARAMS_TAGS_PER_BATCH);
+      const t = tags.slice(ti, ti + MAX_PARAMS_TAGS_PER_BATCH);
+      const room = MAX_METRICS_PER_BATCH - p.length - t.length;
+      const m = metrics.slice(mi, mi + room);
+      pi += p.length, ti += t.length, mi += m.length;
+      if (p.length + t.length + m.length === 0) break;
+      await this.#call("POST", "runs/log-batch", {
+        run_id: runId,
+        metrics: m.map((x) => P.metricToJson(x)),
+        params: p,
+        tags: t,
+      });
+    }
+  }
+  async getMetricHistory(runId: string, key: string): Promise<Metric[]> {
+    const out: Metric[] = [];
+    let pageToken: string | undefined;
+    do {
+      const j = await this.#call("GET", "metrics/get-history", {
+        run_id: runId,
+        run_uuid: runId,
+        metric_key: key,
+        max_results: 25000,
+        page_token: pageToken,
+      });
+      out.push(...(j.metrics ?? []).map(P.metricFromJson));
+      pageToken = j.next_page_token;
+    } while (pageToken);
+    return out;
+  }
+  async searchRuns(o: SearchRunsOptions = {}): Promise<RunsPage> {
+    const ids = [...(o.experimentIds ?? [])];
+    for (const name of o.experimentNames ?? []) {
+      const e = await this.getExperimentByName(name);
+      if (!e) {
+        throw new TrackingError("RESOURCE_DOES_NOT_EXIST", `Could not find experiment with name '${name}'`);
+      }
+      ids.push(e.experimentId);
+    }
+    if (ids.length === 0) {
+      ids.push(
+        ...(await this.searchExperiments({ maxResults: 50000 })).experiments.map((e) => e.experimentId),
+      );
+    }
+    const j = await this.#call("POST", "runs/search", {
+      experiment_ids: ids,
+      filter: o.filterString,
+      run_view_type: o.viewType,
+      max_results: o.maxResults ?? 1000,
+      order_by: o.orderBy,
+      page_token: o.pageToken,
+    });
+    return { runs: (j.runs ?? []).map(P.runFromJson), nextPageToken: j.next_page_token };
+  }
+
+  // ---- artifacts ---------------------------------------------------------------------------------------------
+
+  /** `mlflow-artifacts:/<p>` (or `mlflow-artifacts://host/<p>`) → proxy URL of `<p>`. */
+  #proxyUrl(uri: string, sub = ""): string {
+    const path = uri.replace(/^mlflow-artifacts:(\/\/[^/]*)?/, "").replace(/^\/+/, "");
+    const full = [path, sub].filter((s) => s).join("/");
+    return `${this.trackingUri}/api/2.0/mlflow-artifacts/artifacts/${
+      full.split("/").map(encodeURIComponent).join("/")
+    }`;
+  }
+
+  async #putFile(artifactUri: string, localFile: string, artifactRelPath: string): Promise<void> {
+    const res = await this.#fetch(this.#proxyUrl(artifactUri, artifactRelPath), {
+      method: "PUT",
+      body: await Deno.readFile(localFile),
+    });
+    const text = await res.text();
+    if (!res.ok) {
+      throw new TrackingError(
+        errorCodeOfStatus(res.status),
+        `Cannot upload artifact ${artifactRelPath}: HTTP ${res.status} ${text.slice(0, 200)}`,
+      );
+    }
+  }
+
+  async #upload(
+    runId: string,
+    localPath: string,
+    artifactPath: string,
+    contentsOnly: boolean,
+  ): Promise<void> {
+    validateArtifactPath(artifactPath);
+    const { info } = await this.getRun(runId);
+    if (!info.artifactUri.startsWith("mlflow-artifacts:")) {
+      return copyIntoArtifacts(info.artifactUri, localPath, artifactPath, contentsOnly);
+    }
+    const st = await Deno.stat(localPath);
+    if (!st.isDirectory) {
+      return this.#putFile(
+        info.artifactUri,
+        localPath,
+        [artifactPath, basename(localPath)].filter((s) => s).join("/"),
+      );
+    }
+    const base = contentsOnly ? artifactPath : [artifactPath, basename(localPath)].filter((s) => s).join("/");
+    for (const rel of listFilesRecursive(localPath)) {
+      await this.#putFile(info.artifactUri, join(localPath, rel), [base, rel].filter((s) => s).join("/"));
+    }
+  }
+  logArtifact(runId: string, localPath: string, artifactPath = ""): Promise<void> {
+    return this.#upload(runId, localPath, artifactPath, false);
+  }
+  logArtifacts(runId: string, localDir: string, artifactPath = ""): Promise<void> {
+    return this.#upload(runId, localDir, artifactPath, true);
+  }
+  async listArtifacts(runId: string, path?: string): Promise<ArtifactFile[]> {
+    const j = await this.#call("GET", "artifacts/list", { run_id: runId, path });
+    return (j.files ?? []).map((f: P.Json) => ({
+      path: f.path,
+      isDir: !!f.is_dir,
+      fileSize: f.file_size === undefined ? undefined : Number(f.file_size),
+    }));
+  }
+  async downloadArtifacts(uri: string, dstDir?: string): Promise<string> {
+    const resolved = await resolveArtifactUri(uri, {
+      runArtifactUri: async (id) => (await this.getRun(id)).info.artifactUri,
+      registry: this,
+    });
+    if (!resolved.startsWith("mlflow-artifacts:")) return localArtifactDir(resolved);
+    const dst = dstDir ?? await Deno.makeTempDir({ prefix: "storyteller-artifacts-" });
+    const top = join(dst, basename(resolved.replace(/\/+$/, "")) || "artifacts");
+    const fetchTo = async (uriPath: string, target: string) => {
+      const res = await this.#fetch(this.#proxyUrl(uriPath), { method: "GET" });
+      if (!res.ok) {
+        throw new TrackingError(
+          errorCodeOfStatus(res.status),
+          `Cannot download ${uriPath}: HTTP ${res.status}`,
+        );
+      }
+      await Deno.mkdir(join(target, ".."), { recursive: true });
+      await Deno.writeFile(target, new Uint8Array(await res.arrayBuffer()));
+    };
+    const walk = async (dirUri: string, target: string): Promise<boolean> => {
+      const rel = dirUri.replace(/^mlflow-artifacts:(\/\/[^/]*)?/, "").replace(/^\/+/, "");
+      const res = await this.#fetch(
+        `${this.trackingUri}/api/2.0/mlflow-artifacts/artifacts?path=${encodeURIComponent(rel)}`,
+        { method: "GET" },
+      );
+      const j = res.ok ? await res.json() : (await res.body?.cancel(), {});
+      const files: P.Json[] = j.files ?? [];
+      if (files.length === 0) return false;
+      for (const f of files) {
+        const name = String(f.path).split("/").pop()!;
+        if (f.is_dir) await walk(appendToUri(dirUri, name), join(target, name));
+        else await fetchTo(appendToUri(dirUri, name), join(target, name));
+      }
+      return true;
+    };
+    if (!(await walk(resolved, top))) await fetchTo(resolved, top);
+    return top;
+  }
+
+  // ---- registry ----------------------------------------------------------------------------------------------
+
+  async createRegisteredModel(
+    name: string,
+    o: { description?: string; tags?: Record<string, string> } = {},
+  ): Promise<RegisteredModel> {
+    const j = await this.#call("POST", "registered-models/create", {
+      name,
+      description: o.description,
+      tags: kv(o.tags),
+    });
+    return P.registeredModelFromJson(j.registered_model);
+  }
+  async getRegisteredModel(name: string): Promise<RegisteredModel> {
+    return P.registeredModelFromJson(
+      (await this.#call("GET", "registered-models/get", { name })).registered_model,
+    );
+  }
+  async searchRegisteredModels(
+    o: { filterString?: string; maxResults?: number; orderBy?: string[]; pageToken?: string } = {},
+  ) {
+    const j = await this.#call("GET", "registered-models/search", {
+      filter: o.filterString,
+      max_results: o.maxResults ?? 100,
+      order_by: o.orderBy,
+      page_token: o.pageToken,
+    });
+    return {
+      registeredModels: (j.registered_models ?? []).map(P.registeredModelFromJson),
+      nextPageToken: j.next_page_token,
+    };
+  }
+  async updateRegisteredModel(name: string, description: string) {
+    return P.registeredModelFromJson(
+      (await this.#call("PATCH", "registered-models/update", { name, description })).registered_model,
+    );
+  }
+  async renameRegisteredModel(name: string, newName: string) {
+    return P.registeredModelFromJson(
+      (await this.#call("POST", "registered-models/rename", { name, new_name: newName })).registered_model,
+    );
+  }
+  async deleteRegisteredModel(name: string) {
+    await this.#call("DELETE", "registered-models/delete", { name });
+  }
+  async setRegisteredModelTag(name: string, key: string, value: string) {
+    await this.#call("POST", "registered-models/set-tag", { name, key, value });
+  }
+  async deleteRegisteredModelTag(name: string, key: string) {
+    await this.#call("DELETE", "registered-models/delete-tag", { name, key });
+  }
+  async createModelVersion(
+    name: string,
+    source: string,
+    o: { runId?: string; description?: string; tags?: Record<string, string>; runLink?: string } = {},
+  ) {
+    const runId = o.runId ?? (source.startsWith("runs:/") ? source.split("/")[1] : undefined);
+    const j = await this.#call("POST", "model-versions/create", {
+      name,
+      source,
+      run_id: runId,
+      description: o.description,
+      tags: kv(o.tags),
+      run_link: o.runLink,
+    });
+    return P.modelVersionFromJson(j.model_version);
+  }
+  async getModelVersion(name: string, version: string): Promise<ModelVersion> {
+    return P.modelVersionFromJson(
+      (await this.#call("GET", "model-versions/get", { name, version })).model_version,
+    );
+  }
+  async updateModelVersion(name: string, version: string, description: string) {
+    return P.modelVersionFromJson(
+      (await this.#call("PATCH", "model-versions/update", { name, version, description })).model_version,
+    );
+  }
+  async deleteModelVersion(name: string, version: string) {
+    await this.#call("DELETE", "model-versions/delete", { name, version });
+  }
+  async searchModelVersions(
+    o: { filterString?: string; maxResults?: number; orderBy?: string[]; pageToken?: string } = {},
+  ) {
+    const j = await this.#call("GET", "model-versions/search", {
+      filter: o.filterString,
+      max_results: o.maxResults ?? 10000,
+      order_by: o.orderBy,
+      page_token: o.pageToken,
+    });
+    return {
+      modelVersions: (j.model_versions ?? []).map(P.modelVersionFromJson),
+      nextPageToken: j.next_page_token,
+    };
+  }
+  async getLatestVersions(name: string, stages?: string[]) {
+    const j = await this.#call("POST", "registered-models/get-latest-versions", { name, stages });
+    return (j.model_versions ?? []).map(P.modelVersionFromJson);
+  }
+  async transitionModelVersionStage(
+    name: string,
+    version: string,
+    stage: string,
+    archiveExistingVersions = false,
+  ) {
+    const j = await this.#call("POST", "model-versions/transition-stage", {
+      name,
+      version,
+      stage,
+      archive_existing_versions: archiveExistingVersions,
+    });
+    return P.modelVersionFromJson(j.model_version);
+  }
+  async setModelVersionTag(name: string, version: string, key: string, value: string) {
+    await this.#call("POST", "model-versions/set-tag", { name, version, key, value });
+  }
+  async deleteModelVersionTag(name: string, version: string, key: string) {
+    await this.#call("DELETE", "model-versions/delete-tag", { name, version, key });
+  }
+  async setRegisteredModelAlias(name: string, alias: string, version: string) {
+    await this.#call("POST", "registered-models/alias", { name, alias, version });
+  }
+  async deleteRegisteredModelAlias(name: string, alias: string) {
+    await this.#call("DELETE", "registered-models/alias", { name, alias });
+  }
+  async getModelVersionByAlias(name: string, alias: string) {
+    return P.modelVersionFromJson(
+      (await this.#call("GET", "registered-models/alias", { name, alias })).model_version,
+    );
+  }
+  async getModelVersionDownloadUri(name: string, version: string) {
+    return String(
+      (await this.#call("GET", "model-versions/get-download-uri", { name, version })).artifact_uri,
+    );
+  }
+}
