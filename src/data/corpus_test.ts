@@ -2,8 +2,12 @@ import assert from "node:assert/strict";
 import { UsageError } from "../errors.ts";
 import { BUILTIN_STORIES, formatOf, readCorpus, readFileDocuments, resolveCorpus } from "./corpus.ts";
 
+const dirs: string[] = [];
+globalThis.addEventListener("unload", () => dirs.forEach((d) => Deno.removeSync(d, { recursive: true })));
+
 async function tempFiles(files: Record<string, string | Uint8Array>): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "storyteller-corpus-" });
+  dirs.push(dir);
   for (const [name, content] of Object.entries(files)) {
     const path = `${dir}/${name}`;
     await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
