@@ -1,11 +1,43 @@
-/** `storyteller bench`: training-step speed with per-kernel GPU times. */
+/** `storyteller bench`: training speed (tokens/s, ms/step) and per-kernel GPU time on random tokens. */
 import { Command } from "commander";
-import { notImplemented } from "./_not_implemented.ts";
+import { loadConfig } from "../config/mod.ts";
+import { openGpu } from "../gpu/mod.ts";
+import { buildLayout } from "../model/mod.ts";
+import { benchTraining } from "../train/bench.ts";
+import { collect, intOption } from "./_options.ts";
+import { bold } from "./output.ts";
 
 export function benchCommand(): Command {
   return new Command("bench")
-    .description("measure training speed (tokens/s, ms/step, per-kernel GPU time)")
+    .description("measure training speed (tokens/s, ms/step, per-kernel GPU time) on random tokens")
     .option("-c, --config <path-or-name>", "config file or embedded config name", "tiny")
-    .option("--steps <n>", "timed steps", "10")
-    .action(() => notImplemented("bench", 4));
+    .option("--set <key=value>", "override a config value (repeatable)", collect, [])
+    .option("--steps <n>", "timed steps", intOption("--steps", 1), 10)
+    .option("--top <n>", "kernels listed", intOption("--top", 0), 15)
+    .action(async (opts: { config: string; set: string[]; steps: number; top: number }) => {
+      const { config, source } = await loadConfig(opts.config, opts.set);
+      const gpu = await openGpu(config.training.device);
+      const B = config.training.batch_size;
+      const T = config.model.max_seq_len;
+      console.log(
+        `${bold("bench")} ${source}: ${buildLayout(config.model).count.toLocaleString("en-US")} parameters, ` +
+          `batch ${B} × ${T}, on ${gpu.summary.description}`,
+      );
+      const r = await benchTraining(gpu, config, opts.steps);
+      console.log(
+        `f32  ${Math.round(r.tokensPerSec).toLocaleString("en-US")} tok/s  ${r.msPerStep.toFixed(2)} ms/step ` +
+          `(${opts.steps} steps)`,
+      );
+      if (r.kernels.length) {
+        const total = r.kernels.reduce((a, k) => a + k.msPerStep, 0);
+        console.log(`${bold("GPU time per step")} ${total.toFixed(2)} ms (profiled: one pass per dispatch)`);
+        for (const k of r.kernels.slice(0, opts.top)) {
+          console.log(
+            `  ${k.msPerStep.toFixed(3).padStart(9)} ms  ${(100 * k.msPerStep / total).toFixed(1).padStart(5)}%  ` +
+              `×${k.count}  ${k.label}`,
+          );
+        }
+      }
+      gpu.device.destroy();
+    });
 }

@@ -27,8 +27,10 @@ export class Profiler {
   #totals = new Map<string, { ms: number; count: number }>();
   #pending: Promise<void>[] = [];
 
-  constructor(readonly gpu: Gpu, readonly capacity = 4096) {
+  constructor(readonly gpu: Gpu, readonly capacity = 2048) {
     if (!gpu.hasTimestamps) throw new Error("Cannot profile: the adapter has no timestamp-query feature");
+    // WebGPU caps a query set at 4096 queries: two per profiled dispatch.
+    if (capacity > 2048) throw new Error(`Cannot profile ${capacity} dispatches per batch: the limit is 2048`);
     this.querySet = gpu.device.createQuerySet({ type: "timestamp", count: capacity * 2, label: "profiler" });
   }
 
@@ -64,6 +66,7 @@ export class Profiler {
       }
       resolved.destroy();
     });
+    done.catch(() => {}); // surfaced by totals(); not an unhandled rejection meanwhile
     this.#pending.push(done);
   }
 

@@ -1,0 +1,64 @@
+/**
+ * Training-step benchmark: full steps (forward, loss, backward, AdamW) on random tokens, as
+ * ../shared/bench/torch_reference.py times them, reporting tokens/s, ms/step and per-kernel GPU time from
+ * timestamp queries (a separate profiled run, since one pass per dispatch slows the step).
+ */
+import type { Config } from "../config/mod.ts";
+import { CommandBatch, drain, type Gpu, Profiler, upload } from "../gpu/mod.ts";
+import { Engine } from "../model/engine.ts";
+import { initParams } from "../model/init.ts";
+import { AdamW } from "./optimizer.ts";
+
+export interface BenchResult {
+  tokensPerStep: number;
+  msPerStep: number;
+  tokensPerSec: number;
+  /** GPU ms per step by pipeline label, largest first (empty without timestamp-query). */
+  kernels: { label: string; msPerStep: number; count: number }[];
+}
+
+/** Times `steps` training steps after `warmup` untimed ones. */
+export async function benchTraining(gpu: Gpu, config: Config, steps: number, warmup = 3): Promise<BenchResult> {
+  const B = config.training.batch_size;
+  const engine = new Engine(gpu, config, { batchSize: B, training: true });
+  const optimizer = new AdamW(gpu, engine.layout, config.training);
+  upload(gpu.device, engine.params, initParams(engine.layout, 0));
+  let seed = 1;
+  const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0);
+  const V = engine.dims.V;
+  const tokens = () => Uint32Array.from({ length: engine.N }, () => random() % V);
+  engine.upload({ inputs: tokens(), targets: tokens() });
+  const step = (i: number, profiler?: Profiler) => {
+    const batch = new CommandBatch(gpu, `bench step ${i}`, profiler);
+    engine.zeroGrads(batch);
+    engine.trainMicroBatch(batch, 1 / engine.N);
+    optimizer.step(batch, {
+      params: engine.params,
+      grads: engine.grads!,
+      scalars: engine.scalars,
+      normSlot: 2,
+      lr: 1e-4,
+      step: i + 1,
+    });
+    batch.submit();
+  };
+  for (let i = 0; i < warmup; i++) step(i);
+  await drain(gpu);
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) step(warmup + i);
+  await drain(gpu);
+  const ms = (performance.now() - t0) / steps;
+  const kernels: BenchResult["kernels"] = [];
+  if (gpu.hasTimestamps) {
+    const profiler = new Profiler(gpu);
+    const profiled = Math.max(1, Math.min(3, steps));
+    for (let i = 0; i < profiled; i++) step(warmup + steps + i, profiler);
+    for (const [label, t] of await profiler.totals()) {
+      kernels.push({ label, msPerStep: t.ms / profiled, count: t.count / profiled });
+    }
+    kernels.sort((a, b) => b.msPerStep - a.msPerStep);
+  }
+  optimizer.destroy();
+  engine.destroy();
+  return { tokensPerStep: engine.N, msPerStep: ms, tokensPerSec: (engine.N / ms) * 1000, kernels };
+}
