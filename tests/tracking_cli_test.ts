@@ -6,7 +6,10 @@ import { FileStore } from "../src/tracking/mod.ts";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const o = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", MAIN, ...args], env: { NO_COLOR: "1" } }).output();
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    env: { NO_COLOR: "1" },
+  }).output();
   return { code: o.code, out: new TextDecoder().decode(o.stdout), err: new TextDecoder().decode(o.stderr) };
 }
 
@@ -19,22 +22,60 @@ Deno.test("storyteller runs search prints the guide's query as a table", async (
     await s.logParam(r.info.runId, "lr", lr);
     await s.logMetric(r.info.runId, "val/loss", loss);
   }
-  const res = await cli("runs", "search", "--experiment-name", "storyteller", "--filter", "metrics.val/loss < 2.0", "--order-by", "metrics.val/loss ASC", "--max-results", "5", "--tracking-uri", root);
+  const res = await cli(
+    "runs",
+    "search",
+    "--experiment-name",
+    "storyteller",
+    "--filter",
+    "metrics.val/loss < 2.0",
+    "--order-by",
+    "metrics.val/loss ASC",
+    "--max-results",
+    "5",
+    "--tracking-uri",
+    root,
+  );
   assert.equal(res.code, 0, res.err);
   const lines = res.out.trimEnd().split("\n");
   assert.match(lines[0], /^run_id\s+run_name\s+status\s+metrics\.val\/loss$/);
-  assert.match(lines[1], /^-+  -+/);
+  assert.match(lines[1], /^-+ {2}-+/);
   assert.match(lines[2], /^[0-9a-f]{32}\s+c\s+RUNNING\s+0\.75$/);
   assert.match(lines[3], /^[0-9a-f]{32}\s+a\s+RUNNING\s+1\.5$/);
   assert.equal(lines.length, 4);
-  const csv = await cli("runs", "search", "--experiment-name", "storyteller", "--columns", "params.lr", "--order-by", "params.lr", "--format", "csv", "--tracking-uri", root);
-  assert.deepEqual(csv.out.trim().split("\n").map((l) => l.split(",").slice(1)), [["run_name", "status", "params.lr"], ["a", "RUNNING", "0.01"], ["b", "RUNNING", "0.02"], ["c", "RUNNING", "0.03"]]);
+  const csv = await cli(
+    "runs",
+    "search",
+    "--experiment-name",
+    "storyteller",
+    "--columns",
+    "params.lr",
+    "--order-by",
+    "params.lr",
+    "--format",
+    "csv",
+    "--tracking-uri",
+    root,
+  );
+  assert.deepEqual(csv.out.trim().split("\n").map((l) => l.split(",").slice(1)), [
+    ["run_name", "status", "params.lr"],
+    ["a", "RUNNING", "0.01"],
+    ["b", "RUNNING", "0.02"],
+    ["c", "RUNNING", "0.03"],
+  ]);
   const bad = await cli("runs", "search", "--filter", "metrics.val/loss < 'x'", "--tracking-uri", root);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /Expected numeric value type for metric\. Found 'x' \(at column 20\)/);
   const list = await cli("experiments", "list", "--tracking-uri", root);
   assert.match(list.out, /storyteller\s+active/);
-  const reg = await cli("models", "register", `runs:/${(await s.searchRuns({ experimentIds: [exp], maxResults: 1 })).runs[0].info.runId}/model`, "Story", "--tracking-uri", root);
+  const reg = await cli(
+    "models",
+    "register",
+    `runs:/${(await s.searchRuns({ experimentIds: [exp], maxResults: 1 })).runs[0].info.runId}/model`,
+    "Story",
+    "--tracking-uri",
+    root,
+  );
   assert.equal(reg.code, 0, reg.err);
   assert.match(reg.out, /as Story version 1/);
   assert.equal((await cli("models", "set-alias", "Story", "champion", "1", "--tracking-uri", root)).code, 0);

@@ -14,8 +14,14 @@ Deno.test("4 concurrent processes: one experiment, every point and run kept", as
   const store = new FileStore(r);
   const shared = await store.createRun({ runName: "shared" });
   const N = 500;
-  const procs = Array.from({ length: 4 }, () =>
-    new Deno.Command(Deno.execPath(), { args: ["run", "-A", WORKER, r, "concurrent", shared.info.runId, String(N)], stderr: "piped" }).output());
+  const procs = Array.from(
+    { length: 4 },
+    () =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", WORKER, r, "concurrent", shared.info.runId, String(N)],
+        stderr: "piped",
+      }).output(),
+  );
   const outs = await Promise.all(procs);
   for (const o of outs) assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
   const exps = (await store.searchExperiments({ filterString: "name = 'concurrent'" })).experiments;
@@ -31,7 +37,10 @@ Deno.test("4 concurrent processes: one experiment, every point and run kept", as
   assert.equal(sharedHist.length, 4 * N);
   const pids = new Set(runs.map((x) => Number(x.data.params.pid)));
   for (const pid of pids) {
-    assert.deepEqual(sharedHist.filter((m) => m.value === pid).map((m) => m.step), Array.from({ length: N }, (_, i) => i));
+    assert.deepEqual(
+      sharedHist.filter((m) => m.value === pid).map((m) => m.step),
+      Array.from({ length: N }, (_, i) => i),
+    );
   }
   assert.ok(pids.has(Number((await store.getRun(shared.info.runId)).data.tags.last_writer)));
 });
@@ -39,7 +48,10 @@ Deno.test("4 concurrent processes: one experiment, every point and run kept", as
 Deno.test("a process killed while logging leaves a readable store", async () => {
   const r = root();
   const store = new FileStore(r);
-  const child = new Deno.Command(Deno.execPath(), { args: ["run", "-A", WORKER, r, "crash", "-", "0"], stdout: "piped" }).spawn();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", WORKER, r, "crash", "-", "0"],
+    stdout: "piped",
+  }).spawn();
   const reader = child.stdout.getReader();
   const { value } = await reader.read();
   const runId = new TextDecoder().decode(value).trim();

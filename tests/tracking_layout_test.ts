@@ -4,7 +4,9 @@ import { join } from "node:path";
 import { FileStore } from "../src/tracking/mod.ts";
 import { toPyYaml } from "../src/yaml.ts";
 
-const golden = JSON.parse(Deno.readTextFileSync(new URL("./golden/tracking/pyyaml_dump.json", import.meta.url)));
+const golden = JSON.parse(
+  Deno.readTextFileSync(new URL("./golden/tracking/pyyaml_dump.json", import.meta.url)),
+);
 
 Deno.test("toPyYaml matches PyYAML SafeDumper byte for byte on 287 recorded values", () => {
   for (const c of golden.cases) assert.equal(toPyYaml(c.value), c.yaml, JSON.stringify(c.value));
@@ -17,7 +19,12 @@ function store(): FileStore {
 Deno.test("run meta.yaml, metrics, params and tags are MLflow's exact bytes", async () => {
   const s = store();
   const expId = await s.createExperiment("storyteller");
-  const run = await s.createRun({ experimentId: expId, runName: "first-run", startTime: 1795758701315, userId: "alice" });
+  const run = await s.createRun({
+    experimentId: expId,
+    runName: "first-run",
+    startTime: 1795758701315,
+    userId: "alice",
+  });
   const id = run.info.runId;
   assert.match(id, /^[0-9a-f]{32}$/);
   assert.match(expId, /^[1-9][0-9]{17}$/);
@@ -38,7 +45,9 @@ Deno.test("run meta.yaml, metrics, params and tags are MLflow's exact bytes", as
   });
   await s.setTerminated(id, "FINISHED", 1795758701404);
   const dir = join(s.root, expId, id);
-  for (const sub of ["metrics", "params", "artifacts", "tags"]) assert.ok(Deno.statSync(join(dir, sub)).isDirectory, sub);
+  for (const sub of ["metrics", "params", "artifacts", "tags"]) {
+    assert.ok(Deno.statSync(join(dir, sub)).isDirectory, sub);
+  }
   assert.equal(
     Deno.readTextFileSync(join(dir, "meta.yaml")),
     `artifact_uri: ${s.trackingUri}/${expId}/${id}/artifacts
@@ -91,7 +100,7 @@ Deno.test("experiment meta.yaml: key set on create, tags mapping after rename", 
   await s.setExperimentTag(expId, "mlflow.note.content", "notes");
   assert.equal(Deno.readTextFileSync(join(s.root, expId, "tags", "mlflow.note.content")), "notes");
   await s.renameExperiment(expId, "renamed");
-  assert.match(Deno.readTextFileSync(metaPath), /name: renamed\ntags:\n  mlflow.note.content: notes\n$/);
+  assert.match(Deno.readTextFileSync(metaPath), /name: renamed\ntags:\n {2}mlflow.note.content: notes\n$/);
   assert.equal(
     Deno.readTextFileSync(join(s.root, "0", "meta.yaml")).replace(/\d{13}/g, "T"),
     `artifact_location: ${s.trackingUri}/0\ncreation_time: T\nexperiment_id: '0'\nlast_update_time: T\n` +
@@ -129,8 +138,14 @@ Deno.test("reader tolerances: legacy int ids, missing status, 2-field metric lin
   const s = store();
   const expDir = join(s.root, "7");
   Deno.mkdirSync(join(expDir, "r1", "metrics"), { recursive: true });
-  Deno.writeTextFileSync(join(expDir, "meta.yaml"), "artifact_location: file:///x/7\nexperiment_id: 7\nlifecycle_stage: active\nname: legacy\n");
-  Deno.writeTextFileSync(join(expDir, "r1", "meta.yaml"), "artifact_uri: file:///x\nexperiment_id: 7\nrun_id: r1\nstart_time: 5\n");
+  Deno.writeTextFileSync(
+    join(expDir, "meta.yaml"),
+    "artifact_location: file:///x/7\nexperiment_id: 7\nlifecycle_stage: active\nname: legacy\n",
+  );
+  Deno.writeTextFileSync(
+    join(expDir, "r1", "meta.yaml"),
+    "artifact_uri: file:///x\nexperiment_id: 7\nrun_id: r1\nstart_time: 5\n",
+  );
   Deno.writeTextFileSync(join(expDir, "r1", "metrics", "m"), "10 2.5\n11 3.5 1\n12 4.5 2 ds abc\n13 9");
   Deno.mkdirSync(join(expDir, "not-a-run"));
   const e = await s.getExperiment("7");

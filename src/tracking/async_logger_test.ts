@@ -13,7 +13,9 @@ function flakyClient() {
     trackingUri: "http://flaky",
     logBatch(_runId: string, b: LogBatch) {
       state.calls++;
-      if (state.down) return Promise.reject(new TrackingError("TEMPORARILY_UNAVAILABLE", "connection refused"));
+      if (state.down) {
+        return Promise.reject(new TrackingError("TEMPORARILY_UNAVAILABLE", "connection refused"));
+      }
       got.push(b);
       return Promise.resolve();
     },
@@ -24,7 +26,11 @@ function flakyClient() {
 Deno.test("logging never blocks or throws; a failing store warns once and loses nothing", async () => {
   const { client, got, state } = flakyClient();
   const warnings: string[] = [];
-  const logger = new AsyncLogger(client, "r", { flushIntervalMs: 1, maxBackoffMs: 5, warn: (m) => warnings.push(m) });
+  const logger = new AsyncLogger(client, "r", {
+    flushIntervalMs: 1,
+    maxBackoffMs: 5,
+    warn: (m) => warnings.push(m),
+  });
   for (let i = 0; i < 2500; i++) logger.logMetric("loss", i, i);
   logger.logParam("lr", 0.1);
   logger.setTag("phase", "train");
@@ -32,12 +38,17 @@ Deno.test("logging never blocks or throws; a failing store warns once and loses 
   await new Promise((r) => setTimeout(r, 40));
   assert.ok(state.calls >= 2, "it kept retrying");
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0], /cannot log to http:\/\/flaky \(connection refused\); keeping 2502 values in memory/);
+  assert.match(
+    warnings[0],
+    /cannot log to http:\/\/flaky \(connection refused\); keeping 2502 values in memory/,
+  );
   state.down = false;
   assert.ok(await logger.close(2000));
   const steps = got.flatMap((b) => b.metrics ?? []).map((m) => m.step);
   assert.deepEqual(steps, Array.from({ length: 2500 }, (_, i) => i), "every point, in order, once");
-  assert.ok(got.every((b) => (b.metrics?.length ?? 0) + (b.params?.length ?? 0) + (b.tags?.length ?? 0) <= 1000));
+  assert.ok(
+    got.every((b) => (b.metrics?.length ?? 0) + (b.params?.length ?? 0) + (b.tags?.length ?? 0) <= 1000),
+  );
   assert.deepEqual(got[0].params, [{ key: "lr", value: "0.1" }]);
   assert.match(warnings.at(-1)!, /works again/);
 });

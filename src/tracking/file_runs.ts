@@ -4,7 +4,7 @@
  * a file MLflow ignores) after the data is on disk, which is how the run index learns what to re-read.
  */
 import { join } from "node:path";
-import { invalid, notFound, TrackingError } from "./errors.ts";
+import { invalid, notFound, type TrackingError } from "./errors.ts";
 import {
   appendText,
   createExclusive,

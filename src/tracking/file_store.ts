@@ -1,3 +1,4 @@
+// deno-lint-ignore-file require-await -- the store is synchronous underneath; `async` turns its throws into rejections
 /**
  * `FileStore`: the TrackingClient over an MLflow `mlruns/` directory. It composes the experiment, run, index and
  * registry modules; every method validates like MLflow and writes crash-safely. Synchronous underneath (the

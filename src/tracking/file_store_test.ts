@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FileStore } from "./file_store.ts";
-import { TrackingError } from "./errors.ts";
+import type { TrackingError } from "./errors.ts";
 import { forgetIndex } from "./run_index.ts";
 
 function tempStore(): FileStore {

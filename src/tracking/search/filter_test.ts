@@ -1,11 +1,23 @@
 import assert from "node:assert/strict";
-import { TrackingError } from "../errors.ts";
+import type { TrackingError } from "../errors.ts";
 import type { Run } from "../types.ts";
 import { compileRunFilter, compileRunOrder, searchRunList } from "./runs.ts";
 import { parseFilter } from "./filter.ts";
 
-function run(id: string, o: { m?: Record<string, number>; p?: Record<string, string>; t?: Record<string, string>; start?: number; status?: Run["info"]["status"]; name?: string }): Run {
-  const metrics = Object.fromEntries(Object.entries(o.m ?? {}).map(([key, value]) => [key, { key, value, timestamp: 0, step: 0 }]));
+function run(
+  id: string,
+  o: {
+    m?: Record<string, number>;
+    p?: Record<string, string>;
+    t?: Record<string, string>;
+    start?: number;
+    status?: Run["info"]["status"];
+    name?: string;
+  },
+): Run {
+  const metrics = Object.fromEntries(
+    Object.entries(o.m ?? {}).map(([key, value]) => [key, { key, value, timestamp: 0, step: 0 }]),
+  );
   return {
     info: {
       runId: id,
@@ -23,8 +35,21 @@ function run(id: string, o: { m?: Record<string, number>; p?: Record<string, str
 }
 
 const RUNS = [
-  run("aa", { m: { "val/loss": 1.5, acc: 0.9 }, p: { lr: "0.01", "opt/name": "adamw" }, t: { team: "Story" }, start: 3, name: "alpha" }),
-  run("bb", { m: { "val/loss": 2.5 }, p: { lr: "0.02" }, t: { team: "story" }, start: 2, status: "FAILED", name: "beta" }),
+  run("aa", {
+    m: { "val/loss": 1.5, acc: 0.9 },
+    p: { lr: "0.01", "opt/name": "adamw" },
+    t: { team: "Story" },
+    start: 3,
+    name: "alpha",
+  }),
+  run("bb", {
+    m: { "val/loss": 2.5 },
+    p: { lr: "0.02" },
+    t: { team: "story" },
+    start: 2,
+    status: "FAILED",
+    name: "beta",
+  }),
   run("cc", { m: { "val/loss": NaN }, p: {}, t: {}, start: 1, status: "RUNNING", name: "it's" }),
   run("dd", { m: {}, p: { lr: "0.01" }, start: 4, name: "delta" }),
 ];
@@ -47,7 +72,7 @@ Deno.test("every numeric comparator on metrics", () => {
   assert.deepEqual(ids("metrics.`val/loss` != 1.5"), ["bb", "cc"]);
   assert.deepEqual(ids("metrics.val/loss < 2.0"), ["aa"]);
   assert.deepEqual(ids("metrics.val/loss <= 2.5"), ["aa", "bb"]);
-  assert.deepEqual(ids("metrics.\"val/loss\" > 1.5"), ["bb"]);
+  assert.deepEqual(ids('metrics."val/loss" > 1.5'), ["bb"]);
   assert.deepEqual(ids("metric.val/loss >= 1.5"), ["aa", "bb"]);
   assert.deepEqual(ids("metrics.val/loss > -1e3"), ["aa", "bb"]);
   assert.deepEqual(ids("metrics.acc < .95"), ["aa"]);
@@ -85,12 +110,20 @@ Deno.test("errors name the problem and its column", () => {
   fails("metrics.a-b < 2", /Expected 'Identifier' found 'metrics.a-b'/, 1);
   fails("metrics.x < 1 OR metrics.y < 2", /Invalid clause\(s\) in filter string: 'OR'/, 15);
   fails("metrics.x < '0.5'", /Expected numeric value type for metric. Found '0.5'/, 13);
-  fails("params.lr = 0.01", /Expected a quoted string value for parameter \(e.g. 'my-value'\). Got value 0.01/, 13);
+  fails(
+    "params.lr = 0.01",
+    /Expected a quoted string value for parameter \(e.g. 'my-value'\). Got value 0.01/,
+    13,
+  );
   fails("params.lr = abc", /Expected a quoted string value/, 13);
   fails("metrics.x LIKE '1'", /Invalid comparator 'LIKE'/, 11);
   fails("params.x IN ('a')", /Invalid comparator 'IN'/, 10);
   fails("attributes.status IN ('a')", /Invalid comparator 'IN'/, 19);
-  fails("foo.x = 'a'", /Invalid entity type 'foo'. Valid values are \['metric', 'parameter', 'tag', 'attribute', 'dataset'\]/, 1);
+  fails(
+    "foo.x = 'a'",
+    /Invalid entity type 'foo'. Valid values are \['metric', 'parameter', 'tag', 'attribute', 'dataset'\]/,
+    1,
+  );
   fails("attributes.lifecycle_stage = 'a'", /Invalid attribute key 'lifecycle_stage'/, 1);
   fails("metrics.x < 1; metrics.y < 2", /multiple expression/, 14);
   fails("(metrics.x < 1)", /Invalid clause/, 1);

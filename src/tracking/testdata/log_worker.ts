@@ -14,7 +14,10 @@ if (mode === "concurrent") {
   await logger.close();
   // Everyone appends to the same metric file of the shared run, in batches, and sets the same tag.
   for (let b = 0; b < n; b += 100) {
-    const metrics = Array.from({ length: Math.min(100, n - b) }, (_, k) => ({ key: "shared", value: Deno.pid, timestamp: Date.now(), step: b + k }));
+    const metrics = Array.from(
+      { length: Math.min(100, n - b) },
+      (_, k) => ({ key: "shared", value: Deno.pid, timestamp: Date.now(), step: b + k }),
+    );
     await client.logBatch(sharedRunId, { metrics, tags: [{ key: "last_writer", value: String(Deno.pid) }] });
   }
   await client.setTerminated(id);

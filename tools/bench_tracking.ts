@@ -1,0 +1,90 @@
+/**
+ * Tracking benchmarks: (1) search with a metric filter over 10,000 runs × 20 metrics × 20 params, cold (fresh
+ * process state, no sidecar), sidecar-warm (fresh in-memory state, sidecar present) and warm (same process);
+ * (2) 100,000 metric points through the AsyncLogger into a file store, from first call to close().
+ * Usage: deno run -A tools/bench_tracking.ts [--runs 10000]
+ */
+import { join } from "node:path";
+import { AsyncLogger, FileStore } from "../src/tracking/mod.ts";
+import { formatMetricLine, formatRunMeta } from "../src/tracking/meta.ts";
+import { forgetIndex } from "../src/tracking/run_index.ts";
+
+const nRuns = Number(Deno.args[Deno.args.indexOf("--runs") + 1] || 10000);
+const root = join(Deno.makeTempDirSync({ prefix: "st-bench-" }), "mlruns");
+const store = new FileStore(root);
+const expId = await store.createExperiment("bench");
+const expDir = join(root, expId);
+
+// Populate with the store's own formats (direct file writes: building 10k runs through the API is not the benchmark).
+let t = performance.now();
+for (let i = 0; i < nRuns; i++) {
+  const runId = crypto.randomUUID().replaceAll("-", "");
+  const dir = join(expDir, runId);
+  for (const sub of ["metrics", "params", "tags", "artifacts"]) {
+    Deno.mkdirSync(join(dir, sub), { recursive: true });
+  }
+  Deno.writeTextFileSync(
+    join(dir, "meta.yaml"),
+    formatRunMeta({
+      runId,
+      experimentId: expId,
+      runName: `run-${i}`,
+      userId: "bench",
+      status: "FINISHED",
+      startTime: 1795758701315 + i,
+      endTime: 1795758801315 + i,
+      artifactUri: `${store.trackingUri}/${expId}/${runId}/artifacts`,
+      lifecycleStage: "active",
+    }),
+  );
+  Deno.writeTextFileSync(join(dir, "tags", "mlflow.runName"), `run-${i}`);
+  for (let m = 0; m < 20; m++) {
+    Deno.writeTextFileSync(
+      join(dir, "metrics", `m${m}`),
+      formatMetricLine({ key: `m${m}`, value: Math.random() * 4, timestamp: 1795758701315, step: 0 }),
+    );
+    Deno.writeTextFileSync(join(dir, "params", `p${m}`), String(i % (m + 2)));
+  }
+}
+console.log(
+  `populated ${nRuns} runs × 20 metrics × 20 params in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+);
+
+const query = {
+  experimentIds: [expId],
+  filterString: "metrics.m3 < 2.0 AND params.p1 = '0'",
+  orderBy: ["metrics.m3 ASC"],
+  maxResults: 100,
+};
+async function timed(label: string): Promise<number> {
+  const t0 = performance.now();
+  const page = await store.searchRuns(query);
+  const ms = performance.now() - t0;
+  console.log(`${label}: ${ms.toFixed(1)} ms (${page.runs.length} runs returned)`);
+  return ms;
+}
+forgetIndex();
+try {
+  Deno.removeSync(join(expDir, ".storyteller-index.json"));
+} catch { /* none yet */ }
+await timed("search cold (reads every run file)");
+forgetIndex();
+await timed("search sidecar-warm (new process state, sidecar index present)");
+const warm: number[] = [];
+for (let i = 0; i < 5; i++) warm.push(await timed(`search warm #${i + 1}`));
+warm.sort((a, b) => a - b);
+console.log(`search warm median: ${warm[2].toFixed(1)} ms`);
+
+const run = await store.createRun({ experimentId: expId });
+const logger = new AsyncLogger(store, run.info.runId);
+t = performance.now();
+for (let i = 0; i < 100_000; i++) logger.logMetric(`train/m${i % 10}`, 1 / (i + 1), Math.floor(i / 10));
+const queued = performance.now() - t;
+await logger.close();
+const total = performance.now() - t;
+console.log(
+  `async logger: 100,000 points queued in ${queued.toFixed(1)} ms, written (close) after ${
+    total.toFixed(1)
+  } ms`,
+);
+Deno.removeSync(join(root, ".."), { recursive: true });
