@@ -30,53 +30,56 @@ async function smallConfig(dir: string, sets: string[] = []) {
   return config;
 }
 
-gpuTest("training on builtin:stories lowers the loss, and a resumed run follows the same trajectory", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const quiet = { log: () => {} };
-    const full: LogPoint[] = [];
-    const r1 = await train({
-      config: await smallConfig(dir),
-      runName: "full",
-      hooks: { ...quiet, onLog: (p) => full.push(p) },
-    });
-    assert.equal(r1.steps, 12);
-    assert.ok(full.at(-1)!.loss < full[0].loss - 0.3, `loss ${full[0].loss} → ${full.at(-1)!.loss}`);
-    assert.ok(r1.finalValLoss! < Math.log(300));
-    for (const f of ["model.safetensors", "config.json", "tokenizer.json", "generation_config.json"]) {
-      await Deno.stat(`${r1.modelDir}/${f}`);
-    }
+gpuTest(
+  "training on builtin:stories lowers the loss, and a resumed run follows the same trajectory",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const quiet = { log: () => {} };
+      const full: LogPoint[] = [];
+      const r1 = await train({
+        config: await smallConfig(dir),
+        runName: "full",
+        hooks: { ...quiet, onLog: (p) => full.push(p) },
+      });
+      assert.equal(r1.steps, 12);
+      assert.ok(full.at(-1)!.loss < full[0].loss - 0.3, `loss ${full[0].loss} → ${full.at(-1)!.loss}`);
+      assert.ok(r1.finalValLoss! < Math.log(300));
+      for (const f of ["model.safetensors", "config.json", "tokenizer.json", "generation_config.json"]) {
+        await Deno.stat(`${r1.modelDir}/${f}`);
+      }
 
-    // Stopped once step 6 has been logged (a checkpoint where it stopped), then resumed to 12.
-    const stop = { requested: false };
-    const first: LogPoint[] = [];
-    const r0 = await train({
-      config: await smallConfig(dir),
-      runName: "split",
-      stop,
-      hooks: {
-        ...quiet,
-        onLog: (p) => {
-          first.push(p);
-          if (p.step >= 6) stop.requested = true;
+      // Stopped once step 6 has been logged (a checkpoint where it stopped), then resumed to 12.
+      const stop = { requested: false };
+      const first: LogPoint[] = [];
+      const r0 = await train({
+        config: await smallConfig(dir),
+        runName: "split",
+        stop,
+        hooks: {
+          ...quiet,
+          onLog: (p) => {
+            first.push(p);
+            if (p.step >= 6) stop.requested = true;
+          },
         },
-      },
-    });
-    const second: LogPoint[] = [];
-    const r2 = await train({
-      config: await smallConfig(dir),
-      runName: "split",
-      resume: true,
-      hooks: { ...quiet, onLog: (p) => second.push(p) },
-    });
-    assert.equal(r2.steps, 12);
-    assert.ok(r0.interrupted && r0.steps >= 6 && r0.steps < 12, `stopped at ${r0.steps}`);
-    const resumed = [...first.filter((p) => p.step <= r0.steps), ...second];
-    assert.deepEqual(resumed.map((p) => p.step), full.map((p) => p.step));
-    for (let i = 0; i < full.length; i++) {
-      assert.equal(resumed[i].loss, full[i].loss, `step ${full[i].step}: resumed loss differs`);
+      });
+      const second: LogPoint[] = [];
+      const r2 = await train({
+        config: await smallConfig(dir),
+        runName: "split",
+        resume: true,
+        hooks: { ...quiet, onLog: (p) => second.push(p) },
+      });
+      assert.equal(r2.steps, 12);
+      assert.ok(r0.interrupted && r0.steps >= 6 && r0.steps < 12, `stopped at ${r0.steps}`);
+      const resumed = [...first.filter((p) => p.step <= r0.steps), ...second];
+      assert.deepEqual(resumed.map((p) => p.step), full.map((p) => p.step));
+      for (let i = 0; i < full.length; i++) {
+        assert.equal(resumed[i].loss, full[i].loss, `step ${full[i].step}: resumed loss differs`);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);

@@ -20,12 +20,16 @@ export function benchCommand(): Command {
       const B = config.training.batch_size;
       const T = config.model.max_seq_len;
       console.log(
-        `${bold("bench")} ${source}: ${buildLayout(config.model).count.toLocaleString("en-US")} parameters, ` +
+        `${bold("bench")} ${source}: ${
+          buildLayout(config.model).count.toLocaleString("en-US")
+        } parameters, ` +
           `batch ${B} × ${T}, on ${gpu.summary.description}`,
       );
       const r = await benchTraining(gpu, config, opts.steps);
       console.log(
-        `f32  ${Math.round(r.tokensPerSec).toLocaleString("en-US")} tok/s  ${r.msPerStep.toFixed(2)} ms/step ` +
+        `f32  ${Math.round(r.tokensPerSec).toLocaleString("en-US")} tok/s  ${
+          r.msPerStep.toFixed(2)
+        } ms/step ` +
           `(${opts.steps} steps)`,
       );
       if (r.kernels.length) {
@@ -33,7 +37,9 @@ export function benchCommand(): Command {
         console.log(`${bold("GPU time per step")} ${total.toFixed(2)} ms (profiled: one pass per dispatch)`);
         for (const k of r.kernels.slice(0, opts.top)) {
           console.log(
-            `  ${k.msPerStep.toFixed(3).padStart(9)} ms  ${(100 * k.msPerStep / total).toFixed(1).padStart(5)}%  ` +
+            `  ${k.msPerStep.toFixed(3).padStart(9)} ms  ${
+              (100 * k.msPerStep / total).toFixed(1).padStart(5)
+            }%  ` +
               `×${k.count}  ${k.label}`,
           );
         }

@@ -88,7 +88,11 @@ async function runTraining(config: Config, resume: string | boolean | undefined)
         },
         onEval: (p: EvalPoint) => {
           clearLine();
-          console.log(`${bold("eval")} step ${p.step}: val loss ${p.loss.toFixed(4)}, perplexity ${p.perplexity.toFixed(2)}`);
+          console.log(
+            `${bold("eval")} step ${p.step}: val loss ${p.loss.toFixed(4)}, perplexity ${
+              p.perplexity.toFixed(2)
+            }`,
+          );
           if (p.sample) console.log(`${dim("sample:")} ${p.sample.replaceAll("\n", " ")}`);
         },
         onCheckpoint: (path) => {

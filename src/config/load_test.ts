@@ -21,7 +21,10 @@ Deno.test("a typo in a key fails with file:line:col, the key path and the neares
 
 Deno.test("wrong types and out-of-range values name what was expected", () => {
   let err = configError(() => parseConfig("training:\n  batch_size: lots\n", "c.yaml"));
-  assert.match(err.message, /^c\.yaml:2:15: training\.batch_size: expected an integer, found the string "lots"$/);
+  assert.match(
+    err.message,
+    /^c\.yaml:2:15: training\.batch_size: expected an integer, found the string "lots"$/,
+  );
   err = configError(() => parseConfig("training:\n  batch_size: 2.5\n", "c.yaml"));
   assert.match(err.message, /expected an integer/);
   err = configError(() => parseConfig("training:\n  learning_rate: -1\n", "c.yaml"));
@@ -42,7 +45,10 @@ Deno.test("invalid YAML fails with its position", () => {
 
 Deno.test("cross-field checks point at the offending key", () => {
   const err = configError(() => parseConfig("model:\n  hidden_size: 100\n  num_heads: 3\n", "c.yaml"));
-  assert.match(err.message, /^c\.yaml:3:14: model\.num_heads: hidden_size 100 is not divisible by num_heads 3$/);
+  assert.match(
+    err.message,
+    /^c\.yaml:3:14: model\.num_heads: hidden_size 100 is not divisible by num_heads 3$/,
+  );
   const kv = configError(() => parseConfig("model:\n  num_kv_heads: 4\n", "c.yaml"));
   assert.match(kv.message, /num_heads 6 is not a multiple of num_kv_heads 4/);
   const moe = configError(() => parseConfig("model:\n  moe: {num_experts: 4, layers: [0, 9]}\n", "c.yaml"));
@@ -70,7 +76,13 @@ Deno.test("defaults equal torch_reference.py's for the keys both read", () => {
     [t.learning_rate, t.min_lr, t.warmup_steps, t.max_steps, t.batch_size, t.weight_decay, t.beta1, t.beta2],
     [5e-4, 0, 0, 1000, 32, 0.1, 0.9, 0.95],
   );
-  assert.deepEqual([t.grad_clip, t.eval_interval, t.eval_steps, t.grad_accum_steps, t.seed], [1, 100, 20, 1, 1337]);
+  assert.deepEqual([t.grad_clip, t.eval_interval, t.eval_steps, t.grad_accum_steps, t.seed], [
+    1,
+    100,
+    20,
+    1,
+    1337,
+  ]);
 });
 
 Deno.test("--set overrides values with the same checks", () => {

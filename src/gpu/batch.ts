@@ -30,7 +30,9 @@ export class Profiler {
   constructor(readonly gpu: Gpu, readonly capacity = 2048) {
     if (!gpu.hasTimestamps) throw new Error("Cannot profile: the adapter has no timestamp-query feature");
     // WebGPU caps a query set at 4096 queries: two per profiled dispatch.
-    if (capacity > 2048) throw new Error(`Cannot profile ${capacity} dispatches per batch: the limit is 2048`);
+    if (capacity > 2048) {
+      throw new Error(`Cannot profile ${capacity} dispatches per batch: the limit is 2048`);
+    }
     this.querySet = gpu.device.createQuerySet({ type: "timestamp", count: capacity * 2, label: "profiler" });
   }
 

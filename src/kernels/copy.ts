@@ -14,5 +14,11 @@ export function grid256(n: number, maxPerDim = 65535): [number, number] {
 
 /** dst[0..n) = src[0..n) (f32 elements). */
 export function copy(batch: CommandBatch, args: { src: Binding; dst: Binding; n: number }): void {
-  batch.run(COPY, "main", {}, [args.src, args.dst, batch.uniform(new Uint32Array([args.n, 0, 0, 0]))], grid256(args.n));
+  batch.run(
+    COPY,
+    "main",
+    {},
+    [args.src, args.dst, batch.uniform(new Uint32Array([args.n, 0, 0, 0]))],
+    grid256(args.n),
+  );
 }

@@ -45,7 +45,9 @@ export function flatFrom(
     if (!t) throw new UsageError(`Cannot load ${source}: tensor ${prefix + e.name} is missing`);
     if (t.shape.join("x") !== e.shape.join("x")) {
       throw new UsageError(
-        `Cannot load ${source}: tensor ${prefix + e.name} has shape [${t.shape}], the config expects [${e.shape}]`,
+        `Cannot load ${source}: tensor ${
+          prefix + e.name
+        } has shape [${t.shape}], the config expects [${e.shape}]`,
       );
     }
     flat.set(toF32(t as Parameters<typeof toF32>[0]), e.offset);
@@ -80,7 +82,9 @@ export async function latestCheckpoint(dir: string): Promise<string | undefined>
   try {
     for await (const e of Deno.readDir(dir)) {
       const m = /^step_(\d+)$/.exec(e.name);
-      if (e.isDirectory && m && (!best || Number(m[1]) > best.step)) best = { step: Number(m[1]), path: `${dir}/${e.name}` };
+      if (e.isDirectory && m && (!best || Number(m[1]) > best.step)) {
+        best = { step: Number(m[1]), path: `${dir}/${e.name}` };
+      }
     }
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;

@@ -179,18 +179,43 @@ export class Engine {
     const theta = this.config.model.rope_theta;
     const qw = d.NH * d.HS;
     const kvw = d.KVH * d.HS;
-    embeddingForward(batch, { ids: this.#ids, weight: this.w("embed.weight"), out: this.#acts[0]?.x ?? this.#final.x, N, C: d.C });
+    embeddingForward(batch, {
+      ids: this.#ids,
+      weight: this.w("embed.weight"),
+      out: this.#acts[0]?.x ?? this.#final.x,
+      N,
+      C: d.C,
+    });
     for (let l = 0; l < d.L; l++) {
       const a = this.#acts[l];
       const p = `blocks.${l}`;
       const next = l + 1 < d.L ? this.#acts[l + 1].x : this.#final.x;
-      rmsnormForward(batch, { x: a.x, weight: this.w(`${p}.n1.weight`), out: a.n1, rstd: a.rstd1, N, C: d.C, eps });
+      rmsnormForward(batch, {
+        x: a.x,
+        weight: this.w(`${p}.n1.weight`),
+        out: a.n1,
+        rstd: a.rstd1,
+        N,
+        C: d.C,
+        eps,
+      });
       matmul(batch, { a: a.n1, b: this.w(`${p}.attn.q.weight`), c: a.q, M: N, K: d.C, N: qw, transB: true });
       matmul(batch, { a: a.n1, b: this.w(`${p}.attn.k.weight`), c: a.k, M: N, K: d.C, N: kvw, transB: true });
       matmul(batch, { a: a.n1, b: this.w(`${p}.attn.v.weight`), c: a.v, M: N, K: d.C, N: kvw, transB: true });
       rope(batch, { x: a.q, B, T, H: d.NH, HS: d.HS, theta });
       rope(batch, { x: a.k, B, T, H: d.KVH, HS: d.HS, theta });
-      attentionForward(batch, { q: a.q, k: a.k, v: a.v, out: a.att, lse: a.lse, B, T, NH: d.NH, KVH: d.KVH, HS: d.HS });
+      attentionForward(batch, {
+        q: a.q,
+        k: a.k,
+        v: a.v,
+        out: a.att,
+        lse: a.lse,
+        B,
+        T,
+        NH: d.NH,
+        KVH: d.KVH,
+        HS: d.HS,
+      });
       copy(batch, { src: a.x, dst: a.xmid, n: N * d.C });
       matmul(batch, {
         a: a.att,
@@ -202,9 +227,33 @@ export class Engine {
         transB: true,
         accumulate: true,
       });
-      rmsnormForward(batch, { x: a.xmid, weight: this.w(`${p}.n2.weight`), out: a.n2, rstd: a.rstd2, N, C: d.C, eps });
-      matmul(batch, { a: a.n2, b: this.w(`${p}.mlp.gate.weight`), c: a.gate, M: N, K: d.C, N: d.I, transB: true });
-      matmul(batch, { a: a.n2, b: this.w(`${p}.mlp.up.weight`), c: a.up, M: N, K: d.C, N: d.I, transB: true });
+      rmsnormForward(batch, {
+        x: a.xmid,
+        weight: this.w(`${p}.n2.weight`),
+        out: a.n2,
+        rstd: a.rstd2,
+        N,
+        C: d.C,
+        eps,
+      });
+      matmul(batch, {
+        a: a.n2,
+        b: this.w(`${p}.mlp.gate.weight`),
+        c: a.gate,
+        M: N,
+        K: d.C,
+        N: d.I,
+        transB: true,
+      });
+      matmul(batch, {
+        a: a.n2,
+        b: this.w(`${p}.mlp.up.weight`),
+        c: a.up,
+        M: N,
+        K: d.C,
+        N: d.I,
+        transB: true,
+      });
       swigluForward(batch, { gate: a.gate, up: a.up, out: a.h, n: N * d.I });
       copy(batch, { src: a.xmid, dst: next, n: N * d.C });
       matmul(batch, {
@@ -219,7 +268,15 @@ export class Engine {
       });
     }
     const f = this.#final;
-    rmsnormForward(batch, { x: f.x, weight: this.w("norm.weight"), out: f.nf, rstd: f.rstdf, N, C: d.C, eps });
+    rmsnormForward(batch, {
+      x: f.x,
+      weight: this.w("norm.weight"),
+      out: f.nf,
+      rstd: f.rstdf,
+      N,
+      C: d.C,
+      eps,
+    });
     matmul(batch, { a: f.nf, b: this.w(this.#headName()), c: f.logits, M: N, K: d.C, N: d.V, transB: true });
   }
 
@@ -246,7 +303,16 @@ export class Engine {
     // ---- backward, in exact reverse order ----
     const head = this.#headName();
     matmul(batch, { a: f.logits, b: this.w(head), c: g.dn, M: N, K: d.V, N: d.C }); // dnf = dlogits · W
-    matmul(batch, { a: f.logits, b: f.nf, c: this.g(head), M: d.V, K: N, N: d.C, transA: true, accumulate: true });
+    matmul(batch, {
+      a: f.logits,
+      b: f.nf,
+      c: this.g(head),
+      M: d.V,
+      K: N,
+      N: d.C,
+      transA: true,
+      accumulate: true,
+    });
     rmsnormBackward(batch, {
       dout: g.dn,
       x: f.x,
@@ -275,7 +341,15 @@ export class Engine {
       });
       swigluBackward(batch, { dout: g.dh, gate: a.gate, up: a.up, dgate: g.dgate, dup: g.dup, n: N * d.I });
       matmul(batch, { a: g.dgate, b: this.w(`${p}.mlp.gate.weight`), c: g.dn, M: N, K: d.I, N: d.C });
-      matmul(batch, { a: g.dup, b: this.w(`${p}.mlp.up.weight`), c: g.dn, M: N, K: d.I, N: d.C, accumulate: true });
+      matmul(batch, {
+        a: g.dup,
+        b: this.w(`${p}.mlp.up.weight`),
+        c: g.dn,
+        M: N,
+        K: d.I,
+        N: d.C,
+        accumulate: true,
+      });
       for (const [dy, name] of [[g.dgate, "gate"], [g.dup, "up"]] as const) {
         matmul(batch, {
           a: dy,
@@ -381,7 +455,13 @@ export class Engine {
   evalMicroBatch(batch: CommandBatch, slot = 1): void {
     const f = this.#final;
     this.forward(batch);
-    crossEntropyLoss(batch, { logits: f.logits, targets: this.#targets, losses: f.losses, N: this.N, V: this.dims.V });
+    crossEntropyLoss(batch, {
+      logits: f.logits,
+      targets: this.#targets,
+      losses: f.losses,
+      N: this.N,
+      V: this.dims.V,
+    });
     lossSum(batch, { losses: f.losses, acc: this.scalars, slot, N: this.N, accumulate: true });
   }
 
@@ -394,7 +474,7 @@ export class Engine {
   destroy(shared = false): void {
     for (const a of this.#acts) for (const b of Object.values(a)) b.destroy();
     for (const b of Object.values(this.#final)) b.destroy();
-    if (this.#grad) for (const b of Object.values(this.#grad)) b.destroy();
+    if (this.#grad) { for (const b of Object.values(this.#grad)) b.destroy(); }
     for (const b of [this.#ids, this.#targets, this.scalars, this.grads, this.#embIndex]) b?.destroy();
     if (!shared) this.params.destroy();
   }

@@ -47,7 +47,8 @@ export function modelLossAndGrads(
   };
   const qw = d.NH * d.HS;
   const kvw = d.KVH * d.HS;
-  const lin = (x: Float32Array, w: Float32Array, K: number, out: number) => matmul(x, w, N, K, out, { transB: true });
+  const lin = (x: Float32Array, w: Float32Array, K: number, out: number) =>
+    matmul(x, w, N, K, out, { transB: true });
   type Saved = Record<string, Float32Array>;
   const saved: Saved[] = [];
   let x = embeddingForward(inputs, P("embed.weight"), N, d.C);

@@ -26,7 +26,7 @@ Deno.test("the reference model's gradients match finite differences of its loss"
   const params = initParams(layout, 3);
   // Larger weights than the init (norms stay at 1) so every path carries signal.
   for (const e of layout.entries) {
-    if (e.kind !== "norm") for (let i = e.offset; i < e.offset + e.size; i++) params[i] *= 5;
+    if (e.kind !== "norm") { for (let i = e.offset; i < e.offset + e.size; i++) params[i] *= 5; }
   }
   const [B, T] = [2, 5];
   const inputs = Uint32Array.from({ length: B * T }, (_, i) => (i * 7 + 3) % 11);

@@ -18,7 +18,12 @@ export interface BenchResult {
 }
 
 /** Times `steps` training steps after `warmup` untimed ones. */
-export async function benchTraining(gpu: Gpu, config: Config, steps: number, warmup = 3): Promise<BenchResult> {
+export async function benchTraining(
+  gpu: Gpu,
+  config: Config,
+  steps: number,
+  warmup = 3,
+): Promise<BenchResult> {
   const B = config.training.batch_size;
   const engine = new Engine(gpu, config, { batchSize: B, training: true });
   const optimizer = new AdamW(gpu, engine.layout, config.training);

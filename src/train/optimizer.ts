@@ -49,7 +49,14 @@ export class AdamW {
    */
   step(
     batch: CommandBatch,
-    a: { params: GPUBuffer; grads: GPUBuffer; scalars: GPUBuffer; normSlot: number; lr: number; step: number },
+    a: {
+      params: GPUBuffer;
+      grads: GPUBuffer;
+      scalars: GPUBuffer;
+      normSlot: number;
+      lr: number;
+      step: number;
+    },
   ): void {
     const t = this.t;
     gradNormSquared(batch, {

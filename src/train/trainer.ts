@@ -10,7 +10,13 @@ import { BatchSampler, EvalSampler, prepareData, type PreparedData } from "../da
 import { Engine, type TokenBatch } from "../model/engine.ts";
 import { initParams } from "../model/init.ts";
 import { Generator } from "../model/generate.ts";
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint, saveModelDir, type TrainState } from "../model/checkpoint.ts";
+import {
+  latestCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+  saveModelDir,
+  type TrainState,
+} from "../model/checkpoint.ts";
 import { tokenizerToJson } from "../data/mod.ts";
 import { AdamW } from "./optimizer.ts";
 import { learningRate } from "./schedule.ts";
@@ -35,7 +41,9 @@ export interface EvalPoint {
 
 /** Callbacks for progress display and tracking. */
 export interface TrainHooks {
-  onStart?(info: { runName: string; gpu: Gpu; data: PreparedData; paramCount: number; startStep: number }): void;
+  onStart?(
+    info: { runName: string; gpu: Gpu; data: PreparedData; paramCount: number; startStep: number },
+  ): void;
   onLog?(p: LogPoint): void;
   onEval?(p: EvalPoint): void;
   onCheckpoint?(path: string, step: number): void;
@@ -247,7 +255,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 function defaultRunName(): string {
   const d = new Date();
   const pad = (n: number) => String(n).padStart(2, "0");
-  return `run-${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${
-    pad(d.getSeconds())
-  }`;
+  return `run-${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${
+    pad(d.getMinutes())
+  }${pad(d.getSeconds())}`;
 }
