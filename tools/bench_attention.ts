@@ -3,13 +3,14 @@
  * model: B=32 T=256 NH=6 KVH=6 HS=48), from wall time over many dispatches in one batch with one drain, and per
  * entry point from timestamp queries when the adapter has them. Not a correctness test (src/kernels/attention_test.ts).
  *
- *   deno run -A tools/bench_attention.ts [--B 32] [--T 256] [--NH 6] [--KVH 6] [--HS 48] [--iters 50]
+ *   deno run -A tools/bench_attention.ts [--B 32] [--T 256] [--NH 6] [--KVH 6] [--HS 48] [--iters 50] [--kernel auto|blocked|generic]
  */
 import { parseArgs } from "node:util";
 import { CommandBatch, createBuffer, drain, openGpu, Profiler } from "../src/gpu/mod.ts";
 import { randomArray } from "../src/gpu/testing.ts";
 import {
   attentionBackward,
+  attentionBlockedPlan,
   attentionForward,
   attentionPlan,
   attentionScratchFloats,
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     KVH: { type: "string" },
     HS: { type: "string", default: "48" },
     iters: { type: "string", default: "50" },
+    kernel: { type: "string", default: "auto" },
   },
 });
 const B = Number(values.B);
@@ -32,6 +34,7 @@ const NH = Number(values.NH);
 const KVH = Number(values.KVH ?? values.NH);
 const HS = Number(values.HS);
 const iters = Number(values.iters);
+const kernel = values.kernel as "auto" | "blocked" | "generic";
 
 const gpu = await openGpu("auto");
 const d = gpu.device;
@@ -45,7 +48,7 @@ const dq = createBuffer(d, "dq", B * T * NH * HS * 4); // (B,T,NH,HS)
 const dk = createBuffer(d, "dk", B * T * KVH * HS * 4); // (B,T,KVH,HS)
 const dv = createBuffer(d, "dv", B * T * KVH * HS * 4); // (B,T,KVH,HS)
 const scratch = createBuffer(d, "scratch", attentionScratchFloats(B, T, NH) * 4);
-const shape = { B, T, NH, KVH, HS };
+const shape = { B, T, NH, KVH, HS, kernel };
 const fwd = (batch: CommandBatch) => attentionForward(batch, { ...shape, q, k, v, out, lse });
 const bwd = (batch: CommandBatch) =>
   attentionBackward(batch, { ...shape, q, k, v, out, lse, dout, dq, dk, dv, scratch });
@@ -67,8 +70,10 @@ async function wallMs(record: (batch: CommandBatch) => void): Promise<number> {
 const pairs = B * NH * T * (T + 1) / 2;
 const fwdFlops = 4 * HS * pairs;
 const bwdFlops = 7 * 2 * HS * pairs; // kv pass: QKᵀ, dO·Vᵀ, Pᵀ·dO, dSᵀ·Q; q pass: QKᵀ, dO·Vᵀ, dS·K
-const plans = ["forward", "backward_kv", "backward_q"].map((e) => {
-  const p = attentionPlan(gpu, e as "forward", HS);
+const plans = (["forward", "backward_kv", "backward_q"] as const).map((e) => {
+  const fast = kernel === "generic" ? undefined : attentionBlockedPlan(gpu, e, HS);
+  if (fast) return `${e}_blocked TX=${fast.TX} TY=${fast.TY}`;
+  const p = attentionPlan(gpu, e, HS);
   return `${e} TILE=${p.TILE} TPR=${p.TPR}`;
 });
 console.log(

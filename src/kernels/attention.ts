@@ -13,6 +13,9 @@ const TILES = [32, 16, 8];
 
 /** Shapes shared by the forward and the backward. */
 interface AttentionShape {
+  /** Kernel family: "blocked" (register-blocked, the fast path), "generic" (one row per thread group, needs the
+   * least workgroup memory) or "auto" (default: blocked when it fits the device). For tests and benchmarks. */
+  kernel?: "auto" | "blocked" | "generic";
   B: number;
   T: number;
   /** Query heads. */
@@ -62,7 +65,49 @@ export interface AttentionBackwardArgs extends AttentionShape {
 
 type Entry = "forward" | "backward_kv" | "backward_q";
 
-/** Workgroup-memory bytes of one entry point for a tile size (mirrors the arrays in attention.wgsl). */
+/** Workgroup-memory bytes of a blocked entry point (mirrors the arrays in attention.wgsl). */
+function blockedBytes(entry: Entry, TX: number, TY: number, HS: number): number {
+  const rs = Math.ceil(HS / 4) | 1;
+  const [BR, BC] = [4 * TY, 4 * TX];
+  const vec4s = entry === "forward"
+    ? BR * rs + 2 * BC * rs + BC * TY + TX * TY
+    : entry === "backward_kv"
+    ? 2 * BR * rs + 2 * BC * rs + 2 * BC * TY + BC / 2
+    : 2 * BR * rs + 2 * BC * rs + BC * TY;
+  return vec4s * 16;
+}
+
+/**
+ * Threads of a blocked entry point: TX columns (each thread owns two of the HS/4 output chunks, so TX ≥ HS/8) by
+ * the largest TY that fits the device's workgroup memory; undefined when none fits (the generic kernels run then).
+ */
+export function attentionBlockedPlan(
+  gpu: Gpu,
+  entry: Entry,
+  HS: number,
+): { TX: number; TY: number } | undefined {
+  const TX = Math.max(8, Math.ceil(Math.ceil(HS / 4) / 2));
+  const limit = gpu.limits.maxComputeWorkgroupStorageSize;
+  for (const TY of [16, 8, 4]) {
+    if (TX * TY <= gpu.limits.maxComputeInvocationsPerWorkgroup && blockedBytes(entry, TX, TY, HS) <= limit) {
+      return { TX, TY };
+    }
+  }
+  return undefined;
+}
+
+function blocked(gpu: Gpu, entry: Entry, s: AttentionShape): { TX: number; TY: number } | undefined {
+  if (s.kernel === "generic") return undefined;
+  const plan = attentionBlockedPlan(gpu, entry, s.HS);
+  if (!plan && s.kernel === "blocked") {
+    throw new Error(
+      `Cannot run blocked attention ${entry}: head size ${s.HS} does not fit the workgroup memory`,
+    );
+  }
+  return plan;
+}
+
+/** Workgroup-memory bytes of a generic entry point for a tile size (mirrors the arrays in attention.wgsl). */
 function workgroupBytes(entry: Entry, tile: number, HS: number): number {
   const hs4 = Math.ceil(HS / 4);
   const rs = hs4 | 1;
@@ -112,6 +157,17 @@ function params(batch: CommandBatch, s: AttentionShape): Binding {
 export function attentionForward(batch: CommandBatch, args: AttentionForwardArgs): void {
   validate("run attention forward", args);
   const { B, T, NH, HS } = args;
+  const fast = blocked(batch.gpu, "forward", args);
+  if (fast) {
+    batch.run(
+      ATTENTION,
+      "forward_blocked",
+      { ...fast, HS },
+      [params(batch, args), args.q, args.k, args.v, args.out, args.lse],
+      [Math.ceil(T / (4 * fast.TY)), NH, B],
+    );
+    return;
+  }
   const plan = attentionPlan(batch.gpu, "forward", HS);
   batch.run(
     ATTENTION,
@@ -142,6 +198,25 @@ export function attentionBackward(batch: CommandBatch, args: AttentionBackwardAr
     x,
     Math.ceil(groups / x),
   ]);
+  const fastKv = blocked(batch.gpu, "backward_kv", args);
+  const fastQ = blocked(batch.gpu, "backward_q", args);
+  if (fastKv && fastQ) {
+    batch.run(
+      ATTENTION,
+      "backward_kv_blocked",
+      { ...fastKv, HS },
+      [u, args.q, args.k, args.v, args.lse, args.dout, args.scratch, args.dk, args.dv],
+      [Math.ceil(T / (4 * fastKv.TY)), KVH, B],
+    );
+    batch.run(
+      ATTENTION,
+      "backward_q_blocked",
+      { ...fastQ, HS },
+      [u, args.q, args.k, args.v, args.lse, args.dout, args.scratch, args.dq],
+      [Math.ceil(T / (4 * fastQ.TY)), NH, B],
+    );
+    return;
+  }
   const kv = attentionPlan(batch.gpu, "backward_kv", HS);
   batch.run(
     ATTENTION,

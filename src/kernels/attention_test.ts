@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
-import { CommandBatch, createBuffer, readBuffer } from "../gpu/mod.ts";
+import { CommandBatch, createBuffer, type Gpu, readBuffer } from "../gpu/mod.ts";
 import { assertClose, gpuTest, randomArray } from "../gpu/testing.ts";
 import {
   attentionBackward as attentionBackwardRef,
   attentionForward as attentionForwardRef,
 } from "../reference/attention.ts";
-import { attentionBackward, attentionForward, attentionScratchFloats } from "./attention.ts";
+import {
+  attentionBackward,
+  attentionBlockedPlan,
+  attentionForward,
+  attentionScratchFloats,
+} from "./attention.ts";
 
 // [B, T, NH, KVH, HS]: odd T across tile edges, grouped kv heads, head sizes 8/16/48, one not a multiple of 4
 // (the scalar edge path) and 128 (8 threads per row).
@@ -37,7 +42,9 @@ function inputs(B: number, T: number, NH: number, KVH: number, HS: number): Inpu
 }
 
 /** Runs forward then backward on the GPU, with dq/dk/dv prefilled with garbage to prove they are overwritten. */
-async function runGpu(gpu: Parameters<Parameters<typeof gpuTest>[1]>[0], shape: number[], x: Inputs) {
+type Kernel = "blocked" | "generic";
+
+async function runGpu(gpu: Gpu, shape: number[], x: Inputs, kernel: Kernel) {
   const [B, T, NH, KVH, HS] = shape;
   const d = gpu.device;
   const Q = createBuffer(d, "q", x.q);
@@ -51,7 +58,7 @@ async function runGpu(gpu: Parameters<Parameters<typeof gpuTest>[1]>[0], shape: 
   const dv = createBuffer(d, "dv", randomArray(x.v.length, 9, 100));
   const scratch = createBuffer(d, "scratch", attentionScratchFloats(B, T, NH) * 4);
   const batch = new CommandBatch(gpu, "attention test");
-  const s = { B, T, NH, KVH, HS };
+  const s = { B, T, NH, KVH, HS, kernel };
   attentionForward(batch, { ...s, q: Q, k: K, v: V, out, lse });
   attentionBackward(batch, { ...s, q: Q, k: K, v: V, out, lse, dout: dO, dq, dk, dv, scratch });
   batch.submit();
@@ -67,34 +74,45 @@ async function runGpu(gpu: Parameters<Parameters<typeof gpuTest>[1]>[0], shape: 
   return got;
 }
 
-gpuTest(
-  "attention forward and backward match the reference on odd shapes with grouped kv heads",
-  async (gpu) => {
+for (const kernel of ["blocked", "generic"] as const) {
+  gpuTest(`${kernel} attention matches the reference on odd shapes with grouped kv heads`, async (gpu) => {
     for (const shape of shapes) {
       const [B, T, NH, KVH, HS] = shape;
+      // HS=128 does not fit the blocked kernels into lavapipe's 32 KiB of workgroup memory.
+      if (kernel === "blocked" && !attentionBlockedPlan(gpu, "backward_kv", HS)) continue;
       const x = inputs(B, T, NH, KVH, HS);
-      const got = await runGpu(gpu, shape, x);
+      const got = await runGpu(gpu, shape, x, kernel);
       const want = attentionForwardRef(x.q, x.k, x.v, B, T, NH, KVH, HS);
       const grads = attentionBackwardRef(x.dout, x.q, x.k, x.v, want.out, want.lse, B, T, NH, KVH, HS);
-      const label = `B=${B} T=${T} NH=${NH} KVH=${KVH} HS=${HS}`;
+      const label = `${kernel} B=${B} T=${T} NH=${NH} KVH=${KVH} HS=${HS}`;
       assertClose(got.out, want.out, `out ${label}`, { rtol: 1e-4, atol: 1e-5 });
       assertClose(got.lse, want.lse, `lse ${label}`, { rtol: 1e-5, atol: 1e-5 });
       assertClose(got.dq, grads.dq, `dq ${label}`, { rtol: 1e-3, atol: 1e-5 });
       assertClose(got.dk, grads.dk, `dk ${label}`, { rtol: 1e-3, atol: 1e-5 });
       assertClose(got.dv, grads.dv, `dv ${label}`, { rtol: 1e-3, atol: 1e-5 });
     }
+  });
+
+  gpuTest(`${kernel} attention is bitwise deterministic`, async (gpu) => {
+    const shape = [2, 37, 4, 2, 16];
+    const x = inputs(2, 37, 4, 2, 16);
+    const a = await runGpu(gpu, shape, x, kernel);
+    const b = await runGpu(gpu, shape, x, kernel);
+    for (const key of ["out", "lse", "dq", "dk", "dv"] as const) {
+      assert.deepEqual(new Uint32Array(a[key].buffer), new Uint32Array(b[key].buffer), key);
+    }
+  });
+}
+
+gpuTest(
+  "attention uses the blocked kernels for the model head sizes on 32 KiB of workgroup memory",
+  (gpu) => {
+    if (gpu.limits.maxComputeWorkgroupStorageSize < 32768) return;
+    for (const entry of ["forward", "backward_kv", "backward_q"] as const) {
+      for (const HS of [8, 16, 48, 64]) assert.ok(attentionBlockedPlan(gpu, entry, HS), `${entry} HS=${HS}`);
+    }
   },
 );
-
-gpuTest("attention backward is bitwise deterministic", async (gpu) => {
-  const shape = [2, 37, 4, 2, 16];
-  const x = inputs(2, 37, 4, 2, 16);
-  const a = await runGpu(gpu, shape, x);
-  const b = await runGpu(gpu, shape, x);
-  for (const key of ["out", "lse", "dq", "dk", "dv"] as const) {
-    assert.deepEqual(new Uint32Array(a[key].buffer), new Uint32Array(b[key].buffer), key);
-  }
-});
 
 gpuTest("attention rejects kv heads that do not divide the query heads", (gpu) => {
   const batch = new CommandBatch(gpu, "attention bad shape");
