@@ -1,11 +1,14 @@
 // Fused causal attention with grouped KV heads, flash style: no T×T matrix ever reaches memory. q (B,T,NH,HS),
-// k and v (B,T,KVH,HS); head h reads kv head h / group. Each workgroup owns TILE rows (queries, or keys in
-// backward_kv) with TPR threads per row: a thread keeps its row's output in registers as HS/4/TPR vec4 chunks
-// (chunk c, c+TPR, …) and scores TILE/TPR columns (c, c+TPR, …) per streamed tile. Key tiles past the diagonal are
-// skipped. Backward (FlashAttention-2 style, no float atomics, so deterministic): backward_delta computes
-// delta = rowsum(dout∘out); backward_kv walks the query tiles of every head of its kv group, accumulating dk and dv
-// in registers; backward_q walks the key tiles accumulating dq. Both rebuild P = exp(q·k·scale − lse).
+// k and v (B,T,KVH,HS), out (B,T,NH,HS), lse (B,NH,T); head h reads kv head h / group; key tiles past the diagonal
+// are skipped. Backward (FlashAttention-2 style, no float atomics, so deterministic): backward_delta computes
+// delta = rowsum(dout∘out); *backward_kv* walks the query tiles of every head of its kv group accumulating dk and
+// dv in registers; *backward_q* walks the key tiles accumulating dq; both rebuild P = exp(q·k·scale − lse).
+// Two families: the register-blocked *_blocked kernels (the fast path, bottom half) and the row kernels below,
+// which need the least workgroup memory and serve head sizes the blocked ones cannot fit (HS > 64 at 48 KiB).
 
+// ---- Row kernels (fallback) ----
+// Each workgroup owns TILE rows (queries, or keys in backward_kv) with TPR threads per row: a thread keeps its
+// row's output as HS/4/TPR vec4 chunks (c, c+TPR, …) and scores TILE/TPR columns (c, c+TPR, …) per tile.
 override TILE: u32 = 32u; // rows per workgroup = columns per streamed tile
 override TPR: u32 = 4u; // threads per row
 override HS: u32 = 48u; // head size
@@ -369,12 +372,20 @@ fn backward_q(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) 
 // ---- Register-blocked kernels (the fast path) ----
 // A TX×TY workgroup owns BR = 4·TY rows and streams tiles of BC = 4·TX columns; thread (tx, ty) computes the 4×4
 // block of rows ty + TY·i and columns tx + TX·j, and accumulates output chunks tx and tx + TX of its 4 rows
-// (so HS/4 ≤ 2·TX). Every register value is a named vec4: loops that index function arrays are not unrolled
-// once naga bounds them, and such arrays then live in slow local memory.
+// (so HS/4 ≤ 2·TX). Every register value is a named vec4, never a function-scope array indexed in a loop: the row
+// kernels, which do that, run 3× slower on an H200, as if the arrays lived in local memory.
 override TY: u32 = 16u;
 override TX: u32 = 8u;
 override BR: u32 = 4u * TY; // rows per workgroup
 override BC: u32 = 4u * TX; // columns per streamed tile
+
+// (row tile, head, batch) of a blocked workgroup. The grid is (heads, B, tiles) with z = 0 the tile with the most
+// work (causal: the last query tile, the first key tile), so long workgroups start first instead of trailing the
+// dispatch (10–15% on an H200).
+fn tile_of(wid: vec3<u32>, heavy_last: bool) -> vec3<u32> {
+  let nt = (p.T + BR - 1u) / BR;
+  return vec3(select(wid.z, nt - 1u - wid.z, heavy_last), wid.x, wid.y);
+}
 const LOG2E: f32 = 1.4426950408889634;
 const LN2: f32 = 0.6931471805599453;
 
@@ -382,8 +393,7 @@ var<workgroup> Ar: array<vec4<f32>, BR * RS>; // (BR, HS4) row operand: q (forwa
 var<workgroup> Br: array<vec4<f32>, BR * RS>; // (BR, HS4) second row operand: dout (backward_q) or v
 var<workgroup> Ac: array<vec4<f32>, BC * RS>; // (BC, HS4) column operand: k then v (forward), k, or q
 var<workgroup> Bc: array<vec4<f32>, BC * RS>; // (BC, HS4) second column operand: v or dout
-var<workgroup> P4: array<vec4<f32>, BC * TY>; // P4[col·TY + ty]: values at (rows ty + TY·i in xyzw, col)
-var<workgroup> D4: array<vec4<f32>, BC * TY>; // same layout: dS (backward_kv)
+var<workgroup> P4: array<vec4<f32>, BC * TY>; // P4[col·TY + ty]: P or dS at (rows ty + TY·i in xyzw, col)
 var<workgroup> M4: array<vec4<f32>, TX * TY>; // M4[tx·TY + ty]: partial row maxima of thread (tx, ty)
 var<workgroup> Lc: array<f32, BC>; // log2-domain lse of the column queries (backward_kv)
 var<workgroup> Dc: array<f32, BC>; // delta of the column queries (backward_kv)
@@ -393,7 +403,8 @@ fn dot4(a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>, x: vec4<f32>
 }
 
 @compute @workgroup_size(TX, TY)
-fn forward_blocked(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+fn forward_blocked(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+  let wid = tile_of(wg, true);
   let T = p.T;
   let tx = lid.x;
   let ty = lid.y;
@@ -537,7 +548,8 @@ fn store_dq_row(b: u32, i: u32, h: u32, tx: u32, xa: vec4<f32>, xb: vec4<f32>) {
 }
 
 @compute @workgroup_size(TX, TY)
-fn backward_kv_blocked(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+fn backward_kv_blocked(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+  let wid = tile_of(wg, false);
   let T = p.T;
   let tx = lid.x;
   let ty = lid.y;
@@ -645,22 +657,16 @@ fn backward_kv_blocked(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(wo
       let p1 = select(vec4(0.0), exp2(s1 * c2 - Lc[j1]), v1);
       let p2 = select(vec4(0.0), exp2(s2 * c2 - Lc[j2]), v2);
       let p3 = select(vec4(0.0), exp2(s3 * c2 - Lc[j3]), v3);
+      // P and then dS pass through the one P4 buffer: that fits TY = 16 into 48 KiB.
       P4[tx * TY + ty] = p0;
       P4[j1 * TY + ty] = p1;
       P4[j2 * TY + ty] = p2;
       P4[j3 * TY + ty] = p3;
-      D4[tx * TY + ty] = p0 * (g0 - Dc[tx]);
-      D4[j1 * TY + ty] = p1 * (g1 - Dc[j1]);
-      D4[j2 * TY + ty] = p2 * (g2 - Dc[j2]);
-      D4[j3 * TY + ty] = p3 * (g3 - Dc[j3]);
       workgroupBarrier();
       for (var j = 0u; j < BC; j++) {
         let pj = P4[j * TY + ty];
-        let dj = D4[j * TY + ty];
         let oa = Bc[j * RS + da];
         let ob = Bc[j * RS + db];
-        let qa = Ac[j * RS + da];
-        let qb = Ac[j * RS + db];
         va0 = fma(vec4(pj.x), oa, va0);
         va1 = fma(vec4(pj.y), oa, va1);
         va2 = fma(vec4(pj.z), oa, va2);
@@ -669,6 +675,17 @@ fn backward_kv_blocked(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(wo
         vb1 = fma(vec4(pj.y), ob, vb1);
         vb2 = fma(vec4(pj.z), ob, vb2);
         vb3 = fma(vec4(pj.w), ob, vb3);
+      }
+      workgroupBarrier();
+      P4[tx * TY + ty] = p0 * (g0 - Dc[tx]);
+      P4[j1 * TY + ty] = p1 * (g1 - Dc[j1]);
+      P4[j2 * TY + ty] = p2 * (g2 - Dc[j2]);
+      P4[j3 * TY + ty] = p3 * (g3 - Dc[j3]);
+      workgroupBarrier();
+      for (var j = 0u; j < BC; j++) {
+        let dj = P4[j * TY + ty];
+        let qa = Ac[j * RS + da];
+        let qb = Ac[j * RS + db];
         ka0 = fma(vec4(dj.x), qa, ka0);
         ka1 = fma(vec4(dj.y), qa, ka1);
         ka2 = fma(vec4(dj.z), qa, ka2);
@@ -699,7 +716,8 @@ fn row_delta(row0: u32, i: u32) -> f32 {
 }
 
 @compute @workgroup_size(TX, TY)
-fn backward_q_blocked(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+fn backward_q_blocked(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+  let wid = tile_of(wg, true);
   let T = p.T;
   let tx = lid.x;
   let ty = lid.y;
@@ -784,13 +802,13 @@ fn backward_q_blocked(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(wor
     let v1 = (vec4<u32>(k + TX) <= qi) & live;
     let v2 = (vec4<u32>(k + 2u * TX) <= qi) & live;
     let v3 = (vec4<u32>(k + 3u * TX) <= qi) & live;
-    D4[tx * TY + ty] = select(vec4(0.0), exp2(s0 * c2 - lse4) * (g0 - del4), v0);
-    D4[(tx + TX) * TY + ty] = select(vec4(0.0), exp2(s1 * c2 - lse4) * (g1 - del4), v1);
-    D4[(tx + 2u * TX) * TY + ty] = select(vec4(0.0), exp2(s2 * c2 - lse4) * (g2 - del4), v2);
-    D4[(tx + 3u * TX) * TY + ty] = select(vec4(0.0), exp2(s3 * c2 - lse4) * (g3 - del4), v3);
+    P4[tx * TY + ty] = select(vec4(0.0), exp2(s0 * c2 - lse4) * (g0 - del4), v0);
+    P4[(tx + TX) * TY + ty] = select(vec4(0.0), exp2(s1 * c2 - lse4) * (g1 - del4), v1);
+    P4[(tx + 2u * TX) * TY + ty] = select(vec4(0.0), exp2(s2 * c2 - lse4) * (g2 - del4), v2);
+    P4[(tx + 3u * TX) * TY + ty] = select(vec4(0.0), exp2(s3 * c2 - lse4) * (g3 - del4), v3);
     workgroupBarrier();
     for (var j = 0u; j < BC; j++) {
-      let dj = D4[j * TY + ty];
+      let dj = P4[j * TY + ty];
       let ka = Ac[j * RS + da];
       let kb = Ac[j * RS + db];
       qa0 = fma(vec4(dj.x), ka, qa0);

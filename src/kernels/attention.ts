@@ -72,7 +72,7 @@ function blockedBytes(entry: Entry, TX: number, TY: number, HS: number): number 
   const vec4s = entry === "forward"
     ? BR * rs + 2 * BC * rs + BC * TY + TX * TY
     : entry === "backward_kv"
-    ? 2 * BR * rs + 2 * BC * rs + 2 * BC * TY + BC / 2
+    ? 2 * BR * rs + 2 * BC * rs + BC * TY + BC / 2
     : 2 * BR * rs + 2 * BC * rs + BC * TY;
   return vec4s * 16;
 }
@@ -94,6 +94,11 @@ export function attentionBlockedPlan(
     }
   }
   return undefined;
+}
+
+/** Grid of a blocked entry point: heads and batch first, row tiles along z (see tile_of in attention.wgsl). */
+function grid(tiles: number, heads: number, B: number): [number, number, number] {
+  return [heads, B, tiles];
 }
 
 function blocked(gpu: Gpu, entry: Entry, s: AttentionShape): { TX: number; TY: number } | undefined {
@@ -164,7 +169,7 @@ export function attentionForward(batch: CommandBatch, args: AttentionForwardArgs
       "forward_blocked",
       { ...fast, HS },
       [params(batch, args), args.q, args.k, args.v, args.out, args.lse],
-      [Math.ceil(T / (4 * fast.TY)), NH, B],
+      grid(Math.ceil(T / (4 * fast.TY)), NH, B),
     );
     return;
   }
@@ -206,14 +211,14 @@ export function attentionBackward(batch: CommandBatch, args: AttentionBackwardAr
       "backward_kv_blocked",
       { ...fastKv, HS },
       [u, args.q, args.k, args.v, args.lse, args.dout, args.scratch, args.dk, args.dv],
-      [Math.ceil(T / (4 * fastKv.TY)), KVH, B],
+      grid(Math.ceil(T / (4 * fastKv.TY)), KVH, B),
     );
     batch.run(
       ATTENTION,
       "backward_q_blocked",
       { ...fastQ, HS },
       [u, args.q, args.k, args.v, args.lse, args.dout, args.scratch, args.dq],
-      [Math.ceil(T / (4 * fastQ.TY)), NH, B],
+      grid(Math.ceil(T / (4 * fastQ.TY)), NH, B),
     );
     return;
   }
