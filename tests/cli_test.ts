@@ -27,7 +27,9 @@ Deno.test("every command and subcommand answers --help with exit code 0", async 
   ) {
     assert.ok(paths.some((p) => p[0] === name), `missing command ${name}`);
   }
-  for (const name of ["bench", "gpu"]) assert.ok(paths.some((p) => p[0] === name), `missing command ${name}`);
+  for (const name of ["bench", "gpu", "configs"]) {
+    assert.ok(paths.some((p) => p[0] === name), `missing command ${name}`);
+  }
   for (const p of paths) {
     assert.equal(await run([...p, "--help"]), 0, `storyteller ${p.join(" ")} --help`);
   }
@@ -36,7 +38,27 @@ Deno.test("every command and subcommand answers --help with exit code 0", async 
 Deno.test("--version prints the version from deno.json", async () => {
   const r = await storyteller(["--version"]);
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /^\d+\.\d+\.\d+/);
+  assert.match(r.stdout, /^storyteller \d+\.\d+\.\d+\n/);
+  assert.match(r.stdout, new RegExp(`deno ${Deno.version.deno.replaceAll(".", "\\.")}, v8 `));
+  assert.match(r.stdout, /WebGPU adapter: \S/);
+});
+
+Deno.test("configs list names every embedded config; configs show prints its exact text", async () => {
+  const list = await storyteller(["configs", "list"]);
+  assert.equal(list.code, 0, list.stderr);
+  for (const name of ["tiny", "base_model", "moe_model"]) {
+    assert.match(list.stdout, new RegExp(`^${name} `, "m"));
+  }
+  assert.match(list.stdout, /moe_model .*active/);
+  const show = await storyteller(["configs", "show", "base_model"]);
+  assert.equal(show.code, 0);
+  assert.equal(show.stdout, await Deno.readTextFile(new URL("../configs/base_model.yaml", import.meta.url)));
+  const bad = await storyteller(["configs", "show", "huge_model"]);
+  assert.equal(bad.code, 2);
+  assert.match(
+    bad.stderr,
+    /Cannot show config 'huge_model'.*\nhint: embedded configs: base_model, moe_model, tiny/,
+  );
 });
 
 Deno.test("a config typo exits 2 with file:line:col, the nearest key, and no stack trace", async () => {

@@ -5,7 +5,8 @@
 import { Command, CommanderError } from "commander";
 import { describeError, exitCodeOf } from "../errors.ts";
 import { debugLevel, printError } from "./output.ts";
-import { VERSION } from "../version.ts";
+import { versionText } from "./version.ts";
+import { configsCommand } from "./configs.ts";
 import { trainCommand } from "./train.ts";
 import { gpuCommand } from "./gpu.ts";
 import { uiCommand } from "./ui.ts";
@@ -22,7 +23,7 @@ import { benchCommand } from "./bench.ts";
 export function buildProgram(): Command {
   const program = new Command("storyteller")
     .description("Train, track and serve small story-writing language models on any GPU.")
-    .version(VERSION, "-V, --version", "print the version")
+    .option("-V, --version", "print the version, the Deno/V8 versions and the WebGPU adapter")
     .showHelpAfterError("(run with --help for usage)")
     .enablePositionalOptions();
   for (
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
       modelsCommand(),
       tokenizerCommand(),
       benchCommand(),
+      configsCommand(),
       gpuCommand(),
     ]
   ) program.addCommand(cmd);
@@ -56,6 +58,10 @@ export async function run(argv: string[]): Promise<number> {
     if (argv.length === 0) {
       program.outputHelp();
       return 2;
+    }
+    if (argv.length === 1 && (argv[0] === "-V" || argv[0] === "--version")) {
+      console.log(await versionText());
+      return 0;
     }
     await program.parseAsync(argv, { from: "user" });
     // A command may set a non-zero code without failing (e.g. 130 after Ctrl-C with a checkpoint written).

@@ -92,6 +92,14 @@ function quietMesa(): void {
   } catch { /* without env or write permission the warning is only noise */ }
 }
 
+/** The default adapter's summary without opening a device, or null when WebGPU has no adapter here. */
+export async function adapterSummary(): Promise<AdapterSummary | null> {
+  if (typeof navigator === "undefined" || !navigator.gpu) return null;
+  quietMesa();
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  return adapter ? summarize(adapter) : null;
+}
+
 /** Opens an adapter and device as storyteller needs them; fails with a fix when there is none. */
 export async function openGpu(preference: DevicePreference = "auto"): Promise<Gpu> {
   if (typeof navigator === "undefined" || !navigator.gpu) {

@@ -1,6 +1,7 @@
 /** WebGPU runtime: device, buffers, pipeline cache, command batching, asynchronous readback, profiling. */
 export {
   type AdapterSummary,
+  adapterSummary,
   type DevicePreference,
   type Gpu,
   GpuError,
