@@ -68,6 +68,7 @@ function hostTarget(): string {
   }
 }
 
+// deno-lint-ignore no-control-regex -- Deno colors its report even with NO_COLOR in some versions
 const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
 
 /** Compiles main.ts once per target; throws CompileError with a hint on the failures a user can fix. */
