@@ -1,0 +1,199 @@
+// Token sampling on the GPU, one workgroup per sequence s over its logits row (V): greedy argmax, or temperature
+// with top-k and top-p thresholds found by a 32-step bitwise search over order-preserving u32 keys of the logits
+// (no sort), then a pick in index order with a counter-based RNG u = hash(seed, counter). The sampled id is
+// written where the next decode step's embedding gather reads it (ids[dst]), so a chunk of decode steps needs no
+// host round trip; DECODE also advances the sequence's position and RNG counter. Twin: src/reference/sample.ts.
+
+override WG: u32 = 256u;
+override DECODE: bool = true;
+
+struct Params {
+  V: u32,
+  S: u32, // sequences (workgroups)
+  step: u32, // output row: out[step·S + s]
+  _pad: u32,
+}
+
+struct Spec {
+  dst: u32, // ids[dst] and rows[dst] belong to this sequence's next decode row
+  seed: u32,
+  counter: u32, // index of the token being generated
+  top_k: u32, // 0: off
+  temperature: f32, // ≤ 0: greedy
+  top_p: f32, // ≥ 1: off
+  _pad0: u32,
+  _pad1: u32,
+}
+
+struct Row {
+  slot: u32, // KV-cache slot
+  pos: u32, // position of this row's token
+}
+
+@group(0) @binding(0) var<storage, read> logits: array<f32>; // (S,V)
+@group(0) @binding(1) var<storage, read_write> specs: array<Spec>; // (S)
+@group(0) @binding(2) var<storage, read_write> ids: array<u32>; // next step's token ids
+@group(0) @binding(3) var<storage, read_write> out: array<u32>; // (steps,S) sampled ids
+@group(0) @binding(4) var<storage, read_write> rows: array<Row>; // next step's rows (DECODE advances pos)
+@group(0) @binding(5) var<uniform> p: Params;
+
+var<workgroup> red_f: array<f32, WG>;
+var<workgroup> red_u: array<u32, WG>;
+var<workgroup> spec_w: Spec; // read through workgroupUniformLoad: barriers below branch on it
+
+fn pcg(v: u32) -> u32 {
+  let state = v * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+
+fn key_of(x: f32) -> u32 {
+  let b = bitcast<u32>(x);
+  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+
+fn sum_f(tid: u32, v: f32) -> f32 {
+  red_f[tid] = v;
+  workgroupBarrier();
+  for (var w = WG / 2u; w > 0u; w /= 2u) {
+    if (tid < w) { red_f[tid] += red_f[tid + w]; }
+    workgroupBarrier();
+  }
+  let r = red_f[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn sum_u(tid: u32, v: u32) -> u32 {
+  red_u[tid] = v;
+  workgroupBarrier();
+  for (var w = WG / 2u; w > 0u; w /= 2u) {
+    if (tid < w) { red_u[tid] += red_u[tid + w]; }
+    workgroupBarrier();
+  }
+  let r = red_u[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let s = wid.x;
+  let tid = lid.x;
+  let V = p.V;
+  let base = s * V;
+  if (tid == 0u) { spec_w = specs[s]; }
+  let spec = workgroupUniformLoad(&spec_w);
+  // Each thread owns a contiguous chunk, so the final pick walks tokens in index order.
+  let per = (V + WG - 1u) / WG;
+  let lo = min(V, tid * per);
+  let hi = min(V, lo + per);
+
+  // 1. max and first argmax
+  var best = -3.4e38;
+  var bi = V;
+  for (var i = lo; i < hi; i++) {
+    let l = logits[base + i];
+    if (l > best || bi == V) { best = l; bi = i; }
+  }
+  red_f[tid] = best;
+  red_u[tid] = bi;
+  workgroupBarrier();
+  for (var w = WG / 2u; w > 0u; w /= 2u) {
+    if (tid < w) {
+      let ob = red_f[tid + w];
+      let oi = red_u[tid + w];
+      if (oi != V && (red_u[tid] == V || ob > red_f[tid] || (ob == red_f[tid] && oi < red_u[tid]))) {
+        red_f[tid] = ob;
+        red_u[tid] = oi;
+      }
+    }
+    workgroupBarrier();
+  }
+  let max_l = red_f[0];
+  var token = red_u[0];
+  workgroupBarrier();
+
+  if (spec.temperature > 0.0) {
+    // 2. top-k threshold: the k-th largest key
+    var kth = 0u;
+    if (spec.top_k > 0u && spec.top_k < V) {
+      for (var b = 31i; b >= 0i; b--) {
+        let cand = kth | (1u << u32(b));
+        var n = 0u;
+        for (var i = lo; i < hi; i++) { n += select(0u, 1u, key_of(logits[base + i]) >= cand); }
+        if (sum_u(tid, n) >= spec.top_k) { kth = cand; }
+      }
+    }
+    // 3. weights of the kept tokens and the top-p threshold over them
+    let inv_t = 1.0 / spec.temperature;
+    var part = 0.0;
+    for (var i = lo; i < hi; i++) {
+      let l = logits[base + i];
+      if (key_of(l) >= kth) { part += exp((l - max_l) * inv_t); }
+    }
+    var total = sum_f(tid, part);
+    var thr = kth;
+    if (spec.top_p < 1.0) {
+      let goal = spec.top_p * total;
+      var t = 0u;
+      for (var b = 31i; b >= 0i; b--) {
+        let cand = t | (1u << u32(b));
+        var m = 0.0;
+        for (var i = lo; i < hi; i++) {
+          let l = logits[base + i];
+          let k = key_of(l);
+          if (k >= cand && k >= kth) { m += exp((l - max_l) * inv_t); }
+        }
+        if (sum_f(tid, m) >= goal) { t = cand; }
+      }
+      thr = max(t, kth);
+      part = 0.0;
+      for (var i = lo; i < hi; i++) {
+        let l = logits[base + i];
+        if (key_of(l) >= thr) { part += exp((l - max_l) * inv_t); }
+      }
+      total = sum_f(tid, part);
+    }
+    // 4. pick: exclusive prefix of the chunk masses, then the chunk holding r walks its tokens
+    let h = pcg(spec.seed ^ pcg(spec.counter ^ 0x9e3779b9u));
+    let r = f32(h >> 8u) * (1.0 / 16777216.0) * total;
+    red_f[tid] = part;
+    workgroupBarrier();
+    if (tid == 0u) {
+      var run = 0.0;
+      for (var j = 0u; j < WG; j++) {
+        let m = red_f[j];
+        red_f[j] = run;
+        run += m;
+      }
+    }
+    workgroupBarrier();
+    var run = red_f[tid];
+    var found = V;
+    if (run <= r) {
+      for (var i = lo; i < hi; i++) {
+        let l = logits[base + i];
+        if (key_of(l) < thr) { continue; }
+        run += exp((l - max_l) * inv_t);
+        if (run > r) { found = i; break; }
+      }
+    }
+    red_u[tid] = found;
+    workgroupBarrier();
+    for (var w = WG / 2u; w > 0u; w /= 2u) {
+      if (tid < w) { red_u[tid] = min(red_u[tid], red_u[tid + w]); }
+      workgroupBarrier();
+    }
+    if (red_u[0] != V) { token = red_u[0]; }
+  }
+
+  if (tid == 0u) {
+    ids[spec.dst] = token;
+    out[p.step * p.S + s] = token;
+    if (DECODE) {
+      rows[spec.dst].pos += 1u;
+      specs[s].counter = spec.counter + 1u;
+    }
+  }
+}

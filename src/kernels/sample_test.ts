@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { CommandBatch, createBuffer, readBuffer } from "../gpu/mod.ts";
+import { gpuTest, randomArray } from "../gpu/testing.ts";
+import { keptSet, sampleReference } from "../reference/sample.ts";
+import { type GpuSampleSpec, packSpecs, sample } from "./sample.ts";
+
+const u32 = (data: ArrayBuffer) => new Uint32Array(data);
+
+/** Runs one sampling dispatch over S rows; returns (out, ids, rows, specs) read back. */
+async function runSample(
+  gpu: Parameters<Parameters<typeof gpuTest>[1]>[0],
+  logits: Float32Array,
+  specs: GpuSampleSpec[],
+  decode: boolean,
+) {
+  const S = specs.length;
+  const V = logits.length / S;
+  const dev = gpu.device;
+  const L = createBuffer(dev, "logits", logits);
+  const P = createBuffer(dev, "specs", packSpecs(specs));
+  const ids = createBuffer(dev, "ids", new Uint32Array(S + 2).fill(7));
+  const out = createBuffer(dev, "out", new Uint32Array(3 * S).fill(99999));
+  const rows = createBuffer(dev, "rows", Uint32Array.from({ length: 2 * (S + 2) }, (_, i) => i));
+  const batch = new CommandBatch(gpu, "sample test");
+  sample(batch, { logits: L, specs: P, ids, out, rows, S, V, step: 1, decode });
+  batch.submit();
+  const res = {
+    out: u32(await readBuffer(gpu, out)).slice(S, 2 * S),
+    ids: u32(await readBuffer(gpu, ids)),
+    rows: u32(await readBuffer(gpu, rows)),
+    specs: u32(await readBuffer(gpu, P)),
+  };
+  for (const b of [L, P, ids, out, rows]) b.destroy();
+  return res;
+}
+
+gpuTest("sample: greedy picks the first maximum on odd vocab sizes", async (gpu) => {
+  for (const V of [1, 7, 300, 513, 1000]) {
+    const S = 3;
+    const logits = randomArray(S * V, V, 4);
+    if (V > 10) logits[V + 5] = logits[V + 9] = 50; // a tie in row 1: the lower index wins
+    const specs = Array.from(
+      { length: S },
+      (_, s) => ({ dst: s, seed: s, counter: 0, topK: 0, topP: 1, temperature: 0 }),
+    );
+    const { out, ids } = await runSample(gpu, logits, specs, false);
+    for (let s = 0; s < S; s++) {
+      const want = sampleReference(logits.subarray(s * V, (s + 1) * V), specs[s]);
+      assert.equal(out[s], want, `V=${V} row ${s}`);
+      assert.equal(ids[s], want);
+    }
+  }
+});
+
+gpuTest(
+  "sample: temperature, top-k and top-p agree with the reference and stay in the kept set",
+  async (gpu) => {
+    const V = 301;
+    const S = 64;
+    const logits = randomArray(S * V, 5, 3);
+    const specs: GpuSampleSpec[] = Array.from({ length: S }, (_, s) => ({
+      dst: S - 1 - s,
+      seed: 1000 + s,
+      counter: s * 3,
+      temperature: [0.3, 0.8, 1, 1.7][s % 4],
+      topK: [0, 1, 10, 50, 400][s % 5],
+      topP: [1, 0.95, 0.5][s % 3],
+    }));
+    const { out, ids } = await runSample(gpu, logits, specs, false);
+    let agree = 0;
+    for (let s = 0; s < S; s++) {
+      const row = logits.subarray(s * V, (s + 1) * V);
+      assert.ok(keptSet(row, specs[s]).has(out[s]), `row ${s}: ${out[s]} outside the kept set`);
+      assert.equal(ids[specs[s].dst], out[s], "the sampled id lands at dst");
+      if (sampleReference(row, specs[s]) === out[s]) agree++;
+    }
+    // Sums run in a different order on the GPU, so a draw right at a boundary may fall either way.
+    assert.ok(agree >= S - 2, `only ${agree}/${S} draws equal the reference`);
+  },
+);
+
+gpuTest("sample: decode mode advances the row position and the RNG counter", async (gpu) => {
+  const V = 50;
+  const logits = randomArray(2 * V, 1);
+  const specs = [0, 1].map((s) => ({ dst: s, seed: 1, counter: 10 + s, topK: 0, topP: 1, temperature: 1 }));
+  const { rows, specs: after } = await runSample(gpu, logits, specs, true);
+  assert.deepEqual([...rows.slice(0, 6)], [0, 2, 2, 4, 4, 5]);
+  assert.equal(after[2], 11);
+  assert.equal(after[8 + 2], 12);
+});

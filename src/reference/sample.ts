@@ -1,0 +1,110 @@
+/**
+ * Plain TypeScript twin of kernels/sample.wgsl: the GPU sampling contract (greedy argmax, or temperature with
+ * top-k and top-p thresholds found by bitwise search over order-preserving float keys, then an index-order pick
+ * with a counter-based per-sequence RNG). Not the host sampler of src/model/generate.ts (it sorts instead).
+ */
+
+/** One sequence's sampling settings, as the kernel reads them. */
+export interface SampleSpec {
+  /** ≤ 0: greedy. */
+  temperature: number;
+  /** 0 or ≥ V: no top-k filter. */
+  topK: number;
+  /** ≥ 1: no nucleus filter. */
+  topP: number;
+  seed: number;
+  /** Index of the generated token (0 for the first); the RNG draws uniformAt(seed, counter). */
+  counter: number;
+}
+
+/** PCG hash (O'Neill's RXS-M-XS output on one LCG step), as the WGSL computes it in u32 arithmetic. */
+export function pcgHash(v: number): number {
+  const state = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
+  const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
+  return ((word >>> 22) ^ word) >>> 0;
+}
+
+/** The uniform in [0, 1) that token `counter` of a sequence seeded `seed` draws (24 bits, exact in f32). */
+export function uniformAt(seed: number, counter: number): number {
+  const h = pcgHash((seed ^ pcgHash((counter ^ 0x9e3779b9) >>> 0)) >>> 0);
+  return (h >>> 8) / 16777216;
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** Order-preserving u32 key of an f32: a < b ⇔ key(a) < key(b) (for non-NaN values). */
+export function orderedKey(x: number): number {
+  f32[0] = x;
+  const bits = u32[0];
+  return (bits & 0x80000000 ? ~bits : bits | 0x80000000) >>> 0;
+}
+
+/** Largest key t such that pred(t) holds, bit by bit from the top (pred must be monotone: true, then false). */
+function searchKey(pred: (t: number) => boolean): number {
+  let t = 0;
+  for (let b = 31; b >= 0; b--) {
+    const cand = (t | (1 << b)) >>> 0;
+    if (pred(cand)) t = cand;
+  }
+  return t;
+}
+
+/**
+ * The token kernels/sample.wgsl picks from one row of logits (V). Greedy takes the first maximum. Otherwise the
+ * kept set is {i : key_i ≥ k-th largest key} (ties at the threshold all kept) narrowed to the smallest set of
+ * top weights reaching top_p of the kept mass; weights are exp((l − max)/temperature); the pick is the first
+ * index (in index order) whose running kept mass exceeds u · kept total.
+ */
+export function sampleReference(logits: Float32Array, spec: SampleSpec): number {
+  const V = logits.length;
+  let best = 0;
+  for (let i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
+  if (!(spec.temperature > 0)) return best;
+  const keys = Uint32Array.from(logits, orderedKey);
+  let kth = 0;
+  if (spec.topK > 0 && spec.topK < V) {
+    kth = searchKey((t) => keys.reduce((n, k) => n + (k >= t ? 1 : 0), 0) >= spec.topK);
+  }
+  const max = logits[best];
+  const w = Float32Array.from(
+    logits,
+    (l, i) => (keys[i] >= kth ? Math.exp((l - max) / spec.temperature) : 0),
+  );
+  const massAbove = (t: number) => w.reduce((s, x, i) => s + (keys[i] >= t ? x : 0), 0);
+  let threshold = kth;
+  if (spec.topP < 1) {
+    const target = spec.topP * massAbove(kth);
+    threshold = Math.max(kth, searchKey((t) => massAbove(t) >= target));
+  }
+  const total = massAbove(threshold);
+  const r = uniformAt(spec.seed, spec.counter) * total;
+  let run = 0;
+  for (let i = 0; i < V; i++) {
+    if (keys[i] < threshold) continue;
+    run += w[i];
+    if (run > r) return i;
+  }
+  return best;
+}
+
+/** The set of token ids sampleReference may return for these settings (for membership tests). */
+export function keptSet(logits: Float32Array, spec: Omit<SampleSpec, "seed" | "counter">): Set<number> {
+  const out = new Set<number>();
+  const V = logits.length;
+  const keys = Uint32Array.from(logits, orderedKey);
+  const ranked = Array.from(keys.keys()).sort((a, b) => keys[b] - keys[a]);
+  const k = spec.topK > 0 && spec.topK < V ? spec.topK : V;
+  const kth = keys[ranked[k - 1]];
+  const max = logits[ranked[0]];
+  const kept = ranked.filter((i) => keys[i] >= kth);
+  const w = kept.map((i) => Math.exp((logits[i] - max) / spec.temperature));
+  const total = w.reduce((a, b) => a + b, 0);
+  let mass = 0;
+  for (let j = 0; j < kept.length; j++) {
+    out.add(kept[j]);
+    mass += w[j];
+    if (spec.topP < 1 && mass >= spec.topP * total && keys[kept[j + 1]] !== keys[kept[j]]) break;
+  }
+  return out;
+}

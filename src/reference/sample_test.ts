@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { randomArray } from "../gpu/testing.ts";
+import { keptSet, orderedKey, pcgHash, sampleReference, uniformAt } from "./sample.ts";
+
+Deno.test("orderedKey preserves the order of floats, negatives and zero included", () => {
+  const xs = [-1e30, -3.5, -1, -1e-20, 0, 1e-20, 0.5, 1, 7, 1e30];
+  for (let i = 1; i < xs.length; i++) {
+    assert(orderedKey(xs[i - 1]) < orderedKey(xs[i]), `${xs[i - 1]} < ${xs[i]}`);
+  }
+});
+
+Deno.test("uniformAt is in [0, 1), differs by seed and counter, and looks uniform", () => {
+  assert.equal(pcgHash(0), pcgHash(0));
+  const seen = new Set<number>();
+  let sum = 0;
+  for (let c = 0; c < 4000; c++) {
+    const u = uniformAt(42, c);
+    assert(u >= 0 && u < 1);
+    seen.add(u);
+    sum += u;
+  }
+  assert(seen.size > 3990, `only ${seen.size} distinct values`);
+  assert(Math.abs(sum / 4000 - 0.5) < 0.02, `mean ${sum / 4000}`);
+  assert(uniformAt(1, 0) !== uniformAt(2, 0));
+});
+
+Deno.test("greedy and top_k = 1 take the first maximum", () => {
+  const l = Float32Array.of(0.1, 2, -1, 2, 0.3);
+  assert.equal(sampleReference(l, { temperature: 0, topK: 0, topP: 1, seed: 0, counter: 0 }), 1);
+  for (let c = 0; c < 20; c++) {
+    assert.equal(sampleReference(l, { temperature: 1.5, topK: 1, topP: 1, seed: 3, counter: c }) % 2, 1);
+  }
+});
+
+Deno.test("sampled frequencies follow softmax(l / T)", () => {
+  const l = Float32Array.of(1, 0, 2, -1, 0.5);
+  const T = 0.7;
+  const p = Array.from(l, (x) => Math.exp(x / T));
+  const z = p.reduce((a, b) => a + b, 0);
+  const counts = new Array(l.length).fill(0);
+  const n = 20000;
+  for (let c = 0; c < n; c++) {
+    counts[sampleReference(l, { temperature: T, topK: 0, topP: 1, seed: 9, counter: c })]++;
+  }
+  counts.forEach((k, i) => assert(Math.abs(k / n - p[i] / z) < 0.015, `token ${i}: ${k / n} vs ${p[i] / z}`));
+});
+
+Deno.test("top-k and top-p keep exactly the documented set", () => {
+  for (let trial = 0; trial < 30; trial++) {
+    const l = randomArray(37, 100 + trial, 3);
+    const spec = {
+      temperature: 0.5 + (trial % 4) * 0.3,
+      topK: [0, 1, 5, 12][trial % 4],
+      topP: [1, 0.9, 0.5, 0.2][trial % 3],
+    };
+    const allowed = keptSet(l, spec);
+    const hits = new Set<number>();
+    for (let c = 0; c < 400; c++) hits.add(sampleReference(l, { ...spec, seed: trial, counter: c }));
+    for (const h of hits) assert(allowed.has(h), `trial ${trial}: ${h} outside the kept set`);
+    if (spec.topK > 0) assert(allowed.size <= spec.topK);
+  }
+});
