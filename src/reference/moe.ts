@@ -213,7 +213,7 @@ export function moeBackward(
   const dGate = new Float32Array(E * I * C);
   const dUp = new Float32Array(E * I * C);
   const dDown = new Float32Array(E * C * I);
-  const dlogits = new Float32Array(N * E);
+  const dwAll = new Float32Array(N * K);
   for (let t = 0; t < N; t++) {
     const xt = x.subarray(t * C, t * C + C);
     const dyt = dy.subarray(t * C, t * C + C);
@@ -241,6 +241,30 @@ export function moeBackward(
       matmul(dg, xt, I, 1, C, { transA: true, out: expertRows(dGate, e, I, C) });
       matmul(du, xt, I, 1, C, { transA: true, out: expertRows(dUp, e, I, C) });
     }
+    dwAll.set(dw, t * K);
+  }
+  const dlogits = moeRouterBackward(r, dwAll, stats, s, coefs, auxScale);
+  const dRouter = matmul(dlogits, x, E, N, C, { transA: true });
+  matmul(dlogits, w.router, N, E, C, { out: dx });
+  return { dx, dRouter, dGate, dUp, dDown };
+}
+
+/**
+ * dlogits (N,E) of the router: dw (N,K) through the renormalised top-k weights, plus the balance loss (f_i is a
+ * count, so only P_i = mean_t p_ti carries gradient) and the z-loss, both multiplied by `auxScale`.
+ */
+export function moeRouterBackward(
+  r: MoeRouting,
+  dwAll: Float32Array,
+  stats: MoeStats,
+  s: MoeShape,
+  coefs: MoeCoefs,
+  auxScale = 1,
+): Float32Array {
+  const { N, E, K } = s;
+  const dlogits = new Float32Array(N * E);
+  for (let t = 0; t < N; t++) {
+    const dw = dwAll.subarray(t * K, t * K + K);
     // Renormalised weights w_k = p_{i_k} / Σ_j p_{i_j}: dp_{i_k} = (dw_k − Σ_j dw_j w_j) / Σ_j p_{i_j}.
     const dp = new Float64Array(E);
     let psum = 0;
@@ -261,7 +285,5 @@ export function moeBackward(
       dlogits[t * E + e] = p * (dp[e] - pdot) + zg * p;
     }
   }
-  const dRouter = matmul(dlogits, x, E, N, C, { transA: true });
-  matmul(dlogits, w.router, N, E, C, { out: dx });
-  return { dx, dRouter, dGate, dUp, dDown };
+  return dlogits;
 }
