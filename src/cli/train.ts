@@ -5,7 +5,10 @@ import { buildLayout, estimateTrainingMemory } from "../model/mod.ts";
 import { toYaml } from "../yaml.ts";
 import { collect } from "./_options.ts";
 import { bold, dim } from "./output.ts";
-import { type EvalPoint, type LogPoint, train } from "../train/trainer.ts";
+import { type EvalPoint, type LogPoint, train, type TrainHooks } from "../train/trainer.ts";
+import { RunTracker } from "../train/tracking.ts";
+import { fileUriToPath } from "../tracking/mod.ts";
+import { resolve } from "node:path";
 
 export interface TrainOptions {
   config?: string;
@@ -43,12 +46,19 @@ function formatDuration(seconds: number): string {
   return m > 0 ? `${m}m${String(s).padStart(2, "0")}s` : `${s}s`;
 }
 
-/** Runs the trainer with terminal progress; Ctrl-C finishes the step, checkpoints and exits 130. */
+/**
+ * Runs the trainer with terminal progress and run tracking (unless training.use_mlflow is false). Ctrl-C finishes
+ * the step, checkpoints, marks the run KILLED and exits 130; an exception marks it FAILED and is rethrown.
+ */
 async function runTraining(config: Config, resume: string | boolean | undefined): Promise<void> {
   const tty = Deno.stdout.isTerminal();
   const stop = { requested: false };
+  const tracker = config.training.use_mlflow ? new RunTracker(config) : undefined;
   const onSigint = () => {
-    if (stop.requested) Deno.exit(130);
+    if (stop.requested) {
+      void (tracker?.abort() ?? Promise.resolve()).finally(() => Deno.exit(130));
+      return;
+    }
     stop.requested = true;
     console.error("\nstopping after this step (Ctrl-C again to quit at once)…");
   };
@@ -58,49 +68,53 @@ async function runTraining(config: Config, resume: string | boolean | undefined)
   let startStep = 0;
   const clearLine = () => tty && Deno.stdout.writeSync(new TextEncoder().encode("\r\x1b[2K"));
   try {
-    const result = await train({
-      config,
-      resume,
-      stop,
-      hooks: {
-        log: (line) => {
-          clearLine();
-          console.log(dim(line));
-        },
-        onStart: ({ runName, gpu, data, paramCount, startStep: s }) => {
-          startStep = s;
-          console.log(
-            `${bold("training")} ${runName}: ${paramCount.toLocaleString("en-US")} parameters on ` +
-              `${gpu.summary.description}; ${data.stats.trainTokens.toLocaleString("en-US")} train / ` +
-              `${data.stats.valTokens.toLocaleString("en-US")} val tokens`,
-          );
-        },
-        onLog: (p: LogPoint) => {
-          const elapsed = (performance.now() - started) / 1000;
-          const eta = ((t.max_steps - p.step) * elapsed) / Math.max(1, p.step - startStep);
-          const line = `step ${String(p.step).padStart(String(t.max_steps).length)}/${t.max_steps}  ` +
-            `loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  grad ${p.gradNorm.toFixed(3)}  ` +
-            `${Math.round(p.tokensPerSec).toLocaleString("en-US")} tok/s  ETA ${formatDuration(eta)}`;
-          if (tty) {
-            clearLine();
-            Deno.stdout.writeSync(new TextEncoder().encode(line));
-          } else console.log(line);
-        },
-        onEval: (p: EvalPoint) => {
-          clearLine();
-          console.log(
-            `${bold("eval")} step ${p.step}: val loss ${p.loss.toFixed(4)}, perplexity ${
-              p.perplexity.toFixed(2)
-            }`,
-          );
-          if (p.sample) console.log(`${dim("sample:")} ${p.sample.replaceAll("\n", " ")}`);
-        },
-        onCheckpoint: (path) => {
-          clearLine();
-          console.log(dim(`checkpoint ${path}`));
-        },
+    const hooks: TrainHooks = {
+      log: (line) => {
+        clearLine();
+        console.log(dim(line));
       },
-    });
+      onStart: ({ runName, gpu, data, paramCount, startStep: s }) => {
+        startStep = s;
+        console.log(
+          `${bold("training")} ${runName}: ${paramCount.toLocaleString("en-US")} parameters on ` +
+            `${gpu.summary.description}; ${data.stats.trainTokens.toLocaleString("en-US")} train / ` +
+            `${data.stats.valTokens.toLocaleString("en-US")} val tokens`,
+        );
+        if (tracker?.runId) console.log(describeTracking(tracker));
+      },
+      onLog: (p: LogPoint) => {
+        const elapsed = (performance.now() - started) / 1000;
+        const eta = ((t.max_steps - p.step) * elapsed) / Math.max(1, p.step - startStep);
+        const line = `step ${String(p.step).padStart(String(t.max_steps).length)}/${t.max_steps}  ` +
+          `loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  grad ${p.gradNorm.toFixed(3)}  ` +
+          `${Math.round(p.tokensPerSec).toLocaleString("en-US")} tok/s  ETA ${formatDuration(eta)}`;
+        if (tty) {
+          clearLine();
+          Deno.stdout.writeSync(new TextEncoder().encode(line));
+        } else console.log(line);
+      },
+      onEval: (p: EvalPoint) => {
+        clearLine();
+        console.log(
+          `${bold("eval")} step ${p.step}: val loss ${p.loss.toFixed(4)}, perplexity ${
+            p.perplexity.toFixed(2)
+          }`,
+        );
+        if (p.sample) console.log(`${dim("sample:")} ${p.sample.replaceAll("\n", " ")}`);
+      },
+      onCheckpoint: (path) => {
+        clearLine();
+        console.log(dim(`checkpoint ${path}`));
+      },
+    };
+    let result;
+    try {
+      result = await train({ config, resume, stop, hooks: tracker ? tracker.hooks(hooks) : hooks });
+    } catch (err) {
+      await tracker?.fail(err);
+      throw err;
+    }
+    await tracker?.finish(result);
     clearLine();
     console.log(
       `${bold("done")}: ${result.steps} steps in ${formatDuration((performance.now() - started) / 1000)}` +
@@ -111,6 +125,21 @@ async function runTraining(config: Config, resume: string | boolean | undefined)
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
   }
+}
+
+/** "tracking: run <id> …" and how to look at it. */
+function describeTracking(tracker: RunTracker): string {
+  const http = tracker.trackingUri.startsWith("http") && !tracker.fallbackRoot;
+  const root = tracker.fallbackRoot ?? (http ? "" : fileUriToPath(tracker.trackingUri));
+  const view = http
+    ? `${tracker.trackingUri}/#/experiments/${tracker.experimentId}/runs/${tracker.runId}`
+    : root === resolve("mlruns")
+    ? "storyteller ui"
+    : `storyteller ui --backend-store-uri ${root}`;
+  return `${bold("tracking")}: run ${tracker.runId} in experiment ` +
+    `'${tracker.config.training.mlflow_experiment_name}' at ${
+      http ? tracker.trackingUri : root
+    }; view it with: ${view}`;
 }
 
 function mib(bytes: number): string {

@@ -29,6 +29,8 @@ export interface LogPoint {
   lr: number;
   gradNorm: number;
   tokensPerSec: number;
+  /** More metrics at this step, logged as named (e.g. `moe/layer_0_balance`, AMP loss-scale events). */
+  extra?: Record<string, number>;
 }
 
 /** One evaluation's numbers and its story sample. */
@@ -37,13 +39,30 @@ export interface EvalPoint {
   loss: number;
   perplexity: number;
   sample: string;
+  /** More metrics at this step, logged as named. */
+  extra?: Record<string, number>;
+}
+
+/** What the trainer knows once the model, data and GPU are ready, before the first step. */
+export interface StartInfo {
+  runName: string;
+  gpu: Gpu;
+  data: PreparedData;
+  paramCount: number;
+  startStep: number;
+  /** Where this run's checkpoints go (`<checkpoint_dir>/<run name>`). */
+  ckptDir: string;
+  /** The tracking run id stored in the checkpoint being resumed, if any. */
+  runId?: string;
 }
 
 /** Callbacks for progress display and tracking. */
 export interface TrainHooks {
-  onStart?(
-    info: { runName: string; gpu: Gpu; data: PreparedData; paramCount: number; startStep: number },
-  ): void;
+  /**
+   * Awaited before the first step. A returned `runId` (the tracking run) is stored in every checkpoint, so that
+   * `--resume` continues the same tracked run.
+   */
+  onStart?(info: StartInfo): void | { runId?: string } | Promise<void | { runId?: string }>;
   onLog?(p: LogPoint): void;
   onEval?(p: EvalPoint): void;
   onCheckpoint?(path: string, step: number): void;
@@ -62,6 +81,8 @@ export interface TrainOptions {
 
 export interface TrainResult {
   runName: string;
+  /** The tracking run id (from onStart, or carried over from the resumed checkpoint). */
+  runId?: string;
   steps: number;
   interrupted: boolean;
   finalValLoss?: number;
@@ -111,6 +132,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const optimizer = new AdamW(gpu, engine.layout, t);
   let startStep = 0;
   let samplerState: unknown;
+  let runId: string | undefined;
   if (resumeFrom) {
     const ck = await loadCheckpoint(resumeFrom, engine.layout);
     upload(gpu.device, engine.params, ck.params);
@@ -118,6 +140,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     upload(gpu.device, optimizer.v, ck.v);
     startStep = ck.state.step;
     samplerState = ck.state.sampler;
+    runId = ck.state.runId;
     log(`resumed from ${resumeFrom} at step ${startStep}`);
   } else {
     upload(gpu.device, engine.params, initParams(engine.layout, t.seed));
@@ -130,7 +153,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   });
   const evalSampler = new EvalSampler(data.val, { batchSize: B, seqLen: T });
   const generator = new Generator(gpu, config, engine.params);
-  opts.hooks?.onStart?.({ runName, gpu, data, paramCount: engine.layout.count, startStep });
+  const started = await opts.hooks?.onStart?.({
+    runName,
+    gpu,
+    data,
+    paramCount: engine.layout.count,
+    startStep,
+    ckptDir,
+    runId,
+  });
+  runId = started?.runId ?? runId;
 
   const eot = data.tokenizer.eotId ?? undefined;
   const evaluate = async (step: number): Promise<EvalPoint> => {
@@ -172,7 +204,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const [params, m, v] = await Promise.all(
       [engine.params, optimizer.m, optimizer.v].map(async (b) => new Float32Array(await readBuffer(gpu, b))),
     );
-    const state: TrainState = { step, config, sampler: sampler.state(), runName };
+    const state: TrainState = { step, config, sampler: sampler.state(), runName, runId };
     const path = await saveCheckpoint(ckptDir, engine.layout, { params, m, v }, state);
     opts.hooks?.onCheckpoint?.(path, step);
     return path;
@@ -249,7 +281,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   optimizer.destroy();
   engine.destroy();
   gpu.device.destroy();
-  return { runName, steps: step, interrupted, finalValLoss: lastEval?.loss, modelDir, checkpoint };
+  return { runName, runId, steps: step, interrupted, finalValLoss: lastEval?.loss, modelDir, checkpoint };
 }
 
 function defaultRunName(): string {

@@ -1,0 +1,444 @@
+/**
+ * The run tracker: one training run is one MLflow run. It opens the store, creates the run (or continues it on
+ * resume), logs params and tags, turns trainer hooks into metric points through AsyncLogger, uploads the model,
+ * config and samples, and sets the final status. A failing store never stops training: points wait in memory and
+ * are retried, and what is still undelivered at exit goes to a local fallback `mlruns` beside the checkpoints.
+ */
+import { join, resolve } from "node:path";
+import { type Config, flattenConfig } from "../config/mod.ts";
+import { describeError } from "../errors.ts";
+import {
+  AsyncLogger,
+  getOrCreateExperiment,
+  type KeyValue,
+  type LogBatch,
+  MAX_PARAM_VAL_LENGTH,
+  MAX_PARAMS_TAGS_PER_BATCH,
+  MAX_TAG_VAL_LENGTH,
+  openTracking,
+  resolveTrackingUri,
+  type RunStatus,
+  type TrackingClient,
+  TrackingError,
+} from "../tracking/mod.ts";
+import { logModelHistoryEntry, writeMLmodel } from "../model/mlmodel.ts";
+import { VERSION } from "../version.ts";
+import { toYaml } from "../yaml.ts";
+import type { EvalPoint, LogPoint, StartInfo, TrainHooks, TrainResult } from "./trainer.ts";
+
+export interface RunTrackerOptions {
+  /** Warnings (default: console.error with "warning: "). */
+  warn?: (message: string) => void;
+  /** Where the run is and similar notes (default: console.error). */
+  info?: (message: string) => void;
+  /** How long the exit waits for a failing store before writing the fallback (ms, default 10000). */
+  exitTimeoutMs?: number;
+  /** AsyncLogger's send interval (ms, default 500). */
+  flushIntervalMs?: number;
+  /** Retries per REST call (default 2, so an unreachable server is noticed within a second). */
+  maxRetries?: number;
+}
+
+/** The client AsyncLogger writes through: the store, until `fallBack` points it at the local fallback run. */
+class Relay {
+  constructor(public target: TrackingClient, public runId?: string) {}
+  get trackingUri(): string {
+    return this.target.trackingUri;
+  }
+  logBatch(runId: string, batch: LogBatch): Promise<void> {
+    return this.target.logBatch(this.runId ?? runId, batch);
+  }
+  /** AsyncLogger's synchronous flush at `Deno.exit()`: only a file store has one. */
+  get logBatchSync(): ((runId: string, batch: LogBatch) => void) | undefined {
+    const t = this.target as { logBatchSync?: (runId: string, batch: LogBatch) => void };
+    return t.logBatchSync ? (runId, batch) => t.logBatchSync!.call(t, this.runId ?? runId, batch) : undefined;
+  }
+}
+
+type Artifact = { local: string; path: string; dir: boolean };
+
+/** Tracks one training run; use `hooks()` to wire it into train(), then `finish()` or `fail()`. */
+export class RunTracker {
+  readonly config: Config;
+  /** The store URI as configured (resolved: `file:///…` or `http(s)://…`). */
+  readonly trackingUri: string;
+  #client: TrackingClient;
+  #relay: Relay;
+  #logger?: AsyncLogger;
+  #warn: (m: string) => void;
+  #info: (m: string) => void;
+  #exitTimeoutMs: number;
+  #flushIntervalMs?: number;
+  #runId?: string;
+  #experimentId?: string;
+  #ckptDir = "";
+  #staging?: string;
+  #modelHistory: unknown[] = [];
+  #params: KeyValue[] = [];
+  /** Set once the store failed at start or at exit: the fallback run and where it lives. */
+  #fallback?: { root: string; client: TrackingClient; runId: string };
+  #storeDown = false;
+  #undelivered: Artifact[] = [];
+  #done = false;
+
+  constructor(config: Config, options: RunTrackerOptions = {}) {
+    this.config = config;
+    // Resolving first makes a malformed URI a usage error before any GPU work starts.
+    const uri = config.training.mlflow_tracking_uri ?? undefined;
+    const target = resolveTrackingUri(uri);
+    this.trackingUri = target.kind === "http" ? target.url : target.uri;
+    this.#client = openTracking(uri, { maxRetries: options.maxRetries ?? 2, backoffMs: 250 });
+    this.#relay = new Relay(this.#client);
+    this.#warn = options.warn ?? ((m) => console.error(`warning: ${m}`));
+    this.#info = options.info ?? ((m) => console.error(m));
+    this.#exitTimeoutMs = options.exitTimeoutMs ?? 10_000;
+    this.#flushIntervalMs = options.flushIntervalMs;
+  }
+
+  /** The run id (after start); the fallback run's id when the store could not be reached at start. */
+  get runId(): string | undefined {
+    return this.#fallback && !this.#runId ? this.#fallback.runId : this.#runId;
+  }
+  get experimentId(): string | undefined {
+    return this.#experimentId;
+  }
+  /** Where the run ended up when the store failed (a local `mlruns` directory), else undefined. */
+  get fallbackRoot(): string | undefined {
+    return this.#fallback?.root;
+  }
+
+  /** Trainer hooks that call `inner`'s and track; onStart tracks first so `inner` can print the run id. */
+  hooks(inner: TrainHooks = {}): TrainHooks {
+    return {
+      ...inner,
+      onStart: async (info) => {
+        const started = await this.start(info);
+        await inner.onStart?.(info);
+        return started;
+      },
+      onLog: (p) => {
+        inner.onLog?.(p);
+        this.logPoint(p);
+      },
+      onEval: (p) => {
+        inner.onEval?.(p);
+        this.evalPoint(p);
+      },
+      onCheckpoint: (path, step) => {
+        inner.onCheckpoint?.(path, step);
+        this.#tag("storyteller.checkpoint", resolve(path));
+      },
+    };
+  }
+
+  /** Creates the run (or continues `info.runId`), logs params and tags; returns the run id for checkpoints. */
+  async start(info: StartInfo): Promise<{ runId: string }> {
+    const t = this.config.training;
+    this.#ckptDir = info.ckptDir;
+    this.#staging = await Deno.makeTempDir({ prefix: "storyteller-run-" });
+    await Deno.writeTextFile(join(this.#staging, "config.yaml"), toYaml(this.config));
+    let existingParams: Record<string, string> = {};
+    try {
+      this.#experimentId = await getOrCreateExperiment(this.#client, t.mlflow_experiment_name);
+      const resumed = info.runId ? await this.#continueRun(info.runId) : undefined;
+      if (resumed) {
+        existingParams = resumed.params;
+        this.#runId = info.runId;
+      } else {
+        const run = await this.#client.createRun({
+          experimentId: this.#experimentId,
+          runName: info.runName,
+          userId: userName(),
+        });
+        this.#runId = run.info.runId;
+      }
+    } catch (err) {
+      this.#storeDown = true;
+      const root = await this.#fallBack();
+      this.#warn(
+        `tracking: cannot start a run at ${this.trackingUri} (${describeError(err)}); ` +
+          `logging this run to ${root} instead`,
+      );
+    }
+    this.#logger = new AsyncLogger(this.#relay as unknown as TrackingClient, this.runId!, {
+      warn: this.#warn,
+      flushIntervalMs: this.#flushIntervalMs,
+      maxBackoffMs: 5_000,
+    });
+    const git = await gitSource();
+    for (const [key, value] of Object.entries(this.#startTags(git))) this.#tag(key, value);
+    this.#params = startParams(this.config, info);
+    if (git.commit) this.#params.push({ key: "source.git_commit", value: git.commit });
+    const changed: string[] = [];
+    for (const p of this.#params) {
+      const before = existingParams[p.key];
+      if (before === undefined) this.#logger.logParam(p.key, p.value);
+      else if (before !== p.value) changed.push(`${p.key} (${before} → ${p.value})`);
+    }
+    if (changed.length) {
+      this.#warn(
+        `tracking: params are fixed once logged; the resumed run keeps the first values of ` +
+          changed.join(", "),
+      );
+    }
+    return { runId: this.runId! };
+  }
+
+  /** The resumed run's params, or undefined when the store does not have that run (a new one is created). */
+  async #continueRun(runId: string): Promise<{ params: Record<string, string> } | undefined> {
+    try {
+      const run = await this.#client.getRun(runId);
+      await this.#client.updateRun(runId, { status: "RUNNING" });
+      const history = run.data.tags["mlflow.log-model.history"];
+      if (history) this.#modelHistory = JSON.parse(history);
+      return { params: run.data.params };
+    } catch (err) {
+      if (!(err instanceof TrackingError && err.code === "RESOURCE_DOES_NOT_EXIST")) throw err;
+      this.#warn(`tracking: the checkpoint's run ${runId} is not in ${this.trackingUri}; starting a new run`);
+      return undefined;
+    }
+  }
+
+  #startTags(git: { commit?: string; branch?: string }): Record<string, string> {
+    const t = this.config.training;
+    const tags: Record<string, string> = {
+      "mlflow.user": userName(),
+      "mlflow.source.name": "storyteller train",
+      "mlflow.source.type": "LOCAL",
+      "storyteller.version": VERSION,
+      "storyteller.checkpoint_dir": resolve(this.#ckptDir),
+    };
+    if (git.commit) tags["mlflow.source.git.commit"] = git.commit;
+    if (git.branch) tags["mlflow.source.git.branch"] = git.branch;
+    Object.assign(tags, t.tags);
+    if (t.notes) tags["mlflow.note.content"] = t.notes;
+    return tags;
+  }
+
+  /** Queues a log interval's metrics at its step. */
+  logPoint(p: LogPoint): void {
+    this.#logger?.logMetrics({
+      "train/loss": p.loss,
+      "train/learning_rate": p.lr,
+      "train/grad_norm": p.gradNorm,
+      "train/tokens_per_sec": p.tokensPerSec,
+      ...p.extra,
+    }, p.step);
+  }
+
+  /** Queues an evaluation's metrics and keeps its sample for the `samples/` artifact. */
+  evalPoint(p: EvalPoint): void {
+    this.#logger?.logMetrics({ "val/loss": p.loss, "val/perplexity": p.perplexity, ...p.extra }, p.step);
+    if (p.sample && this.#staging) {
+      Deno.mkdirSync(join(this.#staging, "samples"), { recursive: true });
+      Deno.writeTextFileSync(join(this.#staging, "samples", sampleFileName(p.step)), p.sample + "\n");
+    }
+  }
+
+  #tag(key: string, value: string): void {
+    this.#logger?.setTag(key, value.slice(0, MAX_TAG_VAL_LENGTH));
+  }
+
+  /** After train() returned: logs the model, config and samples, then FINISHED (or KILLED when interrupted). */
+  async finish(result: TrainResult): Promise<void> {
+    if (!this.#logger || this.#done) return;
+    await this.#uploadRunFiles();
+    try {
+      const mlmodel = await writeMLmodel(result.modelDir, { runId: this.runId });
+      await this.#upload({ local: result.modelDir, path: "model", dir: true });
+      this.#modelHistory.push(logModelHistoryEntry(mlmodel, this.runId!));
+      this.#tag("mlflow.log-model.history", JSON.stringify(this.#modelHistory));
+    } catch (err) {
+      this.#warn(`tracking: cannot log the model in ${result.modelDir}: ${describeError(err)}`);
+    }
+    await this.#end(result.interrupted ? "KILLED" : "FINISHED");
+  }
+
+  /** After train() threw: tag `storyteller.error`, log config and samples, FAILED. Never throws. */
+  async fail(err: unknown): Promise<void> {
+    if (!this.#logger || this.#done) return this.#cleanup();
+    this.#tag("storyteller.error", describeError(err));
+    await this.#uploadRunFiles();
+    await this.#end("FAILED");
+  }
+
+  /** For a second Ctrl-C: mark the run KILLED within `timeoutMs`, skipping artifacts. */
+  async abort(timeoutMs = 1000): Promise<void> {
+    if (!this.#logger || this.#done) return;
+    this.#done = true;
+    const id = this.#fallback?.runId ?? this.#runId!;
+    const client = this.#fallback?.client ?? this.#client;
+    await Promise.race([
+      Promise.all([this.#logger.flush(timeoutMs), client.setTerminated(id, "KILLED")]).catch(() => {}),
+      new Promise((r) => setTimeout(r, timeoutMs)),
+    ]);
+  }
+
+  async #uploadRunFiles(): Promise<void> {
+    const staging = this.#staging!;
+    await this.#upload({ local: join(staging, "config.yaml"), path: "", dir: false });
+    try {
+      await Deno.stat(join(staging, "samples"));
+      await this.#upload({ local: join(staging, "samples"), path: "samples", dir: true });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+
+  /** Uploads to the store; after the first failure, files wait for the fallback run instead. */
+  async #upload(a: Artifact, client = this.#fallback?.client ?? this.#client): Promise<void> {
+    const runId = this.#fallback?.runId ?? this.#runId!;
+    if (this.#storeDown && client === this.#client) {
+      this.#undelivered.push(a);
+      return;
+    }
+    try {
+      if (a.dir) await client.logArtifacts(runId, a.local, a.path);
+      else await client.logArtifact(runId, a.local, a.path || undefined);
+    } catch (err) {
+      if (client !== this.#client) throw err;
+      this.#storeDown = true;
+      this.#undelivered.push(a);
+      this.#warn(
+        `tracking: cannot upload ${a.path || "artifacts"} to ${this.trackingUri}: ${describeError(err)}`,
+      );
+    }
+  }
+
+  /** Delivers what is queued, sets the status, and moves what could not be delivered to the fallback. */
+  async #end(status: RunStatus): Promise<void> {
+    this.#done = true;
+    const logger = this.#logger!;
+    let terminated = false;
+    if (!this.#fallback) {
+      const delivered = await logger.flush(this.#storeDown ? 1_000 : this.#exitTimeoutMs);
+      if (delivered && !this.#storeDown) {
+        try {
+          await this.#client.setTerminated(this.#runId!, status);
+          terminated = true;
+        } catch (err) {
+          this.#warn(`tracking: cannot set the run's status to ${status}: ${describeError(err)}`);
+        }
+      }
+    }
+    if (terminated) {
+      await logger.close();
+      return this.#cleanup();
+    }
+    const startedInFallback = this.#fallback !== undefined;
+    const missed = [
+      logger.pending ? `${logger.pending} values` : "",
+      this.#undelivered.length ? `${this.#undelivered.length} artifacts` : "",
+      `the status ${status}`,
+    ].filter((s) => s).join(", ");
+    const root = this.#fallback?.root ?? await this.#fallBack();
+    const fb = this.#fallback!;
+    try {
+      for (let i = 0; i < this.#params.length; i += MAX_PARAMS_TAGS_PER_BATCH) {
+        await fb.client.logBatch(fb.runId, { params: this.#params.slice(i, i + MAX_PARAMS_TAGS_PER_BATCH) });
+      }
+      await logger.close();
+      for (const a of this.#undelivered.splice(0)) await this.#upload(a, fb.client);
+      await fb.client.setTerminated(fb.runId, status);
+      const where = `run ${fb.runId} in ${root} (see it with: storyteller runs describe ${fb.runId} ` +
+        `--tracking-uri ${root})`;
+      this.#info(
+        startedInFallback
+          ? `tracking: ${this.trackingUri} could not be reached; this run was logged to ${where}`
+          : `tracking: ${missed} could not be delivered to ${this.trackingUri}; they were written to ${where}`,
+      );
+    } catch (err) {
+      this.#warn(`tracking: cannot write the fallback run in ${root}: ${describeError(err)}`);
+    }
+    await this.#cleanup();
+  }
+
+  /** Creates the fallback run in `<checkpoint dir>/mlruns` and points the logger there; returns the root. */
+  async #fallBack(): Promise<string> {
+    const root = resolve(this.#ckptDir, "mlruns");
+    const client = openTracking(root);
+    const expId = await getOrCreateExperiment(client, this.config.training.mlflow_experiment_name);
+    const run = await client.createRun({
+      experimentId: expId,
+      runName: this.config.training.mlflow_run_name ?? this.#ckptDir.split("/").at(-1),
+      userId: userName(),
+      tags: { "storyteller.fallback_for": `${this.trackingUri} run ${this.#runId ?? "(not created)"}` },
+    });
+    this.#fallback = { root, client, runId: run.info.runId };
+    this.#relay.target = client;
+    this.#relay.runId = run.info.runId;
+    return root;
+  }
+
+  async #cleanup(): Promise<void> {
+    if (this.#staging) await Deno.remove(this.#staging, { recursive: true }).catch(() => {});
+    this.#staging = undefined;
+  }
+}
+
+/**
+ * The params of a run: every config value as `<section>.<key>` (`model.hidden_size`, `training.learning_rate`;
+ * lists as JSON), except `training.tags` and `training.notes` which become tags; then what is known at start:
+ * `hardware.*`, `dataset.*`, `model_size.parameters`, `source.*`.
+ */
+export function startParams(
+  config: Config,
+  info: Pick<StartInfo, "gpu" | "data" | "paramCount">,
+): KeyValue[] {
+  const flat = flattenConfig(config);
+  delete flat["training.tags"];
+  delete flat["training.notes"];
+  const s = info.data.stats;
+  const g = info.gpu.summary;
+  const params: Record<string, string | number | boolean> = {
+    ...flat,
+    "hardware.device": g.description,
+    "hardware.vendor": g.vendor || "unknown",
+    "hardware.architecture": g.architecture || "unknown",
+    "hardware.fallback_adapter": g.isFallback,
+    "hardware.shader_f16": info.gpu.hasF16,
+    "hardware.use_amp": config.training.use_amp,
+    "hardware.amp_dtype": config.training.amp_dtype,
+    "dataset.sources": s.sources,
+    "dataset.val_sources": s.valSources,
+    "dataset.train_tokens": s.trainTokens,
+    "dataset.val_tokens": s.valTokens,
+    "dataset.train_docs": s.trainDocs,
+    "dataset.val_docs": s.valDocs,
+    "dataset.tokenizer": s.tokenizerSource,
+    "dataset.tokenizer_vocab_size": info.data.tokenizer.vocabSize,
+    "model_size.parameters": info.paramCount,
+    "source.version": VERSION,
+  };
+  return Object.entries(params).map(([key, v]) => ({ key, value: String(v).slice(0, MAX_PARAM_VAL_LENGTH) }));
+}
+
+/** `samples/step_0000300.txt`: zero-padded so listings sort by step. */
+export function sampleFileName(step: number): string {
+  return `step_${String(step).padStart(7, "0")}.txt`;
+}
+
+function userName(): string {
+  try {
+    return Deno.env.get("USER") || Deno.env.get("USERNAME") || "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** The git commit and branch of storyteller's source when it runs from a checkout (not from a compiled binary). */
+async function gitSource(): Promise<{ commit?: string; branch?: string }> {
+  const url = new URL(".", import.meta.url);
+  if (url.protocol !== "file:") return {};
+  const git = async (...args: string[]) => {
+    const out = await new Deno.Command("git", { args: ["-C", url.pathname, ...args], stderr: "null" })
+      .output();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : undefined;
+  };
+  try {
+    const commit = await git("rev-parse", "HEAD");
+    return commit ? { commit, branch: await git("rev-parse", "--abbrev-ref", "HEAD") } : {};
+  } catch {
+    return {}; // no git, no --allow-run, or not a checkout
+  }
+}
