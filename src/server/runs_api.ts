@@ -1,0 +1,240 @@
+/**
+ * `/api/2.0/mlflow/runs/*` and `metrics/*`: run lifecycle, logging (metric, param, tag, batch, 2.x model),
+ * search and metric histories (paged, and the UI's sampled bulk-interval form).
+ */
+import { Hono } from "hono";
+import { enumOf, missing, Params, parseDouble } from "./request.ts";
+import type { ServerContext } from "./context.ts";
+import { pageOf } from "./paging.ts";
+import { type Metric, proto, type RunStatus, TrackingError } from "../tracking/mod.ts";
+
+const STATUSES = ["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"] as const;
+const VIEW_TYPES = ["ACTIVE_ONLY", "DELETED_ONLY", "ALL"] as const;
+const invalid = (m: string) => new TrackingError("INVALID_PARAMETER_VALUE", m);
+
+function metricOf(o: Record<string, unknown>, where: string): Metric {
+  if (typeof o.key !== "string" || !o.key) throw missing(`${where}.key`);
+  if (o.value === undefined || o.value === null) throw missing(`${where}.value`);
+  if (o.timestamp === undefined || o.timestamp === null) throw missing(`${where}.timestamp`);
+  const int = (name: string, v: unknown) => {
+    const n = typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v;
+    if (typeof n !== "number" || !Number.isInteger(n)) {
+      throw invalid(
+        `Invalid value ${JSON.stringify(v)} for parameter '${where}.${name}': expected an integer`,
+      );
+    }
+    return n;
+  };
+  const m: Metric = {
+    key: o.key,
+    value: parseDouble(`${where}.value`, o.value),
+    timestamp: int("timestamp", o.timestamp),
+    step: o.step === undefined || o.step === null ? 0 : int("step", o.step),
+  };
+  if (typeof o.dataset_name === "string" && o.dataset_name) {
+    m.datasetName = o.dataset_name;
+    m.datasetDigest = typeof o.dataset_digest === "string" ? o.dataset_digest : "";
+  }
+  return m;
+}
+
+/** Evenly spaced picks (first and last included) when there are more steps than `max`. */
+export function sampleSteps(steps: number[], max: number): Set<number> {
+  const sorted = [...new Set(steps)].sort((a, b) => a - b);
+  if (sorted.length <= max) return new Set(sorted);
+  const out = new Set<number>();
+  for (let i = 0; i < max; i++) out.add(sorted[Math.round((i * (sorted.length - 1)) / Math.max(1, max - 1))]);
+  return out;
+}
+
+/** The runs and metrics routes (mounted under the MLflow API prefix). */
+export function runsApi(ctx: ServerContext): Hono {
+  const { store } = ctx;
+  const app = new Hono();
+
+  app.post("/runs/create", async (c) => {
+    const p = await Params.of(c);
+    const tags = p.tags();
+    const run = await store.createRun({
+      experimentId: p.str("experiment_id") ?? "0",
+      userId: p.str("user_id") ?? tags["mlflow.user"] ?? "",
+      runName: p.str("run_name") || undefined,
+      startTime: p.int("start_time") ?? Date.now(),
+      tags,
+    });
+    return c.json({ run: proto.runToJson(run) });
+  });
+
+  app.get("/runs/get", async (c) => {
+    const run = await store.getRun((await Params.of(c)).runId());
+    return c.json({ run: proto.runToJson(run) });
+  });
+
+  app.post("/runs/update", async (c) => {
+    const p = await Params.of(c);
+    const info = await store.updateRun(p.runId(), {
+      status: enumOf("status", p.str("status"), STATUSES) as RunStatus | undefined,
+      endTime: p.int("end_time"),
+      runName: p.str("run_name") || undefined,
+    });
+    return c.json({ run_info: proto.runInfoToJson(info) });
+  });
+  app.post("/runs/delete", async (c) => {
+    await store.deleteRun((await Params.of(c)).runId());
+    return c.json({});
+  });
+  app.post("/runs/restore", async (c) => {
+    await store.restoreRun((await Params.of(c)).runId());
+    return c.json({});
+  });
+
+  app.post("/runs/log-metric", async (c) => {
+    const p = await Params.of(c);
+    const runId = p.runId();
+    const m = metricOf({
+      key: p.raw("key"),
+      value: p.raw("value"),
+      timestamp: p.raw("timestamp"),
+      step: p.raw("step"),
+      dataset_name: p.raw("dataset_name"),
+      dataset_digest: p.raw("dataset_digest"),
+    }, "metric");
+    await store.logBatch(runId, { metrics: [m] });
+    return c.json({});
+  });
+  app.post("/runs/log-parameter", async (c) => {
+    const p = await Params.of(c);
+    const runId = p.runId();
+    const key = p.req("key");
+    const value = p.str("value");
+    if (value === undefined) throw missing("value");
+    await store.logParam(runId, key, value);
+    return c.json({});
+  });
+  app.post("/runs/set-tag", async (c) => {
+    const p = await Params.of(c);
+    const runId = p.runId();
+    const key = p.req("key");
+    const value = p.str("value");
+    if (value === undefined) throw missing("value");
+    await store.setTag(runId, key, value);
+    return c.json({});
+  });
+  app.post("/runs/delete-tag", async (c) => {
+    const p = await Params.of(c);
+    await store.deleteTag(p.runId(), p.req("key"));
+    return c.json({});
+  });
+  app.post("/runs/log-batch", async (c) => {
+    const p = await Params.of(c);
+    const runId = p.runId();
+    const metrics = p.objects("metrics").map((o, i) => metricOf(o, `metrics[${i}]`));
+    await store.logBatch(runId, { metrics, params: p.keyValues("params"), tags: p.keyValues("tags") });
+    return c.json({});
+  });
+  app.post("/runs/log-model", async (c) => {
+    const p = await Params.of(c);
+    const runId = p.runId();
+    const text = p.req("model_json");
+    let model: Record<string, unknown>;
+    try {
+      model = JSON.parse(text);
+    } catch {
+      throw invalid(`Invalid value for parameter 'model_json': not valid JSON`);
+    }
+    for (const k of ["artifact_path", "flavors", "utc_time_created", "run_id"]) {
+      if (!model || typeof model !== "object" || !(k in model)) {
+        throw invalid(`Model json is missing mandatory fields: ['${k}']`);
+      }
+    }
+    const run = await store.getRun(runId);
+    const history = JSON.parse(run.data.tags["mlflow.log-model.history"] ?? "[]") as unknown[];
+    const { flavors, ...rest } = model as {
+      flavors: Record<string, Record<string, unknown>>;
+      [k: string]: unknown;
+    };
+    const strippedFlavors = Object.fromEntries(
+      Object.entries(flavors ?? {}).map(([k, v]) => {
+        const { config: _config, ...cfg } = v ?? {};
+        return [k, cfg];
+      }),
+    );
+    history.push({
+      run_id: rest.run_id,
+      artifact_path: rest.artifact_path,
+      utc_time_created: rest.utc_time_created,
+      model_uuid: rest.model_uuid,
+      flavors: strippedFlavors,
+    });
+    await store.setTag(runId, "mlflow.log-model.history", JSON.stringify(history));
+    return c.json({});
+  });
+
+  const search = async (p: Params) => {
+    const maxResults = p.int("max_results") ?? 1000;
+    if (maxResults > 50000) {
+      throw invalid(
+        `Invalid value ${maxResults} for parameter 'max_results' supplied. It must be at most 50000`,
+      );
+    }
+    const page = await store.searchRuns({
+      experimentIds: p.list("experiment_ids"),
+      filterString: p.str("filter") || undefined,
+      viewType: enumOf("run_view_type", p.str("run_view_type"), VIEW_TYPES),
+      maxResults,
+      orderBy: p.list("order_by"),
+      pageToken: p.str("page_token") || undefined,
+    });
+    return {
+      ...(page.runs.length ? { runs: page.runs.map(proto.runToJson) } : {}),
+      ...(page.nextPageToken ? { next_page_token: page.nextPageToken } : {}),
+    };
+  };
+  app.post("/runs/search", async (c) => c.json(await search(await Params.of(c))));
+  app.get("/runs/search", async (c) => c.json(await search(await Params.of(c))));
+
+  app.get("/metrics/get-history", async (c) => {
+    const p = await Params.of(c);
+    const runId = p.runId();
+    const key = p.req("metric_key");
+    const history = await store.getMetricHistory(runId, key);
+    const page = pageOf(history, p.int("max_results"), p.str("page_token") || undefined, Infinity);
+    return c.json({
+      ...(page.items.length ? { metrics: page.items.map((m) => proto.metricToJson(m, runId)) } : {}),
+      ...(page.nextPageToken ? { next_page_token: page.nextPageToken } : {}),
+    });
+  });
+
+  app.get("/metrics/get-history-bulk-interval", async (c) => {
+    const p = await Params.of(c);
+    const runIds = p.list("run_ids");
+    const key = p.req("metric_key");
+    if (runIds.length === 0) throw missing("run_ids");
+    if (runIds.length > 100) {
+      throw invalid(`GetMetricHistoryBulkInterval request must specify at most 100 run_ids`);
+    }
+    const start = p.int("start_step"), end = p.int("end_step");
+    if ((start === undefined) !== (end === undefined)) {
+      throw invalid("If either start step or end step are specified, both must be specified.");
+    }
+    if (start !== undefined && end !== undefined && start > end) {
+      throw invalid("end_step must be greater than start_step.");
+    }
+    const max = p.int("max_results") ?? 2500;
+    if (max < 1 || max > 2500) throw invalid(`max_results must be between 1 and 2500, got ${max}`);
+    const histories = await Promise.all(
+      runIds.map(async (id) => ({ id, h: await store.getMetricHistory(id, key) })),
+    );
+    const inRange = (m: Metric) => start === undefined || (m.step >= start && m.step <= end!);
+    const steps = sampleSteps(histories.flatMap(({ h }) => h.filter(inRange).map((m) => m.step)), max);
+    const metrics = histories.flatMap(({ id, h }) =>
+      h.filter((m) => inRange(m) && steps.has(m.step))
+        .sort((a, b) => a.step - b.step || a.timestamp - b.timestamp)
+        .slice(0, max)
+        .map((m) => proto.metricToJson(m, id))
+    );
+    return c.json(metrics.length ? { metrics } : {});
+  });
+
+  return app;
+}
