@@ -1,0 +1,346 @@
+/**
+ * The KV-cache inference engine on the GPU: a prefill pass over whole prompts (many rows per sequence) and chunks
+ * of batched decode steps (one row per sequence) whose sampled ids feed the next step's embedding gather on the
+ * GPU, so a chunk of N tokens is one submit and one readback. Holds the cache (slots × context) for every layer.
+ * Not the scheduler that decides who runs (scheduler.ts) and not training (src/model/engine.ts).
+ */
+import type { ModelConfig } from "../config/mod.ts";
+import { type Binding, CommandBatch, createBuffer, type Gpu, upload } from "../gpu/mod.ts";
+import { matmul } from "../kernels/matmul.ts";
+import { copy } from "../kernels/copy.ts";
+import { embeddingForward } from "../kernels/embedding.ts";
+import { rmsnormForward } from "../kernels/rmsnorm.ts";
+import { swigluForward } from "../kernels/swiglu.ts";
+import { attendCached, gatherRows, kvAppend, maxCacheLength, ropeRows } from "../kernels/decode.ts";
+import { type GpuSampleSpec, packSpecs, sample, SPEC_BYTES } from "../kernels/sample.ts";
+import { buildLayout, type Layout, type ModelDims, modelDims } from "../model/layout.ts";
+
+const F32 = 4;
+
+/** Sizes of the engine's buffers. */
+export interface EngineLimits {
+  /** Sequences decoded together (KV-cache slots). */
+  slots: number;
+  /** Positions per slot; the model's max_seq_len by default. */
+  context: number;
+  /** Prompt tokens one prefill pass takes (≥ context). */
+  prefillRows: number;
+  /** Decode steps one chunk may run. */
+  maxChunk: number;
+}
+
+/** A sequence entering the batch: its prompt goes through one prefill pass that samples its first token. */
+export interface PrefillSeq {
+  slot: number;
+  prompt: number[];
+  /** Sampling settings with counter 0 and dst = the sequence's index in the following decode chunk. */
+  spec: GpuSampleSpec;
+}
+
+/** A sequence in the decode chunk (index i of the list = spec.dst). */
+export interface DecodeSeq {
+  slot: number;
+  /** Position of `token`, the last sampled and not yet fed id. */
+  pos: number;
+  /** The last sampled id; ignored for a sequence prefilled in the same step (its prefill writes it). */
+  token: number;
+  spec: GpuSampleSpec;
+}
+
+/** Bytes of KV cache one slot of `context` positions needs for this model. */
+export function kvBytesPerSlot(model: ModelConfig, context = model.max_seq_len): number {
+  const d = modelDims(model);
+  return 2 * d.L * context * d.KVH * d.HS * F32;
+}
+
+/** The error for models this engine cannot run yet; the MoE forward plugs in at #mlp. */
+export function checkServable(model: ModelConfig): void {
+  if (model.moe.num_experts > 0) {
+    throw new Error(
+      `Cannot serve a Mixture-of-Experts model (${model.moe.num_experts} experts): MoE serving needs the MoE ` +
+        `forward kernels (issue #7), which are not built yet`,
+    );
+  }
+}
+
+/** The KV-cache model. Build once per served model; `step` runs one prefill and/or one decode chunk. */
+export class InferenceEngine {
+  readonly dims: ModelDims;
+  readonly layout: Layout;
+  readonly params: GPUBuffer;
+  readonly rowsMax: number;
+  #a: Record<
+    "x" | "n" | "rstd" | "q" | "k" | "v" | "att" | "xmid" | "gate" | "up" | "h" | "hs" | "logits",
+    GPUBuffer
+  >;
+  #kc: GPUBuffer[]; // per layer (slots,context,KVH,HS)
+  #vc: GPUBuffer[];
+  #pre: Record<"ids" | "rows" | "pick" | "specs" | "out", GPUBuffer>;
+  #dec: Record<"ids" | "rows" | "specs" | "out", GPUBuffer>;
+
+  constructor(
+    readonly gpu: Gpu,
+    readonly model: ModelConfig,
+    params: Float32Array | GPUBuffer,
+    readonly limits: EngineLimits,
+  ) {
+    checkServable(model);
+    const d = (this.dims = modelDims(model));
+    this.layout = buildLayout(model);
+    const max = maxCacheLength(gpu.limits.maxComputeWorkgroupStorageSize);
+    if (limits.context > max) {
+      throw new Error(
+        `Cannot serve with a context of ${limits.context}: this device's attention fits ${max}`,
+      );
+    }
+    const dev = gpu.device;
+    const buf = (label: string, floats: number) =>
+      createBuffer(dev, `serve ${label}`, Math.max(1, floats) * F32);
+    if (params instanceof GPUBuffer) this.params = params;
+    else {
+      if (params.length !== this.layout.total) {
+        throw new Error(
+          `Cannot load parameters: ${params.length} floats, the layout needs ${this.layout.total}`,
+        );
+      }
+      this.params = createBuffer(dev, "serve params", params);
+    }
+    const R = (this.rowsMax = Math.max(limits.prefillRows, limits.slots));
+    const S = limits.slots;
+    const qw = d.NH * d.HS;
+    const kvw = d.KVH * d.HS;
+    this.#a = {
+      x: buf("x", R * d.C),
+      n: buf("n", R * d.C),
+      rstd: buf("rstd", R),
+      q: buf("q", R * qw),
+      k: buf("k", R * kvw),
+      v: buf("v", R * kvw),
+      att: buf("att", R * qw),
+      xmid: buf("xmid", R * d.C),
+      gate: buf("gate", R * d.I),
+      up: buf("up", R * d.I),
+      h: buf("h", R * d.I),
+      hs: buf("hs", S * d.C),
+      logits: buf("logits", S * d.V),
+    };
+    const cache = S * limits.context * kvw;
+    this.#kc = Array.from({ length: d.L }, (_, l) => buf(`L${l}.kcache`, cache));
+    this.#vc = Array.from({ length: d.L }, (_, l) => buf(`L${l}.vcache`, cache));
+    this.#pre = {
+      ids: buf("prefill ids", R),
+      rows: buf("prefill rows", 2 * R),
+      pick: buf("prefill pick", S),
+      specs: buf("prefill specs", (S * SPEC_BYTES) / F32),
+      out: buf("prefill out", S),
+    };
+    this.#dec = {
+      ids: buf("decode ids", S),
+      rows: buf("decode rows", 2 * S),
+      specs: buf("decode specs", (S * SPEC_BYTES) / F32),
+      out: buf("decode out", limits.maxChunk * S),
+    };
+  }
+
+  /** Bytes of the KV cache. */
+  get kvBytes(): number {
+    return 2 * this.#kc.reduce((n, b) => n + b.size, 0);
+  }
+
+  #w(name: string): Binding {
+    const e = this.layout.byName.get(name);
+    if (!e) throw new Error(`Cannot find parameter ${name} in the layout`);
+    return { buffer: this.params, offset: e.offset * F32, size: e.size * F32 };
+  }
+
+  /** Records the blocks and the final norm over R rows: ids (R) at rows (R) → n (R,C), appending to the cache. */
+  #forward(batch: CommandBatch, ids: GPUBuffer, rows: GPUBuffer, R: number): void {
+    const d = this.dims;
+    const a = this.#a;
+    const m = this.model;
+    const C = d.C;
+    const TMAX = this.limits.context;
+    const qw = d.NH * d.HS;
+    const kvw = d.KVH * d.HS;
+    const eps = m.norm_eps;
+    embeddingForward(batch, { ids, weight: this.#w("embed.weight"), out: a.x, N: R, C });
+    for (let l = 0; l < d.L; l++) {
+      const p = `blocks.${l}`;
+      rmsnormForward(batch, {
+        x: a.x,
+        weight: this.#w(`${p}.n1.weight`),
+        out: a.n,
+        rstd: a.rstd,
+        N: R,
+        C,
+        eps,
+      });
+      matmul(batch, { a: a.n, b: this.#w(`${p}.attn.q.weight`), c: a.q, M: R, K: C, N: qw, transB: true });
+      matmul(batch, { a: a.n, b: this.#w(`${p}.attn.k.weight`), c: a.k, M: R, K: C, N: kvw, transB: true });
+      matmul(batch, { a: a.n, b: this.#w(`${p}.attn.v.weight`), c: a.v, M: R, K: C, N: kvw, transB: true });
+      ropeRows(batch, { x: a.q, rows, R, H: d.NH, HS: d.HS, theta: m.rope_theta });
+      ropeRows(batch, { x: a.k, rows, R, H: d.KVH, HS: d.HS, theta: m.rope_theta });
+      kvAppend(batch, { k: a.k, v: a.v, kc: this.#kc[l], vc: this.#vc[l], rows, R, W: kvw, TMAX });
+      attendCached(batch, {
+        q: a.q,
+        kc: this.#kc[l],
+        vc: this.#vc[l],
+        rows,
+        out: a.att,
+        R,
+        NH: d.NH,
+        KVH: d.KVH,
+        HS: d.HS,
+        TMAX,
+      });
+      copy(batch, { src: a.x, dst: a.xmid, n: R * C });
+      matmul(batch, {
+        a: a.att,
+        b: this.#w(`${p}.attn.o.weight`),
+        c: a.xmid,
+        M: R,
+        K: qw,
+        N: C,
+        transB: true,
+        accumulate: true,
+      });
+      rmsnormForward(batch, {
+        x: a.xmid,
+        weight: this.#w(`${p}.n2.weight`),
+        out: a.n,
+        rstd: a.rstd,
+        N: R,
+        C,
+        eps,
+      });
+      this.#mlp(batch, l, R); // x = xmid + mlp(n)
+    }
+    rmsnormForward(batch, { x: a.x, weight: this.#w("norm.weight"), out: a.n, rstd: a.rstd, N: R, C, eps });
+  }
+
+  /** x (R,C) = xmid + SwiGLU MLP of n (R,C). The MoE block replaces this for MoE layers. */
+  #mlp(batch: CommandBatch, l: number, R: number): void {
+    const d = this.dims;
+    const a = this.#a;
+    const p = `blocks.${l}.mlp`;
+    matmul(batch, { a: a.n, b: this.#w(`${p}.gate.weight`), c: a.gate, M: R, K: d.C, N: d.I, transB: true });
+    matmul(batch, { a: a.n, b: this.#w(`${p}.up.weight`), c: a.up, M: R, K: d.C, N: d.I, transB: true });
+    swigluForward(batch, { gate: a.gate, up: a.up, out: a.h, n: R * d.I });
+    copy(batch, { src: a.xmid, dst: a.x, n: R * d.C });
+    const down = this.#w(`${p}.down.weight`);
+    matmul(batch, { a: a.h, b: down, c: a.x, M: R, K: d.I, N: d.C, transB: true, accumulate: true });
+  }
+
+  /** logits (S,V) = rows (S,C) · headᵀ. */
+  #head(batch: CommandBatch, rows: GPUBuffer, S: number): void {
+    const d = this.dims;
+    const head = this.model.tie_embeddings ? "embed.weight" : "head.weight";
+    matmul(batch, { a: rows, b: this.#w(head), c: this.#a.logits, M: S, K: d.C, N: d.V, transB: true });
+  }
+
+  /**
+   * One scheduling step: prefill `prefill` (their first tokens resolve `first`, in order), then `steps` decode
+   * steps over `decode` (which lists the prefilled sequences too, at their spec.dst). `chunk` resolves with
+   * (steps, decode.length) sampled ids. Two submits, so the first tokens come back before the chunk finishes.
+   */
+  step(
+    prefill: PrefillSeq[],
+    decode: DecodeSeq[],
+    steps: number,
+  ): { first: Promise<Uint32Array>; chunk: Promise<Uint32Array> } {
+    const dev = this.gpu.device;
+    const { slots, context, maxChunk } = this.limits;
+    const S = decode.length;
+    if (S > slots || prefill.length > slots) {
+      throw new Error(`Cannot decode ${S} sequences in ${slots} slots`);
+    }
+    if (steps > maxChunk) {
+      throw new Error(`Cannot run ${steps} decode steps in one chunk: the limit is ${maxChunk}`);
+    }
+    if (S > 0) {
+      upload(dev, this.#dec.ids, Uint32Array.from(decode, (s) => s.token));
+      upload(dev, this.#dec.rows, Uint32Array.from(decode.flatMap((s) => [s.slot, s.pos])));
+      upload(dev, this.#dec.specs, packSpecs(decode.map((s, i) => ({ ...s.spec, dst: i }))));
+    }
+    let first = Promise.resolve(new Uint32Array(0));
+    if (prefill.length > 0) {
+      const R = prefill.reduce((n, s) => n + s.prompt.length, 0);
+      if (R > this.rowsMax) {
+        throw new Error(`Cannot prefill ${R} prompt tokens in one pass: the limit is ${this.rowsMax}`);
+      }
+      const ids = new Uint32Array(R);
+      const rows = new Uint32Array(2 * R);
+      const pick = new Uint32Array(prefill.length);
+      let r = 0;
+      prefill.forEach((s, i) => {
+        if (s.prompt.length === 0 || s.prompt.length > context) {
+          throw new Error(`Cannot prefill a prompt of ${s.prompt.length} tokens: 1 to ${context} fit`);
+        }
+        s.prompt.forEach((id, t) => {
+          ids[r] = id;
+          rows[2 * r] = s.slot;
+          rows[2 * r + 1] = t;
+          r++;
+        });
+        pick[i] = r - 1;
+      });
+      upload(dev, this.#pre.ids, ids);
+      upload(dev, this.#pre.rows, rows);
+      upload(dev, this.#pre.pick, pick);
+      upload(dev, this.#pre.specs, packSpecs(prefill.map((s) => s.spec)));
+      const batch = new CommandBatch(this.gpu, "prefill");
+      this.#forward(batch, this.#pre.ids, this.#pre.rows, R);
+      gatherRows(batch, {
+        src: this.#a.n,
+        pick: this.#pre.pick,
+        dst: this.#a.hs,
+        S: prefill.length,
+        C: this.dims.C,
+      });
+      this.#head(batch, this.#a.hs, prefill.length);
+      const out = this.#pre.out;
+      sample(batch, {
+        logits: this.#a.logits,
+        specs: this.#pre.specs,
+        ids: this.#dec.ids,
+        out,
+        rows: this.#dec.rows,
+        S: prefill.length,
+        V: this.dims.V,
+        step: 0,
+        decode: false,
+      });
+      first = batch.read(out, 0, prefill.length * 4).then((b) => new Uint32Array(b));
+      batch.submit();
+    }
+    let chunk = Promise.resolve(new Uint32Array(0));
+    if (S > 0 && steps > 0) {
+      const batch = new CommandBatch(this.gpu, "decode");
+      for (let t = 0; t < steps; t++) {
+        this.#forward(batch, this.#dec.ids, this.#dec.rows, S);
+        this.#head(batch, this.#a.n, S);
+        sample(batch, {
+          logits: this.#a.logits,
+          specs: this.#dec.specs,
+          ids: this.#dec.ids,
+          out: this.#dec.out,
+          rows: this.#dec.rows,
+          S,
+          V: this.dims.V,
+          step: t,
+          decode: true,
+        });
+      }
+      chunk = batch.read(this.#dec.out, 0, steps * S * 4).then((b) => new Uint32Array(b));
+      batch.submit();
+    }
+    return { first, chunk };
+  }
+
+  /** Releases every GPU buffer (the parameters too unless `keepParams`). */
+  destroy(keepParams = false): void {
+    for (const group of [this.#a, this.#pre, this.#dec]) for (const b of Object.values(group)) b.destroy();
+    for (const b of [...this.#kc, ...this.#vc]) b.destroy();
+    if (!keepParams) this.params.destroy();
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * Continuous batching: requests wait in a FIFO queue, join the running batch between decode chunks (their prompts
+ * prefilled together in one pass) and leave it when they stop, freeing their KV-cache slot for the next one. One
+ * loop drives the engine; every request gets its tokens through callbacks as each chunk comes back. Not the HTTP
+ * layer (app.ts) and not the GPU work (engine.ts).
+ */
+import type { DecodeSeq, InferenceEngine, PrefillSeq } from "./engine.ts";
+
+/** What a caller asks for; ids in, ids out (text handling is the caller's). */
+export interface GenerationRequest {
+  prompt: number[];
+  /** ≥ 1; already capped to the context by the caller (see `capTokens`). */
+  maxTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  /** Ids that end generation without being emitted (e.g. `<|endoftext|>`). */
+  stopIds: number[];
+  /** Sees each new id in order; returning true stops the sequence (a stop string matched). */
+  onToken?: (id: number) => boolean | void;
+  signal?: AbortSignal;
+}
+
+/** Why a sequence ended: a stop id or stop string, the token limit, or the client went away. */
+export type FinishReason = "stop" | "length" | "abort";
+
+/** The outcome of one request. */
+export interface GenerationResult {
+  tokens: number[];
+  finishReason: FinishReason;
+  promptTokens: number;
+  /** Milliseconds from submit to the first token (from the prefill's readback). */
+  ttftMs: number;
+}
+
+/** Counters the metrics endpoint reads. */
+export interface SchedulerEvents {
+  onFirstToken?(ms: number): void;
+  onTokens?(n: number): void;
+  onChunk?(info: { sequences: number; steps: number; ms: number }): void;
+}
+
+interface Seq {
+  req: GenerationRequest;
+  slot: number;
+  pos: number; // position of `token`
+  token: number; // last sampled id, fed next
+  generated: number[];
+  submitted: number;
+  ttftMs: number;
+  done?: FinishReason;
+  resolve: (r: GenerationResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/** The largest max_tokens a prompt of `promptLen` tokens can have within `context` positions. */
+export function capTokens(maxTokens: number, promptLen: number, context: number): number {
+  return Math.max(0, Math.min(maxTokens, context - promptLen));
+}
+
+/** Drives one InferenceEngine for many concurrent requests. */
+export class Scheduler {
+  #waiting: Seq[] = [];
+  #active: Seq[] = [];
+  #free: number[];
+  #running = false;
+  #closed = false;
+
+  constructor(
+    readonly engine: InferenceEngine,
+    readonly options: { chunk: number; events?: SchedulerEvents },
+  ) {
+    this.#free = Array.from({ length: engine.limits.slots }, (_, i) => engine.limits.slots - 1 - i);
+  }
+
+  /** Requests waiting for a slot. */
+  get queueLength(): number {
+    return this.#waiting.length;
+  }
+
+  /** Sequences in the running batch. */
+  get activeCount(): number {
+    return this.#active.length;
+  }
+
+  /** Queues a request; resolves when it finishes. */
+  submit(req: GenerationRequest): Promise<GenerationResult> {
+    if (this.#closed) return Promise.reject(new Error("Cannot generate: the scheduler is closed"));
+    const context = this.engine.limits.context;
+    if (req.prompt.length === 0 || req.prompt.length >= context) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot generate: the prompt has ${req.prompt.length} tokens, 1 to ${context - 1} fit`,
+        ),
+      );
+    }
+    if (!(req.maxTokens >= 1) || req.prompt.length + req.maxTokens > context) {
+      return Promise.reject(
+        new RangeError(`Cannot generate ${req.maxTokens} tokens after ${req.prompt.length}`),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({
+        req,
+        slot: -1,
+        pos: req.prompt.length,
+        token: 0,
+        generated: [],
+        submitted: performance.now(),
+        ttftMs: 0,
+        resolve,
+        reject,
+      });
+      if (!this.#running) this.#loop();
+    });
+  }
+
+  /** Rejects queued requests and stops taking new ones (running ones finish). */
+  close(): void {
+    this.#closed = true;
+    for (const s of this.#waiting.splice(0)) {
+      s.reject(new Error("Cannot generate: the server is shutting down"));
+    }
+  }
+
+  async #loop(): Promise<void> {
+    this.#running = true;
+    try {
+      while (this.#waiting.length > 0 || this.#active.length > 0) {
+        try {
+          await this.#iteration();
+        } catch (err) {
+          for (const s of [...this.#active, ...this.#waiting]) s.reject(err);
+          for (const s of this.#active) this.#free.push(s.slot);
+          this.#active = [];
+          this.#waiting = [];
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #iteration(): Promise<void> {
+    // Admit waiting requests into free slots while their prompts fit one prefill pass.
+    const joining: Seq[] = [];
+    let rows = 0;
+    while (this.#waiting.length > 0 && this.#free.length > 0) {
+      const next = this.#waiting[0];
+      if (next.req.signal?.aborted) {
+        this.#waiting.shift();
+        next.resolve(this.#result(next, "abort"));
+        continue;
+      }
+      if (joining.length > 0 && rows + next.req.prompt.length > this.engine.rowsMax) break;
+      this.#waiting.shift();
+      next.slot = this.#free.pop()!;
+      rows += next.req.prompt.length;
+      joining.push(next);
+    }
+    const batch = [...this.#active, ...joining];
+    const remaining = (s: Seq) => s.req.maxTokens - s.generated.length - (joining.includes(s) ? 1 : 0);
+    const steps = Math.min(
+      this.options.chunk,
+      this.engine.limits.maxChunk,
+      Math.max(0, ...batch.map(remaining)),
+    );
+    const spec = (s: Seq, dst: number, counter: number) => ({
+      dst,
+      seed: s.req.seed,
+      counter,
+      temperature: s.req.temperature,
+      topK: s.req.topK,
+      topP: s.req.topP,
+    });
+    const prefill: PrefillSeq[] = joining.map((s) => ({
+      slot: s.slot,
+      prompt: s.req.prompt,
+      spec: spec(s, batch.indexOf(s), 0),
+    }));
+    const decode: DecodeSeq[] = batch.map((s, i) => ({
+      slot: s.slot,
+      pos: s.pos,
+      token: s.token,
+      spec: spec(s, i, joining.includes(s) ? 1 : s.generated.length),
+    }));
+    const started = performance.now();
+    const { first, chunk } = this.engine.step(prefill, decode, steps);
+    const firstIds = await first;
+    joining.forEach((s, i) => {
+      s.ttftMs = performance.now() - s.submitted;
+      this.options.events?.onFirstToken?.(s.ttftMs);
+      this.#deliver(s, firstIds[i]);
+    });
+    this.#active = batch;
+    const ids = await chunk;
+    const S = batch.length;
+    for (let t = 0; t < steps; t++) {
+      for (let i = 0; i < S; i++) this.#deliver(batch[i], ids[t * S + i]);
+    }
+    this.options.events?.onChunk?.({ sequences: S, steps, ms: performance.now() - started });
+    for (const s of batch) {
+      if (steps > 0) {
+        s.token = ids[(steps - 1) * S + batch.indexOf(s)];
+        s.pos += steps;
+      }
+      if (!s.done && s.req.signal?.aborted) s.done = "abort";
+      if (s.done) {
+        this.#free.push(s.slot);
+        s.resolve(this.#result(s, s.done));
+      }
+    }
+    this.#active = batch.filter((s) => !s.done);
+  }
+
+  #deliver(s: Seq, id: number): void {
+    if (s.done) return;
+    if (s.req.signal?.aborted) {
+      s.done = "abort";
+      return;
+    }
+    if (s.req.stopIds.includes(id)) {
+      s.done = "stop";
+      return;
+    }
+    s.generated.push(id);
+    this.options.events?.onTokens?.(1);
+    let stop = false;
+    try {
+      stop = s.req.onToken?.(id) === true;
+    } catch {
+      s.done = "abort";
+      return;
+    }
+    if (stop) s.done = "stop";
+    else if (s.generated.length >= s.req.maxTokens) s.done = "length";
+  }
+
+  #result(s: Seq, finishReason: FinishReason): GenerationResult {
+    return { tokens: s.generated, finishReason, promptTokens: s.req.prompt.length, ttftMs: s.ttftMs };
+  }
+}
