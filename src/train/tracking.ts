@@ -4,7 +4,7 @@
  * config and samples, and sets the final status. A failing store never stops training: points wait in memory and
  * are retried, and what is still undelivered at exit goes to a local fallback `mlruns` beside the checkpoints.
  */
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { type Config, flattenConfig } from "../config/mod.ts";
 import { describeError } from "../errors.ts";
 import {
@@ -78,6 +78,8 @@ export class RunTracker {
   /** Set once the store failed at start or at exit: the fallback run and where it lives. */
   #fallback?: { root: string; client: TrackingClient; runId: string };
   #storeDown = false;
+  /** One warning per outage: AsyncLogger's, or the first failed upload's. */
+  #warnedDown = false;
   #undelivered: Artifact[] = [];
   #done = false;
 
@@ -161,7 +163,7 @@ export class RunTracker {
       );
     }
     this.#logger = new AsyncLogger(this.#relay as unknown as TrackingClient, this.runId!, {
-      warn: this.#warn,
+      warn: (m) => this.#loggerWarning(m),
       flushIntervalMs: this.#flushIntervalMs,
       maxBackoffMs: 5_000,
     });
@@ -182,6 +184,18 @@ export class RunTracker {
       );
     }
     return { runId: this.runId! };
+  }
+
+  /** AsyncLogger's warnings, less a second one for the same outage and "works again" from the fallback. */
+  #loggerWarning(message: string): void {
+    if (message.startsWith("tracking: cannot log to ")) {
+      if (this.#warnedDown) return;
+      this.#warnedDown = true;
+    } else if (message.endsWith(" works again")) {
+      if (this.#fallback) return;
+      this.#warnedDown = false;
+    }
+    this.#warn(message);
   }
 
   /** The resumed run's params, or undefined when the store does not have that run (a new one is created). */
@@ -299,8 +313,12 @@ export class RunTracker {
       if (client !== this.#client) throw err;
       this.#storeDown = true;
       this.#undelivered.push(a);
+      if (this.#warnedDown) return;
+      this.#warnedDown = true;
       this.#warn(
-        `tracking: cannot upload ${a.path || "artifacts"} to ${this.trackingUri}: ${describeError(err)}`,
+        `tracking: cannot upload ${a.path || basename(a.local)} to ${this.trackingUri}: ${
+          describeError(err)
+        }`,
       );
     }
   }

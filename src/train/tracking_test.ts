@@ -1,0 +1,332 @@
+/** RunTracker without a GPU: a fake start, hand-made points and model directory, file stores and an HTTP double. */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { loadConfig } from "../config/mod.ts";
+import type { Gpu } from "../gpu/mod.ts";
+import type { PreparedData } from "../data/mod.ts";
+import {
+  FileStore,
+  httpStatusOf,
+  openTracking,
+  proto as P,
+  type TrackingClient,
+  TrackingError,
+} from "../tracking/mod.ts";
+import { readMLmodel } from "../model/mlmodel.ts";
+import { RunTracker, sampleFileName, startParams } from "./tracking.ts";
+import type { StartInfo, TrainResult } from "./trainer.ts";
+
+async function setup(sets: string[] = []) {
+  const dir = await Deno.makeTempDir({ prefix: "st-tracker-" });
+  const { config } = await loadConfig("tiny", [
+    `training.checkpoint_dir=${dir}/ckpt`,
+    `training.mlflow_tracking_uri=${dir}/mlruns`,
+    "training.mlflow_run_name=unit",
+    "training.notes=first *try*",
+    "training.tags={team: core, purpose: test}",
+    ...sets,
+  ]);
+  const info: StartInfo = {
+    runName: "unit",
+    ckptDir: `${dir}/ckpt/unit`,
+    startStep: 0,
+    paramCount: 1234,
+    gpu: {
+      summary: { description: "fake adapter", vendor: "acme", architecture: "", isFallback: true },
+      hasF16: false,
+    } as unknown as Gpu,
+    data: {
+      stats: {
+        trainTokens: 1000,
+        valTokens: 50,
+        trainDocs: 10,
+        valDocs: 1,
+        sources: "builtin:stories(4000, seed 1)",
+        valSources: "5% of train",
+        tokenizerSource: "cache/tok.json",
+      },
+      tokenizer: { vocabSize: 300 },
+    } as unknown as PreparedData,
+  };
+  const modelDir = `${dir}/ckpt/unit/model`;
+  await Deno.mkdir(modelDir, { recursive: true });
+  for (const f of ["model.safetensors", "config.json", "tokenizer.json", "generation_config.json"]) {
+    await Deno.writeTextFile(join(modelDir, f), "{}");
+  }
+  const result = (steps: number, interrupted = false): TrainResult => ({
+    runName: "unit",
+    steps,
+    interrupted,
+    modelDir,
+  });
+  const messages: string[] = [];
+  const options = {
+    warn: (m: string) => messages.push(`warning: ${m}`),
+    info: (m: string) => messages.push(m),
+    flushIntervalMs: 10,
+    exitTimeoutMs: 1500,
+  };
+  return {
+    dir,
+    config,
+    info,
+    result,
+    messages,
+    options,
+    cleanup: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+const steps = async (c: TrackingClient, runId: string, key: string) =>
+  (await c.getMetricHistory(runId, key)).map((m) => m.step);
+
+Deno.test("a run: params, tags, metrics with extras, model as MLmodel, config and samples, FINISHED", async () => {
+  const s = await setup();
+  try {
+    const tracker = new RunTracker(s.config, s.options);
+    const hooks = tracker.hooks();
+    const { runId } = (await hooks.onStart!(s.info)) as { runId: string };
+    assert.equal(tracker.runId, runId);
+    for (const step of [2, 4]) {
+      hooks.onLog!({ step, loss: 5 - step / 10, lr: 1e-3, gradNorm: 0.5, tokensPerSec: 1000, extra: {} });
+    }
+    hooks.onEval!({
+      step: 4,
+      loss: 4.5,
+      perplexity: Math.exp(4.5),
+      sample: "Once upon a time",
+      extra: { "moe/layer_1_balance": 1.25, "moe/layer_1_entropy": 0.7 },
+    });
+    hooks.onCheckpoint!(`${s.info.ckptDir}/step_4`, 4);
+    await tracker.finish(s.result(4));
+
+    const store = openTracking(`${s.dir}/mlruns`);
+    const run = await store.getRun(runId);
+    assert.equal(run.info.status, "FINISHED");
+    assert.equal(run.info.runName, "unit");
+    assert.equal(run.data.params["model.hidden_size"], "64");
+    assert.equal(run.data.params["training.learning_rate"], "0.003");
+    assert.equal(run.data.params["hardware.device"], "fake adapter");
+    assert.equal(run.data.params["dataset.train_tokens"], "1000");
+    assert.equal(run.data.params["dataset.tokenizer_vocab_size"], "300");
+    assert.equal(run.data.params["model_size.parameters"], "1234");
+    assert.equal(run.data.params["training.tags"], undefined);
+    assert.equal(run.data.tags["mlflow.note.content"], "first *try*");
+    assert.equal(run.data.tags.team, "core");
+    assert.equal(run.data.tags["mlflow.source.type"], "LOCAL");
+    assert.equal(run.data.tags["storyteller.checkpoint"], `${s.info.ckptDir}/step_4`);
+    assert.deepEqual(await steps(store, runId, "train/loss"), [2, 4]);
+    assert.deepEqual(await steps(store, runId, "train/learning_rate"), [2, 4]);
+    assert.deepEqual(await steps(store, runId, "val/perplexity"), [4]);
+    assert.equal(run.data.metrics["moe/layer_1_balance"].value, 1.25);
+    assert.equal(run.data.metrics["moe/layer_1_entropy"].step, 4);
+
+    const artifacts = join(new URL(run.info.artifactUri).pathname);
+    assert.equal(
+      await Deno.readTextFile(join(artifacts, "samples", sampleFileName(4))),
+      "Once upon a time\n",
+    );
+    assert.match(await Deno.readTextFile(join(artifacts, "config.yaml")), /hidden_size: 64/);
+    const { mlmodel, files } = await readMLmodel(join(artifacts, "model"));
+    assert.equal(mlmodel.run_id, runId);
+    assert.ok(files!.weights.endsWith("model/model.safetensors"));
+    const history = JSON.parse(run.data.tags["mlflow.log-model.history"]);
+    assert.deepEqual(history.map((h: { run_id: string }) => h.run_id), [runId]);
+    assert.deepEqual(s.messages, []);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("an exception marks the run FAILED with the error tag; a resume continues the same run", async () => {
+  const s = await setup();
+  try {
+    const first = new RunTracker(s.config, s.options);
+    const { runId } = await first.start(s.info);
+    first.evalPoint({ step: 0, loss: 5.7, perplexity: 300, sample: "Once" });
+    await first.fail(new Error("Cannot allocate a buffer: out of memory"));
+    const store = openTracking(`${s.dir}/mlruns`);
+    let run = await store.getRun(runId);
+    assert.equal(run.info.status, "FAILED");
+    assert.equal(run.data.tags["storyteller.error"], "Cannot allocate a buffer: out of memory");
+    const names = (await store.listArtifacts(runId)).map((a) => a.path).sort();
+    assert.deepEqual(names, ["config.yaml", "samples"]);
+
+    const { config } = await loadConfig("tiny", [
+      `training.checkpoint_dir=${s.dir}/ckpt`,
+      `training.mlflow_tracking_uri=${s.dir}/mlruns`,
+      "training.max_steps=600",
+    ]);
+    const again = new RunTracker(config, s.options);
+    const resumed = await again.start({ ...s.info, runId, startStep: 4 });
+    assert.equal(resumed.runId, runId);
+    assert.equal((await store.getRun(runId)).info.status, "RUNNING");
+    again.logPoint({ step: 6, loss: 4, lr: 1e-3, gradNorm: 0.4, tokensPerSec: 900 });
+    await again.finish(s.result(6));
+    await again.finish(s.result(6)); // a second call is a no-op
+    run = await store.getRun(runId);
+    assert.equal(run.info.status, "FINISHED");
+    assert.equal(run.data.params["training.max_steps"], "300", "params keep their first value");
+    assert.match(s.messages.join("\n"), /keeps the first values of training\.max_steps \(300 → 600\)/);
+    assert.equal(JSON.parse(run.data.tags["mlflow.log-model.history"]).length, 1);
+    assert.equal((await store.searchRuns({ experimentNames: ["storyteller"] })).runs.length, 1);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("a checkpoint's run missing from the store starts a new run with a warning", async () => {
+  const s = await setup();
+  try {
+    const tracker = new RunTracker(s.config, s.options);
+    const { runId } = await tracker.start({ ...s.info, runId: "0123456789abcdef0123456789abcdef" });
+    assert.notEqual(runId, "0123456789abcdef0123456789abcdef");
+    await tracker.finish(s.result(1));
+    assert.match(s.messages[0], /run 0123456789abcdef0123456789abcdef is not in .*; starting a new run/);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("startParams: config values as section.key, then hardware, dataset, model size and source", async () => {
+  const s = await setup();
+  try {
+    const keys = startParams(s.config, s.info).map((p) => p.key);
+    assert.ok(
+      keys.includes("model.num_layers") && keys.includes("data.train") && keys.includes("training.seed"),
+    );
+    assert.ok(!keys.includes("training.notes"));
+    for (const k of ["hardware.device", "hardware.use_amp", "hardware.amp_dtype", "dataset.sources"]) {
+      assert.ok(keys.includes(k), k);
+    }
+    assert.equal(new Set(keys).size, keys.length);
+    assert.ok(keys.every((k) => /^[a-z_]+\.[a-z0-9_.]+$/.test(k)), "dotted lower-case keys");
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("a malformed tracking URI is a usage error before any training", async () => {
+  const s = await setup(["training.mlflow_tracking_uri=s3://bucket/mlruns"]);
+  try {
+    assert.throws(() => new RunTracker(s.config, s.options), /only file paths, file: and http\(s\): URIs/);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+/** An MLflow REST double over a FileStore (artifacts as local file: URIs), which can be switched off. */
+function mlflowDouble(root: string) {
+  const store = new FileStore(root);
+  const state = { down: false, batches: 0 };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    if (state.down) return new Response("unavailable", { status: 503 });
+    const url = new URL(req.url);
+    const ep = url.pathname.replace("/api/2.0/mlflow/", "");
+    const b = req.method === "GET" ? Object.fromEntries(url.searchParams) : await req.json();
+    try {
+      switch (ep) {
+        case "experiments/get-by-name": {
+          const e = await store.getExperimentByName(b.experiment_name);
+          if (!e) throw new TrackingError("RESOURCE_DOES_NOT_EXIST", `No experiment '${b.experiment_name}'`);
+          return Response.json({ experiment: P.experimentToJson(e) });
+        }
+        case "experiments/create":
+          return Response.json({ experiment_id: await store.createExperiment(b.name) });
+        case "runs/create":
+          return Response.json({
+            run: P.runToJson(await store.createRun({ experimentId: b.experiment_id, runName: b.run_name })),
+          });
+        case "runs/get":
+          return Response.json({ run: P.runToJson(await store.getRun(b.run_id)) });
+        case "runs/update":
+          return Response.json({
+            run_info: P.runInfoToJson(
+              await store.updateRun(b.run_id, { status: b.status, endTime: b.end_time }),
+            ),
+          });
+        case "runs/log-batch":
+          state.batches++;
+          await store.logBatch(b.run_id, { ...b, metrics: (b.metrics ?? []).map(P.metricFromJson) });
+          return Response.json({});
+        default:
+          return Response.json({ error_code: "ENDPOINT_NOT_FOUND", message: ep }, { status: 404 });
+      }
+    } catch (err) {
+      const e = err as TrackingError;
+      return Response.json({ error_code: e.code, message: e.message }, { status: httpStatusOf(e.code) });
+    }
+  });
+  return { url: `http://127.0.0.1:${server.addr.port}`, store, state, close: () => server.shutdown() };
+}
+
+Deno.test("a server failing mid-run: training goes on, the rest lands in the local fallback at exit", async () => {
+  const s = await setup();
+  const d = mlflowDouble(`${s.dir}/server-mlruns`);
+  try {
+    const { config } = await loadConfig("tiny", [
+      `training.checkpoint_dir=${s.dir}/ckpt`,
+      `training.mlflow_tracking_uri=${d.url}`,
+      "training.mlflow_run_name=unit",
+    ]);
+    const tracker = new RunTracker(config, s.options);
+    const { runId } = await tracker.start(s.info);
+    tracker.logPoint({ step: 2, loss: 5, lr: 1e-3, gradNorm: 0.5, tokensPerSec: 1000 });
+    for (let i = 0; i < 100 && (await d.store.getMetricHistory(runId, "train/loss")).length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    d.state.down = true;
+    tracker.logPoint({ step: 4, loss: 4, lr: 1e-3, gradNorm: 0.5, tokensPerSec: 1000 });
+    tracker.evalPoint({ step: 4, loss: 4.2, perplexity: Math.exp(4.2), sample: "Once upon" });
+    await tracker.finish(s.result(4));
+
+    assert.deepEqual(await steps(d.store, runId, "train/loss"), [2]);
+    assert.equal((await d.store.getRun(runId)).info.status, "RUNNING");
+    const root = `${s.info.ckptDir}/mlruns`;
+    assert.equal(tracker.fallbackRoot, root);
+    const fb = openTracking(root);
+    const [fbRun] = (await fb.searchRuns({ experimentNames: ["storyteller"] })).runs;
+    assert.equal(fbRun.info.status, "FINISHED");
+    assert.equal(fbRun.data.tags["storyteller.fallback_for"], `${d.url} run ${runId}`);
+    assert.deepEqual(await steps(fb, fbRun.info.runId, "train/loss"), [4]);
+    assert.deepEqual(await steps(fb, fbRun.info.runId, "val/loss"), [4]);
+    assert.equal(fbRun.data.params["model.hidden_size"], "64");
+    const names = (await fb.listArtifacts(fbRun.info.runId)).map((a) => a.path).sort();
+    assert.deepEqual(names, ["config.yaml", "model", "samples"]);
+    const warnings = s.messages.filter((m) => m.startsWith("warning:"));
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(
+      s.messages.at(-1)!,
+      new RegExp(`could not be delivered to ${d.url}; they were written to run`),
+    );
+  } finally {
+    await d.close();
+    await s.cleanup();
+  }
+});
+
+Deno.test("an unreachable server at start: one warning, the run is logged to the local fallback", async () => {
+  const s = await setup();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  try {
+    const { config } = await loadConfig("tiny", [
+      `training.checkpoint_dir=${s.dir}/ckpt`,
+      `training.mlflow_tracking_uri=http://127.0.0.1:${port}`,
+    ]);
+    const tracker = new RunTracker(config, s.options);
+    const { runId } = await tracker.start(s.info);
+    tracker.logPoint({ step: 1, loss: 5, lr: 1e-3, gradNorm: 0.5, tokensPerSec: 1000 });
+    await tracker.finish(s.result(1, true));
+    const fb = openTracking(`${s.info.ckptDir}/mlruns`);
+    const run = await fb.getRun(runId);
+    assert.equal(run.info.status, "KILLED");
+    assert.deepEqual(await steps(fb, runId, "train/loss"), [1]);
+    assert.equal(s.messages.filter((m) => m.startsWith("warning:")).length, 1);
+    assert.match(s.messages[0], /cannot start a run at http:\/\/127\.0\.0\.1:\d+ .*logging this run to/);
+    assert.match(s.messages.at(-1)!, /could not be reached; this run was logged to run \w+ in /);
+  } finally {
+    await s.cleanup();
+  }
+});
