@@ -1,7 +1,7 @@
 /**
- * The whole dense model in plain TypeScript, composed from the reference ops: forward, mean cross-entropy loss and
- * the gradient of every parameter, over the same flat layout as the GPU engine. The oracle of the whole-model
- * test; slow, for tiny shapes only.
+ * The whole model in plain TypeScript, composed from the reference ops (dense or MoE MLP per layer): forward, mean
+ * cross-entropy loss plus the MoE auxiliary losses, and the gradient of every parameter, over the same flat layout
+ * as the GPU engine. The oracle of the whole-model tests; slow, for tiny shapes only.
  */
 import type { ModelConfig } from "../config/mod.ts";
 import { buildLayout, modelDims } from "../model/layout.ts";
@@ -12,6 +12,7 @@ import { ropeBackward, ropeForward } from "./rope.ts";
 import { attentionBackward, attentionForward } from "./attention.ts";
 import { swigluBackward, swigluForward } from "./swiglu.ts";
 import { crossEntropyBackward, crossEntropyForward } from "./crossentropy.ts";
+import { moeBackward, moeForward, type MoeSaved, type MoeWeights } from "./moe.ts";
 
 function add(a: Float32Array, b: Float32Array): Float32Array {
   const out = new Float32Array(a.length);
@@ -23,7 +24,10 @@ function addInto(a: Float32Array, b: Float32Array): void {
   for (let i = 0; i < a.length; i++) a[i] += b[i];
 }
 
-/** Mean loss over the B·T positions and (optionally) the flat gradient of every parameter. */
+/**
+ * Mean cross-entropy over the B·T positions plus, for MoE layers, aux_loss_coef · balance + z_loss_coef · z per
+ * layer (the training loss), and (optionally) the flat gradient of every parameter.
+ */
 export function modelLossAndGrads(
   m: ModelConfig,
   params: Float32Array,
@@ -51,6 +55,16 @@ export function modelLossAndGrads(
     matmul(x, w, N, K, out, { transB: true });
   type Saved = Record<string, Float32Array>;
   const saved: Saved[] = [];
+  const moeSaved = new Map<number, MoeSaved>();
+  const moeShape = { N, C: d.C, E: d.E, K: d.K, I: d.I };
+  const coefs = { auxCoef: m.moe.aux_loss_coef, zCoef: m.moe.z_loss_coef };
+  const experts = (l: number, of: (name: string) => Float32Array): MoeWeights => ({
+    router: of(`blocks.${l}.mlp.router.weight`),
+    gate: of(`blocks.${l}.mlp.experts.gate.weight`),
+    up: of(`blocks.${l}.mlp.experts.up.weight`),
+    down: of(`blocks.${l}.mlp.experts.down.weight`),
+  });
+  let aux = 0;
   let x = embeddingForward(inputs, P("embed.weight"), N, d.C);
   for (let l = 0; l < d.L; l++) {
     const p = `blocks.${l}`;
@@ -68,6 +82,14 @@ export function modelLossAndGrads(
     const n2 = rmsnormForward(s.xmid, P(`${p}.n2.weight`), N, d.C, m.norm_eps);
     s.n2 = n2.out;
     s.rstd2 = n2.rstd;
+    if (d.moeLayers.has(l)) {
+      const f = moeForward(n2.out, experts(l, P), moeShape, coefs);
+      moeSaved.set(l, f.saved);
+      aux += f.aux;
+      x = add(s.xmid, f.y);
+      saved.push(s);
+      continue;
+    }
     s.gate = lin(n2.out, P(`${p}.mlp.gate.weight`), d.C, d.I);
     s.up = lin(n2.out, P(`${p}.mlp.up.weight`), d.C, d.I);
     s.h = swigluForward(s.gate, s.up);
@@ -80,7 +102,7 @@ export function modelLossAndGrads(
   const { losses } = crossEntropyForward(logits, targets, N, d.V);
   let loss = 0;
   for (const v of losses) loss += v;
-  loss /= N;
+  loss = loss / N + aux;
   if (!withGrads) return { loss, grads };
 
   const dlogits = crossEntropyBackward(logits, targets, N, d.V, 1 / N);
@@ -94,13 +116,25 @@ export function modelLossAndGrads(
   for (let l = d.L - 1; l >= 0; l--) {
     const p = `blocks.${l}`;
     const s = saved[l];
-    const dh = matmul(dx, P(`${p}.mlp.down.weight`), N, d.C, d.I);
-    dW(`${p}.mlp.down.weight`, dx, s.h, d.C, d.I);
-    const { dgate, dup } = swigluBackward(dh, s.gate, s.up);
-    const dn2 = matmul(dgate, P(`${p}.mlp.gate.weight`), N, d.I, d.C);
-    matmul(dup, P(`${p}.mlp.up.weight`), N, d.I, d.C, { out: dn2 });
-    dW(`${p}.mlp.gate.weight`, dgate, s.n2, d.I, d.C);
-    dW(`${p}.mlp.up.weight`, dup, s.n2, d.I, d.C);
+    let dn2: Float32Array;
+    const ms = moeSaved.get(l);
+    if (ms) {
+      const g = moeBackward(dx, ms, experts(l, P), moeShape, coefs);
+      const gw = experts(l, G);
+      addInto(gw.router, g.dRouter);
+      addInto(gw.gate, g.dGate);
+      addInto(gw.up, g.dUp);
+      addInto(gw.down, g.dDown);
+      dn2 = g.dx;
+    } else {
+      const dh = matmul(dx, P(`${p}.mlp.down.weight`), N, d.C, d.I);
+      dW(`${p}.mlp.down.weight`, dx, s.h, d.C, d.I);
+      const { dgate, dup } = swigluBackward(dh, s.gate, s.up);
+      dn2 = matmul(dgate, P(`${p}.mlp.gate.weight`), N, d.I, d.C);
+      matmul(dup, P(`${p}.mlp.up.weight`), N, d.I, d.C, { out: dn2 });
+      dW(`${p}.mlp.gate.weight`, dgate, s.n2, d.I, d.C);
+      dW(`${p}.mlp.up.weight`, dup, s.n2, d.I, d.C);
+    }
     const r2 = rmsnormBackward(dn2, s.xmid, P(`${p}.n2.weight`), s.rstd2, N, d.C);
     addInto(G(`${p}.n2.weight`), r2.dw);
     dx = add(dx, r2.dx);
