@@ -1,11 +1,11 @@
 /**
  * The dense Llama-style model on the GPU: parameter/gradient/AdamW buffers laid out by the layout table, the
  * activations kept for backward, and forward → loss → backward recorded into a CommandBatch in data-flow order
- * (backward in exact reverse). Not the training loop (src/train/) and not MoE (a later issue).
+ * (backward in exact reverse). MoE MLPs are src/model/moe.ts, called at the MLP sites. Not the training loop.
  */
 import type { Config } from "../config/mod.ts";
 import { type Binding, type CommandBatch, createBuffer, type Gpu, STORAGE, upload } from "../gpu/mod.ts";
-import { matmul } from "../kernels/matmul.ts";
+import { matmul, matmulScratchFloats, SPLIT_TARGET_WORKGROUPS } from "../kernels/matmul.ts";
 import { copy } from "../kernels/copy.ts";
 import { embeddingBackward, embeddingBackwardIndex, embeddingForward } from "../kernels/embedding.ts";
 import { rmsnormBackward, rmsnormForward, rmsnormScratchFloats } from "../kernels/rmsnorm.ts";
@@ -15,6 +15,7 @@ import { rope } from "../kernels/rope.ts";
 import { attentionBackward, attentionForward, attentionScratchFloats } from "../kernels/attention.ts";
 import { type Layout, type ModelDims, modelDims } from "./layout.ts";
 import { buildLayout } from "./layout.ts";
+import { MoeLayer, type MoeMetrics, MoeScratch, moeTensors, readMoeMetrics } from "./moe.ts";
 
 const F32 = 4;
 
@@ -61,6 +62,8 @@ export class Engine {
   #targets: GPUBuffer; // u32 (N)
   #embIndex?: GPUBuffer; // u32, from embeddingBackwardIndex
   #embUnique = 0;
+  #moe = new Map<number, MoeLayer>(); // layer → its MoE MLP
+  #moeScratch?: MoeScratch;
   #grad?: {
     dx: GPUBuffer; // (N,C)
     dn: GPUBuffer; // (N,C)
@@ -73,16 +76,16 @@ export class Engine {
     dup: GPUBuffer;
     normScratch: GPUBuffer;
     attScratch: GPUBuffer;
+    splitK: GPUBuffer; // split-K partial sums of the weight-gradient matmuls
   };
+  /** Workgroups a weight-gradient matmul is split along K to reach (0 = no split, on CPU adapters). */
+  readonly splitTarget: number;
 
   constructor(
     readonly gpu: Gpu,
     readonly config: Config,
     options: { batchSize: number; seqLen?: number; training: boolean; params?: GPUBuffer },
   ) {
-    if (config.model.moe.num_experts > 0) {
-      throw new Error("Cannot build a Mixture-of-Experts model yet: MoE layers arrive with issue #7");
-    }
     const d = (this.dims = modelDims(config.model));
     this.layout = buildLayout(config.model);
     this.B = options.batchSize;
@@ -105,10 +108,12 @@ export class Engine {
       xmid: buf(`L${l}.xmid`, N * d.C),
       n2: buf(`L${l}.n2`, N * d.C),
       rstd2: buf(`L${l}.rstd2`, N),
-      gate: buf(`L${l}.gate`, N * d.I),
-      up: buf(`L${l}.up`, N * d.I),
-      h: buf(`L${l}.h`, N * d.I),
+      gate: buf(`L${l}.gate`, d.moeLayers.has(l) ? 1 : N * d.I),
+      up: buf(`L${l}.up`, d.moeLayers.has(l) ? 1 : N * d.I),
+      h: buf(`L${l}.h`, d.moeLayers.has(l) ? 1 : N * d.I),
     }));
+    const moeDims = { N, C: d.C, I: d.I, E: d.E, K: d.K };
+    for (const l of d.moeLayers) this.#moe.set(l, new MoeLayer(gpu, moeDims, l, config.model.moe));
     this.#final = {
       x: buf("final.x", N * d.C),
       nf: buf("final.nf", N * d.C),
@@ -119,7 +124,12 @@ export class Engine {
     this.#ids = buf("ids", N);
     this.#targets = buf("targets", N);
     this.scalars = createBuffer(dev, "scalars", 16 * F32, STORAGE);
+    // A CPU adapter (lavapipe) has a few cores that the output tiles already fill: splitting only adds the reduce.
+    this.splitTarget = gpu.summary.isFallback ? 0 : SPLIT_TARGET_WORKGROUPS;
     if (options.training) {
+      // Weight-gradient shapes (out, in) with K = N; the largest split scratch serves them all, one at a time.
+      const dW = [[d.V, d.C], [d.C, d.I], [d.I, d.C], [d.C, qw], [qw, d.C], [kvw, d.C]];
+      const splitFloats = Math.max(...dW.map(([o, i]) => matmulScratchFloats(o, i, N, this.splitTarget)));
       this.grads = buf("grads", this.layout.total);
       this.#grad = {
         dx: buf("dx", N * d.C),
@@ -133,7 +143,9 @@ export class Engine {
         dup: buf("dup", N * d.I),
         normScratch: buf("rmsnorm scratch", rmsnormScratchFloats(N, d.C)),
         attScratch: buf("attention scratch", attentionScratchFloats(this.B, this.T, d.NH)),
+        splitK: buf("split-K scratch", splitFloats),
       };
+      if (d.moeLayers.size > 0) this.#moeScratch = new MoeScratch(gpu, moeDims);
     }
   }
 
@@ -148,6 +160,25 @@ export class Engine {
   g(name: string): Binding {
     if (!this.grads) throw new Error("Cannot take gradients: the engine was built for inference");
     return this.w(name, this.grads);
+  }
+
+  /**
+   * Records dW (out,in) += dyᵀ · x for a Linear weight: dy (N,out), x (N,in). K = N is long and the output small,
+   * so this is where split-K pays on a large GPU.
+   */
+  #weightGrad(batch: CommandBatch, dy: GPUBuffer, x: GPUBuffer, name: string, out: number, inp: number): void {
+    matmul(batch, {
+      a: dy,
+      b: x,
+      c: this.g(name),
+      M: out,
+      K: this.N,
+      N: inp,
+      transA: true,
+      accumulate: true,
+      scratch: this.#grad?.splitK,
+      splitTarget: this.splitTarget,
+    });
   }
 
   /** The head weight: the tied embedding or the separate LM head. */
@@ -236,6 +267,12 @@ export class Engine {
         C: d.C,
         eps,
       });
+      const moe = this.#moe.get(l);
+      if (moe) {
+        copy(batch, { src: a.xmid, dst: next, n: N * d.C });
+        moe.forward(batch, { x: a.n2, out: next, w: moeTensors(l, (n) => this.w(n)), accumulate: true });
+        continue;
+      }
       matmul(batch, {
         a: a.n2,
         b: this.w(`${p}.mlp.gate.weight`),
@@ -300,19 +337,11 @@ export class Engine {
     this.forward(batch);
     crossEntropy(batch, { logits: f.logits, targets: this.#targets, losses: f.losses, N, V: d.V, dscale });
     lossSum(batch, { losses: f.losses, acc: this.scalars, slot: 0, N, accumulate: true });
+    for (const moe of this.#moe.values()) moe.addAuxLoss(batch, this.scalars, 0, N); // slot 0 holds N·loss
     // ---- backward, in exact reverse order ----
     const head = this.#headName();
     matmul(batch, { a: f.logits, b: this.w(head), c: g.dn, M: N, K: d.V, N: d.C }); // dnf = dlogits · W
-    matmul(batch, {
-      a: f.logits,
-      b: f.nf,
-      c: this.g(head),
-      M: d.V,
-      K: N,
-      N: d.C,
-      transA: true,
-      accumulate: true,
-    });
+    this.#weightGrad(batch, f.logits, f.nf, head, d.V, d.C);
     rmsnormBackward(batch, {
       dout: g.dn,
       x: f.x,
@@ -327,40 +356,53 @@ export class Engine {
     for (let l = d.L - 1; l >= 0; l--) {
       const a = this.#acts[l];
       const p = `blocks.${l}`;
-      // MLP: next = xmid + h · Wdownᵀ
-      matmul(batch, { a: g.dx, b: this.w(`${p}.mlp.down.weight`), c: g.dh, M: N, K: d.C, N: d.I });
-      matmul(batch, {
-        a: g.dx,
-        b: a.h,
-        c: this.g(`${p}.mlp.down.weight`),
-        M: d.C,
-        K: N,
-        N: d.I,
-        transA: true,
-        accumulate: true,
-      });
-      swigluBackward(batch, { dout: g.dh, gate: a.gate, up: a.up, dgate: g.dgate, dup: g.dup, n: N * d.I });
-      matmul(batch, { a: g.dgate, b: this.w(`${p}.mlp.gate.weight`), c: g.dn, M: N, K: d.I, N: d.C });
-      matmul(batch, {
-        a: g.dup,
-        b: this.w(`${p}.mlp.up.weight`),
-        c: g.dn,
-        M: N,
-        K: d.I,
-        N: d.C,
-        accumulate: true,
-      });
-      for (const [dy, name] of [[g.dgate, "gate"], [g.dup, "up"]] as const) {
+      const moe = this.#moe.get(l);
+      if (moe) {
+        moe.backward(batch, {
+          dy: g.dx,
+          dx: g.dn,
+          x: a.n2,
+          w: moeTensors(l, (n) => this.w(n)),
+          g: moeTensors(l, (n) => this.g(n)),
+          scratch: this.#moeScratch!,
+          auxScale: dscale * N,
+        });
+      } else {
+        // MLP: next = xmid + h · Wdownᵀ
+        matmul(batch, { a: g.dx, b: this.w(`${p}.mlp.down.weight`), c: g.dh, M: N, K: d.C, N: d.I });
         matmul(batch, {
-          a: dy,
-          b: a.n2,
-          c: this.g(`${p}.mlp.${name}.weight`),
-          M: d.I,
+          a: g.dx,
+          b: a.h,
+          c: this.g(`${p}.mlp.down.weight`),
+          M: d.C,
           K: N,
-          N: d.C,
+          N: d.I,
           transA: true,
           accumulate: true,
         });
+        swigluBackward(batch, { dout: g.dh, gate: a.gate, up: a.up, dgate: g.dgate, dup: g.dup, n: N * d.I });
+        matmul(batch, { a: g.dgate, b: this.w(`${p}.mlp.gate.weight`), c: g.dn, M: N, K: d.I, N: d.C });
+        matmul(batch, {
+          a: g.dup,
+          b: this.w(`${p}.mlp.up.weight`),
+          c: g.dn,
+          M: N,
+          K: d.I,
+          N: d.C,
+          accumulate: true,
+        });
+        for (const [dy, name] of [[g.dgate, "gate"], [g.dup, "up"]] as const) {
+          matmul(batch, {
+            a: dy,
+            b: a.n2,
+            c: this.g(`${p}.mlp.${name}.weight`),
+            M: d.I,
+            K: N,
+            N: d.C,
+            transA: true,
+            accumulate: true,
+          });
+        }
       }
       rmsnormBackward(batch, {
         dout: g.dn,
@@ -376,16 +418,7 @@ export class Engine {
       });
       // Attention: xmid = x + att · Woᵀ
       matmul(batch, { a: g.dx, b: this.w(`${p}.attn.o.weight`), c: g.datt, M: N, K: d.C, N: qw });
-      matmul(batch, {
-        a: g.dx,
-        b: a.att,
-        c: this.g(`${p}.attn.o.weight`),
-        M: d.C,
-        K: N,
-        N: qw,
-        transA: true,
-        accumulate: true,
-      });
+      this.#weightGrad(batch, g.dx, a.att, `${p}.attn.o.weight`, d.C, qw);
       attentionBackward(batch, {
         q: a.q,
         k: a.k,
@@ -416,16 +449,7 @@ export class Engine {
           N: d.C,
           accumulate: i > 0,
         });
-        matmul(batch, {
-          a: dy,
-          b: a.n1,
-          c: this.g(`${p}.attn.${name}.weight`),
-          M: width,
-          K: N,
-          N: d.C,
-          transA: true,
-          accumulate: true,
-        });
+        this.#weightGrad(batch, dy, a.n1, `${p}.attn.${name}.weight`, width, d.C);
       });
       rmsnormBackward(batch, {
         dout: g.dn,
@@ -465,6 +489,14 @@ export class Engine {
     lossSum(batch, { losses: f.losses, acc: this.scalars, slot, N: this.N, accumulate: true });
   }
 
+  /**
+   * Appends a read of every MoE layer's stats (from the latest forward) to `batch`; after submit the promise gives
+   * `moe/layer_X_balance`, `_entropy`, `_z_loss`, `_aux_loss`, `_expert_i_fraction`. Undefined for a dense model.
+   */
+  moeMetrics(batch: CommandBatch): Promise<MoeMetrics> | undefined {
+    return this.#moe.size > 0 ? readMoeMetrics(batch, [...this.#moe.values()]) : undefined;
+  }
+
   /** Zeroes the gradients (start of an optimizer step). */
   zeroGrads(batch: CommandBatch): void {
     if (this.grads) batch.clear(this.grads);
@@ -475,6 +507,8 @@ export class Engine {
     for (const a of this.#acts) for (const b of Object.values(a)) b.destroy();
     for (const b of Object.values(this.#final)) b.destroy();
     if (this.#grad) { for (const b of Object.values(this.#grad)) b.destroy(); }
+    for (const m of this.#moe.values()) m.destroy();
+    this.#moeScratch?.destroy();
     for (const b of [this.#ids, this.#targets, this.scalars, this.grads, this.#embIndex]) b?.destroy();
     if (!shared) this.params.destroy();
   }
