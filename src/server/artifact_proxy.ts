@@ -95,6 +95,14 @@ function listDir(dir: string, base: string): { path: string; is_dir: boolean; fi
     .sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
+function isDir(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 /** The raw (still percent-encoded) path after `/artifacts/` in the request URL. */
 function rawTail(c: Context): string {
   const pathname = new URL(c.req.url).pathname;
@@ -109,6 +117,7 @@ export function artifactProxyApi(ctx: ServerContext): Hono {
 
   app.get("/artifacts", (c) => {
     const segs = checkedSegments(c.req.query("path") ?? "");
+    if (!isDir(root)) return c.json({});
     const dir = resolveUnder(root, segs);
     const files = listDir(dir, dir);
     return c.json(files.length ? { files } : {});
@@ -119,7 +128,14 @@ export function artifactProxyApi(ctx: ServerContext): Hono {
     if (segs.length === 0) {
       throw new TrackingError("INVALID_PARAMETER_VALUE", "Cannot upload: the path is empty");
     }
+    await Deno.mkdir(root, { recursive: true });
     const target = resolveUnder(root, segs, true);
+    if (isDir(target)) {
+      throw new TrackingError(
+        "INVALID_PARAMETER_VALUE",
+        `Cannot upload to '${segs.join("/")}': it is a directory`,
+      );
+    }
     await Deno.mkdir(dirname(target), { recursive: true });
     resolveUnder(root, segs, true); // re-check after mkdir: nothing may have raced a symlink in
     const tmp = `${target}.${crypto.randomUUID()}.upload.tmp`;
@@ -172,8 +188,14 @@ export function runArtifactsApi(ctx: ServerContext): Hono {
     const run = await ctx.store.getRun(p.runId());
     const sub = p.str("path") ?? "";
     const segs = checkedSegments(sub);
+    if (
+      ctx.artifactsRoot !== null && !isDir(ctx.artifactsRoot) &&
+      /^mlflow-artifacts:/i.test(run.info.artifactUri)
+    ) {
+      return c.json({ root_uri: run.info.artifactUri }); // nothing uploaded yet
+    }
     const base = localArtifactRoot(ctx, run.info.artifactUri);
-    const files = listDir(resolveUnder(base, segs), base);
+    const files = isDir(base) ? listDir(resolveUnder(base, segs), base) : [];
     const page = pageOf(files, p.int("max_results"), p.str("page_token") || undefined, Infinity);
     return c.json({
       root_uri: run.info.artifactUri,

@@ -34,8 +34,8 @@ export function openServerContext(
   if (!(store instanceof FileStore)) throw new Error("Cannot open the backend store: not a file store");
   let artifactsRoot: string | null = null;
   if (artifactsDestination !== null) {
+    // Created on the first upload, so `storyteller ui` leaves no empty folder behind.
     artifactsRoot = resolve(artifactsDestination.replace(/^file:\/\//i, ""));
-    Deno.mkdirSync(artifactsRoot, { recursive: true });
   }
   const ctx = { store, artifactsRoot, maxArtifactBytes };
   // A store this server creates gets MLflow's server default for experiment 0, as `mlflow server` does.

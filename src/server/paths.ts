@@ -25,12 +25,12 @@ export function checkedSegments(path: string): string[] {
   if (path.includes("\\")) throw refuse(path, "backslashes are not allowed");
   if (/[#;?]/.test(path)) throw refuse(path, "'#', ';' and '?' are not allowed");
   if (path.startsWith("/") || path.startsWith("~")) throw refuse(path, "absolute paths are not allowed");
-  if (/^[a-z]:/i.test(path)) throw refuse(path, "drive letters and URI schemes are not allowed");
   if (/%(2e|2f|5c|00|25)/i.test(path)) throw refuse(path, "percent-encoded characters remain after decoding");
   const segments = path.replace(/\/$/, "").split("/");
   for (const s of segments) {
     if (s === "") throw refuse(path, "empty path segments ('//') are not allowed");
     if (s === "." || s === "..") throw refuse(path, "'.' and '..' segments are not allowed");
+    if (/^[a-z]:/i.test(s)) throw refuse(path, "drive letters ('C:') are not allowed");
   }
   return segments;
 }
