@@ -1,17 +1,13 @@
-/** RunTracker without a GPU: a fake start, hand-made points and model directory, file stores and an HTTP double. */
+/**
+ * RunTracker without a GPU: a fake start, hand-made points and model directory, file stores. The HTTP server cases
+ * (REST, a server failing mid-run) are in tests/train_tracking_test.ts.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadConfig } from "../config/mod.ts";
 import type { Gpu } from "../gpu/mod.ts";
 import type { PreparedData } from "../data/mod.ts";
-import {
-  FileStore,
-  httpStatusOf,
-  openTracking,
-  proto as P,
-  type TrackingClient,
-  TrackingError,
-} from "../tracking/mod.ts";
+import { openTracking, type TrackingClient } from "../tracking/mod.ts";
 import { readMLmodel } from "../model/mlmodel.ts";
 import { RunTracker, sampleFileName, startParams } from "./tracking.ts";
 import type { StartInfo, TrainResult } from "./trainer.ts";
@@ -211,96 +207,6 @@ Deno.test("a malformed tracking URI is a usage error before any training", async
   try {
     assert.throws(() => new RunTracker(s.config, s.options), /only file paths, file: and http\(s\): URIs/);
   } finally {
-    await s.cleanup();
-  }
-});
-
-/** An MLflow REST double over a FileStore (artifacts as local file: URIs), which can be switched off. */
-function mlflowDouble(root: string) {
-  const store = new FileStore(root);
-  const state = { down: false, batches: 0 };
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    if (state.down) return new Response("unavailable", { status: 503 });
-    const url = new URL(req.url);
-    const ep = url.pathname.replace("/api/2.0/mlflow/", "");
-    const b = req.method === "GET" ? Object.fromEntries(url.searchParams) : await req.json();
-    try {
-      switch (ep) {
-        case "experiments/get-by-name": {
-          const e = await store.getExperimentByName(b.experiment_name);
-          if (!e) throw new TrackingError("RESOURCE_DOES_NOT_EXIST", `No experiment '${b.experiment_name}'`);
-          return Response.json({ experiment: P.experimentToJson(e) });
-        }
-        case "experiments/create":
-          return Response.json({ experiment_id: await store.createExperiment(b.name) });
-        case "runs/create":
-          return Response.json({
-            run: P.runToJson(await store.createRun({ experimentId: b.experiment_id, runName: b.run_name })),
-          });
-        case "runs/get":
-          return Response.json({ run: P.runToJson(await store.getRun(b.run_id)) });
-        case "runs/update":
-          return Response.json({
-            run_info: P.runInfoToJson(
-              await store.updateRun(b.run_id, { status: b.status, endTime: b.end_time }),
-            ),
-          });
-        case "runs/log-batch":
-          state.batches++;
-          await store.logBatch(b.run_id, { ...b, metrics: (b.metrics ?? []).map(P.metricFromJson) });
-          return Response.json({});
-        default:
-          return Response.json({ error_code: "ENDPOINT_NOT_FOUND", message: ep }, { status: 404 });
-      }
-    } catch (err) {
-      const e = err as TrackingError;
-      return Response.json({ error_code: e.code, message: e.message }, { status: httpStatusOf(e.code) });
-    }
-  });
-  return { url: `http://127.0.0.1:${server.addr.port}`, store, state, close: () => server.shutdown() };
-}
-
-Deno.test("a server failing mid-run: training goes on, the rest lands in the local fallback at exit", async () => {
-  const s = await setup();
-  const d = mlflowDouble(`${s.dir}/server-mlruns`);
-  try {
-    const { config } = await loadConfig("tiny", [
-      `training.checkpoint_dir=${s.dir}/ckpt`,
-      `training.mlflow_tracking_uri=${d.url}`,
-      "training.mlflow_run_name=unit",
-    ]);
-    const tracker = new RunTracker(config, s.options);
-    const { runId } = await tracker.start(s.info);
-    tracker.logPoint({ step: 2, loss: 5, lr: 1e-3, gradNorm: 0.5, tokensPerSec: 1000 });
-    for (let i = 0; i < 100 && (await d.store.getMetricHistory(runId, "train/loss")).length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    d.state.down = true;
-    tracker.logPoint({ step: 4, loss: 4, lr: 1e-3, gradNorm: 0.5, tokensPerSec: 1000 });
-    tracker.evalPoint({ step: 4, loss: 4.2, perplexity: Math.exp(4.2), sample: "Once upon" });
-    await tracker.finish(s.result(4));
-
-    assert.deepEqual(await steps(d.store, runId, "train/loss"), [2]);
-    assert.equal((await d.store.getRun(runId)).info.status, "RUNNING");
-    const root = `${s.info.ckptDir}/mlruns`;
-    assert.equal(tracker.fallbackRoot, root);
-    const fb = openTracking(root);
-    const [fbRun] = (await fb.searchRuns({ experimentNames: ["storyteller"] })).runs;
-    assert.equal(fbRun.info.status, "FINISHED");
-    assert.equal(fbRun.data.tags["storyteller.fallback_for"], `${d.url} run ${runId}`);
-    assert.deepEqual(await steps(fb, fbRun.info.runId, "train/loss"), [4]);
-    assert.deepEqual(await steps(fb, fbRun.info.runId, "val/loss"), [4]);
-    assert.equal(fbRun.data.params["model.hidden_size"], "64");
-    const names = (await fb.listArtifacts(fbRun.info.runId)).map((a) => a.path).sort();
-    assert.deepEqual(names, ["config.yaml", "model", "samples"]);
-    const warnings = s.messages.filter((m) => m.startsWith("warning:"));
-    assert.equal(warnings.length, 1, warnings.join("\n"));
-    assert.match(
-      s.messages.at(-1)!,
-      new RegExp(`could not be delivered to ${d.url}; they were written to run`),
-    );
-  } finally {
-    await d.close();
     await s.cleanup();
   }
 });

@@ -1,0 +1,397 @@
+/**
+ * Every training run is tracked, end to end through the CLI: the exact mlruns layout after `storyteller train` on
+ * configs/tiny.yaml, `runs search` and `models register` on it, resume into the same run, the real tracking server
+ * over REST, a server failing mid-run, an unreachable server, and use_mlflow: false.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { gpuTest } from "../src/gpu/testing.ts";
+import { run } from "../src/cli/mod.ts";
+import { flattenConfig, loadConfig } from "../src/config/mod.ts";
+import { openTracking, type TrackingClient } from "../src/tracking/mod.ts";
+import { createServerApp, listen } from "../src/server/mod.ts";
+import { readMLmodel } from "../src/model/mlmodel.ts";
+import { RunTracker } from "../src/train/tracking.ts";
+import type { StartInfo } from "../src/train/trainer.ts";
+import type { Gpu } from "../src/gpu/mod.ts";
+import type { PreparedData } from "../src/data/mod.ts";
+
+const TINY = new URL("../configs/tiny.yaml", import.meta.url).pathname;
+
+/** configs/tiny.yaml made tiny and fast: 6 steps, logs at 2/4/6, evals at 0/3/6. */
+function sets(dir: string, more: string[] = []): string[] {
+  return [
+    "model.hidden_size=32",
+    "model.num_layers=1",
+    "model.num_heads=2",
+    "model.num_kv_heads=2",
+    "model.intermediate_size=64",
+    "model.max_seq_len=32",
+    "model.vocab_size=300",
+    "data.builtin_stories=300",
+    `data.cache_dir=${dir}/cache`,
+    "training.batch_size=4",
+    "training.max_steps=6",
+    "training.warmup_steps=2",
+    "training.log_interval=2",
+    "training.eval_interval=3",
+    "training.eval_steps=1",
+    "training.sample_tokens=6",
+    `training.checkpoint_dir=${dir}/ckpt`,
+    "training.mlflow_run_name=e2e",
+    ...more,
+  ].flatMap((s) => ["--set", s]);
+}
+
+/** Runs the CLI in-process with stdout/stderr captured. */
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const { log, error } = console;
+  console.log = (...a: unknown[]) => out.push(a.join(" "));
+  console.error = (...a: unknown[]) => err.push(a.join(" "));
+  try {
+    const code = await run(argv);
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+    Deno.exitCode = 0;
+  }
+}
+
+async function walk(dir: string, prefix = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory) out.push(...await walk(join(dir, e.name), rel));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+const stepsOf = async (c: TrackingClient, runId: string, key: string) =>
+  (await c.getMetricHistory(runId, key)).map((m) => m.step);
+
+const METRIC_FILES = [
+  "metrics/train/grad_norm",
+  "metrics/train/learning_rate",
+  "metrics/train/loss",
+  "metrics/train/tokens_per_sec",
+  "metrics/val/loss",
+  "metrics/val/perplexity",
+];
+const ARTIFACT_FILES = [
+  "artifacts/config.yaml",
+  "artifacts/model/MLmodel",
+  "artifacts/model/config.json",
+  "artifacts/model/generation_config.json",
+  "artifacts/model/model.safetensors",
+  "artifacts/model/tokenizer.json",
+  "artifacts/samples/step_0000000.txt",
+  "artifacts/samples/step_0000003.txt",
+  "artifacts/samples/step_0000006.txt",
+];
+const TAGS = [
+  "mlflow.log-model.history",
+  "mlflow.note.content",
+  "mlflow.runName",
+  "mlflow.source.name",
+  "mlflow.source.type",
+  "mlflow.user",
+  "storyteller.checkpoint",
+  "storyteller.checkpoint_dir",
+  "storyteller.version",
+  "team",
+];
+const DERIVED_PARAMS = [
+  "dataset.sources",
+  "dataset.tokenizer",
+  "dataset.tokenizer_vocab_size",
+  "dataset.train_docs",
+  "dataset.train_tokens",
+  "dataset.val_docs",
+  "dataset.val_sources",
+  "dataset.val_tokens",
+  "hardware.amp_dtype",
+  "hardware.architecture",
+  "hardware.device",
+  "hardware.fallback_adapter",
+  "hardware.shader_f16",
+  "hardware.use_amp",
+  "hardware.vendor",
+  "model_size.parameters",
+  "source.version",
+];
+
+gpuTest(
+  "storyteller train on configs/tiny.yaml writes the exact mlruns layout; search, register, resume",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "st-train-track-" });
+    const root = `${dir}/mlruns`;
+    try {
+      const args = sets(dir, [
+        `training.mlflow_tracking_uri=${root}`,
+        "training.notes=e2e *run*",
+        "training.tags={team: core}",
+      ]);
+      const r = await cli("train", "--config", TINY, ...args);
+      assert.equal(r.code, 0, r.err);
+      const store = openTracking(root);
+      const { runs } = await store.searchRuns({ experimentNames: ["storyteller"] });
+      assert.equal(runs.length, 1);
+      const runId = runs[0].info.runId;
+      assert.match(r.out, new RegExp(`tracking: run ${runId} in experiment 'storyteller' at ${root}`));
+      assert.match(r.out, /view it with: storyteller ui --backend-store-uri /);
+
+      const runDir = join(root, runs[0].info.experimentId, runId);
+      const files = (await walk(runDir)).filter((f) => !/^(params|tags)\/|source\.git/.test(f));
+      assert.deepEqual(files, [...ARTIFACT_FILES, "meta.yaml", ...METRIC_FILES].sort());
+      const tags = (await walk(join(runDir, "tags"))).filter((t) => !t.startsWith("mlflow.source.git."));
+      assert.deepEqual(tags, TAGS);
+      const { config } = await loadConfig(
+        TINY,
+        sets(dir, [`training.mlflow_tracking_uri=${root}`])
+          .filter((s) => s !== "--set"),
+      );
+      const configKeys = Object.keys(flattenConfig(config))
+        .filter((k) => k !== "training.tags" && k !== "training.notes");
+      const params = (await walk(join(runDir, "params"))).filter((p) => p !== "source.git_commit");
+      assert.deepEqual(params, [...configKeys, ...DERIVED_PARAMS].sort());
+      assert.equal(await Deno.readTextFile(join(runDir, "params/model.hidden_size")), "32");
+      assert.equal(await Deno.readTextFile(join(runDir, "params/training.max_steps")), "6");
+      assert.match(await Deno.readTextFile(join(runDir, "meta.yaml")), /^status: 3$/m);
+
+      assert.deepEqual(await stepsOf(store, runId, "train/loss"), [2, 4, 6]);
+      assert.deepEqual(await stepsOf(store, runId, "train/tokens_per_sec"), [2, 4, 6]);
+      assert.deepEqual(await stepsOf(store, runId, "val/loss"), [0, 3, 6]);
+      assert.deepEqual(await stepsOf(store, runId, "val/perplexity"), [0, 3, 6]);
+      const run1 = await store.getRun(runId);
+      assert.equal(run1.data.tags["mlflow.note.content"], "e2e *run*");
+      assert.equal(run1.data.tags["storyteller.checkpoint"], `${dir}/ckpt/e2e/step_6`);
+      const { mlmodel } = await readMLmodel(join(runDir, "artifacts/model"));
+      assert.equal(mlmodel.run_id, runId);
+      const state = JSON.parse(await Deno.readTextFile(`${dir}/ckpt/e2e/step_6/state.json`));
+      assert.equal(state.runId, runId);
+
+      const search = await cli(
+        "runs",
+        "search",
+        "--experiment-name",
+        "storyteller",
+        "--filter",
+        "metrics.val/loss < 10",
+        "--order-by",
+        "metrics.val/loss ASC",
+        "--tracking-uri",
+        root,
+      );
+      assert.equal(search.code, 0, search.err);
+      assert.match(search.out, new RegExp(runId));
+      const reg = await cli(
+        "models",
+        "register",
+        `runs:/${runId}/model`,
+        "storyteller-production",
+        "--tracking-uri",
+        root,
+      );
+      assert.equal(reg.code, 0, reg.err);
+      const version = await store.getModelVersion("storyteller-production", "1");
+      assert.equal(version.runId, runId);
+
+      // --resume continues the same run: steps go on, the model history grows, the status is FINISHED again.
+      const again = await cli(
+        "train",
+        "--config",
+        TINY,
+        ...sets(dir, [`training.mlflow_tracking_uri=${root}`, "training.max_steps=8"]),
+        "--resume",
+      );
+      assert.equal(again.code, 0, again.err);
+      assert.match(again.err, /params are fixed once logged; .* training\.max_steps \(6 → 8\)/);
+      assert.equal((await store.searchRuns({ experimentNames: ["storyteller"] })).runs.length, 1);
+      assert.deepEqual(await stepsOf(store, runId, "train/loss"), [2, 4, 6, 8]);
+      assert.deepEqual(await stepsOf(store, runId, "val/loss"), [0, 3, 6, 8]);
+      const run2 = await store.getRun(runId);
+      assert.equal(run2.info.status, "FINISHED");
+      assert.equal(JSON.parse(run2.data.tags["mlflow.log-model.history"]).length, 2);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+gpuTest("storyteller train against the real tracking server over REST", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "st-train-rest-" });
+  const app = createServerApp({
+    backendStoreUri: `${dir}/server/mlruns`,
+    artifactsDestination: `${dir}/server/mlartifacts`,
+  });
+  const server = listen(app, { host: "127.0.0.1", port: 0, authEnabled: false, name: "tracking server" });
+  try {
+    const r = await cli(
+      "train",
+      "--config",
+      TINY,
+      ...sets(dir, [`training.mlflow_tracking_uri=${server.url}`]),
+    );
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.err.match(/warning/g), null, r.err);
+    const client = openTracking(server.url);
+    const { runs } = await client.searchRuns({
+      experimentNames: ["storyteller"],
+      filterString: "metrics.val/loss < 10",
+    });
+    assert.equal(runs.length, 1);
+    const runId = runs[0].info.runId;
+    assert.match(r.out, new RegExp(`${server.url}/#/experiments/\\d+/runs/${runId}`));
+    assert.equal(runs[0].info.status, "FINISHED");
+    assert.deepEqual(await stepsOf(client, runId, "train/loss"), [2, 4, 6]);
+    assert.deepEqual(await stepsOf(client, runId, "val/perplexity"), [0, 3, 6]);
+    assert.equal(runs[0].data.params["model.num_layers"], "1");
+    const model = (await client.listArtifacts(runId, "model")).map((a) => a.path).sort();
+    assert.deepEqual(model, [
+      "model/MLmodel",
+      "model/config.json",
+      "model/generation_config.json",
+      "model/model.safetensors",
+      "model/tokenizer.json",
+    ]);
+    const reg = await cli(
+      "models",
+      "register",
+      `runs:/${runId}/model`,
+      "storyteller-production",
+      "--tracking-uri",
+      server.url,
+    );
+    assert.equal(reg.code, 0, reg.err);
+    assert.equal((await client.getModelVersion("storyteller-production", "1")).runId, runId);
+    await Deno.stat(`${dir}/ckpt/e2e/step_6`);
+    await assert.rejects(Deno.stat(`${dir}/ckpt/e2e/mlruns`), Deno.errors.NotFound);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+gpuTest(
+  "an unreachable tracking server: one warning, training finishes, the run is in the local fallback",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "st-train-down-" });
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    try {
+      const r = await cli(
+        "train",
+        "--config",
+        TINY,
+        ...sets(dir, [`training.mlflow_tracking_uri=http://127.0.0.1:${port}`]),
+      );
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.err.match(/warning:/g)?.length, 1, r.err);
+      const root = `${dir}/ckpt/e2e/mlruns`;
+      assert.match(r.err, new RegExp(`this run was logged to run \\w+ in ${root}`));
+      const fb = openTracking(root);
+      const [run] = (await fb.searchRuns({ experimentNames: ["storyteller"] })).runs;
+      assert.equal(run.info.status, "FINISHED");
+      assert.deepEqual(await stepsOf(fb, run.info.runId, "train/loss"), [2, 4, 6]);
+      assert.ok((await fb.listArtifacts(run.info.runId)).some((a) => a.path === "model"));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+gpuTest("use_mlflow: false writes no store at all; checkpoints and the model work as before", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "st-train-off-" });
+  try {
+    const r = await cli(
+      "train",
+      "--config",
+      TINY,
+      ...sets(dir, ["training.use_mlflow=false", `training.mlflow_tracking_uri=${dir}/mlruns`]),
+    );
+    assert.equal(r.code, 0, r.err);
+    assert.doesNotMatch(r.out, /tracking/);
+    await Deno.stat(`${dir}/ckpt/e2e/step_6/state.json`);
+    await Deno.stat(`${dir}/ckpt/e2e/model/model.safetensors`);
+    await assert.rejects(Deno.stat(`${dir}/mlruns`), Deno.errors.NotFound);
+    await assert.rejects(Deno.stat(`${dir}/ckpt/e2e/mlruns`), Deno.errors.NotFound);
+    await assert.rejects(Deno.stat(`${dir}/ckpt/e2e/model/MLmodel`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the tracking server failing mid-run: what it missed lands in the local fallback at exit", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "st-train-flaky-" });
+  const app = createServerApp({
+    backendStoreUri: `${dir}/server/mlruns`,
+    artifactsDestination: `${dir}/server/mlartifacts`,
+  });
+  const state = { down: false };
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req) => state.down ? new Response("unavailable", { status: 503 }) : app.fetch(req),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    const { config } = await loadConfig("tiny", [
+      `training.checkpoint_dir=${dir}/ckpt`,
+      `training.mlflow_tracking_uri=${url}`,
+    ]);
+    const messages: string[] = [];
+    const tracker = new RunTracker(config, {
+      warn: (m) => messages.push(`warning: ${m}`),
+      info: (m) => messages.push(m),
+      flushIntervalMs: 10,
+    });
+    const info = {
+      runName: "flaky",
+      ckptDir: `${dir}/ckpt/flaky`,
+      startStep: 0,
+      paramCount: 10,
+      gpu: { summary: { description: "fake", isFallback: true }, hasF16: false } as unknown as Gpu,
+      data: { stats: { sources: "x" }, tokenizer: { vocabSize: 300 } } as unknown as PreparedData,
+    } satisfies StartInfo;
+    const modelDir = `${dir}/ckpt/flaky/model`;
+    await Deno.mkdir(modelDir, { recursive: true });
+    for (const f of ["model.safetensors", "config.json", "tokenizer.json", "generation_config.json"]) {
+      await Deno.writeTextFile(join(modelDir, f), "{}");
+    }
+    const client = openTracking(url);
+    const { runId } = await tracker.start(info);
+    tracker.logPoint({ step: 2, loss: 5, lr: 1e-3, gradNorm: 0.5, tokensPerSec: 1000 });
+    for (let i = 0; i < 100 && (await client.getMetricHistory(runId, "train/loss")).length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    state.down = true;
+    tracker.logPoint({ step: 4, loss: 4, lr: 1e-3, gradNorm: 0.5, tokensPerSec: 1000 });
+    tracker.evalPoint({ step: 4, loss: 4.2, perplexity: Math.exp(4.2), sample: "Once upon" });
+    await tracker.finish({ runName: "flaky", steps: 4, interrupted: false, modelDir });
+    state.down = false;
+
+    assert.deepEqual(await stepsOf(client, runId, "train/loss"), [2]);
+    assert.equal((await client.getRun(runId)).info.status, "RUNNING");
+    const root = `${dir}/ckpt/flaky/mlruns`;
+    assert.equal(tracker.fallbackRoot, root);
+    const fb = openTracking(root);
+    const [fbRun] = (await fb.searchRuns({ experimentNames: ["storyteller"] })).runs;
+    assert.equal(fbRun.info.status, "FINISHED");
+    assert.equal(fbRun.data.tags["storyteller.fallback_for"], `${url} run ${runId}`);
+    assert.deepEqual(await stepsOf(fb, fbRun.info.runId, "train/loss"), [4]);
+    assert.deepEqual(await stepsOf(fb, fbRun.info.runId, "val/loss"), [4]);
+    assert.equal(fbRun.data.params["model.hidden_size"], "64");
+    const names = (await fb.listArtifacts(fbRun.info.runId)).map((a) => a.path).sort();
+    assert.deepEqual(names, ["config.yaml", "model", "samples"]);
+    const warnings = messages.filter((m) => m.startsWith("warning:"));
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(messages.at(-1)!, new RegExp(`could not be delivered to ${url}; they were written to run`));
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
