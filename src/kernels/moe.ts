@@ -6,7 +6,6 @@
 import code from "../../kernels/moe.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
 import { elementwiseGrid } from "./residual.ts";
-import { matmulTile } from "./matmul.ts";
 
 export const MOE: Kernel = { name: "moe", code };
 
@@ -234,6 +233,11 @@ export function moeAddLoss(
   batch.run(MOE, "add_loss", {}, [a.stats, a.acc, params(batch, 0, 0, 0, a.slot, a.scale)], [1]);
 }
 
+/** Threads per side for the grouped matmul: 16×16 (128×128 tiles) for large outputs, 8×8 (64×64) otherwise. */
+function groupedTile(M: number, N: number): number {
+  return M <= 64 || N <= 64 || M * N <= 128 * 128 * 16 ? 8 : 16;
+}
+
 function mparams(batch: CommandBatch, v: number[], alpha: number): Binding {
   const u = new Uint32Array(8);
   u.set(v);
@@ -262,12 +266,12 @@ export interface GroupedRowsArgs {
 
 /** Records one dispatch over all experts; workgroups past the routed rows exit at once. */
 export function groupedMatmulRows(batch: CommandBatch, a: GroupedRowsArgs): void {
-  const w = matmulTile(Math.ceil(a.S / a.E), a.N);
+  const w = groupedTile(Math.ceil(a.S / a.E), a.N);
   const bm = w * 8;
   batch.run(
     MOE,
-    "grouped_rows",
-    { TRANS_B: !!a.transB, ACCUMULATE: !!a.accumulate, WX: w, WY: w },
+    "grouped",
+    { GROUP_K: false, TRANS_B: !!a.transB, ACCUMULATE: !!a.accumulate, WX: w, WY: w },
     [a.a, a.b, a.c, a.offsets, mparams(batch, [a.S, a.N, a.K, a.E, a.K * a.N, 0], a.alpha ?? 1)],
     [Math.ceil(a.N / bm), Math.ceil(a.S / bm) + a.E, 1],
   );
@@ -292,12 +296,12 @@ export interface GroupedKsumArgs {
 
 /** Records one dispatch with workgroup z = expert; each sums over its own row range only. */
 export function groupedMatmulKsum(batch: CommandBatch, a: GroupedKsumArgs): void {
-  const w = matmulTile(a.M, a.N);
+  const w = groupedTile(a.M, a.N);
   const bm = w * 8;
   batch.run(
     MOE,
-    "grouped_ksum",
-    { ACCUMULATE: !!a.accumulate, WX: w, WY: w },
+    "grouped",
+    { GROUP_K: true, ACCUMULATE: !!a.accumulate, WX: w, WY: w },
     [a.a, a.b, a.c, a.offsets, mparams(batch, [a.M, a.N, 0, a.E, 0, a.M * a.N], a.alpha ?? 1)],
     [Math.ceil(a.N / bm), Math.ceil(a.M / bm), a.E],
   );

@@ -122,12 +122,18 @@ gpuTest("moe gather, spread, combine and weight_grad match plain loops", async (
 
 gpuTest("grouped expert matmuls match per-expert matmuls, empty experts included", async (gpu) => {
   // Counts with empty experts at the start, middle and end, and ranges that are not tile multiples.
-  for (const counts of [[0, 5, 0, 70, 1, 0], [3], [130, 0, 67]]) {
+  // The last case is large enough for the 16×16-thread (128×128) tiles.
+  const cases: [number[], number, number][] = [
+    [[0, 5, 0, 70, 1, 0], 19, 13],
+    [[3], 19, 13],
+    [[130, 0, 67], 19, 13],
+    [[0, 300], 160, 1800],
+  ];
+  for (const [counts, Kd, Nd] of cases) {
     const E = counts.length;
     const S = counts.reduce((a, b) => a + b, 0);
     const offsets = new Uint32Array(E + 1);
     counts.forEach((c, e) => (offsets[e + 1] = offsets[e] + c));
-    const [Kd, Nd] = [19, 13];
     const a = randomArray(S * Kd, 1);
     const bT = randomArray(E * Nd * Kd, 2); // (E, N,K)
     const bN = randomArray(E * Kd * Nd, 3); // (E, K,N)
