@@ -1,12 +1,15 @@
 // Tiled matmul in the three forms the backward needs: C (M,N) = alpha · op(A) · op(B) [+ C], batched over
 // workgroup_id.z. op(A) is A (M,K) or, with TRANS_A, A stored (K,M); op(B) is B (K,N) or, with TRANS_B, B stored
 // (N,K) — so A·B, A·Bᵀ (x·Wᵀ, dx = dy·W) and Aᵀ·B (dW = dyᵀ·x) are one kernel. Each workgroup computes a
-// (WY·TM)×(WX·TN) block through workgroup memory, each thread a TM×TN register tile; edges are masked, so any
-// M, N, K works. Not fused with anything: epilogues live in their own kernels.
+// (WY·TM)×(WX·TN) block through workgroup memory (vec4 tiles), each thread an 8×8 register tile held in sixteen
+// named vec4 accumulators (naga turns an indexed function-scope array into slow local memory); edges are masked,
+// so any M, N, K works. SPLIT_K: workgroup_id.z picks a K chunk instead of a batch item and writes raw partial sums
+// to a scratch (splits, M, N); `reduce_split` then sums them into C with alpha and ACCUMULATE. No other epilogues.
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override ACCUMULATE: bool = false;
+override SPLIT_K: bool = false;
 override WX: u32 = 16; // threads along N
 override WY: u32 = 16; // threads along M
 const TM: u32 = 8u; // rows per thread
@@ -20,19 +23,47 @@ struct Params {
   N: u32,
   K: u32,
   alpha: f32,
-  stride_a: u32, // elements between consecutive batch items (workgroup_id.z)
+  stride_a: u32, // elements between consecutive batch items (workgroup_id.z); 0 with SPLIT_K
   stride_b: u32,
-  stride_c: u32,
-  _pad: u32,
+  stride_c: u32, // with SPLIT_K: M·N, one partial (M,N) per split
+  k_chunk: u32, // SPLIT_K: K elements per split, a multiple of BK
+  splits: u32, // reduce_split: partials to sum
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
 }
 
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+@group(0) @binding(0) var<storage, read> A: array<f32>; // op(A) (M,K); reduce_split: partials (splits,M,N)
+@group(0) @binding(1) var<storage, read> B: array<f32>; // op(B) (K,N)
+@group(0) @binding(2) var<storage, read_write> C: array<f32>; // (M,N); main with SPLIT_K: partials (splits,M,N)
 @group(0) @binding(3) var<uniform> p: Params;
 
-var<workgroup> As: array<f32, BK * BM>; // As[k * BM + m]
-var<workgroup> Bs: array<f32, BK * BN>; // Bs[k * BN + n]
+var<workgroup> As: array<vec4<f32>, BK * BM / 4u>; // As[k * BM/4 + m/4]: rows m..m+3 of column k
+var<workgroup> Bs: array<vec4<f32>, BK * BN / 4u>; // Bs[k * BN/4 + n/4]: columns n..n+3 of row k
+
+fn load_a(base: u32, m: u32, k: u32, k_end: u32) -> f32 {
+  if (m >= p.M || k >= k_end) { return 0.0; }
+  if (TRANS_A) { return A[base + k * p.M + m]; }
+  return A[base + m * p.K + k];
+}
+
+fn load_b(base: u32, k: u32, n: u32, k_end: u32) -> f32 {
+  if (n >= p.N || k >= k_end) { return 0.0; }
+  if (TRANS_B) { return B[base + n * p.K + k]; }
+  return B[base + k * p.N + n];
+}
+
+// Writes columns c..c+3 of row r (those inside N) with alpha and ACCUMULATE.
+fn store4(base: u32, r: u32, c: u32, v: vec4<f32>) {
+  if (r >= p.M) { return; }
+  let o = base + r * p.N + c;
+  for (var j = 0u; j < 4u; j++) {
+    if (c + j >= p.N) { return; }
+    var x = p.alpha * v[j];
+    if (ACCUMULATE) { x += C[o + j]; }
+    C[o + j] = x;
+  }
+}
 
 @compute @workgroup_size(WX, WY)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -43,56 +74,88 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let a0 = wid.z * p.stride_a;
   let b0 = wid.z * p.stride_b;
   let c0 = wid.z * p.stride_c;
-  var acc: array<f32, 64>; // TM * TN
-  var a: array<f32, 8>;
-  var b: array<f32, 8>;
-  for (var k0 = 0u; k0 < p.K; k0 += BK) {
-    for (var i = tid; i < BM * BK; i += threads) {
-      var m: u32;
+  var k_begin = 0u;
+  var k_end = p.K;
+  if (SPLIT_K) {
+    k_begin = wid.z * p.k_chunk;
+    k_end = min(p.K, k_begin + p.k_chunk);
+  }
+  let bm4 = BM / 4u;
+  let bn4 = BN / 4u;
+  var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
+  var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);
+  var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0);
+  var c30 = vec4<f32>(0.0); var c31 = vec4<f32>(0.0);
+  var c40 = vec4<f32>(0.0); var c41 = vec4<f32>(0.0);
+  var c50 = vec4<f32>(0.0); var c51 = vec4<f32>(0.0);
+  var c60 = vec4<f32>(0.0); var c61 = vec4<f32>(0.0);
+  var c70 = vec4<f32>(0.0); var c71 = vec4<f32>(0.0);
+  for (var k0 = k_begin; k0 < k_end; k0 += BK) {
+    // One vec4 (four rows of one k) per step: along m when A is stored (K,M), along k otherwise (coalesced).
+    for (var i = tid; i < BK * bm4; i += threads) {
       var k: u32;
-      var idx: u32;
-      if (TRANS_A) {
-        k = i / BM; m = i % BM; idx = (k0 + k) * p.M + row0 + m;
-      } else {
-        m = i / BK; k = i % BK; idx = (row0 + m) * p.K + k0 + k;
-      }
-      var v = 0.0;
-      if (row0 + m < p.M && k0 + k < p.K) { v = A[a0 + idx]; }
-      As[k * BM + m] = v;
+      var m4: u32;
+      if (TRANS_A) { k = i / bm4; m4 = i % bm4; } else { k = i % BK; m4 = i / BK; }
+      let m = row0 + 4u * m4;
+      let kk = k0 + k;
+      As[k * bm4 + m4] = vec4<f32>(
+        load_a(a0, m, kk, k_end),
+        load_a(a0, m + 1u, kk, k_end),
+        load_a(a0, m + 2u, kk, k_end),
+        load_a(a0, m + 3u, kk, k_end),
+      );
     }
-    for (var i = tid; i < BN * BK; i += threads) {
-      var n: u32;
+    for (var i = tid; i < BK * bn4; i += threads) {
       var k: u32;
-      var idx: u32;
-      if (TRANS_B) {
-        n = i / BK; k = i % BK; idx = (col0 + n) * p.K + k0 + k;
-      } else {
-        k = i / BN; n = i % BN; idx = (k0 + k) * p.N + col0 + n;
-      }
-      var v = 0.0;
-      if (col0 + n < p.N && k0 + k < p.K) { v = B[b0 + idx]; }
-      Bs[k * BN + n] = v;
+      var n4: u32;
+      if (TRANS_B) { k = i % BK; n4 = i / BK; } else { k = i / bn4; n4 = i % bn4; }
+      let n = col0 + 4u * n4;
+      let kk = k0 + k;
+      Bs[k * bn4 + n4] = vec4<f32>(
+        load_b(b0, kk, n, k_end),
+        load_b(b0, kk, n + 1u, k_end),
+        load_b(b0, kk, n + 2u, k_end),
+        load_b(b0, kk, n + 3u, k_end),
+      );
     }
     workgroupBarrier();
     for (var k = 0u; k < BK; k++) {
-      for (var i = 0u; i < TM; i++) { a[i] = As[k * BM + lid.y * TM + i]; }
-      for (var j = 0u; j < TN; j++) { b[j] = Bs[k * BN + lid.x * TN + j]; }
-      for (var i = 0u; i < TM; i++) {
-        for (var j = 0u; j < TN; j++) { acc[i * TN + j] = fma(a[i], b[j], acc[i * TN + j]); }
-      }
+      let a_lo = As[k * bm4 + 2u * lid.y]; // rows 0..3 of this thread
+      let a_hi = As[k * bm4 + 2u * lid.y + 1u]; // rows 4..7
+      let b_lo = Bs[k * bn4 + 2u * lid.x]; // columns 0..3
+      let b_hi = Bs[k * bn4 + 2u * lid.x + 1u]; // columns 4..7
+      c00 = fma(vec4<f32>(a_lo.x), b_lo, c00); c01 = fma(vec4<f32>(a_lo.x), b_hi, c01);
+      c10 = fma(vec4<f32>(a_lo.y), b_lo, c10); c11 = fma(vec4<f32>(a_lo.y), b_hi, c11);
+      c20 = fma(vec4<f32>(a_lo.z), b_lo, c20); c21 = fma(vec4<f32>(a_lo.z), b_hi, c21);
+      c30 = fma(vec4<f32>(a_lo.w), b_lo, c30); c31 = fma(vec4<f32>(a_lo.w), b_hi, c31);
+      c40 = fma(vec4<f32>(a_hi.x), b_lo, c40); c41 = fma(vec4<f32>(a_hi.x), b_hi, c41);
+      c50 = fma(vec4<f32>(a_hi.y), b_lo, c50); c51 = fma(vec4<f32>(a_hi.y), b_hi, c51);
+      c60 = fma(vec4<f32>(a_hi.z), b_lo, c60); c61 = fma(vec4<f32>(a_hi.z), b_hi, c61);
+      c70 = fma(vec4<f32>(a_hi.w), b_lo, c70); c71 = fma(vec4<f32>(a_hi.w), b_hi, c71);
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < TM; i++) {
-    let r = row0 + lid.y * TM + i;
-    if (r >= p.M) { break; }
-    for (var j = 0u; j < TN; j++) {
-      let c = col0 + lid.x * TN + j;
-      if (c >= p.N) { break; }
-      let o = c0 + r * p.N + c;
-      var v = p.alpha * acc[i * TN + j];
-      if (ACCUMULATE) { v += C[o]; }
-      C[o] = v;
-    }
+  let r = row0 + lid.y * TM;
+  let c = col0 + lid.x * TN;
+  store4(c0, r, c, c00); store4(c0, r, c + 4u, c01);
+  store4(c0, r + 1u, c, c10); store4(c0, r + 1u, c + 4u, c11);
+  store4(c0, r + 2u, c, c20); store4(c0, r + 2u, c + 4u, c21);
+  store4(c0, r + 3u, c, c30); store4(c0, r + 3u, c + 4u, c31);
+  store4(c0, r + 4u, c, c40); store4(c0, r + 4u, c + 4u, c41);
+  store4(c0, r + 5u, c, c50); store4(c0, r + 5u, c + 4u, c51);
+  store4(c0, r + 6u, c, c60); store4(c0, r + 6u, c + 4u, c61);
+  store4(c0, r + 7u, c, c70); store4(c0, r + 7u, c + 4u, c71);
+}
+
+// ---- reduce_split: C (M,N) = alpha · Σ_s partials[s] [+ C]; partials bound at binding 0 ----
+@compute @workgroup_size(256)
+fn reduce_split(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let n = p.M * p.N;
+  for (var i = gid.x; i < n; i += nwg.x * 256u) {
+    var s = 0.0;
+    for (var z = 0u; z < p.splits; z++) { s += A[z * n + i]; }
+    var v = p.alpha * s;
+    if (ACCUMULATE) { v += C[i]; }
+    C[i] = v;
   }
 }

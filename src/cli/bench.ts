@@ -29,7 +29,7 @@ export function benchCommand(): Command {
       console.log(
         `f32  ${Math.round(r.tokensPerSec).toLocaleString("en-US")} tok/s  ${
           r.msPerStep.toFixed(2)
-        } ms/step ` +
+        } ms/step  CPU ${r.cpuMsPerStep.toFixed(2)} ms/step (record + submit) ` +
           `(${opts.steps} steps)`,
       );
       if (r.kernels.length) {

@@ -6,12 +6,9 @@
  */
 import { debugLevel } from "../cli/output.ts";
 import type { Gpu } from "./device.ts";
-import { bindGroup, type Binding, type Constants, type Kernel } from "./pipelines.ts";
+import type { Binding, Constants, Kernel } from "./pipelines.ts";
 
 const MAP_READ = GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
-const UNIFORM = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
-const ARENA_BYTES = 64 * 1024;
-const UNIFORM_ALIGN = 256;
 
 interface PendingRead {
   staging: GPUBuffer;
@@ -92,7 +89,6 @@ export class CommandBatch {
   readonly encoder: GPUCommandEncoder;
   #pass: GPUComputePassEncoder | undefined;
   #reads: PendingRead[] = [];
-  #arena: { buffer: GPUBuffer; data: Uint8Array; used: number }[] = [];
   #submitted = false;
   dispatches = 0;
   passes = 0;
@@ -101,30 +97,18 @@ export class CommandBatch {
     this.encoder = gpu.device.createCommandEncoder({ label });
   }
 
-  /** Places `data` in this batch's uniform arena and returns its binding (written to the GPU at submit). */
+  /**
+   * The uniform binding of `data`: a buffer shared by equal bytes across batches (src/gpu/pipelines.ts), so the
+   * bind groups over it are reused from step to step.
+   */
   uniform(data: ArrayBufferView): Binding {
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const need = Math.ceil(bytes.byteLength / 16) * 16;
-    let chunk = this.#arena.at(-1);
-    if (!chunk || chunk.used + need > chunk.data.byteLength) {
-      const size = Math.max(ARENA_BYTES, need);
-      chunk = {
-        buffer: this.gpu.pool.acquire(size, UNIFORM, `${this.label} uniforms`),
-        data: new Uint8Array(size),
-        used: 0,
-      };
-      this.#arena.push(chunk);
-    }
-    const offset = chunk.used;
-    chunk.data.set(bytes, offset);
-    chunk.used = Math.ceil((offset + need) / UNIFORM_ALIGN) * UNIFORM_ALIGN;
-    return { buffer: chunk.buffer, offset, size: need };
+    return this.gpu.pipelines.uniform(data);
   }
 
-  /** Records one dispatch of `pipeline` with `bindings` at group 0. */
+  /** Records one dispatch of `pipeline` with `bindings` at group 0 (bind groups cached per binding list). */
   dispatch(
     pipeline: GPUComputePipeline,
-    bindings: Binding[] | GPUBindGroup,
+    bindings: (Binding | undefined)[] | GPUBindGroup,
     workgroups: [number, number?, number?],
   ): void {
     const [x, y = 1, z = 1] = workgroups;
@@ -137,7 +121,7 @@ export class CommandBatch {
     }
     const group = bindings instanceof GPUBindGroup
       ? bindings
-      : bindGroup(this.gpu.device, pipeline, bindings);
+      : this.gpu.pipelines.bindGroup(pipeline, bindings);
     const timestampWrites = this.profiler?.next(pipeline.label);
     if (timestampWrites) this.endPass();
     if (!this.#pass) {
@@ -160,7 +144,7 @@ export class CommandBatch {
     kernel: Kernel,
     entry: string,
     constants: Constants,
-    bindings: Binding[],
+    bindings: (Binding | undefined)[],
     workgroups: [number, number?, number?],
   ): void {
     this.dispatch(this.gpu.pipelines.get(kernel, entry, constants), bindings, workgroups);
@@ -203,14 +187,11 @@ export class CommandBatch {
     this.endPass();
     this.#submitted = true;
     const { device, pool } = this.gpu;
-    for (const chunk of this.#arena) {
-      device.queue.writeBuffer(chunk.buffer, 0, chunk.data as Uint8Array<ArrayBuffer>, 0, chunk.used);
-    }
     this.gpu.watch(
       `batch '${this.label}'`,
       () => device.queue.submit([this.encoder.finish({ label: this.label })]),
     );
-    for (const chunk of this.#arena) pool.release(chunk.buffer);
+    this.gpu.pipelines.tick();
     for (const r of this.#reads) {
       r.staging.mapAsync(GPUMapMode.READ).then(() => {
         const data = r.staging.getMappedRange().slice(0, r.bytes);

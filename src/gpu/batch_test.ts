@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { CommandBatch, createBuffer, Profiler, readBuffer } from "./mod.ts";
 import { gpuTest } from "./testing.ts";
+import { CACHE_TTL_SUBMITS } from "./pipelines.ts";
 import { MATMUL, matmul } from "../kernels/matmul.ts";
 
 gpuTest("a batch records many dispatches in one pass and reads scalars back asynchronously", async (gpu) => {
@@ -52,4 +53,26 @@ gpuTest("the profiler attributes GPU time to each dispatch label", async (gpu) =
   assert.equal(t.count, 1);
   assert.ok(t.ms >= 0);
   await readBuffer(gpu, x, 4);
+});
+
+gpuTest("bind groups and uniforms are reused across batches and dropped once unused", async (gpu) => {
+  const a = createBuffer(gpu.device, "a", new Float32Array([1, 2, 3, 4]));
+  const c = createBuffer(gpu.device, "c", 16);
+  const step = (alpha: number) => {
+    const batch = new CommandBatch(gpu, "cache test");
+    matmul(batch, { a, b: a, c, M: 2, K: 2, N: 2, alpha });
+    const read = batch.read(c, 0, 16);
+    batch.submit();
+    return read;
+  };
+  await step(1);
+  const first = gpu.pipelines.cached;
+  for (let i = 0; i < 5; i++) await step(1);
+  assert.deepEqual(gpu.pipelines.cached, first); // same shape, same buffers: nothing new
+  assert.deepEqual([...new Float32Array(await step(2))], [14, 20, 30, 44]); // new alpha: new uniform, right result
+  assert.equal(gpu.pipelines.cached.uniforms, first.uniforms + 1);
+  assert.equal(gpu.pipelines.uniform(new Uint32Array([7])), gpu.pipelines.uniform(new Uint32Array([7, 0])));
+  for (let i = 0; i < 2 * CACHE_TTL_SUBMITS; i++) gpu.pipelines.tick();
+  assert.deepEqual(gpu.pipelines.cached, { bindGroups: 0, uniforms: 0 });
+  assert.deepEqual([...new Float32Array(await step(1))], [7, 10, 15, 22]); // recreated after the sweep
 });

@@ -1,7 +1,8 @@
 /**
- * Compute pipelines cached by (kernel, entry point, override constants). WGSL lives in kernels/*.wgsl and reaches
- * here as imported text, so a compiled binary embeds it; specialisation uses `override` constants, never string
- * templates.
+ * Compute pipelines cached by (kernel, entry point, override constants), and the per-step objects around them:
+ * bind groups cached by (pipeline, buffer ranges) and uniforms cached by content, so a training step that binds the
+ * same buffers every step costs a few dispatch encodes on the host. WGSL lives in kernels/*.wgsl and reaches here as
+ * imported text, so a compiled binary embeds it; specialisation uses `override` constants, never string templates.
  */
 import { debugLevel } from "../cli/output.ts";
 
@@ -14,9 +15,22 @@ export interface Kernel {
 /** Override constants of one pipeline. */
 export type Constants = Record<string, number | boolean>;
 
+/** Cached bind groups and uniforms unused for this many submits are dropped (uniform buffers destroyed). */
+export const CACHE_TTL_SUBMITS = 64;
+
+interface Cached<T> {
+  value: T;
+  used: number;
+}
+
 export class PipelineCache {
   #modules = new Map<string, GPUShaderModule>();
   #pipelines = new Map<string, GPUComputePipeline>();
+  #ids = new WeakMap<object, number>();
+  #nextId = 1;
+  #groups = new Map<string, Cached<GPUBindGroup>>();
+  #uniforms = new Map<string, Cached<GPUBuffer>>();
+  #generation = 0;
 
   constructor(
     readonly device: GPUDevice,
@@ -62,24 +76,97 @@ export class PipelineCache {
   get size(): number {
     return this.#pipelines.size;
   }
+
+  /** Counts of cached bind groups and uniform buffers (for tests and debug output). */
+  get cached(): { bindGroups: number; uniforms: number } {
+    return { bindGroups: this.#groups.size, uniforms: this.#uniforms.size };
+  }
+
+  #id(o: object): number {
+    let id = this.#ids.get(o);
+    if (id === undefined) this.#ids.set(o, id = this.#nextId++);
+    return id;
+  }
+
+  /**
+   * The bind group of `resources` (bindings 0..n-1 of group 0; `undefined` skips a binding number) for `pipeline`,
+   * created once per distinct (pipeline, buffer, offset, size) list.
+   */
+  bindGroup(pipeline: GPUComputePipeline, resources: (Binding | undefined)[]): GPUBindGroup {
+    let key = String(this.#id(pipeline));
+    for (const r of resources) {
+      if (r === undefined) key += "|-";
+      else if (r instanceof GPUBuffer) key += `|${this.#id(r)}`;
+      else key += `|${this.#id(r.buffer)}:${r.offset ?? 0}:${r.size ?? ""}`;
+    }
+    let hit = this.#groups.get(key);
+    if (!hit) {
+      hit = { value: bindGroup(this.device, pipeline, resources), used: this.#generation };
+      this.#groups.set(key, hit);
+    }
+    hit.used = this.#generation;
+    return hit.value;
+  }
+
+  /**
+   * A uniform buffer holding `data` (padded to 16 bytes), shared by every dispatch that passes equal bytes and
+   * never written again — so bind groups over it stay valid from step to step.
+   */
+  uniform(data: ArrayBufferView): GPUBuffer {
+    const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
+    const bytes = new Uint8Array(size);
+    bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    const key = new Uint32Array(bytes.buffer).join(",");
+    let hit = this.#uniforms.get(key);
+    if (!hit) {
+      const buffer = this.device.createBuffer({
+        size,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        label: "uniform",
+      });
+      this.device.queue.writeBuffer(buffer, 0, bytes);
+      hit = { value: buffer, used: this.#generation };
+      this.#uniforms.set(key, hit);
+    }
+    hit.used = this.#generation;
+    return hit.value;
+  }
+
+  /**
+   * Marks one submit; every CACHE_TTL_SUBMITS submits, drops bind groups and uniforms not used since the previous
+   * sweep (a step-varying uniform, e.g. the learning rate, lives at most two sweeps).
+   */
+  tick(): void {
+    this.#generation++;
+    if (this.#generation % CACHE_TTL_SUBMITS !== 0) return;
+    const stale = this.#generation - CACHE_TTL_SUBMITS;
+    for (const [k, g] of this.#groups) if (g.used < stale) this.#groups.delete(k);
+    for (const [k, u] of this.#uniforms) {
+      if (u.used < stale) {
+        this.#uniforms.delete(k);
+        u.value.destroy(); // WebGPU defers the free until submitted work using it is done
+      }
+    }
+  }
 }
 
 /** A binding: a whole buffer or a byte range of one. */
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
-/** Binds `resources` to bindings 0..n-1 of group 0 of `pipeline`. */
+/** Binds `resources` to bindings 0..n-1 of group 0 of `pipeline` (an `undefined` entry leaves that number out). */
 export function bindGroup(
   device: GPUDevice,
   pipeline: GPUComputePipeline,
-  resources: Binding[],
+  resources: (Binding | undefined)[],
   label?: string,
 ): GPUBindGroup {
+  const entries: GPUBindGroupEntry[] = [];
+  resources.forEach((r, binding) => {
+    if (r) entries.push({ binding, resource: r instanceof GPUBuffer ? { buffer: r } : r });
+  });
   return device.createBindGroup({
     label: label ?? pipeline.label,
     layout: pipeline.getBindGroupLayout(0),
-    entries: resources.map((r, binding) => ({
-      binding,
-      resource: r instanceof GPUBuffer ? { buffer: r } : r,
-    })),
+    entries,
   });
 }

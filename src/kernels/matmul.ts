@@ -1,8 +1,18 @@
-/** Launches kernels/matmul.wgsl: C (M,N) = alpha · op(A) · op(B) [+ C], optionally batched. */
+/**
+ * Launches kernels/matmul.wgsl: C (M,N) = alpha · op(A) · op(B) [+ C], optionally batched, and split along K into a
+ * scratch (then reduced) when the output has too few tiles to fill the GPU — the weight-gradient Aᵀ·B case, where
+ * K = B·T is large and the output is a small (out, in) matrix.
+ */
 import code from "../../kernels/matmul.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
 
 export const MATMUL: Kernel = { name: "matmul", code };
+
+/** Workgroups a split-K matmul aims for: 2× the SM count of a large GPU (an H100/H200 has 132). */
+export const SPLIT_TARGET_WORKGROUPS = 264;
+/** The least K one split handles, so the partial sums stay a small share of the work. */
+export const MIN_SPLIT_K = 256;
+const BK = 8;
 
 /** One matmul launch. Shapes: op(A) (M,K), op(B) (K,N), C (M,N). */
 export interface MatmulArgs {
@@ -22,6 +32,13 @@ export interface MatmulArgs {
   /** Independent matmuls along workgroup z, `strides` elements apart in A, B and C. */
   count?: number;
   strides?: [number, number, number];
+  /**
+   * Scratch of at least matmulScratchFloats(M, N, K, target) floats: enables split-K when the output is small.
+   * Shared freely between matmuls of one batch (dispatches run in order).
+   */
+  scratch?: Binding;
+  /** Workgroups split-K aims for (default SPLIT_TARGET_WORKGROUPS; 0 = never split). */
+  splitTarget?: number;
 }
 
 /** Threads per side of the workgroup: 16×16 (128×128 blocks) for large outputs, 8×8 (64×64) for thin ones. */
@@ -29,18 +46,82 @@ export function matmulTile(M: number, N: number): number {
   return M <= 64 || N <= 64 || M * N <= 128 * 128 * 16 ? 8 : 16;
 }
 
-/** Records one matmul dispatch into `batch`. */
+/**
+ * K chunks of a matmul: 1 when its output tiles already reach `target` workgroups, else enough chunks to reach it,
+ * each at least MIN_SPLIT_K long (a multiple of the kernel's K slice).
+ */
+export function matmulSplit(M: number, N: number, K: number, target = SPLIT_TARGET_WORKGROUPS): number {
+  const w = matmulTile(M, N) * 8;
+  const tiles = Math.ceil(M / w) * Math.ceil(N / w);
+  if (target <= 0 || tiles >= target) return 1;
+  const wanted = Math.min(Math.ceil(target / tiles), Math.floor(K / MIN_SPLIT_K));
+  if (wanted <= 1) return 1;
+  const chunk = Math.ceil(K / wanted / BK) * BK;
+  return Math.ceil(K / chunk);
+}
+
+/** Scratch floats a split-K launch of this shape needs (0 when it would not split). */
+export function matmulScratchFloats(
+  M: number,
+  N: number,
+  K: number,
+  target = SPLIT_TARGET_WORKGROUPS,
+): number {
+  const s = matmulSplit(M, N, K, target);
+  return s > 1 ? s * M * N : 0;
+}
+
+function bytesOf(b: Binding): number {
+  return b instanceof GPUBuffer ? b.size : (b.size ?? b.buffer.size - (b.offset ?? 0));
+}
+
+/** Records one matmul (two dispatches when split along K) into `batch`. */
 export function matmul(batch: CommandBatch, args: MatmulArgs): void {
   const { M, K, N } = args;
   const w = matmulTile(M, N);
-  const params = new Uint32Array(8);
+  const constants = { TRANS_A: !!args.transA, TRANS_B: !!args.transB, WX: w, WY: w };
+  const splits = args.scratch && (args.count ?? 1) === 1 ? matmulSplit(M, N, K, args.splitTarget) : 1;
+  const params = new Uint32Array(12);
+  const alpha = new Float32Array(params.buffer, 12, 1);
+  if (splits > 1) {
+    const scratch = args.scratch!;
+    if (bytesOf(scratch) < splits * M * N * 4) {
+      throw new Error(
+        `Cannot split matmul ${M}×${K}×${N} into ${splits}: the scratch holds ${
+          bytesOf(scratch) / 4
+        } floats, ` +
+          `${splits * M * N} needed (size it with matmulScratchFloats)`,
+      );
+    }
+    const chunk = Math.ceil(K / splits / BK) * BK;
+    params.set([M, N, K, 0, 0, 0, M * N, chunk, splits]);
+    alpha[0] = 1;
+    batch.run(
+      MATMUL,
+      "main",
+      { ...constants, ACCUMULATE: false, SPLIT_K: true },
+      [args.a, args.b, scratch, batch.uniform(params)],
+      [Math.ceil(N / (w * 8)), Math.ceil(M / (w * 8)), splits],
+    );
+    const reduce = new Uint32Array(12);
+    reduce.set([M, N, K, 0, 0, 0, 0, 0, splits]);
+    new Float32Array(reduce.buffer, 12, 1)[0] = args.alpha ?? 1;
+    batch.run(
+      MATMUL,
+      "reduce_split",
+      { ACCUMULATE: !!args.accumulate },
+      [scratch, undefined, args.c, batch.uniform(reduce)],
+      [Math.min(Math.ceil((M * N) / 256), 1024)],
+    );
+    return;
+  }
   const [sa, sb, sc] = args.strides ?? [0, 0, 0];
-  params.set([M, N, K, 0, sa, sb, sc, 0]);
-  new Float32Array(params.buffer, 12, 1)[0] = args.alpha ?? 1;
+  params.set([M, N, K, 0, sa, sb, sc, 0, 0]);
+  alpha[0] = args.alpha ?? 1;
   batch.run(
     MATMUL,
     "main",
-    { TRANS_A: !!args.transA, TRANS_B: !!args.transB, ACCUMULATE: !!args.accumulate, WX: w, WY: w },
+    { ...constants, ACCUMULATE: !!args.accumulate, SPLIT_K: false },
     [args.a, args.b, args.c, batch.uniform(params)],
     [Math.ceil(N / (w * 8)), Math.ceil(M / (w * 8)), args.count ?? 1],
   );

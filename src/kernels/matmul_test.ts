@@ -1,7 +1,8 @@
+import assert from "node:assert/strict";
 import { CommandBatch, createBuffer, readBuffer } from "../gpu/mod.ts";
 import { assertClose, gpuTest, randomArray } from "../gpu/testing.ts";
 import { matmul as matmulRef } from "../reference/matmul.ts";
-import { matmul } from "./matmul.ts";
+import { matmul, matmulScratchFloats, matmulSplit } from "./matmul.ts";
 
 const shapes: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [65, 33, 129], [130, 70, 257], [
   3,
@@ -53,4 +54,72 @@ gpuTest("batched matmul uses the strides of each batch item", async (gpu) => {
     const want = matmulRef(a.subarray(z * M * K), b.subarray(z * K * N), M, K, N);
     assertClose(got.subarray(z * M * N, (z + 1) * M * N), want, `batch ${z}`);
   }
+});
+
+gpuTest(
+  "split-K matmul (partials + reduce) matches the reference on odd shapes, with alpha and accumulate",
+  async (gpu) => {
+    // [M, K, N]: Aᵀ·B weight-gradient shapes with K ≫ M·N, odd sizes, K not a multiple of the split chunk
+    const cases: [number, number, number][] = [[5, 777, 3], [33, 1031, 65], [70, 2049, 9]];
+    for (const [M, K, N] of cases) {
+      const splits = matmulSplit(M, N, K, 64);
+      assert.ok(splits > 1, `${M}x${K}x${N} should split, got ${splits}`);
+      const a = randomArray(M * K, M + K, 1);
+      const b = randomArray(K * N, N + K, 1);
+      const c0 = randomArray(M * N, 9, 1);
+      const scratch = createBuffer(gpu.device, "scratch", matmulScratchFloats(M, N, K, 64) * 4);
+      for (const accumulate of [false, true]) {
+        const A = createBuffer(gpu.device, "A", a);
+        const B = createBuffer(gpu.device, "B", b);
+        const C = createBuffer(gpu.device, "C", c0);
+        const batch = new CommandBatch(gpu, "split-K test");
+        matmul(batch, {
+          a: A,
+          b: B,
+          c: C,
+          M,
+          K,
+          N,
+          transA: true,
+          accumulate,
+          alpha: 0.5,
+          scratch,
+          splitTarget: 64,
+        });
+        assert.equal(batch.dispatches, 2);
+        batch.submit();
+        const got = new Float32Array(await readBuffer(gpu, C, M * N * 4));
+        const want = matmulRef(a, b, M, K, N, {
+          transA: true,
+          alpha: 0.5,
+          out: accumulate ? c0.slice() : undefined,
+        });
+        assertClose(got, want, `${M}x${K}x${N} split ${splits} acc=${accumulate}`, {
+          rtol: 1e-4,
+          atol: 1e-4,
+        });
+        for (const buf of [A, B, C]) buf.destroy();
+      }
+      scratch.destroy();
+    }
+  },
+);
+
+gpuTest("split-K refuses a scratch that is too small", (gpu) => {
+  const x = createBuffer(gpu.device, "x", 1024 * 64 * 4);
+  const scratch = createBuffer(gpu.device, "small scratch", 16);
+  const batch = new CommandBatch(gpu, "split-K refusal");
+  assert.throws(
+    () => matmul(batch, { a: x, b: x, c: x, M: 8, K: 1024, N: 8, transA: true, scratch, splitTarget: 64 }),
+    /Cannot split matmul 8×1024×8 into \d+: the scratch holds 4 floats/,
+  );
+});
+
+Deno.test("matmulSplit splits only small outputs with a long K", () => {
+  assert.equal(matmulSplit(288, 288, 8192), 11); // 25 tiles of 64×64 → 11 chunks of 752
+  assert.equal(matmulSplit(4096, 288, 8192), 3); // 96 tiles of 128×128 → 3 chunks
+  assert.equal(matmulSplit(8192, 1024, 8192), 1); // 512 tiles: enough already
+  assert.equal(matmulSplit(288, 288, 300), 1); // K too short to split
+  assert.equal(matmulSplit(64, 64, 8192, 0), 1); // splitting off
+  assert.equal(matmulScratchFloats(288, 288, 8192), 11 * 288 * 288);
 });

@@ -84,7 +84,14 @@ export class Engine {
   constructor(
     readonly gpu: Gpu,
     readonly config: Config,
-    options: { batchSize: number; seqLen?: number; training: boolean; params?: GPUBuffer },
+    options: {
+      batchSize: number;
+      seqLen?: number;
+      training: boolean;
+      params?: GPUBuffer;
+      /** Split-K target for the weight gradients (default: SPLIT_TARGET_WORKGROUPS on a GPU, 0 on a CPU adapter). */
+      splitTarget?: number;
+    },
   ) {
     const d = (this.dims = modelDims(config.model));
     this.layout = buildLayout(config.model);
@@ -125,7 +132,7 @@ export class Engine {
     this.#targets = buf("targets", N);
     this.scalars = createBuffer(dev, "scalars", 16 * F32, STORAGE);
     // A CPU adapter (lavapipe) has a few cores that the output tiles already fill: splitting only adds the reduce.
-    this.splitTarget = gpu.summary.isFallback ? 0 : SPLIT_TARGET_WORKGROUPS;
+    this.splitTarget = options.splitTarget ?? (gpu.summary.isFallback ? 0 : SPLIT_TARGET_WORKGROUPS);
     if (options.training) {
       // Weight-gradient shapes (out, in) with K = N; the largest split scratch serves them all, one at a time.
       const dW = [[d.V, d.C], [d.C, d.I], [d.I, d.C], [d.C, qw], [qw, d.C], [kvw, d.C]];
@@ -166,7 +173,14 @@ export class Engine {
    * Records dW (out,in) += dyᵀ · x for a Linear weight: dy (N,out), x (N,in). K = N is long and the output small,
    * so this is where split-K pays on a large GPU.
    */
-  #weightGrad(batch: CommandBatch, dy: GPUBuffer, x: GPUBuffer, name: string, out: number, inp: number): void {
+  #weightGrad(
+    batch: CommandBatch,
+    dy: GPUBuffer,
+    x: GPUBuffer,
+    name: string,
+    out: number,
+    inp: number,
+  ): void {
     matmul(batch, {
       a: dy,
       b: x,
@@ -370,16 +384,7 @@ export class Engine {
       } else {
         // MLP: next = xmid + h · Wdownᵀ
         matmul(batch, { a: g.dx, b: this.w(`${p}.mlp.down.weight`), c: g.dh, M: N, K: d.C, N: d.I });
-        matmul(batch, {
-          a: g.dx,
-          b: a.h,
-          c: this.g(`${p}.mlp.down.weight`),
-          M: d.C,
-          K: N,
-          N: d.I,
-          transA: true,
-          accumulate: true,
-        });
+        this.#weightGrad(batch, g.dx, a.h, `${p}.mlp.down.weight`, d.C, d.I);
         swigluBackward(batch, { dout: g.dh, gate: a.gate, up: a.up, dgate: g.dgate, dup: g.dup, n: N * d.I });
         matmul(batch, { a: g.dgate, b: this.w(`${p}.mlp.gate.weight`), c: g.dn, M: N, K: d.I, N: d.C });
         matmul(batch, {
@@ -391,18 +396,8 @@ export class Engine {
           N: d.C,
           accumulate: true,
         });
-        for (const [dy, name] of [[g.dgate, "gate"], [g.dup, "up"]] as const) {
-          matmul(batch, {
-            a: dy,
-            b: a.n2,
-            c: this.g(`${p}.mlp.${name}.weight`),
-            M: d.I,
-            K: N,
-            N: d.C,
-            transA: true,
-            accumulate: true,
-          });
-        }
+        this.#weightGrad(batch, g.dgate, a.n2, `${p}.mlp.gate.weight`, d.I, d.C);
+        this.#weightGrad(batch, g.dup, a.n2, `${p}.mlp.up.weight`, d.I, d.C);
       }
       rmsnormBackward(batch, {
         dout: g.dn,

@@ -13,6 +13,8 @@ export interface BenchResult {
   tokensPerStep: number;
   msPerStep: number;
   tokensPerSec: number;
+  /** Host time per step spent recording and submitting (encoding, bind groups, uniforms, queue.submit). */
+  cpuMsPerStep: number;
   /** GPU ms per step by pipeline label, largest first (empty without timestamp-query). */
   kernels: { label: string; msPerStep: number; count: number }[];
 }
@@ -33,7 +35,9 @@ export async function benchTraining(
   const V = engine.dims.V;
   const tokens = () => Uint32Array.from({ length: engine.N }, () => random() % V);
   engine.upload({ inputs: tokens(), targets: tokens() });
+  let cpuMs = 0;
   const step = (i: number, profiler?: Profiler) => {
+    const started = performance.now();
     const batch = new CommandBatch(gpu, `bench step ${i}`, profiler);
     engine.zeroGrads(batch);
     engine.trainMicroBatch(batch, 1 / engine.N);
@@ -46,13 +50,16 @@ export async function benchTraining(
       step: i + 1,
     });
     batch.submit();
+    cpuMs += performance.now() - started;
   };
   for (let i = 0; i < warmup; i++) step(i);
   await drain(gpu);
+  cpuMs = 0;
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) step(warmup + i);
   await drain(gpu);
   const ms = (performance.now() - t0) / steps;
+  const cpuMsPerStep = cpuMs / steps;
   const kernels: BenchResult["kernels"] = [];
   if (gpu.hasTimestamps) {
     const profiler = new Profiler(gpu);
@@ -65,5 +72,11 @@ export async function benchTraining(
   }
   optimizer.destroy();
   engine.destroy();
-  return { tokensPerStep: engine.N, msPerStep: ms, tokensPerSec: (engine.N / ms) * 1000, kernels };
+  return {
+    tokensPerStep: engine.N,
+    msPerStep: ms,
+    tokensPerSec: (engine.N / ms) * 1000,
+    cpuMsPerStep,
+    kernels,
+  };
 }
