@@ -395,3 +395,84 @@ Deno.test("the tracking server failing mid-run: what it missed lands in the loca
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+gpuTest(
+  "an exception in training marks the run FAILED with storyteller.error, and the CLI fails",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "st-train-fail-" });
+    const root = `${dir}/mlruns`;
+    try {
+      // The final checkpoint cannot be written: a file sits where its temporary directory goes.
+      await Deno.mkdir(`${dir}/ckpt/e2e`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/ckpt/e2e/step_6.tmp-${Deno.pid}`, "in the way");
+      const r = await cli("train", "--config", TINY, ...sets(dir, [`training.mlflow_tracking_uri=${root}`]));
+      assert.equal(r.code, 1, r.out);
+      const store = openTracking(root);
+      const [run] = (await store.searchRuns({ experimentNames: ["storyteller"] })).runs;
+      assert.equal(run.info.status, "FAILED");
+      assert.match(run.data.tags["storyteller.error"], /step_6\.tmp/);
+      assert.deepEqual(await stepsOf(store, run.info.runId, "train/loss"), [2, 4, 6]);
+      const names = (await store.listArtifacts(run.info.runId)).map((a) => a.path).sort();
+      assert.deepEqual(names, ["config.yaml", "samples"]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+gpuTest(
+  "Ctrl-C stops after the step with a checkpoint, the run is KILLED; --resume continues it",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "st-train-sigint-" });
+    const root = `${dir}/mlruns`;
+    try {
+      const args = sets(dir, [`training.mlflow_tracking_uri=${root}`, "training.max_steps=100000"]);
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("../main.ts", import.meta.url).pathname,
+          "train",
+          "--config",
+          TINY,
+          ...args,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).spawn();
+      const stderr = new Response(child.stderr).text();
+      let out = "";
+      const decoder = new TextDecoder();
+      for await (const chunk of child.stdout) {
+        out += decoder.decode(chunk);
+        if (/step +4\//.test(out)) break;
+      }
+      child.kill("SIGINT");
+      const status = await child.status;
+      await stderr;
+      assert.equal(status.code, 130);
+      const store = openTracking(root);
+      const [run] = (await store.searchRuns({ experimentNames: ["storyteller"] })).runs;
+      assert.equal(run.info.status, "KILLED");
+      const checkpoint = run.data.tags["storyteller.checkpoint"];
+      assert.match(checkpoint, /\/ckpt\/e2e\/step_\d+$/);
+      const state = JSON.parse(await Deno.readTextFile(`${checkpoint}/state.json`));
+      assert.equal(state.runId, run.info.runId);
+
+      const again = await cli(
+        "train",
+        "--config",
+        TINY,
+        ...sets(dir, [`training.mlflow_tracking_uri=${root}`, `training.max_steps=${state.step + 2}`]),
+        "--resume",
+      );
+      assert.equal(again.code, 0, again.err);
+      const after = await store.getRun(run.info.runId);
+      assert.equal(after.info.status, "FINISHED");
+      assert.equal(after.data.metrics["train/loss"].step, state.step + 2);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
