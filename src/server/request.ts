@@ -78,7 +78,6 @@ export class Params {
     const v = this.raw(name);
     if (v === undefined || v === null) return undefined;
     if (typeof v === "string") return v;
-    if (typeof v === "number" && !this.#query) return String(v);
     throw badType(name, v, "string");
   }
 
