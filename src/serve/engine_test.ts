@@ -67,7 +67,7 @@ for (const [tie, kvHeads] of [[true, 4], [false, 2]] as const) {
           const want = await generator.generate(prompt, { maxTokens: n, temperature: 0 });
           const got = await scheduler.submit(request(prompt, n));
           assert.deepEqual(got.tokens, want, `prompt ${prompt}`);
-        assert.ok(new Set(want).size > 3, `a livelier model: ${want}`);
+          assert.ok(new Set(want).size > 3, `a livelier model: ${want}`);
           assert.equal(got.finishReason, "length");
         }
       } finally {

@@ -1,0 +1,253 @@
+/**
+ * The model server's Hono app: MLflow's scoring protocol (`/ping`, `/health`, `/version`, `/invocations`), the
+ * OpenAI-compatible completions API (`/v1/completions` with server-sent events, `/v1/models`) and Prometheus
+ * `/metrics`, behind the same guard as the tracking server. Not model loading or generation (service.ts).
+ */
+import { type Context, Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { streamSSE } from "hono/streaming";
+import { errorResponse, guard, type GuardOptions, renderError } from "../server/mod.ts";
+import { VERSION } from "../version.ts";
+import type { Metrics } from "./metrics.ts";
+import { BadRequest, parseCompletion, parseInvocation } from "./params.ts";
+import type { Completion, GenerateOptions, ModelService } from "./service.ts";
+
+/** How the app finds its model and guards itself. */
+export interface ServeAppOptions {
+  /** The service once the model is ready; null while loading (503s). */
+  service: () => ModelService | null;
+  metrics: Metrics;
+  /** Name shown by /v1/models and in completion objects. */
+  modelName: string;
+  guard: GuardOptions;
+  /** Prompts × n per request (default 64). */
+  maxChoices?: number;
+}
+
+const JSON_HEADERS = { "Content-Type": "application/json" };
+
+/** Minimal RFC 4180 CSV: a header row, then rows; quoted fields may hold commas, quotes and newlines. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') field += text[i++];
+      else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ",") (row.push(field), field = "");
+    else if (ch === "\n" || ch === "\r") {
+      if (ch === "\r" && text[i + 1] === "\n") i++;
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = "";
+    } else field += ch;
+  }
+  if (field !== "" || row.length > 0) rows.push([...row, field]);
+  return rows.filter((r) => r.length > 1 || r[0] !== "");
+}
+
+/** The MLflow body of a request: JSON or CSV (→ dataframe_split), with MLflow's 415 answers. */
+async function invocationBody(c: Context): Promise<unknown> {
+  const ct = c.req.header("Content-Type") ?? "";
+  const [type, ...params] = ct.split(";").map((s) => s.trim());
+  const unsupported = (msg: string) =>
+    new HTTPException(415, {
+      res: new Response(msg, { status: 415, headers: { "Content-Type": "text/plain; charset=utf-8" } }),
+    });
+  if (type.toLowerCase() === "application/json" || type.toLowerCase() === "text/csv") {
+    for (const p of params.filter((x) => x)) {
+      const [k, v = ""] = p.split("=").map((s) => s.trim().toLowerCase());
+      if (k === "charset" && v.replace(/"/g, "") !== "utf-8") {
+        throw unsupported("The scoring server only supports UTF-8");
+      }
+      if (k !== "charset") {
+        throw unsupported(
+          `Unrecognized content type parameters: ${k}. IMPORTANT: The MLflow Model scoring protocol has changed ` +
+            `in MLflow version 2.0; see https://www.mlflow.org/docs/latest/models.html#deploy-mlflow-models`,
+        );
+      }
+    }
+  } else {
+    throw unsupported(
+      `This predictor only supports the following content types: Types: ['text/csv', 'application/json']. Got '${ct}'.`,
+    );
+  }
+  const text = await c.req.text();
+  if (type.toLowerCase() === "text/csv") {
+    const [columns, ...data] = parseCsv(text);
+    if (!columns) throw new BadRequest("Invalid input: the CSV body has no header row");
+    return { dataframe_split: { columns, data } };
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new BadRequest(
+      `Invalid input. Ensure that input is a valid JSON formatted string. Error: '${(err as Error).message}'`,
+    );
+  }
+}
+
+/** JSON of a request body, or a 400 that says so. */
+async function jsonBody(c: Context): Promise<unknown> {
+  try {
+    return JSON.parse(await c.req.text());
+  } catch (err) {
+    throw new BadRequest(`Invalid JSON in the request body: ${(err as Error).message}`);
+  }
+}
+
+/** Builds the model server app. */
+export function createServeApp(opts: ServeAppOptions): Hono {
+  const app = new Hono();
+  const metrics = opts.metrics;
+  const maxChoices = opts.maxChoices ?? 64;
+  app.onError((err, c) => {
+    if (err instanceof HTTPException && err.res) return err.getResponse();
+    if (err instanceof BadRequest) return errorResponse(err.code as "BAD_REQUEST", err.message, err.status);
+    if (err instanceof RangeError) return errorResponse("BAD_REQUEST", err.message, 400);
+    return renderError(err, c);
+  });
+  app.use("*", async (c, next) => {
+    await next();
+    const route =
+      ["/ping", "/health", "/version", "/invocations", "/metrics", "/v1/completions", "/v1/models"]
+          .includes(c.req.path)
+        ? c.req.path
+        : "other";
+    metrics.request(route, c.res.status);
+  });
+  app.use("*", guard(opts.guard));
+
+  const ready = (): ModelService => {
+    const s = opts.service();
+    if (!s) {
+      const res = errorResponse(
+        "TEMPORARILY_UNAVAILABLE",
+        "Cannot answer yet: the model is still loading",
+        503,
+      );
+      throw new HTTPException(503, { res });
+    }
+    return s;
+  };
+  const ping = (c: Context) =>
+    opts.service()
+      ? c.body("\n", 200, JSON_HEADERS)
+      : c.body(JSON.stringify({ status: "loading" }) + "\n", 503, JSON_HEADERS);
+  app.get("/ping", ping);
+  app.get("/health", ping);
+  app.get("/version", (c) => c.body(VERSION, 200, JSON_HEADERS));
+  app.get("/metrics", (c) => c.body(metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4" }));
+
+  app.post("/invocations", async (c) => {
+    const service = ready();
+    const { prompts, options } = parseInvocation(await invocationBody(c));
+    const encoded = encodeAll(service, prompts, "inputs");
+    const results = await Promise.all(encoded.map((ids) => service.complete(ids, options)));
+    return c.json({ predictions: results.map((r) => r.text) });
+  });
+
+  app.get("/v1/models", (c) =>
+    c.json({
+      object: "list",
+      data: [{ id: opts.modelName, object: "model", created: 0, owned_by: "storyteller" }],
+    }));
+
+  app.post("/v1/completions", async (c) => {
+    const service = ready();
+    const req = parseCompletion(await jsonBody(c), maxChoices);
+    const encoded = encodeAll(service, req.prompts, "prompt");
+    const id = `cmpl-${crypto.randomUUID().replaceAll("-", "")}`;
+    const created = Math.floor(Date.now() / 1000);
+    const base = { id, object: "text_completion", created, model: opts.modelName };
+    const jobs = encoded.flatMap((ids) => Array.from({ length: req.n }, (_, i) => ({ ids, seedOffset: i })));
+    const optionsOf = (i: number): GenerateOptions =>
+      req.options.seed === undefined ? req.options : { ...req.options, seed: (req.options.seed + i) >>> 0 };
+    const usage = (done: Completion[]) => {
+      const prompt = encoded.reduce((n, ids) => n + ids.length, 0);
+      const completion = done.reduce((n, r) => n + r.completionTokens, 0);
+      return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+    };
+    metrics.promptTokens(encoded.reduce((n, ids) => n + ids.length, 0));
+    if (!req.stream) {
+      const done = await Promise.all(jobs.map((j) => service.complete(j.ids, optionsOf(j.seedOffset))));
+      return c.json({
+        ...base,
+        choices: done.map((r, index) => ({
+          text: r.text,
+          index,
+          logprobs: null,
+          finish_reason: r.finishReason,
+        })),
+        usage: usage(done),
+      });
+    }
+    const abort = new AbortController();
+    return streamSSE(c, async (stream) => {
+      stream.onAbort(() => abort.abort());
+      let writing = Promise.resolve();
+      const send = (data: unknown) => {
+        writing = writing.then(() => stream.writeSSE({ data: JSON.stringify(data) })).catch(() =>
+          abort.abort()
+        );
+      };
+      const choice = (index: number, text: string, finish: string | null) => ({
+        ...base,
+        choices: [{ text, index, logprobs: null, finish_reason: finish }],
+      });
+      const done = await Promise.all(jobs.map(async (j, index) => {
+        const r = await service.complete(
+          j.ids,
+          optionsOf(j.seedOffset),
+          (delta) => send(choice(index, delta, null)),
+          abort.signal,
+        );
+        send(choice(index, "", r.finishReason));
+        return r;
+      }));
+      send({ ...base, choices: [], usage: usage(done) });
+      await writing;
+      if (!abort.signal.aborted) await stream.writeSSE({ data: "[DONE]" });
+    }, async (err, stream) => {
+      await stream.writeSSE({
+        event: "error",
+        data: JSON.stringify({ error_code: "INTERNAL_ERROR", message: err.message }),
+      });
+    });
+  });
+
+  const notAllowed = (c: Context) => c.json({ detail: "Method Not Allowed" }, 405);
+  for (
+    const path of [
+      "/ping",
+      "/health",
+      "/version",
+      "/metrics",
+      "/invocations",
+      "/v1/models",
+      "/v1/completions",
+    ]
+  ) {
+    app.all(path, notAllowed);
+  }
+  app.notFound((c) => errorResponse("ENDPOINT_NOT_FOUND", `Cannot find ${c.req.method} ${c.req.path}`, 404));
+  return app;
+}
+
+/** Prompt ids of every prompt, or a 400 naming `field` for one that leaves no room in the context. */
+function encodeAll(service: ModelService, prompts: string[], field: string): number[][] {
+  return prompts.map((p, i) => {
+    const ids = service.encode(p);
+    const problem = service.checkPrompt(ids);
+    if (problem) {
+      throw new BadRequest(`Invalid value for '${field}${prompts.length > 1 ? `[${i}]` : ""}': ${problem}`);
+    }
+    return ids;
+  });
+}

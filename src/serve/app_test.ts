@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { gpuTest } from "../gpu/testing.ts";
+import { createServeApp } from "./app.ts";
+import { loadModel } from "./load.ts";
+import { Metrics } from "./metrics.ts";
+import { ModelService } from "./service.ts";
+import { writeRandomModel } from "./testing.ts";
+import type { Gpu } from "../gpu/mod.ts";
+
+const TOKEN = "s3cret-token-for-tests-0123456789";
+
+async function setup(gpu: Gpu) {
+  const dir = await Deno.makeTempDir({ prefix: "serve_app_" });
+  await writeRandomModel(`${dir}/model`, { seed: 4 });
+  const loaded = await loadModel(`${dir}/model`);
+  const metrics = new Metrics();
+  const service = new ModelService(gpu, loaded, { maxBatch: 4, chunk: 6 }, metrics);
+  const guard = { host: "127.0.0.1", port: 5001, maxBodyBytes: 4096 };
+  const app = createServeApp({ service: () => service, metrics, modelName: loaded.name, guard });
+  const authed = createServeApp({
+    service: () => service,
+    metrics,
+    modelName: "m",
+    guard: { ...guard, authToken: TOKEN },
+  });
+  const loading = createServeApp({ service: () => null, metrics, modelName: "m", guard });
+  const cleanup = async () => {
+    service.close();
+    service.engine.destroy();
+    await Deno.remove(dir, { recursive: true });
+  };
+  return { app, authed, loading, service, cleanup };
+}
+
+const post = (body: unknown, type = "application/json", headers: Record<string, string> = {}) => ({
+  method: "POST",
+  headers: { "Content-Type": type, ...headers },
+  body: typeof body === "string" ? body : JSON.stringify(body),
+});
+
+gpuTest("serve app: scoring protocol routes, shapes and errors", async (gpu) => {
+  const { app, authed, loading, service, cleanup } = await setup(gpu);
+  try {
+    let res = await app.request("/ping");
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "\n");
+    assert.equal((await app.request("/health")).status, 200);
+    assert.equal((await loading.request("/ping")).status, 503);
+    assert.equal((await loading.request("/invocations", post({ inputs: ["a"] }))).status, 503);
+    assert.match(await (await app.request("/version")).text(), /^\d+\.\d+\.\d+/);
+
+    const greedy = { temperature: 0, max_tokens: 8 };
+    const want = (await service.complete("Once upon", { temperature: 0, maxTokens: 8 })).text;
+    assert.ok(want.length > 0);
+    const shapes = [
+      { dataframe_split: { columns: ["prompt"], data: [["Once upon"], ["The fox"]] } },
+      { dataframe_records: [{ prompt: "Once upon" }, { prompt: "The fox" }] },
+      { instances: ["Once upon", { prompt: "The fox" }] },
+      { inputs: { prompt: ["Once upon", "The fox"] } },
+      { inputs: ["Once upon", "The fox"] },
+    ];
+    for (const shape of shapes) {
+      res = await app.request("/invocations", post({ ...shape, params: greedy }));
+      assert.equal(res.status, 200, JSON.stringify(shape));
+      const body = await res.json();
+      assert.equal(body.predictions.length, 2);
+      assert.equal(body.predictions[0], want, JSON.stringify(shape));
+    }
+    res = await app.request("/invocations", post('prompt\n"Once upon"\nThe fox\n', "text/csv"));
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).predictions.length, 2);
+
+    const bad: [unknown, string, number?][] = [
+      ["{not json", "valid JSON"],
+      [[1, 2], "Received a list"],
+      [{ inputs: ["a"], instances: ["b"] }, "exactly one of the input fields"],
+      [{ inputs: ["a"], extra: 1 }, "'extra'"],
+      [{ inputs: ["a"], params: { max_tokens: -3 } }, "'params.max_tokens'"],
+      [{ inputs: ["a"], params: { max_tokens: 1e12 } }, "'params.max_tokens'"],
+      [{ inputs: ["a"], params: { temperature: "hot" } }, "'params.temperature'"],
+      [{ inputs: ["a"], params: { beam_width: 3 } }, "'beam_width'"],
+      [{ inputs: [42] }, "'inputs[0]'"],
+      [{ dataframe_split: { columns: ["a", "b"], data: [["x", "y"]] } }, "'dataframe_split.columns'"],
+      [{ inputs: ["word ".repeat(200)] }, "context"],
+    ];
+    for (const [body, needle] of bad) {
+      res = await app.request("/invocations", post(body));
+      assert.equal(res.status, 400, JSON.stringify(body).slice(0, 60));
+      const err = await res.json();
+      assert.equal(err.error_code, "BAD_REQUEST");
+      assert.ok(err.message.includes(needle), `${err.message} should mention ${needle}`);
+    }
+    res = await app.request("/invocations", post("x", "text/plain"));
+    assert.equal(res.status, 415);
+    assert.match(await res.text(), /only supports the following content types/);
+    res = await app.request("/invocations", post({ inputs: ["a"] }, "application/json; charset=latin-1"));
+    assert.equal(res.status, 415);
+    await res.body?.cancel();
+    res = await app.request("/invocations", post({ inputs: ["x".repeat(10000)] }));
+    assert.equal(res.status, 413);
+    await res.body?.cancel();
+    res = await app.request("/invocations");
+    assert.equal(res.status, 405);
+    assert.deepEqual(await res.json(), { detail: "Method Not Allowed" });
+    res = await authed.request("/invocations", post({ inputs: ["a"] }));
+    assert.equal(res.status, 401);
+    await res.body?.cancel();
+    res = await authed.request(
+      "/invocations",
+      post({ inputs: ["Once upon"], params: greedy }, "application/json", {
+        Authorization: `Bearer ${TOKEN}`,
+      }),
+    );
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).predictions[0], want);
+  } finally {
+    await cleanup();
+  }
+});
+
+/** The data lines of an SSE body. */
+function sseData(text: string): string[] {
+  return text.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6));
+}
+
+gpuTest("serve app: OpenAI completions, streaming, stop strings, models and metrics", async (gpu) => {
+  const { app, service, cleanup } = await setup(gpu);
+  try {
+    const prompt = "The fox";
+    const full = await service.complete(prompt, { temperature: 0, maxTokens: 12 });
+    let res = await app.request("/v1/completions", post({ prompt, max_tokens: 12, temperature: 0 }));
+    assert.equal(res.status, 200);
+    let body = await res.json();
+    assert.equal(body.object, "text_completion");
+    assert.equal(body.choices[0].text, full.text);
+    assert.equal(body.choices[0].finish_reason, full.finishReason);
+    assert.equal(body.usage.completion_tokens, full.completionTokens);
+    assert.equal(body.usage.total_tokens, body.usage.prompt_tokens + body.usage.completion_tokens);
+
+    // Streaming: the deltas add up to the same text and the stream ends with [DONE].
+    res = await app.request(
+      "/v1/completions",
+      post({ prompt, max_tokens: 12, temperature: 0, stream: true }),
+    );
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("Content-Type") ?? "", /text\/event-stream/);
+    const data = sseData(await res.text());
+    assert.equal(data.at(-1), "[DONE]");
+    const chunks = data.slice(0, -1).map((d) => JSON.parse(d));
+    const text = chunks.flatMap((ch) => ch.choices.map((c: { text: string }) => c.text)).join("");
+    assert.equal(text, full.text);
+    assert.ok(chunks.length >= 3, "several chunks");
+    assert.equal(chunks.at(-1).usage.completion_tokens, full.completionTokens);
+
+    // A stop string in the middle of the greedy text ends it there.
+    const stop = full.text.slice(Math.floor(full.text.length / 2), Math.floor(full.text.length / 2) + 2);
+    res = await app.request(
+      "/v1/completions",
+      post({ prompt, max_tokens: 12, temperature: 0, stop: [stop] }),
+    );
+    body = await res.json();
+    assert.equal(body.choices[0].text, full.text.slice(0, full.text.indexOf(stop)));
+    assert.equal(body.choices[0].finish_reason, "stop");
+
+    // n and several prompts, seeded: reproducible.
+    const sampled = { prompt: [prompt, "Once"], n: 2, max_tokens: 6, temperature: 1, seed: 7 };
+    const a = await (await app.request("/v1/completions", post(sampled))).json();
+    const b = await (await app.request("/v1/completions", post(sampled))).json();
+    assert.equal(a.choices.length, 4);
+    assert.deepEqual(a.choices, b.choices);
+
+    for (
+      const [req, needle] of [
+        [{ prompt, max_tokens: 0 }, "'max_tokens'"],
+        [{ prompt, top_p: 2 }, "'top_p'"],
+        [{ prompt, n: 1000 }, "'n'"],
+        [{ prompt, beam: 1 }, "'beam'"],
+        [{ prompt: 5 }, "'prompt'"],
+        [{ prompt, logprobs: 3 }, "'logprobs'"],
+        [{ prompt, stream: "yes" }, "'stream'"],
+      ] as const
+    ) {
+      res = await app.request("/v1/completions", post(req));
+      assert.equal(res.status, 400, JSON.stringify(req));
+      assert.ok((await res.json()).message.includes(needle), needle);
+    }
+
+    body = await (await app.request("/v1/models")).json();
+    assert.equal(body.data[0].id, "model");
+    const metrics = await (await app.request("/metrics")).text();
+    assert.match(metrics, /storyteller_requests_total\{route="\/v1\/completions",status="200"\} \d+/);
+    assert.match(metrics, /storyteller_generated_tokens_total [1-9]\d*/);
+    assert.match(metrics, /storyteller_time_to_first_token_seconds_count [1-9]/);
+    assert.match(metrics, /storyteller_queue_length 0/);
+    assert.match(metrics, /storyteller_batch_slots 4/);
+  } finally {
+    await cleanup();
+  }
+});

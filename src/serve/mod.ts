@@ -1,0 +1,32 @@
+/**
+ * Model serving: loading a model from a URI or directory, the KV-cache inference engine with GPU sampling, the
+ * continuous-batching scheduler, the text-level service and the HTTP app (MLflow scoring protocol, OpenAI
+ * completions, Prometheus metrics).
+ */
+export {
+  checkServable,
+  type DecodeSeq,
+  type EngineLimits,
+  InferenceEngine,
+  kvBytesPerSlot,
+  type PrefillSeq,
+} from "./engine.ts";
+export {
+  capTokens,
+  type FinishReason,
+  type GenerationRequest,
+  type GenerationResult,
+  Scheduler,
+} from "./scheduler.ts";
+export { type LoadedModel, loadModel, ModelLoadError, resolveModelDir } from "./load.ts";
+export {
+  type Completion,
+  DEFAULT_SERVICE_OPTIONS,
+  type GenerateOptions,
+  ModelService,
+  planSlots,
+  type ServiceOptions,
+} from "./service.ts";
+export { Metrics } from "./metrics.ts";
+export { BadRequest, generateOptions, parseCompletion, parseInvocation } from "./params.ts";
+export { createServeApp, type ServeAppOptions } from "./app.ts";

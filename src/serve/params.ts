@@ -1,0 +1,256 @@
+/**
+ * Request validation for the model server: generation options (shared by `/invocations` params and
+ * `/v1/completions`) and the prompts of MLflow's four JSON input shapes. Every problem is a BadRequest naming the
+ * field. Not the routes themselves (app.ts).
+ */
+import type { GenerateOptions } from "./service.ts";
+
+/** A 400 answer: the message names the field that is wrong. */
+export class BadRequest extends Error {
+  constructor(message: string, readonly code = "BAD_REQUEST", readonly status = 400) {
+    super(message);
+    this.name = "BadRequest";
+  }
+}
+
+/** The most tokens one request may ask for (above any context storyteller trains). */
+export const MAX_TOKENS_LIMIT = 1 << 20;
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+function num(field: string, v: unknown, check: (x: number) => boolean, expect: string): number {
+  if (typeof v !== "number" || !Number.isFinite(v) || !check(v)) {
+    throw new BadRequest(`Invalid value for '${field}': ${JSON.stringify(v)} (expected ${expect})`);
+  }
+  return v;
+}
+
+/** Reads the generation options present in `src` (absent or null ones stay undefined). */
+export function generateOptions(src: Record<string, unknown>, prefix = ""): GenerateOptions {
+  const out: GenerateOptions = {};
+  const has = (k: string) => src[k] !== undefined && src[k] !== null;
+  const f = (k: string) => prefix + k;
+  for (const k of ["max_tokens", "max_new_tokens"]) {
+    if (has(k)) {
+      out.maxTokens = num(
+        f(k),
+        src[k],
+        (x) => Number.isInteger(x) && x >= 1 && x <= MAX_TOKENS_LIMIT,
+        `an integer from 1 to ${MAX_TOKENS_LIMIT}`,
+      );
+    }
+  }
+  if (has("temperature")) {
+    out.temperature = num(
+      f("temperature"),
+      src.temperature,
+      (x) => x >= 0 && x <= 100,
+      "a number from 0 to 100",
+    );
+  }
+  if (has("top_p")) out.topP = num(f("top_p"), src.top_p, (x) => x > 0 && x <= 1, "a number in (0, 1]");
+  if (has("top_k")) {
+    out.topK = num(f("top_k"), src.top_k, (x) => Number.isInteger(x) && x >= 0, "an integer ≥ 0 (0 = off)");
+  }
+  if (has("seed")) {
+    out.seed = num(f("seed"), src.seed, (x) =>
+      Number.isInteger(x) && Math.abs(x) <= Number.MAX_SAFE_INTEGER, "an integer") >>> 0;
+  }
+  if (has("stop")) {
+    const s = src.stop;
+    const list = typeof s === "string" ? [s] : s;
+    if (
+      !Array.isArray(list) || list.length > 16 || !list.every((x) => typeof x === "string" && x.length <= 256)
+    ) {
+      throw new BadRequest(
+        `Invalid value for '${f("stop")}': expected a string or a list of up to 16 strings`,
+      );
+    }
+    out.stop = list as string[];
+  }
+  return out;
+}
+
+/** Rejects keys of `obj` outside `known`, naming the first. */
+export function rejectUnknown(obj: Record<string, unknown>, known: readonly string[], where: string): void {
+  const extra = Object.keys(obj).filter((k) => !known.includes(k));
+  if (extra.length > 0) {
+    throw new BadRequest(
+      `Unknown field${extra.length > 1 ? "s" : ""} ${
+        extra.map((k) => `'${k}'`).join(", ")
+      } in ${where} (accepted: ${known.join(", ")})`,
+    );
+  }
+}
+
+const FORMATS = ["dataframe_split", "dataframe_records", "instances", "inputs"] as const;
+const GEN_PARAMS = ["max_tokens", "max_new_tokens", "temperature", "top_p", "top_k", "seed", "stop"] as const;
+
+/** The prompt of one row: a string, or the `prompt` (or only) column of a record. */
+function promptOf(row: unknown, where: string): string {
+  if (typeof row === "string") return row;
+  if (Array.isArray(row) && row.length === 1 && typeof row[0] === "string") return row[0];
+  if (isObject(row)) {
+    const keys = Object.keys(row);
+    const key = "prompt" in row ? "prompt" : keys.length === 1 ? keys[0] : undefined;
+    if (key !== undefined && typeof row[key] === "string") return row[key] as string;
+  }
+  throw new BadRequest(
+    `Invalid input in ${where}: each row needs a string 'prompt' column, got ${
+      JSON.stringify(row)?.slice(0, 80)
+    }`,
+  );
+}
+
+/** Prompts and options of an MLflow scoring-protocol body (`/invocations`). */
+export function parseInvocation(body: unknown): { prompts: string[]; options: GenerateOptions } {
+  if (!isObject(body)) {
+    throw new BadRequest(
+      `Invalid input. The input must be a JSON dictionary with exactly one of the input fields ${
+        JSON.stringify(FORMATS)
+      }. ` +
+        `Received ${Array.isArray(body) ? "a list" : typeof body}.`,
+    );
+  }
+  const present = FORMATS.filter((k) => k in body);
+  if (present.length !== 1) {
+    throw new BadRequest(
+      `Invalid input. The input must be a JSON dictionary with exactly one of the input fields ${
+        JSON.stringify(FORMATS)
+      }. ` +
+        `Received dictionary with input fields: ${JSON.stringify(Object.keys(body))}.`,
+    );
+  }
+  rejectUnknown(body, [...FORMATS, "params"], "the request body");
+  const params = body.params ?? {};
+  if (!isObject(params)) throw new BadRequest(`Invalid value for 'params': expected a JSON object`);
+  rejectUnknown(params, GEN_PARAMS, "'params'");
+  const options = generateOptions(params, "params.");
+  const format = present[0];
+  const data = body[format];
+  let prompts: string[];
+  if (format === "dataframe_split") {
+    if (!isObject(data) || !Array.isArray(data.data)) {
+      throw new BadRequest(
+        `Invalid value for 'dataframe_split': expected {"columns": [...], "data": [[...], ...]}`,
+      );
+    }
+    const columns = Array.isArray(data.columns) ? data.columns : ["prompt"];
+    const col = columns.indexOf("prompt") >= 0 ? columns.indexOf("prompt") : columns.length === 1 ? 0 : -1;
+    if (col < 0) {
+      throw new BadRequest(
+        `Invalid value for 'dataframe_split.columns': no 'prompt' column in ${JSON.stringify(columns)}`,
+      );
+    }
+    prompts = data.data.map((row, i) => {
+      const v = Array.isArray(row) ? row[col] : row;
+      if (typeof v !== "string") {
+        throw new BadRequest(`Invalid value for 'dataframe_split.data[${i}]': the prompt must be a string`);
+      }
+      return v;
+    });
+  } else if (format === "dataframe_records" || format === "instances") {
+    if (!Array.isArray(data)) throw new BadRequest(`Invalid value for '${format}': expected a list of rows`);
+    prompts = data.map((row, i) => promptOf(row, `'${format}[${i}]'`));
+  } else {
+    if (typeof data === "string") prompts = [data];
+    else if (Array.isArray(data)) prompts = data.map((row, i) => promptOf(row, `'inputs[${i}]'`));
+    else if (isObject(data)) {
+      const col = data.prompt ?? (Object.keys(data).length === 1 ? Object.values(data)[0] : undefined);
+      const list = typeof col === "string" ? [col] : col;
+      if (!Array.isArray(list) || !list.every((x) => typeof x === "string")) {
+        throw new BadRequest(
+          `Invalid value for 'inputs': expected {"prompt": [strings]} or a list of strings`,
+        );
+      }
+      prompts = list as string[];
+    } else throw new BadRequest(`Invalid value for 'inputs': expected a string, a list or {"prompt": [...]}`);
+  }
+  if (prompts.length === 0) throw new BadRequest(`Invalid input: '${format}' holds no rows`);
+  return { prompts, options };
+}
+
+/** A validated `/v1/completions` body. */
+export interface CompletionRequest {
+  prompts: string[];
+  options: GenerateOptions;
+  n: number;
+  stream: boolean;
+  includeUsage: boolean;
+}
+
+const COMPLETION_FIELDS = [
+  "model",
+  "prompt",
+  "max_tokens",
+  "temperature",
+  "top_p",
+  "top_k",
+  "stop",
+  "seed",
+  "n",
+  "stream",
+  "stream_options",
+  "user",
+  "echo",
+  "logprobs",
+  "best_of",
+  "frequency_penalty",
+  "presence_penalty",
+  "suffix",
+  "logit_bias",
+] as const;
+
+/** Parses an OpenAI-style completions body; fields we cannot honour with a non-default value are refused. */
+export function parseCompletion(body: unknown, maxChoices: number): CompletionRequest {
+  if (!isObject(body)) throw new BadRequest("Invalid request: the body must be a JSON object");
+  rejectUnknown(body, COMPLETION_FIELDS, "the request body");
+  const p = body.prompt;
+  const prompts = typeof p === "string" ? [p] : p;
+  if (!Array.isArray(prompts) || prompts.length === 0 || !prompts.every((x) => typeof x === "string")) {
+    throw new BadRequest(`Invalid value for 'prompt': expected a string or a non-empty list of strings`);
+  }
+  const options = generateOptions(body);
+  const n = body.n == null
+    ? 1
+    : num("n", body.n, (x) =>
+      Number.isInteger(x) && x >= 1 && x <= maxChoices, `an integer from 1 to ${maxChoices}`);
+  if (prompts.length * n > maxChoices) {
+    throw new BadRequest(
+      `Invalid request: ${prompts.length} prompts × n=${n} exceed ${maxChoices} completions per request`,
+    );
+  }
+  if (body.stream != null && typeof body.stream !== "boolean") {
+    throw new BadRequest(`Invalid value for 'stream': expected a boolean`);
+  }
+  const so = body.stream_options;
+  if (so != null && !(isObject(so) && (so.include_usage == null || typeof so.include_usage === "boolean"))) {
+    throw new BadRequest(`Invalid value for 'stream_options': expected {"include_usage": boolean}`);
+  }
+  if (body.model != null && typeof body.model !== "string") {
+    throw new BadRequest(`Invalid value for 'model': expected a string`);
+  }
+  const unsupported: [string, boolean][] = [
+    ["echo", body.echo != null && body.echo !== false],
+    ["logprobs", body.logprobs != null],
+    ["best_of", body.best_of != null && body.best_of !== 1],
+    ["frequency_penalty", body.frequency_penalty != null && body.frequency_penalty !== 0],
+    ["presence_penalty", body.presence_penalty != null && body.presence_penalty !== 0],
+    ["suffix", body.suffix != null],
+    [
+      "logit_bias",
+      body.logit_bias != null && !(isObject(body.logit_bias) && Object.keys(body.logit_bias).length === 0),
+    ],
+  ];
+  for (const [field, bad] of unsupported) {
+    if (bad) throw new BadRequest(`Unsupported value for '${field}': this server does not implement it`);
+  }
+  return {
+    prompts: prompts as string[],
+    options,
+    n,
+    stream: body.stream === true,
+    includeUsage: isObject(so) && so.include_usage === true,
+  };
+}
