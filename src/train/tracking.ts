@@ -5,14 +5,13 @@
  * are retried, and what is still undelivered at exit goes to a local fallback `mlruns` beside the checkpoints.
  */
 import { basename, join, resolve } from "node:path";
-import { type Config, flattenConfig } from "../config/mod.ts";
+import type { Config } from "../config/mod.ts";
 import { describeError } from "../errors.ts";
 import {
   AsyncLogger,
   getOrCreateExperiment,
   type KeyValue,
   type LogBatch,
-  MAX_PARAM_VAL_LENGTH,
   MAX_PARAMS_TAGS_PER_BATCH,
   MAX_TAG_VAL_LENGTH,
   openTracking,
@@ -22,9 +21,9 @@ import {
   TrackingError,
 } from "../tracking/mod.ts";
 import { logModelHistoryEntry, writeMLmodel } from "../model/mlmodel.ts";
-import { VERSION } from "../version.ts";
 import { toYaml } from "../yaml.ts";
 import type { EvalPoint, LogPoint, StartInfo, TrainHooks, TrainResult } from "./trainer.ts";
+import { gitSource, startParams, startTags, userName } from "./tracking_params.ts";
 
 export interface RunTrackerOptions {
   /** Warnings (default: console.error with "warning: "). */
@@ -168,9 +167,10 @@ export class RunTracker {
       maxBackoffMs: 5_000,
     });
     const git = await gitSource();
-    for (const [key, value] of Object.entries(this.#startTags(git))) this.#tag(key, value);
-    this.#params = startParams(this.config, info);
-    if (git.commit) this.#params.push({ key: "source.git_commit", value: git.commit });
+    for (const [key, value] of Object.entries(startTags(this.config, this.#ckptDir, git))) {
+      this.#tag(key, value);
+    }
+    this.#params = startParams(this.config, info, git);
     const changed: string[] = [];
     for (const p of this.#params) {
       const before = existingParams[p.key];
@@ -211,22 +211,6 @@ export class RunTracker {
       this.#warn(`tracking: the checkpoint's run ${runId} is not in ${this.trackingUri}; starting a new run`);
       return undefined;
     }
-  }
-
-  #startTags(git: { commit?: string; branch?: string }): Record<string, string> {
-    const t = this.config.training;
-    const tags: Record<string, string> = {
-      "mlflow.user": userName(),
-      "mlflow.source.name": "storyteller train",
-      "mlflow.source.type": "LOCAL",
-      "storyteller.version": VERSION,
-      "storyteller.checkpoint_dir": resolve(this.#ckptDir),
-    };
-    if (git.commit) tags["mlflow.source.git.commit"] = git.commit;
-    if (git.branch) tags["mlflow.source.git.branch"] = git.branch;
-    Object.assign(tags, t.tags);
-    if (t.notes) tags["mlflow.note.content"] = t.notes;
-    return tags;
   }
 
   /** Queues a log interval's metrics at its step. */
@@ -394,69 +378,7 @@ export class RunTracker {
   }
 }
 
-/**
- * The params of a run: every config value as `<section>.<key>` (`model.hidden_size`, `training.learning_rate`;
- * lists as JSON), except `training.tags` and `training.notes` which become tags; then what is known at start:
- * `hardware.*`, `dataset.*`, `model_size.parameters`, `source.*`.
- */
-export function startParams(
-  config: Config,
-  info: Pick<StartInfo, "gpu" | "data" | "paramCount">,
-): KeyValue[] {
-  const flat = flattenConfig(config);
-  delete flat["training.tags"];
-  delete flat["training.notes"];
-  const s = info.data.stats;
-  const g = info.gpu.summary;
-  const params: Record<string, string | number | boolean> = {
-    ...flat,
-    "hardware.device": g.description,
-    "hardware.vendor": g.vendor || "unknown",
-    "hardware.architecture": g.architecture || "unknown",
-    "hardware.fallback_adapter": g.isFallback,
-    "hardware.shader_f16": info.gpu.hasF16,
-    "hardware.use_amp": config.training.use_amp,
-    "hardware.amp_dtype": config.training.amp_dtype,
-    "dataset.sources": s.sources,
-    "dataset.val_sources": s.valSources,
-    "dataset.train_tokens": s.trainTokens,
-    "dataset.val_tokens": s.valTokens,
-    "dataset.train_docs": s.trainDocs,
-    "dataset.val_docs": s.valDocs,
-    "dataset.tokenizer": s.tokenizerSource,
-    "dataset.tokenizer_vocab_size": info.data.tokenizer.vocabSize,
-    "model_size.parameters": info.paramCount,
-    "source.version": VERSION,
-  };
-  return Object.entries(params).map(([key, v]) => ({ key, value: String(v).slice(0, MAX_PARAM_VAL_LENGTH) }));
-}
-
 /** `samples/step_0000300.txt`: zero-padded so listings sort by step. */
 export function sampleFileName(step: number): string {
   return `step_${String(step).padStart(7, "0")}.txt`;
-}
-
-function userName(): string {
-  try {
-    return Deno.env.get("USER") || Deno.env.get("USERNAME") || "unknown";
-  } catch {
-    return "unknown";
-  }
-}
-
-/** The git commit and branch of storyteller's source when it runs from a checkout (not from a compiled binary). */
-async function gitSource(): Promise<{ commit?: string; branch?: string }> {
-  const url = new URL(".", import.meta.url);
-  if (url.protocol !== "file:") return {};
-  const git = async (...args: string[]) => {
-    const out = await new Deno.Command("git", { args: ["-C", url.pathname, ...args], stderr: "null" })
-      .output();
-    return out.success ? new TextDecoder().decode(out.stdout).trim() : undefined;
-  };
-  try {
-    const commit = await git("rev-parse", "HEAD");
-    return commit ? { commit, branch: await git("rev-parse", "--abbrev-ref", "HEAD") } : {};
-  } catch {
-    return {}; // no git, no --allow-run, or not a checkout
-  }
 }
