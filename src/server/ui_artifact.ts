@@ -1,0 +1,105 @@
+/**
+ * `GET /api/storyteller/artifact?run_id=&path=`: one artifact file for download or preview. HTML, SVG and
+ * unknown types go out as attachments with `nosniff`, so a logged file can never run script in the UI's origin;
+ * `preview=1` caps the body at 512 KiB (the `X-Storyteller-Truncated` header says when it did).
+ */
+import { Hono } from "hono";
+import { basename, join } from "node:path";
+import { fileUriToPath, type TrackingClient, TrackingError, validateArtifactPath } from "../tracking/mod.ts";
+
+const PREVIEW_BYTES = 512 * 1024;
+
+/** Content types served inline; anything else downloads. */
+const INLINE: Record<string, string> = {
+  txt: "text/plain; charset=utf-8",
+  log: "text/plain; charset=utf-8",
+  md: "text/plain; charset=utf-8",
+  yaml: "text/plain; charset=utf-8",
+  yml: "text/plain; charset=utf-8",
+  jsonl: "text/plain; charset=utf-8",
+  csv: "text/plain; charset=utf-8",
+  py: "text/plain; charset=utf-8",
+  ts: "text/plain; charset=utf-8",
+  json: "application/json; charset=utf-8",
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  webp: "image/webp",
+};
+
+/** Content type and disposition for an artifact name. */
+export function artifactContentType(path: string): { type: string; inline: boolean } {
+  const name = basename(path);
+  const ext = name.includes(".") ? name.split(".").pop()!.toLowerCase() : "";
+  const t = INLINE[ext] ?? (["MLmodel", "LICENSE", "README"].includes(name) ? INLINE.txt : undefined);
+  return t ? { type: t, inline: true } : { type: "application/octet-stream", inline: false };
+}
+
+/** Local file path of a run's artifact, downloading it first for a remote store. */
+async function localFile(client: TrackingClient, runId: string, path: string): Promise<string> {
+  const run = await client.getRun(runId);
+  const uri = run.info.artifactUri;
+  if (/^file:/i.test(uri) || !/^[a-z][a-z0-9+.-]*:/i.test(uri)) return join(fileUriToPath(uri), path);
+  return await client.downloadArtifacts(`runs:/${runId}/${path}`);
+}
+
+/** The artifact download route. */
+export function artifactApp(client: TrackingClient): Hono {
+  const app = new Hono();
+  app.get("/api/storyteller/artifact", async (c) => {
+    const runId = c.req.query("run_id") ?? "";
+    const path = c.req.query("path") ?? "";
+    if (!runId || !path) {
+      throw new TrackingError(
+        "INVALID_PARAMETER_VALUE",
+        "Cannot send an artifact: run_id and path are required",
+      );
+    }
+    validateArtifactPath(path);
+    const file = await localFile(client, runId, path);
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(file);
+    } catch {
+      throw new TrackingError(
+        "RESOURCE_DOES_NOT_EXIST",
+        `Cannot send artifact '${path}': no such file in run ${runId}`,
+      );
+    }
+    if (!info.isFile) {
+      throw new TrackingError("INVALID_PARAMETER_VALUE", `Cannot send artifact '${path}': it is a directory`);
+    }
+    const { type, inline } = artifactContentType(path);
+    const download = c.req.query("download") === "1" || !inline;
+    const preview = c.req.query("preview") === "1";
+    const headers: Record<string, string> = {
+      "Content-Type": download ? "application/octet-stream" : type,
+      "X-Content-Type-Options": "nosniff",
+      "Content-Security-Policy": "default-src 'none'; sandbox",
+      "Content-Disposition": `${download ? "attachment" : "inline"}; filename*=UTF-8''${
+        encodeURIComponent(basename(path))
+      }`,
+    };
+    if (preview && info.size > PREVIEW_BYTES) {
+      const f = await Deno.open(file);
+      try {
+        const buf = new Uint8Array(PREVIEW_BYTES);
+        let got = 0;
+        while (got < buf.length) {
+          const n = await f.read(buf.subarray(got));
+          if (n === null) break;
+          got += n;
+        }
+        headers["X-Storyteller-Truncated"] = String(info.size);
+        return c.body(buf.subarray(0, got), 200, headers);
+      } finally {
+        f.close();
+      }
+    }
+    const f = await Deno.open(file);
+    headers["Content-Length"] = String(info.size);
+    return c.body(f.readable, 200, headers);
+  });
+  return app;
+}

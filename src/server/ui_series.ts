@@ -1,0 +1,217 @@
+/**
+ * `GET /api/storyteller/metric-series`: downsampled metric histories for charts (M4 buckets per pixel column
+ * over an optional x window, so zooming re-fetches detail). Histories from a FileStore are parsed once into
+ * columns and then only their appended tail is read, so live runs and million-point metrics stay cheap.
+ */
+import { Hono } from "hono";
+import { join } from "node:path";
+import { FileStore, type TrackingClient, TrackingError, validateKey } from "../tracking/mod.ts";
+import { downsampleM4, type Series, sortByX } from "../../ui/lib/downsample.ts";
+
+/** Columns of one metric history in file order, growing as the run logs more. */
+interface History {
+  n: number;
+  step: Float64Array;
+  time: Float64Array;
+  value: Float64Array;
+  /** Bytes of the metric file consumed (complete lines only). */
+  offset: number;
+  mtime: number;
+  sorted: Partial<Record<"step" | "time", { n: number; s: Series }>>;
+}
+
+const MAX_CACHED_POINTS = 20_000_000;
+
+/** Parsed-history cache, bounded by total points (least recently used dropped first). */
+export class SeriesCache {
+  #entries = new Map<string, History>();
+  #points = 0;
+
+  /** The history of (run, key): from the metric file for a FileStore, else via getMetricHistory. */
+  async history(client: TrackingClient, runId: string, key: string): Promise<History> {
+    validateKey("metric", key);
+    if (!(client instanceof FileStore)) return fromMetrics(await client.getMetricHistory(runId, key));
+    const path = join(client.locateRun(runId).runDir, "metrics", key);
+    const id = `${runId}\0${key}`;
+    let h = this.#entries.get(id);
+    let stat: Deno.FileInfo;
+    try {
+      stat = await Deno.stat(path);
+    } catch {
+      throw new TrackingError(
+        "RESOURCE_DOES_NOT_EXIST",
+        `Cannot read metric '${key}' of run ${runId}: never logged`,
+      );
+    }
+    const mtime = stat.mtime?.getTime() ?? 0;
+    if (h && (stat.size < h.offset || (stat.size === h.offset && mtime !== h.mtime))) h = undefined;
+    if (!h) h = emptyHistory();
+    if (stat.size > h.offset) await readTail(path, h, stat.size);
+    h.mtime = mtime;
+    this.#remember(id, h);
+    return h;
+  }
+
+  #remember(id: string, h: History): void {
+    const old = this.#entries.get(id);
+    if (old) this.#points -= old.n;
+    this.#entries.delete(id);
+    this.#entries.set(id, h);
+    this.#points += h.n;
+    for (const [k, e] of this.#entries) {
+      if (this.#points <= MAX_CACHED_POINTS || k === id) break;
+      this.#entries.delete(k);
+      this.#points -= e.n;
+    }
+  }
+}
+
+function emptyHistory(): History {
+  const cap = 1024;
+  return {
+    n: 0,
+    step: new Float64Array(cap),
+    time: new Float64Array(cap),
+    value: new Float64Array(cap),
+    offset: 0,
+    mtime: 0,
+    sorted: {},
+  };
+}
+
+function fromMetrics(ms: { step: number; timestamp: number; value: number }[]): History {
+  const h = emptyHistory();
+  h.n = ms.length;
+  h.step = Float64Array.from(ms, (m) => m.step);
+  h.time = Float64Array.from(ms, (m) => m.timestamp);
+  h.value = Float64Array.from(ms, (m) => m.value);
+  return h;
+}
+
+function grow(h: History, need: number): void {
+  if (need <= h.step.length) return;
+  const cap = Math.max(need, h.step.length * 2);
+  for (const k of ["step", "time", "value"] as const) {
+    const a = new Float64Array(cap);
+    a.set(h[k].subarray(0, h.n));
+    h[k] = a;
+  }
+}
+
+function parseValue(s: string): number {
+  const t = s.toLowerCase();
+  if (t === "nan" || t === "-nan" || t === "+nan") return NaN;
+  if (t === "inf" || t === "infinity" || t === "+inf" || t === "+infinity") return Infinity;
+  if (t === "-inf" || t === "-infinity") return -Infinity;
+  return Number(s);
+}
+
+/** Reads `[h.offset, size)` and appends its complete `timestamp value step` lines. */
+async function readTail(path: string, h: History, size: number): Promise<void> {
+  const file = await Deno.open(path, { read: true });
+  let bytes: Uint8Array;
+  try {
+    await file.seek(h.offset, Deno.SeekMode.Start);
+    bytes = new Uint8Array(size - h.offset);
+    let got = 0;
+    while (got < bytes.length) {
+      const n = await file.read(bytes.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    bytes = bytes.subarray(0, got);
+  } finally {
+    file.close();
+  }
+  const end = bytes.lastIndexOf(10) + 1; // a half-written last line waits for the next read
+  const text = new TextDecoder().decode(bytes.subarray(0, end));
+  grow(h, h.n + countLines(bytes, end));
+  let pos = 0;
+  while (pos < text.length) {
+    const nl = text.indexOf("\n", pos);
+    const a = text.indexOf(" ", pos);
+    const b = a < 0 ? -1 : text.indexOf(" ", a + 1);
+    if (a > 0 && b > 0 && b < nl) {
+      const c = text.indexOf(" ", b + 1);
+      const stepEnd = c > 0 && c < nl ? c : nl;
+      h.time[h.n] = Number(text.slice(pos, a));
+      h.value[h.n] = parseValue(text.slice(a + 1, b));
+      h.step[h.n] = Number(text.slice(b + 1, stepEnd));
+      h.n++;
+    }
+    pos = nl + 1;
+  }
+  h.offset += end;
+  h.sorted = {};
+}
+
+function countLines(bytes: Uint8Array, end: number): number {
+  let n = 0;
+  for (let i = 0; i < end; i++) if (bytes[i] === 10) n++;
+  return n;
+}
+
+/** The history sorted along an x axis (cached until the history grows). */
+export function sortedSeries(h: History, axis: "step" | "time"): Series {
+  const c = h.sorted[axis];
+  if (c && c.n === h.n) return c.s;
+  const s = sortByX(h[axis].subarray(0, h.n), h.value.subarray(0, h.n));
+  h.sorted[axis] = { n: h.n, s };
+  return s;
+}
+
+function optionalNumber(v: string | undefined, name: string): number | undefined {
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) {
+    throw new TrackingError("INVALID_PARAMETER_VALUE", `Cannot read ${name}: '${v}' is not a number`);
+  }
+  return n;
+}
+
+/**
+ * The series routes. Query: `run_id` (repeatable or comma-separated), `key`, `x` = step | time, `points`
+ * (buckets, default 1000, at most 10000), `min` / `max` (x window). Non-finite values come back as null (gaps).
+ */
+export function seriesApp(client: TrackingClient, cache = new SeriesCache()): Hono {
+  const app = new Hono();
+  app.get("/api/storyteller/metric-series", async (c) => {
+    const runIds = c.req.queries("run_id")?.flatMap((s) => s.split(",")).filter((s) => s) ?? [];
+    const key = c.req.query("key") ?? "";
+    if (runIds.length === 0 || key === "") {
+      throw new TrackingError(
+        "INVALID_PARAMETER_VALUE",
+        "Cannot fetch a metric series: run_id and key are required",
+        { hint: "GET /api/storyteller/metric-series?run_id=<id>&key=<metric>" },
+      );
+    }
+    const axis = c.req.query("x") === "time" ? "time" : "step";
+    const points = Math.min(10_000, Math.max(1, optionalNumber(c.req.query("points"), "points") ?? 1000));
+    const min = optionalNumber(c.req.query("min"), "min");
+    const max = optionalNumber(c.req.query("max"), "max");
+    const series = await Promise.all(runIds.map(async (runId) => {
+      let h: History;
+      try {
+        h = await cache.history(client, runId, key);
+      } catch (err) {
+        if (err instanceof TrackingError && err.code === "RESOURCE_DOES_NOT_EXIST" && runIds.length > 1) {
+          return { run_id: runId, key, x: [], y: [], total: 0, in_range: 0, x_min: null, x_max: null };
+        }
+        throw err;
+      }
+      const d = downsampleM4(sortedSeries(h, axis), points, min, max);
+      return {
+        run_id: runId,
+        key,
+        x: d.x,
+        y: d.y.map((v) => (Number.isFinite(v) ? v : null)),
+        total: d.total,
+        in_range: d.inRange,
+        x_min: d.xMin,
+        x_max: d.xMax,
+      };
+    }));
+    return c.json({ x_axis: axis, series });
+  });
+  return app;
+}

@@ -1,0 +1,49 @@
+/** The column chooser: a searchable checklist of every param, metric and tag key seen in the loaded runs. */
+import { useState } from "preact/hooks";
+
+interface Props {
+  available: { params: string[]; metrics: string[]; tags: string[] };
+  chosen: string[];
+  onChange: (columns: string[]) => void;
+}
+
+/** The chooser component (a `<details>` dropdown). */
+export function ColumnChooser({ available, chosen, onChange }: Props) {
+  const [q, setQ] = useState("");
+  const toggle = (id: string) =>
+    onChange(chosen.includes(id) ? chosen.filter((c) => c !== id) : [...chosen, id]);
+  const group = (title: string, kind: string, keys: string[]) => {
+    const shown = keys.filter((k) => k.toLowerCase().includes(q.toLowerCase()));
+    if (!shown.length) return null;
+    return (
+      <fieldset>
+        <legend>{title}</legend>
+        {shown.slice(0, 300).map((k) => {
+          const id = `${kind}:${k}`;
+          return (
+            <label key={id}>
+              <input type="checkbox" checked={chosen.includes(id)} onChange={() => toggle(id)} /> {k}
+            </label>
+          );
+        })}
+      </fieldset>
+    );
+  };
+  return (
+    <details class="column-chooser">
+      <summary>Columns ({chosen.length})</summary>
+      <div class="dropdown">
+        <input
+          type="search"
+          placeholder="find a column"
+          value={q}
+          onInput={(e) => setQ((e.target as HTMLInputElement).value)}
+        />
+        {group("Metrics", "metric", available.metrics)}
+        {group("Params", "param", available.params)}
+        {group("Tags", "tag", available.tags)}
+        {chosen.length > 0 && <button type="button" onClick={() => onChange([])}>Clear</button>}
+      </div>
+    </details>
+  );
+}

@@ -1,0 +1,189 @@
+/**
+ * Runs as the browser holds them: MLflow REST JSON → entities, table columns (attributes, params, metrics,
+ * tags), sorting, and filtering with the very predicate the server's `runs search` uses — so the filter box
+ * answers on every keystroke and reports errors at the same column as the CLI.
+ */
+import type { Metric, Run, RunStatus } from "../../src/tracking/types.ts";
+import { compileRunFilter } from "../../src/tracking/search/runs.ts";
+
+export type { Metric, Run };
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+const num = (v: unknown): number =>
+  v === "NaN" ? NaN : v === "Infinity" ? Infinity : v === "-Infinity" ? -Infinity : Number(v);
+
+/** A run from MLflow REST JSON (`runs/search`, `runs/get`). */
+export function runFromJson(j: Json): Run {
+  const metrics: Record<string, Metric> = {};
+  for (const m of j.data?.metrics ?? []) {
+    metrics[m.key] = {
+      key: m.key,
+      value: num(m.value),
+      timestamp: Number(m.timestamp ?? 0),
+      step: Number(m.step ?? 0),
+    };
+  }
+  const kv = (l: Json[] | undefined) =>
+    Object.fromEntries((l ?? []).map((t: Json) => [t.key, t.value ?? ""]));
+  const i = j.info ?? {};
+  return {
+    info: {
+      runId: i.run_id ?? i.run_uuid,
+      experimentId: String(i.experiment_id),
+      runName: i.run_name ?? "",
+      userId: i.user_id ?? "",
+      status: (i.status ?? "RUNNING") as RunStatus,
+      startTime: Number(i.start_time ?? 0),
+      endTime: i.end_time === undefined || i.end_time === null ? null : Number(i.end_time),
+      artifactUri: i.artifact_uri ?? "",
+      lifecycleStage: i.lifecycle_stage === "deleted" ? "deleted" : "active",
+    },
+    data: { metrics, params: kv(j.data?.params), tags: kv(j.data?.tags) },
+  };
+}
+
+/** A table column id: `attr:<name>`, `param:<key>`, `metric:<key>` or `tag:<key>`. */
+export type ColumnId = string;
+
+export const ATTR_COLUMNS: Record<string, string> = {
+  name: "Name",
+  status: "Status",
+  start: "Started",
+  duration: "Duration",
+  user: "User",
+  id: "Run ID",
+  experiment: "Experiment",
+};
+
+/** Splits a column id at its first colon. */
+export function splitColumn(id: ColumnId): { kind: string; key: string } {
+  const c = id.indexOf(":");
+  return { kind: id.slice(0, c), key: id.slice(c + 1) };
+}
+
+/** Header text of a column. */
+export function columnLabel(id: ColumnId): string {
+  const { kind, key } = splitColumn(id);
+  return kind === "attr" ? ATTR_COLUMNS[key] ?? key : key;
+}
+
+/** Duration in ms (running runs: until `now`). */
+export function runDuration(r: Run, now = Date.now()): number | undefined {
+  if (!r.info.startTime) return undefined;
+  return (r.info.endTime ?? (r.info.status === "RUNNING" ? now : r.info.startTime)) - r.info.startTime;
+}
+
+/** The raw value of a column for a run (number or string; undefined when missing). */
+export function columnValue(r: Run, id: ColumnId, now?: number): number | string | undefined {
+  const { kind, key } = splitColumn(id);
+  if (kind === "param") return r.data.params[key];
+  if (kind === "metric") return r.data.metrics[key]?.value;
+  if (kind === "tag") return r.data.tags[key];
+  switch (key) {
+    case "name":
+      return r.info.runName;
+    case "status":
+      return r.info.status;
+    case "start":
+      return r.info.startTime;
+    case "duration":
+      return runDuration(r, now);
+    case "user":
+      return r.info.userId;
+    case "id":
+      return r.info.runId;
+    case "experiment":
+      return r.info.experimentId;
+  }
+  return undefined;
+}
+
+/** A numeric view of a value (params are strings that often hold numbers); NaN when not a number. */
+export function numericValue(v: number | string | undefined): number {
+  if (typeof v === "number") return v;
+  if (v === undefined || v.trim() === "") return NaN;
+  return Number(v);
+}
+
+/**
+ * Sorts runs by a column: numbers numerically (numeric-looking params too), strings by locale, missing values
+ * last in both directions; ties by start time (newest first) then run id, like MLflow.
+ */
+export function sortRuns(runs: Run[], column: ColumnId, descending: boolean): Run[] {
+  const now = Date.now();
+  const keyed = runs.map((r) => {
+    const v = columnValue(r, column, now);
+    const n = numericValue(v);
+    return { r, v, n };
+  });
+  const numeric = keyed.every((k) => k.v === undefined || !Number.isNaN(k.n) || k.v === "NaN");
+  const dir = descending ? -1 : 1;
+  keyed.sort((a, b) => {
+    const ma = a.v === undefined, mb = b.v === undefined;
+    if (ma !== mb) return ma ? 1 : -1;
+    if (!ma) {
+      let c: number;
+      if (numeric) {
+        const na = Number.isNaN(a.n), nb = Number.isNaN(b.n);
+        c = na !== nb ? (na ? 1 : -1) * dir : na ? 0 : a.n - b.n;
+      } else c = String(a.v).localeCompare(String(b.v), undefined, { numeric: true });
+      if (c !== 0) return c * dir;
+    }
+    return b.r.info.startTime - a.r.info.startTime || (a.r.info.runId < b.r.info.runId ? -1 : 1);
+  });
+  return keyed.map((k) => k.r);
+}
+
+/** A filter problem positioned in the input (1-based column). */
+export interface FilterProblem {
+  message: string;
+  column: number;
+}
+
+/** The runs matching an MLflow filter, or the problem with the filter (nothing filtered then). */
+export function filterRuns(runs: Run[], filter: string): { runs: Run[]; problem?: FilterProblem } {
+  if (filter.trim() === "") return { runs };
+  let pred: (r: Run) => boolean;
+  try {
+    pred = compileRunFilter(filter);
+  } catch (err) {
+    return { runs, problem: filterProblem(err, filter) };
+  }
+  return { runs: runs.filter(pred) };
+}
+
+/** Message (without the caret drawing) and column of a filter error. */
+export function filterProblem(err: unknown, filter: string): FilterProblem {
+  const e = err as { message?: string; column?: number };
+  const message = String(e.message ?? err).split("\n")[0].replace(/ \(at column \d+\)$/, "");
+  const column = Math.min(Math.max(1, e.column ?? 1), filter.length + 1);
+  return { message, column };
+}
+
+/** Every param, metric and tag key across the runs (for the column chooser), sorted. */
+export function availableColumns(runs: Run[]): { params: string[]; metrics: string[]; tags: string[] } {
+  const p = new Set<string>(), m = new Set<string>(), t = new Set<string>();
+  for (const r of runs) {
+    for (const k in r.data.params) p.add(k);
+    for (const k in r.data.metrics) m.add(k);
+    for (const k in r.data.tags) if (!k.startsWith("mlflow.")) t.add(k);
+  }
+  const s = (x: Set<string>) => [...x].sort();
+  return { params: s(p), metrics: s(m), tags: s(t) };
+}
+
+/** Merges updated runs into a list by run id (updated ones replace in place, new ones go first). */
+export function mergeRuns(runs: Run[], updates: Run[], removed: string[] = []): Run[] {
+  if (updates.length === 0 && removed.length === 0) return runs;
+  const byId = new Map(updates.map((r) => [r.info.runId, r]));
+  const gone = new Set(removed);
+  const out: Run[] = [];
+  for (const r of byId.values()) if (!runs.some((x) => x.info.runId === r.info.runId)) out.push(r);
+  for (const r of runs) {
+    if (gone.has(r.info.runId)) continue;
+    out.push(byId.get(r.info.runId) ?? r);
+  }
+  return out;
+}
