@@ -354,7 +354,9 @@ fn add_loss() {
 //   e·stride_b stored (N,K) with TRANS_B, else (K,N); C (S,N). Workgroup y enumerates (expert, row tile) pairs;
 //   tiles past the last expert's exit at once, so the grid of ceil(S/BM) + E rows covers any routing.
 // ksum (GROUP_K): C_e (M,N) (+)= alpha · Σ_{r of expert e} A[r]ᵀ · B[r], A (S,M), B (S,N), C_e = C + e·stride_c
-//   (the weight gradients); workgroup z = expert, an empty expert's K loop is empty.
+//   (the weight gradients); workgroup z = expert · splits + split, each split a BK-aligned share of the expert's
+//   rows (an empty share stores zeros). With splits > 1, C is a scratch (splits, E, M, N) of raw partial sums that
+//   reduce_splits adds up into the gradient — so a small (M,N) still fills a large GPU.
 // The tile loop follows matmul.wgsl: vec4 workgroup tiles, an 8×8 register tile in sixteen named vec4
 // accumulators (an indexed function-scope array becomes slow local memory).
 override GROUP_K: bool = false;
@@ -362,7 +364,7 @@ override GROUP_K: bool = false;
 struct MParams {
   M: u32, // rows: S; ksum: output rows
   N: u32,
-  K: u32, // rows: inner size; ksum: unused (the expert's row range)
+  K: u32, // rows: inner size; ksum: splits per expert
   E: u32,
   stride_b: u32,
   stride_c: u32,
@@ -410,7 +412,13 @@ fn grouped(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
   let threads = WX * WY;
   if (tid == 0u) {
     if (GROUP_K) {
-      wjob = vec4<u32>(wid.z, m_offsets[wid.z], m_offsets[wid.z + 1u], 1u);
+      let e = wid.z / mmp.K;
+      let split = wid.z % mmp.K;
+      let lo = m_offsets[e];
+      let hi = m_offsets[e + 1u];
+      let chunk = ((hi - lo + mmp.K - 1u) / mmp.K + BK - 1u) / BK * BK;
+      let begin = min(hi, lo + split * chunk);
+      wjob = vec4<u32>(wid.z, begin, min(hi, begin + chunk), 1u);
     } else {
       var j = wid.y;
       var job = vec4<u32>(0u);
@@ -441,7 +449,8 @@ fn grouped(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
     k_begin = job.y;
     k_end = job.z;
     b0 = 0u;
-    c0 = job.x * mmp.stride_c;
+    // z = e · splits + split; partials are laid out (splits, E, M, N), so split-major.
+    c0 = ((job.x % mmp.K) * mmp.E + job.x / mmp.K) * mmp.stride_c;
   }
   let col0 = wid.x * BN;
   let bm4 = BM / 4u;
@@ -508,4 +517,21 @@ fn grouped(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
   g_store4(c0, r + 5u, m_end, c, c50); g_store4(c0, r + 5u, m_end, c + 4u, c51);
   g_store4(c0, r + 6u, m_end, c, c60); g_store4(c0, r + 6u, m_end, c + 4u, c61);
   g_store4(c0, r + 7u, m_end, c, c70); g_store4(c0, r + 7u, m_end, c + 4u, c71);
+}
+
+// ---- reduce_splits: C (n) = alpha · Σ_s partials[s] (n) [+ C], n = E·M·N ----
+@group(0) @binding(0) var<storage, read> rs_parts: array<f32>; // (splits, n)
+@group(0) @binding(1) var<storage, read_write> rs_out: array<f32>; // (n)
+@group(0) @binding(2) var<uniform> rsp: Params; // n, extra = splits, f0 = alpha
+
+@compute @workgroup_size(WG)
+fn reduce_splits(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(lid, wid, nwg);
+  if (i >= rsp.n) { return; }
+  var v = 0.0;
+  for (var z = 0u; z < rsp.extra; z++) { v += rs_parts[z * rsp.n + i]; }
+  v *= rsp.f0;
+  if (ACCUMULATE) { v += rs_out[i]; }
+  rs_out[i] = v;
 }

@@ -287,22 +287,87 @@ export interface GroupedKsumArgs {
   c: Binding;
   /** u32 (E+1) */
   offsets: Binding;
+  S: number;
   M: number;
   N: number;
   E: number;
   accumulate?: boolean;
   alpha?: number;
+  /** At least groupedKsumScratchFloats(…) floats: enables splitting each expert's rows when tiles are few. */
+  scratch?: Binding;
+  /** Workgroups a split aims for (0 = never split). */
+  splitTarget?: number;
 }
 
-/** Records one dispatch with workgroup z = expert; each sums over its own row range only. */
+/** Workgroups a split ksum aims for by default: 2× the SM count of a large GPU, as matmul's split-K. */
+export const GROUPED_SPLIT_TARGET = 264;
+const MIN_SPLIT_ROWS = 256;
+
+/** Splits of each expert's rows: 1 when the output tiles (× E) already reach `target`, else enough to reach it. */
+export function groupedKsumSplits(
+  S: number,
+  M: number,
+  N: number,
+  E: number,
+  target = GROUPED_SPLIT_TARGET,
+): number {
+  const bm = groupedTile(M, N) * 8;
+  const tiles = Math.ceil(M / bm) * Math.ceil(N / bm) * E;
+  if (target <= 0 || tiles >= target) return 1;
+  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(S / E / MIN_SPLIT_ROWS)));
+}
+
+/** Scratch floats a split ksum of this shape needs (0 when it would not split). */
+export function groupedKsumScratchFloats(
+  S: number,
+  M: number,
+  N: number,
+  E: number,
+  target = GROUPED_SPLIT_TARGET,
+): number {
+  const splits = groupedKsumSplits(S, M, N, E, target);
+  return splits > 1 ? splits * E * M * N : 0;
+}
+
+function bytesOf(b: Binding): number {
+  return b instanceof GPUBuffer ? b.size : (b.size ?? b.buffer.size - (b.offset ?? 0));
+}
+
+/** Records one dispatch with workgroup z = expert (× split); each sums over its own share of rows only. */
 export function groupedMatmulKsum(batch: CommandBatch, a: GroupedKsumArgs): void {
   const w = groupedTile(a.M, a.N);
   const bm = w * 8;
+  const grid = (z: number): [number, number, number] => [Math.ceil(a.N / bm), Math.ceil(a.M / bm), z];
+  const splits = a.scratch ? groupedKsumSplits(a.S, a.M, a.N, a.E, a.splitTarget) : 1;
+  const mn = a.M * a.N;
+  if (splits === 1) {
+    batch.run(
+      MOE,
+      "grouped",
+      { GROUP_K: true, ACCUMULATE: !!a.accumulate, WX: w, WY: w },
+      [a.a, a.b, a.c, a.offsets, mparams(batch, [a.M, a.N, 1, a.E, 0, mn], a.alpha ?? 1)],
+      grid(a.E),
+    );
+    return;
+  }
+  const n = a.E * mn;
+  if (bytesOf(a.scratch!) < splits * n * 4) {
+    throw new Error(
+      `Cannot split the expert gradient into ${splits}: the scratch holds fewer than ${splits * n} floats`,
+    );
+  }
   batch.run(
     MOE,
     "grouped",
-    { GROUP_K: true, ACCUMULATE: !!a.accumulate, WX: w, WY: w },
-    [a.a, a.b, a.c, a.offsets, mparams(batch, [a.M, a.N, 0, a.E, 0, a.M * a.N], a.alpha ?? 1)],
-    [Math.ceil(a.N / bm), Math.ceil(a.M / bm), a.E],
+    { GROUP_K: true, ACCUMULATE: false, WX: w, WY: w },
+    [a.a, a.b, a.scratch!, a.offsets, mparams(batch, [a.M, a.N, splits, a.E, 0, mn], 1)],
+    grid(a.E * splits),
+  );
+  batch.run(
+    MOE,
+    "reduce_splits",
+    { WG, ACCUMULATE: !!a.accumulate },
+    [a.scratch!, a.c, params(batch, n, 0, 0, splits, a.alpha ?? 1)],
+    elementwiseGrid(batch, n, WG),
   );
 }

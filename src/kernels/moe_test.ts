@@ -4,6 +4,8 @@ import { assertClose, gpuTest, randomArray } from "../gpu/testing.ts";
 import { matmul as refMatmul } from "../reference/matmul.ts";
 import * as ref from "../reference/moe.ts";
 import {
+  groupedKsumScratchFloats,
+  groupedKsumSplits,
   groupedMatmulKsum,
   groupedMatmulRows,
   moeCombine,
@@ -128,6 +130,7 @@ gpuTest("grouped expert matmuls match per-expert matmuls, empty experts included
     [[3], 19, 13],
     [[130, 0, 67], 19, 13],
     [[0, 300], 160, 1800],
+    [[1100, 0, 437], 19, 13], // ≥ 512 rows per expert: the weight gradient splits each expert's rows in two
   ];
   for (const [counts, Kd, Nd] of cases) {
     const E = counts.length;
@@ -142,10 +145,15 @@ gpuTest("grouped expert matmuls match per-expert matmuls, empty experts included
     const prevW = randomArray(E * Kd * Nd, 6);
     const [A, BT, BN, PREV, G, PW, OFF] = [a, bT, bN, prev, g, prevW, offsets].map((v) => buf(gpu, v));
     const C1 = buf(gpu, S * Nd);
+    const splitTarget = 100;
+    const splits = groupedKsumSplits(S, Kd, Nd, E, splitTarget);
+    assert.equal(splits > 1, S === 1537, `splits ${splits} for ${counts}`);
+    const SCRATCH = buf(gpu, Math.max(1, groupedKsumScratchFloats(S, Kd, Nd, E, splitTarget)));
     const batch = new CommandBatch(gpu, "grouped test");
     groupedMatmulRows(batch, { a: A, b: BT, c: C1, offsets: OFF, S, K: Kd, N: Nd, E, transB: true });
     groupedMatmulRows(batch, { a: A, b: BN, c: PREV, offsets: OFF, S, K: Kd, N: Nd, E, accumulate: true });
-    groupedMatmulKsum(batch, { a: A, b: G, c: PW, offsets: OFF, M: Kd, N: Nd, E, accumulate: true });
+    const ksum = { a: A, b: G, c: PW, offsets: OFF, S, M: Kd, N: Nd, E, accumulate: true };
+    groupedMatmulKsum(batch, { ...ksum, scratch: SCRATCH, splitTarget });
     batch.submit();
     const want1 = new Float32Array(S * Nd);
     const want2 = prev.slice();
@@ -170,7 +178,7 @@ gpuTest("grouped expert matmuls match per-expert matmuls, empty experts included
     assertClose(await f32(gpu, C1), want1, `rows transB ${counts}`, tol);
     assertClose(await f32(gpu, PREV), want2, `rows accumulate ${counts}`, tol);
     assertClose(await f32(gpu, PW), wantW, `ksum ${counts}`, tol);
-    for (const b of [A, BT, BN, PREV, G, PW, OFF, C1]) b.destroy();
+    for (const b of [A, BT, BN, PREV, G, PW, OFF, C1, SCRATCH]) b.destroy();
   }
 });
 

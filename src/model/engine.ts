@@ -152,7 +152,7 @@ export class Engine {
         attScratch: buf("attention scratch", attentionScratchFloats(this.B, this.T, d.NH)),
         splitK: buf("split-K scratch", splitFloats),
       };
-      if (d.moeLayers.size > 0) this.#moeScratch = new MoeScratch(gpu, moeDims);
+      if (d.moeLayers.size > 0) this.#moeScratch = new MoeScratch(gpu, moeDims, this.splitTarget);
     }
   }
 

@@ -5,9 +5,11 @@
  */
 import type { MoeConfig } from "../config/mod.ts";
 import { type Binding, type CommandBatch, createBuffer, type Gpu } from "../gpu/mod.ts";
-import { matmul } from "../kernels/matmul.ts";
+import { matmul, matmulScratchFloats } from "../kernels/matmul.ts";
 import { swigluBackward, swigluForward } from "../kernels/swiglu.ts";
 import {
+  GROUPED_SPLIT_TARGET,
+  groupedKsumScratchFloats,
   groupedMatmulKsum,
   groupedMatmulRows,
   moeAddLoss,
@@ -66,8 +68,10 @@ export class MoeScratch {
   readonly dxg: GPUBuffer; // (S,C)
   readonly dw: GPUBuffer; // (N,K)
   readonly dlogits: GPUBuffer; // (N,E)
+  readonly splitK: GPUBuffer; // partial sums of the split weight-gradient sums (expert and router)
 
-  constructor(gpu: Gpu, d: MoeDims) {
+  /** `splitTarget`: workgroups the weight-gradient splits aim for (0 = never split, as on CPU adapters). */
+  constructor(gpu: Gpu, d: MoeDims, readonly splitTarget = GROUPED_SPLIT_TARGET) {
     const S = d.N * d.K;
     const buf = (label: string, floats: number) =>
       createBuffer(gpu.device, `moe.${label}`, Math.max(1, floats) * F32);
@@ -78,10 +82,18 @@ export class MoeScratch {
     this.dxg = buf("dxg", S * d.C);
     this.dw = buf("dw", d.N * d.K);
     this.dlogits = buf("dlogits", d.N * d.E);
+    this.splitK = buf(
+      "split scratch",
+      Math.max(
+        groupedKsumScratchFloats(S, d.C, d.I, d.E, splitTarget),
+        groupedKsumScratchFloats(S, d.I, d.C, d.E, splitTarget),
+        matmulScratchFloats(d.E, d.C, d.N, splitTarget),
+      ),
+    );
   }
 
   destroy(): void {
-    for (const b of Object.values(this)) (b as GPUBuffer).destroy();
+    for (const b of Object.values(this)) if (b instanceof GPUBuffer) b.destroy();
   }
 }
 
@@ -225,12 +237,14 @@ export class MoeLayer {
     const S = this.S;
     const b = this.#b;
     const s = a.scratch;
+    const split = { S, scratch: s.splitK, splitTarget: s.splitTarget };
     // combine: out += Σ_k w_k · yg[pos]
     moeWeightGrad(batch, { dy: a.dy, rows: b.yg, pos: b.pos, dw: s.dw, S, C, K });
     moeSpread(batch, { dy: a.dy, rowSlot: b.rowSlot, weights: b.weights, out: s.dyg, S, C, K });
     // down: yg = h · Wd[e]ᵀ
     groupedMatmulRows(batch, { a: s.dyg, b: a.w.down, c: s.dh, offsets: b.offsets, S, E, K: C, N: I });
     groupedMatmulKsum(batch, {
+      ...split,
       a: s.dyg,
       b: b.h,
       c: a.g.down,
@@ -245,7 +259,7 @@ export class MoeLayer {
     const rows = { offsets: b.offsets, S, E, K: I, N: C };
     groupedMatmulRows(batch, { ...rows, a: s.dgate, b: a.w.gate, c: s.dxg });
     groupedMatmulRows(batch, { ...rows, a: s.dup, b: a.w.up, c: s.dxg, accumulate: true });
-    const ksum = { b: b.xg, offsets: b.offsets, M: I, N: C, E, accumulate: true };
+    const ksum = { ...split, b: b.xg, offsets: b.offsets, M: I, N: C, E, accumulate: true };
     groupedMatmulKsum(batch, { ...ksum, a: s.dgate, c: a.g.gate });
     groupedMatmulKsum(batch, { ...ksum, a: s.dup, c: a.g.up });
     // gather: xg[row] = x[token]
@@ -266,7 +280,18 @@ export class MoeLayer {
       zCoef: this.moe.z_loss_coef,
       auxScale: a.auxScale,
     });
-    matmul(batch, { a: s.dlogits, b: a.x, c: a.g.router, M: E, K: N, N: C, transA: true, accumulate: true });
+    matmul(batch, {
+      a: s.dlogits,
+      b: a.x,
+      c: a.g.router,
+      M: E,
+      K: N,
+      N: C,
+      transA: true,
+      accumulate: true,
+      scratch: s.splitK,
+      splitTarget: s.splitTarget,
+    });
     matmul(batch, { a: s.dlogits, b: a.w.router, c: a.dx, M: N, K: E, N: C, accumulate: true });
   }
 
