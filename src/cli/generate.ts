@@ -1,16 +1,79 @@
-/** `storyteller generate`: write a story with a trained model. */
+/** `storyteller generate`: write a story with a trained model, streamed to stdout (the KV-cache engine of serve). */
 import { Command } from "commander";
-import { notImplemented } from "./_not_implemented.ts";
+import { UsageError } from "../errors.ts";
+import { openGpu } from "../gpu/mod.ts";
+import { loadModel, ModelService } from "../serve/mod.ts";
+import { collect, intOption } from "./_options.ts";
+
+/** Parses a number option within [min, max], failing with the option's name. */
+export function numberOption(name: string, min: number, max: number): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
+      throw new UsageError(`Cannot parse ${name}: expected a number from ${min} to ${max}, got '${value}'`);
+    }
+    return n;
+  };
+}
+
+interface GenerateFlags {
+  model: string;
+  prompt: string;
+  maxTokens?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  stop?: string[];
+  trackingUri?: string;
+  device: "auto" | "gpu" | "cpu";
+}
 
 export function generateCommand(): Command {
   return new Command("generate")
-    .description("generate a story with a trained model")
-    .requiredOption("-m, --model <uri>", "model directory or runs:/ / models:/ URI")
+    .description("generate a story with a trained model (streamed to stdout)")
+    .requiredOption(
+      "-m, --model <uri>",
+      "model directory, runs:/<id>/model or models:/<name>/<version|latest|@alias>",
+    )
     .option("--prompt <text>", "story opening", "Once upon a time")
-    .option("--max-tokens <n>", "tokens to generate")
-    .option("--temperature <t>", "sampling temperature (0 = greedy)")
-    .option("--top-k <k>", "sample among the k most likely tokens")
-    .option("--top-p <p>", "nucleus sampling mass")
-    .option("--seed <n>", "sampling seed")
-    .action(() => notImplemented("generate", 4));
+    .option(
+      "--max-tokens <n>",
+      "tokens to generate (default: the model's generation config)",
+      intOption("--max-tokens", 1),
+    )
+    .option("--temperature <t>", "sampling temperature (0 = greedy)", numberOption("--temperature", 0, 100))
+    .option("--top-k <k>", "sample among the k most likely tokens (0 = all)", intOption("--top-k", 0))
+    .option("--top-p <p>", "nucleus sampling mass", numberOption("--top-p", 1e-6, 1))
+    .option("--seed <n>", "sampling seed", intOption("--seed", 0))
+    .option("--stop <text>", "stop when this text appears (repeatable)", collect)
+    .option(
+      "--tracking-uri <uri>",
+      "tracking store for runs:/ and models:/ URIs (default MLFLOW_TRACKING_URI or ./mlruns)",
+    )
+    .option("--device <device>", "auto, gpu or cpu (lavapipe)", "auto")
+    .action(async (flags: GenerateFlags) => {
+      const loaded = await loadModel(flags.model, { trackingUri: flags.trackingUri });
+      const gpu = await openGpu(flags.device);
+      const service = new ModelService(gpu, loaded, { maxBatch: 1, chunk: 16 });
+      const out = Deno.stdout;
+      const enc = new TextEncoder();
+      const write = (s: string) => out.writeSync(enc.encode(s));
+      write(flags.prompt);
+      try {
+        await service.complete(flags.prompt, {
+          maxTokens: flags.maxTokens,
+          temperature: flags.temperature,
+          topK: flags.topK,
+          topP: flags.topP,
+          seed: flags.seed,
+          stop: flags.stop,
+        }, write);
+      } finally {
+        write("\n");
+        service.close();
+        service.engine.destroy();
+        gpu.device.destroy();
+      }
+    });
 }
