@@ -237,27 +237,44 @@ export class RunTracker {
     this.#logger?.setTag(key, value.slice(0, MAX_TAG_VAL_LENGTH));
   }
 
-  /** After train() returned: logs the model, config and samples, then FINISHED (or KILLED when interrupted). */
+  /**
+   * After train() returned: logs the model, config and samples, then FINISHED (or KILLED when interrupted).
+   * Never throws: tracking problems are warnings, the trained model is on disk either way.
+   */
   async finish(result: TrainResult): Promise<void> {
     if (!this.#logger || this.#done) return;
-    await this.#uploadRunFiles();
-    try {
-      const mlmodel = await writeMLmodel(result.modelDir, { runId: this.runId });
-      await this.#upload({ local: result.modelDir, path: "model", dir: true });
-      this.#modelHistory.push(logModelHistoryEntry(mlmodel, this.runId!));
-      this.#tag("mlflow.log-model.history", JSON.stringify(this.#modelHistory));
-    } catch (err) {
-      this.#warn(`tracking: cannot log the model in ${result.modelDir}: ${describeError(err)}`);
-    }
-    await this.#end(result.interrupted ? "KILLED" : "FINISHED");
+    await this.#guarded(async () => {
+      await this.#uploadRunFiles();
+      try {
+        const mlmodel = await writeMLmodel(result.modelDir, { runId: this.runId });
+        await this.#upload({ local: result.modelDir, path: "model", dir: true });
+        this.#modelHistory.push(logModelHistoryEntry(mlmodel, this.runId!));
+        this.#tag("mlflow.log-model.history", JSON.stringify(this.#modelHistory));
+      } catch (err) {
+        this.#warn(`tracking: cannot log the model in ${result.modelDir}: ${describeError(err)}`);
+      }
+      await this.#end(result.interrupted ? "KILLED" : "FINISHED");
+    });
   }
 
   /** After train() threw: tag `storyteller.error`, log config and samples, FAILED. Never throws. */
   async fail(err: unknown): Promise<void> {
     if (!this.#logger || this.#done) return this.#cleanup();
     this.#tag("storyteller.error", describeError(err));
-    await this.#uploadRunFiles();
-    await this.#end("FAILED");
+    await this.#guarded(async () => {
+      await this.#uploadRunFiles();
+      await this.#end("FAILED");
+    });
+  }
+
+  async #guarded(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.#warn(`tracking: cannot finish run ${this.runId}: ${describeError(err)}`);
+    } finally {
+      await this.#cleanup();
+    }
   }
 
   /** For a second Ctrl-C: mark the run KILLED within `timeoutMs`, skipping artifacts. */
@@ -333,13 +350,16 @@ export class RunTracker {
       this.#undelivered.length ? `${this.#undelivered.length} artifacts` : "",
       `the status ${status}`,
     ].filter((s) => s).join(", ");
-    const root = this.#fallback?.root ?? await this.#fallBack();
-    const fb = this.#fallback!;
+    const root = resolve(this.#ckptDir, "mlruns");
     try {
+      if (!this.#fallback) await this.#fallBack();
+      const fb = this.#fallback!;
       for (let i = 0; i < this.#params.length; i += MAX_PARAMS_TAGS_PER_BATCH) {
         await fb.client.logBatch(fb.runId, { params: this.#params.slice(i, i + MAX_PARAMS_TAGS_PER_BATCH) });
       }
-      await logger.close();
+      if (!(await logger.close(this.#exitTimeoutMs))) {
+        throw new Error(`${logger.pending} values were not written`);
+      }
       for (const a of this.#undelivered.splice(0)) await this.#upload(a, fb.client);
       await fb.client.setTerminated(fb.runId, status);
       const where = `run ${fb.runId} in ${root} (see it with: storyteller runs describe ${fb.runId} ` +
