@@ -1,0 +1,270 @@
+/**
+ * Serving end to end: train a tiny tracked model through the CLI, register it, start `storyteller serve` as a
+ * subprocess on models:/<name>@<alias> and exercise every route (scoring protocol, completions with streaming,
+ * models, metrics), concurrency and bad input; greedy output through the server equals `storyteller generate`'s.
+ */
+import assert from "node:assert/strict";
+import { gpuTest } from "../src/gpu/testing.ts";
+import { run } from "../src/cli/mod.ts";
+import { openTracking } from "../src/tracking/mod.ts";
+
+const TINY = new URL("../configs/tiny.yaml", import.meta.url).pathname;
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+function sets(dir: string): string[] {
+  return [
+    "model.hidden_size=32",
+    "model.num_layers=2",
+    "model.num_heads=4",
+    "model.num_kv_heads=2",
+    "model.intermediate_size=64",
+    "model.max_seq_len=48",
+    "model.vocab_size=300",
+    "data.builtin_stories=300",
+    `data.cache_dir=${dir}/cache`,
+    "training.batch_size=4",
+    "training.max_steps=30",
+    "training.learning_rate=0.01",
+    "training.warmup_steps=2",
+    "training.log_interval=10",
+    "training.eval_interval=30",
+    "training.eval_steps=1",
+    "training.sample_tokens=4",
+    `training.checkpoint_dir=${dir}/ckpt`,
+    `training.mlflow_tracking_uri=${dir}/mlruns`,
+    "training.mlflow_run_name=serve-e2e",
+  ].flatMap((s) => ["--set", s]);
+}
+
+/** Runs `storyteller <args>` in a subprocess to completion. */
+async function cliProcess(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const p = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  const dec = new TextDecoder();
+  return { code: p.code, out: dec.decode(p.stdout), err: dec.decode(p.stderr) };
+}
+
+/** Starts `storyteller serve …` and waits for its "ready" line; returns the URL and a stop function. */
+async function startServe(...args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "serve", "-p", "0", ...args],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const deadline = Date.now() + 120_000;
+  while (!/^ready:/m.test(text)) {
+    const { value, done } = await reader.read();
+    if (done || Date.now() > deadline) {
+      const err = await new Response(child.stderr).text();
+      throw new Error(`serve did not become ready:\n${text}\n${err}`);
+    }
+    text += value;
+  }
+  const url = /listening on (http:\/\/[0-9.:]+)/.exec(text)![1];
+  const stop = async () => {
+    child.kill("SIGTERM");
+    await child.status;
+    await reader.cancel().catch(() => {});
+    await child.stderr.cancel().catch(() => {});
+  };
+  return { url, banner: text, stop };
+}
+
+const json = (body: unknown, headers: Record<string, string> = {}) => ({
+  method: "POST",
+  headers: { "Content-Type": "application/json", ...headers },
+  body: typeof body === "string" ? body : JSON.stringify(body),
+});
+
+gpuTest("serve e2e: a trained, registered model over every route; greedy equals generate", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "serve_e2e_" });
+  let server: Awaited<ReturnType<typeof startServe>> | undefined;
+  try {
+    const trained = await run(["train", "-c", TINY, ...sets(dir)]);
+    assert.equal(trained, 0);
+    const client = openTracking(`${dir}/mlruns`);
+    const runs = await client.searchRuns({
+      experimentIds: ["0", ...(await client.searchExperiments()).experiments.map((e) => e.experimentId)],
+    });
+    const runId = runs.runs[0].info.runId;
+    await client.createRegisteredModel("story");
+    const mv = await client.createModelVersion("story", `runs:/${runId}/model`, { runId });
+    await client.setRegisteredModelAlias("story", "champion", mv.version);
+
+    // Model load failures exit 1 before listening.
+    const missing = await cliProcess(
+      "serve",
+      "-m",
+      "models:/nope/1",
+      "--tracking-uri",
+      `${dir}/mlruns`,
+      "-p",
+      "0",
+    );
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /Cannot load the model models:\/nope\/1/);
+    assert.doesNotMatch(missing.out, /listening/);
+
+    const prompt = "Once upon a time";
+    const gen = await cliProcess(
+      "generate",
+      "-m",
+      `runs:/${runId}/model`,
+      "--tracking-uri",
+      `${dir}/mlruns`,
+      "--prompt",
+      prompt,
+      "--temperature",
+      "0",
+      "--max-tokens",
+      "20",
+    );
+    assert.equal(gen.code, 0, gen.err);
+    assert.ok(gen.out.startsWith(prompt));
+    const generated = gen.out.slice(prompt.length).replace(/\n$/, "");
+    assert.ok(generated.length > 0);
+    // Sampled with a seed: the same story from generate and from the server (a 30-step model is livelier sampled).
+    const sampledGen = await cliProcess(
+      "generate",
+      "-m",
+      `${dir}/ckpt/serve-e2e/model`,
+      "--prompt",
+      prompt,
+      "--temperature",
+      "0.9",
+      "--top-k",
+      "40",
+      "--top-p",
+      "0.95",
+      "--seed",
+      "5",
+      "--max-tokens",
+      "24",
+    );
+    assert.equal(sampledGen.code, 0, sampledGen.err);
+    const sampledStory = sampledGen.out.slice(prompt.length).replace(/\n$/, "");
+    assert.ok(new Set(sampledStory).size >= 4, `a varied sample: ${JSON.stringify(sampledStory)}`);
+
+    server = await startServe(
+      "-m",
+      "models:/story@champion",
+      "--tracking-uri",
+      `${dir}/mlruns`,
+      "--max-batch",
+      "8",
+      "--chunk",
+      "8",
+      "--auth-token",
+      "e2e-token-0123456789abcdef",
+    );
+    assert.match(server.banner, /batch ≤ 8 sequences, KV cache/);
+    const url = server.url;
+    const auth = { Authorization: "Bearer e2e-token-0123456789abcdef" };
+    const get = (path: string) => fetch(url + path, { headers: auth });
+    const post = (path: string, body: unknown) => fetch(url + path, json(body, auth));
+
+    let res = await get("/ping");
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    res = await get("/health");
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    res = await get("/version");
+    assert.match(await res.text(), /^\d+\.\d+/);
+    res = await fetch(url + "/invocations", json({ inputs: [prompt] }));
+    assert.equal(res.status, 401, "bearer token required");
+    await res.body?.cancel();
+
+    // Greedy through the server equals generate's story, on both APIs.
+    res = await post("/invocations", { inputs: [prompt], params: { temperature: 0, max_tokens: 20 } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { predictions: [generated] });
+    res = await post("/v1/completions", { prompt, temperature: 0, max_tokens: 20 });
+    const completion = await res.json();
+    assert.equal(completion.choices[0].text, generated);
+    assert.equal(
+      completion.usage.completion_tokens + completion.usage.prompt_tokens,
+      completion.usage.total_tokens,
+    );
+
+    res = await post("/v1/completions", {
+      prompt,
+      temperature: 0.9,
+      top_k: 40,
+      top_p: 0.95,
+      seed: 5,
+      max_tokens: 24,
+    });
+    assert.equal((await res.json()).choices[0].text, sampledStory);
+
+    // Streaming: deltas add up to the same text, then [DONE].
+    res = await post("/v1/completions", { prompt, temperature: 0, max_tokens: 20, stream: true });
+    const lines = (await res.text()).split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6));
+    assert.equal(lines.at(-1), "[DONE]");
+    const streamed = lines.slice(0, -1).map((l) => JSON.parse(l)).flatMap((c) =>
+      c.choices.map((x: { text: string }) => x.text)
+    );
+    assert.equal(streamed.join(""), generated);
+
+    // Concurrency: 16 seeded requests at once (8 slots: some wait in the queue) each get their solo answer.
+    const prompts = Array.from(
+      { length: 16 },
+      (_, i) => ["Once upon a time", "The cat", "One day", "Tom"][i % 4],
+    );
+    const body = (i: number) => ({
+      prompt: prompts[i],
+      temperature: 1,
+      seed: 100 + i,
+      max_tokens: 6 + (i % 5) * 4,
+    });
+    const textOf = async (r: Response) => (await r.json()).choices[0].text as string;
+    const solo: string[] = [];
+    for (let i = 0; i < prompts.length; i++) solo.push(await textOf(await post("/v1/completions", body(i))));
+    const together = await Promise.all(
+      prompts.map(async (_, i) => textOf(await post("/v1/completions", body(i)))),
+    );
+    assert.deepEqual(together, solo);
+    assert.ok(new Set(solo).size > 8, "different seeds, different stories");
+    const sampled = { prompt, temperature: 1, top_k: 20, top_p: 0.9, seed: 3, max_tokens: 10, n: 3 };
+    const [s1, s2] = await Promise.all([post("/v1/completions", sampled), post("/v1/completions", sampled)]);
+    assert.deepEqual(
+      (await s1.json()).choices,
+      (await s2.json()).choices,
+      "seeded sampling is reproducible under load",
+    );
+
+    // Bad input.
+    for (
+      const [path, body, status] of [
+        ["/invocations", "{oops", 400],
+        ["/invocations", { inputs: [prompt], params: { max_tokens: -1 } }, 400],
+        ["/invocations", { inputs: [prompt], dataframe_records: [] }, 400],
+        ["/v1/completions", { prompt, max_tokens: 10_000_000 }, 400],
+        ["/v1/completions", { prompt, temperature: "warm" }, 400],
+        ["/v1/completions", { prompt, mystery: true }, 400],
+        ["/v1/completions", { prompt: "x".repeat(2 << 20) }, 413],
+      ] as const
+    ) {
+      res = await post(path, body);
+      assert.equal(res.status, status, `${path} ${JSON.stringify(body).slice(0, 50)}`);
+      await res.body?.cancel();
+    }
+
+    res = await get("/v1/models");
+    assert.equal((await res.json()).data[0].id, "story");
+    const metrics = await (await get("/metrics")).text();
+    assert.match(metrics, /storyteller_generated_tokens_total \d{3,}/);
+    assert.match(metrics, /storyteller_requests_total\{route="\/invocations",status="400"\} 3/);
+    assert.match(metrics, /storyteller_tokens_per_second \d/);
+  } finally {
+    await server?.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
