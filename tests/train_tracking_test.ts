@@ -1,6 +1,6 @@
 /**
  * Every training run is tracked, end to end through the CLI: the exact mlruns layout after `storyteller train` on
- * configs/tiny.yaml, `runs search` and `models register` on it, resume into the same run, the real tracking server
+ * configs/tiny.yaml, `runs search`, `models register` and loading the registered model for serving, resume into the same run, the real tracking server
  * over REST, a server failing mid-run, an unreachable server, and use_mlflow: false.
  */
 import assert from "node:assert/strict";
@@ -11,6 +11,7 @@ import { flattenConfig, loadConfig } from "../src/config/mod.ts";
 import { openTracking, type TrackingClient } from "../src/tracking/mod.ts";
 import { createServerApp, listen } from "../src/server/mod.ts";
 import { readMLmodel } from "../src/model/mlmodel.ts";
+import { loadModel } from "../src/serve/mod.ts";
 import { RunTracker } from "../src/train/tracking.ts";
 import type { StartInfo } from "../src/train/trainer.ts";
 import type { Gpu } from "../src/gpu/mod.ts";
