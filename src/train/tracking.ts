@@ -284,9 +284,10 @@ export class RunTracker {
     const id = this.#fallback?.runId ?? this.#runId!;
     const client = this.#fallback?.client ?? this.#client;
     await Promise.race([
-      Promise.all([this.#logger.flush(timeoutMs), client.setTerminated(id, "KILLED")]).catch(() => {}),
+      Promise.all([this.#logger.close(timeoutMs), client.setTerminated(id, "KILLED")]).catch(() => {}),
       new Promise((r) => setTimeout(r, timeoutMs)),
     ]);
+    await this.#cleanup();
   }
 
   async #uploadRunFiles(): Promise<void> {

@@ -237,3 +237,21 @@ Deno.test("an unreachable server at start: one warning, the run is logged to the
     await s.cleanup();
   }
 });
+
+Deno.test("abort (a second Ctrl-C) marks the run KILLED at once, without artifacts", async () => {
+  const s = await setup();
+  try {
+    const tracker = new RunTracker(s.config, s.options);
+    const { runId } = await tracker.start(s.info);
+    tracker.logPoint({ step: 1, loss: 5, lr: 1e-3, gradNorm: 0.5, tokensPerSec: 1000 });
+    await tracker.abort(2000);
+    await tracker.finish(s.result(1)); // ignored after abort
+    const store = openTracking(`${s.dir}/mlruns`);
+    const run = await store.getRun(runId);
+    assert.equal(run.info.status, "KILLED");
+    assert.deepEqual(await steps(store, runId, "train/loss"), [1]);
+    assert.deepEqual(await store.listArtifacts(runId), []);
+  } finally {
+    await s.cleanup();
+  }
+});
