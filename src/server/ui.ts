@@ -40,6 +40,7 @@ export const SHELL = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>storyteller</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/static/app.css?v=${ASSETS["app.css"].etag.slice(1, 9)}">
 <script type="module" src="/static/app.js?v=${ASSETS["app.js"].etag.slice(1, 9)}"></script>
 </head>

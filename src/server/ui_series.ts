@@ -38,10 +38,7 @@ export class SeriesCache {
     try {
       stat = await Deno.stat(path);
     } catch {
-      throw new TrackingError(
-        "RESOURCE_DOES_NOT_EXIST",
-        `Cannot read metric '${key}' of run ${runId}: never logged`,
-      );
+      return emptyHistory(); // never logged (yet): an empty history, as MLflow's get-history answers
     }
     const mtime = stat.mtime?.getTime() ?? 0;
     if (h && (stat.size < h.offset || (stat.size === h.offset && mtime !== h.mtime))) h = undefined;
@@ -190,15 +187,7 @@ export function seriesApp(client: TrackingClient, cache = new SeriesCache()): Ho
     const min = optionalNumber(c.req.query("min"), "min");
     const max = optionalNumber(c.req.query("max"), "max");
     const series = await Promise.all(runIds.map(async (runId) => {
-      let h: History;
-      try {
-        h = await cache.history(client, runId, key);
-      } catch (err) {
-        if (err instanceof TrackingError && err.code === "RESOURCE_DOES_NOT_EXIST" && runIds.length > 1) {
-          return { run_id: runId, key, x: [], y: [], total: 0, in_range: 0, x_min: null, x_max: null };
-        }
-        throw err;
-      }
+      const h = await cache.history(client, runId, key);
       const d = downsampleM4(sortedSeries(h, axis), points, min, max);
       return {
         run_id: runId,
