@@ -283,10 +283,12 @@ export class RunTracker {
     this.#done = true;
     const id = this.#fallback?.runId ?? this.#runId!;
     const client = this.#fallback?.client ?? this.#client;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       Promise.all([this.#logger.close(timeoutMs), client.setTerminated(id, "KILLED")]).catch(() => {}),
-      new Promise((r) => setTimeout(r, timeoutMs)),
+      new Promise((r) => timer = setTimeout(r, timeoutMs)),
     ]);
+    clearTimeout(timer);
     await this.#cleanup();
   }
 
