@@ -255,3 +255,20 @@ Deno.test("abort (a second Ctrl-C) marks the run KILLED at once, without artifac
     await s.cleanup();
   }
 });
+
+Deno.test("with no mlflow_tracking_uri the store is MLFLOW_TRACKING_URI", async () => {
+  const s = await setup(["training.mlflow_tracking_uri=null"]);
+  const before = Deno.env.get("MLFLOW_TRACKING_URI");
+  try {
+    Deno.env.set("MLFLOW_TRACKING_URI", `file://${s.dir}/env-mlruns`);
+    const tracker = new RunTracker(s.config, s.options);
+    assert.equal(tracker.trackingUri, `file://${s.dir}/env-mlruns`);
+    const { runId } = await tracker.start(s.info);
+    await tracker.finish(s.result(1));
+    assert.equal((await openTracking(`${s.dir}/env-mlruns`).getRun(runId)).info.status, "FINISHED");
+  } finally {
+    if (before === undefined) Deno.env.delete("MLFLOW_TRACKING_URI");
+    else Deno.env.set("MLFLOW_TRACKING_URI", before);
+    await s.cleanup();
+  }
+});
