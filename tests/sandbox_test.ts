@@ -20,7 +20,8 @@ function sandboxed(dir: string, args: string[], extra: string[] = []): Deno.Comm
       ...args,
     ],
     cwd: dir,
-    env: { NO_COLOR: "1", XDG_RUNTIME_DIR: dir, MLFLOW_TRACKING_URI: "" },
+    // Temp files (the tracker's staging area) go inside the sandbox too.
+    env: { NO_COLOR: "1", XDG_RUNTIME_DIR: dir, TMPDIR: dir, MLFLOW_TRACKING_URI: "" },
     stdout: "piped",
     stderr: "piped",
   });
@@ -59,7 +60,9 @@ Deno.test("train on the built-in corpus runs from an empty directory with file a
     assert.equal(r.code, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
     assert.match(r.stdout, /done.*4 steps/);
     const entries = [...Deno.readDirSync(dir)].map((e) => e.name);
-    assert.ok(entries.includes("checkpoints"), `wrote ${entries.join(", ")}`);
+    for (const name of ["checkpoints", "mlruns"]) {
+      assert.ok(entries.includes(name), `wrote ${entries.join(", ")}`);
+    }
   });
 });
 
