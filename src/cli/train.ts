@@ -5,6 +5,7 @@ import { buildLayout, estimateTrainingMemory } from "../model/mod.ts";
 import { toYaml } from "../yaml.ts";
 import { collect } from "./_options.ts";
 import { bold, dim } from "./output.ts";
+import { estimateEta, formatDuration, printable, ProgressLine } from "./_progress.ts";
 import { type EvalPoint, type LogPoint, train, type TrainHooks } from "../train/trainer.ts";
 import { RunTracker } from "../train/tracking.ts";
 import { fileUriToPath } from "../tracking/mod.ts";
@@ -39,13 +40,6 @@ export function trainCommand(): Command {
     });
 }
 
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return "?";
-  const m = Math.floor(seconds / 60);
-  const s = Math.round(seconds % 60);
-  return m > 0 ? `${m}m${String(s).padStart(2, "0")}s` : `${s}s`;
-}
-
 /**
  * Runs the trainer with terminal progress and run tracking (unless training.use_mlflow is false). Ctrl-C finishes
  * the step, checkpoints, marks the run KILLED and exits 130; an exception marks it FAILED and is rethrown.
@@ -66,46 +60,47 @@ async function runTraining(config: Config, resume: string | boolean | undefined)
   const t = config.training;
   const started = performance.now();
   let startStep = 0;
-  const clearLine = () => tty && Deno.stdout.writeSync(new TextEncoder().encode("\r\x1b[2K"));
+  let trainStarted = started;
+  const encoder = new TextEncoder();
+  const columns = () => {
+    try {
+      return Deno.consoleSize().columns;
+    } catch {
+      return undefined;
+    }
+  };
+  // Not a TTY: plain console.log lines (what pipes, logs and in-process tests read).
+  const write = tty
+    ? (s: string) => Deno.stdout.writeSync(encoder.encode(s))
+    : (s: string) => console.log(s.replace(/\n$/, ""));
+  const bar = new ProgressLine(write, tty, columns);
   try {
     const hooks: TrainHooks = {
-      log: (line) => {
-        clearLine();
-        console.log(dim(line));
-      },
+      log: (line) => bar.print(dim(line)),
       onStart: ({ runName, gpu, data, paramCount, startStep: s }) => {
         startStep = s;
-        console.log(
+        trainStarted = performance.now();
+        bar.print(
           `${bold("training")} ${runName}: ${paramCount.toLocaleString("en-US")} parameters on ` +
             `${gpu.summary.description}; ${data.stats.trainTokens.toLocaleString("en-US")} train / ` +
             `${data.stats.valTokens.toLocaleString("en-US")} val tokens`,
         );
-        if (tracker?.runId) console.log(describeTracking(tracker));
+        if (tracker?.runId) bar.print(describeTracking(tracker));
       },
       onLog: (p: LogPoint) => {
-        const elapsed = (performance.now() - started) / 1000;
-        const eta = ((t.max_steps - p.step) * elapsed) / Math.max(1, p.step - startStep);
-        const line = `step ${String(p.step).padStart(String(t.max_steps).length)}/${t.max_steps}  ` +
-          `loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  grad ${p.gradNorm.toFixed(3)}  ` +
-          `${Math.round(p.tokensPerSec).toLocaleString("en-US")} tok/s  ETA ${formatDuration(eta)}`;
-        if (tty) {
-          clearLine();
-          Deno.stdout.writeSync(new TextEncoder().encode(line));
-        } else console.log(line);
+        const elapsed = (performance.now() - trainStarted) / 1000;
+        const etaSeconds = estimateEta(p.step, startStep, t.max_steps, elapsed);
+        bar.update({ ...p, maxSteps: t.max_steps, etaSeconds });
       },
       onEval: (p: EvalPoint) => {
-        clearLine();
-        console.log(
+        bar.print(
           `${bold("eval")} step ${p.step}: val loss ${p.loss.toFixed(4)}, perplexity ${
             p.perplexity.toFixed(2)
           }`,
         );
-        if (p.sample) console.log(`${dim("sample:")} ${p.sample.replaceAll("\n", " ")}`);
+        if (p.sample) bar.print(`${dim("sample:")} ${printable(p.sample)}`);
       },
-      onCheckpoint: (path) => {
-        clearLine();
-        console.log(dim(`checkpoint ${path}`));
-      },
+      onCheckpoint: (path) => bar.print(dim(`checkpoint ${path}`)),
     };
     let result;
     try {
@@ -114,8 +109,8 @@ async function runTraining(config: Config, resume: string | boolean | undefined)
       await tracker?.fail(err);
       throw err;
     }
+    bar.clear();
     await tracker?.finish(result);
-    clearLine();
     console.log(
       `${bold("done")}: ${result.steps} steps in ${formatDuration((performance.now() - started) / 1000)}` +
         (result.finalValLoss !== undefined ? `, val loss ${result.finalValLoss.toFixed(4)}` : "") +

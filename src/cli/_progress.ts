@@ -1,0 +1,101 @@
+/**
+ * The training progress bar: a pure renderer of the one status line (step, loss, lr, grad norm, tokens/s, ETA) and
+ * a small writer that redraws it in place on a TTY and keeps other lines (eval, samples, checkpoints) from landing
+ * on top of it. Not the trainer's logging (src/train/trainer.ts hooks call into this).
+ */
+
+/** Seconds as "42s" or "3m07s"; "?" when unknown. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "?";
+  const total = Math.round(seconds);
+  const m = Math.floor(total / 60);
+  const s = total % 60;
+  if (m >= 60) return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+  return m > 0 ? `${m}m${String(s).padStart(2, "0")}s` : `${s}s`;
+}
+
+/** What one progress line shows. */
+export interface ProgressPoint {
+  step: number;
+  maxSteps: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSec: number;
+  /** Estimated seconds left (NaN when unknown). */
+  etaSeconds: number;
+}
+
+/**
+ * Estimated seconds left: the remaining steps at the average pace since training started (evaluations included,
+ * since the remaining steps have theirs too).
+ */
+export function estimateEta(
+  step: number,
+  startStep: number,
+  maxSteps: number,
+  elapsedSeconds: number,
+): number {
+  const done = step - startStep;
+  if (done <= 0) return NaN;
+  return (Math.max(0, maxSteps - step) * elapsedSeconds) / done;
+}
+
+/**
+ * The progress line, cut to `columns - 1` characters when given so it never wraps (a wrapped line cannot be
+ * cleared with one carriage return).
+ */
+export function renderProgress(p: ProgressPoint, columns?: number): string {
+  const width = String(p.maxSteps).length;
+  const line = `step ${String(p.step).padStart(width)}/${p.maxSteps}  loss ${p.loss.toFixed(4)}  ` +
+    `lr ${p.lr.toExponential(2)}  grad ${p.gradNorm.toFixed(3)}  ` +
+    `${Math.round(p.tokensPerSec).toLocaleString("en-US")} tok/s  ETA ${formatDuration(p.etaSeconds)}`;
+  return columns !== undefined && columns > 1 && line.length > columns - 1
+    ? line.slice(0, columns - 1)
+    : line;
+}
+
+/** Control characters that move the cursor (not tab, newline or ESC, which colors use). */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const CONTROL = /[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]/g;
+
+/** `text` with every control character (ESC and newlines included) turned into a space: for generated samples. */
+export function printable(text: string): string {
+  // deno-lint-ignore no-control-regex -- matching control characters is the point
+  return text.replace(/[\x00-\x1f\x7f]/g, " ");
+}
+
+/**
+ * One status line at the bottom of the output. On a TTY `update` redraws it in place and `print` clears it, prints
+ * a line and draws it again; elsewhere `update` prints each status as its own line and nothing is ever erased.
+ */
+export class ProgressLine {
+  #bar = "";
+
+  constructor(
+    readonly write: (text: string) => void,
+    readonly tty: boolean,
+    readonly columns: () => number | undefined = () => undefined,
+  ) {}
+
+  /** Shows `p` as the current status. */
+  update(p: ProgressPoint): void {
+    const line = renderProgress(p, this.tty ? this.columns() : undefined);
+    if (!this.tty) return this.write(line + "\n");
+    this.#bar = line;
+    this.write(`\r\x1b[2K${line}`);
+  }
+
+  /** Prints `text` (one or more lines) above the status line. */
+  print(text: string): void {
+    const clean = text.replace(/\r\n?/g, "\n").replace(CONTROL, " ");
+    if (!this.tty) return this.write(clean + "\n");
+    this.write(`\r\x1b[2K${clean}\n${this.#bar}`);
+  }
+
+  /** Erases the status line for good (before the final summary). */
+  clear(): void {
+    if (this.tty && this.#bar) this.write("\r\x1b[2K");
+    this.#bar = "";
+  }
+}

@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import {
+  estimateEta,
+  formatDuration,
+  printable,
+  ProgressLine,
+  type ProgressPoint,
+  renderProgress,
+} from "./_progress.ts";
+
+const point: ProgressPoint = {
+  step: 20,
+  maxSteps: 300,
+  loss: 5.66612,
+  lr: 0.003,
+  gradNorm: 0.5681,
+  tokensPerSec: 1157.4,
+  etaSeconds: 130,
+};
+
+Deno.test("renderProgress shows step, loss, lr, grad norm, tokens/s and ETA on one line", () => {
+  assert.equal(
+    renderProgress(point),
+    "step  20/300  loss 5.6661  lr 3.00e-3  grad 0.568  1,157 tok/s  ETA 2m10s",
+  );
+  assert.equal(renderProgress({ ...point, etaSeconds: NaN }).slice(-5), "ETA ?");
+});
+
+Deno.test("renderProgress never wraps: cut to the terminal width minus one", () => {
+  assert.equal(renderProgress(point, 40).length, 39);
+  assert.equal(renderProgress(point, 200), renderProgress(point));
+});
+
+Deno.test("formatDuration and estimateEta", () => {
+  assert.equal(formatDuration(7.4), "7s");
+  assert.equal(formatDuration(59.6), "1m00s");
+  assert.equal(formatDuration(3725), "1h02m");
+  assert.equal(formatDuration(-1), "?");
+  assert.equal(estimateEta(20, 0, 300, 10), 140);
+  assert.equal(estimateEta(120, 100, 300, 10), 90); // resumed at 100: pace from the steps run here
+  assert.ok(Number.isNaN(estimateEta(100, 100, 300, 10)));
+});
+
+Deno.test("on a TTY the bar redraws in place and printed lines go above it", () => {
+  const out: string[] = [];
+  const bar = new ProgressLine((s) => out.push(s), true, () => 80);
+  bar.update(point);
+  bar.update({ ...point, step: 30 });
+  bar.print("eval step 30: val loss 5.0\r\nsample: x\x07y");
+  bar.clear();
+  const line30 = renderProgress({ ...point, step: 30 });
+  assert.deepEqual(out, [
+    `\r\x1b[2K${renderProgress(point)}`,
+    `\r\x1b[2K${line30}`,
+    `\r\x1b[2Keval step 30: val loss 5.0\nsample: x y\n${line30}`,
+    "\r\x1b[2K",
+  ]);
+});
+
+Deno.test("without a TTY every status is its own line and nothing is erased", () => {
+  const out: string[] = [];
+  const bar = new ProgressLine((s) => out.push(s), false, () => 20);
+  bar.update(point);
+  bar.print("eval");
+  bar.clear();
+  assert.deepEqual(out, [`${renderProgress(point)}\n`, "eval\n"]);
+  assert.ok(!out.join("").includes("\x1b"));
+});
+
+Deno.test("printable turns control characters of generated text into spaces", () => {
+  assert.equal(printable("a\nb\x1b[2Jc\rd"), "a b [2Jc d");
+});
