@@ -13,8 +13,10 @@ export interface BenchResult {
   tokensPerStep: number;
   msPerStep: number;
   tokensPerSec: number;
-  /** Host time per step spent recording and submitting (encoding, bind groups, uniforms, queue.submit). */
+  /** Host time per step spent recording (encoding, pipelines, bind groups, uniforms), before queue.submit. */
   cpuMsPerStep: number;
+  /** Host time per step inside submit (a CPU adapter like lavapipe may run the work right there). */
+  submitMsPerStep: number;
   /** GPU ms per step by pipeline label, largest first (empty without timestamp-query). */
   kernels: { label: string; msPerStep: number; count: number }[];
 }
@@ -25,9 +27,10 @@ export async function benchTraining(
   config: Config,
   steps: number,
   warmup = 3,
+  opts: { splitTarget?: number } = {},
 ): Promise<BenchResult> {
   const B = config.training.batch_size;
-  const engine = new Engine(gpu, config, { batchSize: B, training: true });
+  const engine = new Engine(gpu, config, { batchSize: B, training: true, splitTarget: opts.splitTarget });
   const optimizer = new AdamW(gpu, engine.layout, config.training);
   upload(gpu.device, engine.params, initParams(engine.layout, 0));
   let seed = 1;
@@ -36,6 +39,7 @@ export async function benchTraining(
   const tokens = () => Uint32Array.from({ length: engine.N }, () => random() % V);
   engine.upload({ inputs: tokens(), targets: tokens() });
   let cpuMs = 0;
+  let submitMs = 0;
   const step = (i: number, profiler?: Profiler) => {
     const started = performance.now();
     const batch = new CommandBatch(gpu, `bench step ${i}`, profiler);
@@ -49,17 +53,21 @@ export async function benchTraining(
       lr: 1e-4,
       step: i + 1,
     });
+    const recorded = performance.now();
     batch.submit();
-    cpuMs += performance.now() - started;
+    cpuMs += recorded - started;
+    submitMs += performance.now() - recorded;
   };
   for (let i = 0; i < warmup; i++) step(i);
   await drain(gpu);
   cpuMs = 0;
+  submitMs = 0;
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) step(warmup + i);
   await drain(gpu);
   const ms = (performance.now() - t0) / steps;
   const cpuMsPerStep = cpuMs / steps;
+  const submitMsPerStep = submitMs / steps;
   const kernels: BenchResult["kernels"] = [];
   if (gpu.hasTimestamps) {
     const profiler = new Profiler(gpu);
@@ -77,6 +85,7 @@ export async function benchTraining(
     msPerStep: ms,
     tokensPerSec: (engine.N / ms) * 1000,
     cpuMsPerStep,
+    submitMsPerStep,
     kernels,
   };
 }
