@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createServerApp } from "../src/server/mod.ts";
+import { FileStore } from "../src/tracking/mod.ts";
 
 // deno-lint-ignore no-explicit-any
 type J = Record<string, any>;
@@ -623,5 +624,30 @@ Deno.test("artifact uploads have their own limit; artifact serving can be turned
     assert.match((await exp.json()).experiment.artifact_location, /^file:\/\//);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cached searches see writes through the server and through any FileStore at once", async () => {
+  const t = await setup();
+  try {
+    const { experiment_id: exp } = await t.ok("POST", "experiments/create", { name: "cache" });
+    const body = { experiment_ids: [exp], filter: "metrics.m > 0" };
+    const count = async () => ((await t.ok("POST", "runs/search", body)).runs ?? []).length;
+    assert.equal(await count(), 0);
+    const { run } = await t.ok("POST", "runs/create", { experiment_id: exp });
+    await t.ok("POST", "runs/log-metric", { run_id: run.info.run_id, key: "m", value: 1, timestamp: 1 });
+    assert.equal(await count(), 1);
+    assert.equal(await count(), 1);
+    // Another process's writer (a trainer) goes straight to the files.
+    const other = new FileStore(join(t.dir, "mlruns"));
+    const r2 = await other.createRun({ experimentId: exp });
+    await other.logMetric(r2.info.runId, "m", 2);
+    assert.equal(await count(), 2);
+    await other.logMetric(run.info.run_id, "m", -1, { step: 5 });
+    assert.equal(await count(), 1);
+    await t.ok("POST", "runs/delete", { run_id: r2.info.runId });
+    assert.equal(await count(), 0);
+  } finally {
+    await t.done();
   }
 });

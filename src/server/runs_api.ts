@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { enumOf, missing, Params, parseDouble } from "./request.ts";
 import type { ServerContext } from "./context.ts";
 import { pageOf } from "./paging.ts";
+import type { SearchCache } from "./search_cache.ts";
 import { type Metric, proto, type RunStatus, TrackingError } from "../tracking/mod.ts";
 
 const STATUSES = ["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"] as const;
@@ -48,7 +49,7 @@ export function sampleSteps(steps: number[], max: number): Set<number> {
 }
 
 /** The runs and metrics routes (mounted under the MLflow API prefix). */
-export function runsApi(ctx: ServerContext): Hono {
+export function runsApi(ctx: ServerContext, cache: SearchCache): Hono {
   const { store } = ctx;
   const app = new Hono();
 
@@ -177,22 +178,31 @@ export function runsApi(ctx: ServerContext): Hono {
         `Invalid value ${maxResults} for parameter 'max_results' supplied. It must be at most 50000`,
       );
     }
-    const page = await store.searchRuns({
+    const opts = {
       experimentIds: p.list("experiment_ids"),
       filterString: p.str("filter") || undefined,
       viewType: enumOf("run_view_type", p.str("run_view_type"), VIEW_TYPES),
       maxResults,
       orderBy: p.list("order_by"),
       pageToken: p.str("page_token") || undefined,
-    });
-    return {
+    };
+    // Searches over all experiments are not cached: their set of directories is not stamped.
+    const key = opts.experimentIds.length ? JSON.stringify(opts) : "";
+    const stamp = key ? cache.stamp(opts.experimentIds) : "";
+    const hit = key ? cache.get(key, stamp) : undefined;
+    if (hit !== undefined) return hit;
+    const page = await store.searchRuns(opts);
+    const body = JSON.stringify({
       ...(page.runs.length ? { runs: page.runs.map(proto.runToJson) } : {}),
       ...(page.nextPageToken ? { next_page_token: page.nextPageToken } : {}),
-    };
+    });
+    if (key) cache.set(key, stamp, body);
+    return body;
   };
-  app.post("/runs/search", async (c) => c.json(await search(await Params.of(c))));
-  app.get("/runs/search", async (c) => c.json(await search(await Params.of(c))));
-
+  const searchResponse = (body: string) =>
+    new Response(body, { headers: { "Content-Type": "application/json" } });
+  app.post("/runs/search", async (c) => searchResponse(await search(await Params.of(c))));
+  app.get("/runs/search", async (c) => searchResponse(await search(await Params.of(c))));
   app.get("/metrics/get-history", async (c) => {
     const p = await Params.of(c);
     const runId = p.runId();
