@@ -16,7 +16,19 @@ Deno.test({
       const [r] = await compile({ targets: [], outDir: dir, noCheck: true, denortBin: standIn });
       assert.equal(r.output, `${dir}/storyteller`);
       assert.ok(r.bytes > 1_000_000, `binary of ${r.bytes} bytes`);
-      for (const part of ["kernels/", "configs/", "main.ts", "src", "commander/", "yaml/"]) {
+      for (
+        const part of [
+          "kernels/",
+          "configs/",
+          "main.ts",
+          "src",
+          "ui",
+          "dist/",
+          "commander/",
+          "yaml/",
+          "hono/",
+        ]
+      ) {
         assert.ok(r.embedded.includes(part), `embedded report lacks ${part}:\n${r.embedded}`);
       }
       assert.doesNotMatch(r.embedded, /tokenizers\/|playwright-core\//);
