@@ -76,6 +76,126 @@ fn sum_u(tid: u32, v: u32) -> u32 {
   return r;
 }
 
+const MAXC: u32 = 256u; // candidates the single-thread finish handles
+var<workgroup> hist: array<atomic<u32>, 256>;
+var<workgroup> cand_n: atomic<u32>;
+var<workgroup> cand_i: array<u32, MAXC>;
+var<workgroup> cand_w: array<f32, MAXC>;
+var<workgroup> sel: vec2<u32>; // (key prefix, rank still needed)
+var<workgroup> fast_w: u32;
+
+// Swaps candidates a and b (index and weight).
+fn swap_cand(a: u32, b: u32) {
+  let i = cand_i[a];
+  cand_i[a] = cand_i[b];
+  cand_i[b] = i;
+  let w = cand_w[a];
+  cand_w[a] = cand_w[b];
+  cand_w[b] = w;
+}
+
+// The top-k case in a few barriers: the k-th largest key by a 4-pass 8-bit radix select over workgroup
+// histograms (the same key the bitwise search finds), the tokens at or above it gathered, then thread 0 sorts
+// them, applies top-p and picks in index order. Returns the token, or V (uniformly) when ties overflow MAXC.
+fn sample_top_k(tid: u32, base: u32, lo: u32, hi: u32, max_l: f32, spec: Spec) -> u32 {
+  var prefix = 0u;
+  var mask = 0u;
+  var need = spec.top_k;
+  for (var round = 0u; round < 4u; round++) {
+    let shift = 24u - 8u * round;
+    for (var b = tid; b < 256u; b += WG) { atomicStore(&hist[b], 0u); }
+    if (tid == 0u) { atomicStore(&cand_n, 0u); }
+    workgroupBarrier();
+    for (var i = lo; i < hi; i++) {
+      let k = key_of(logits[base + i]);
+      if ((k & mask) == prefix) { atomicAdd(&hist[(k >> shift) & 255u], 1u); }
+    }
+    workgroupBarrier();
+    if (tid == 0u) {
+      var acc = 0u;
+      for (var b = 255i; b >= 0i; b--) {
+        let c = atomicLoad(&hist[u32(b)]);
+        if (acc + c >= need) {
+          sel = vec2<u32>(prefix | (u32(b) << shift), need - acc);
+          break;
+        }
+        acc += c;
+      }
+    }
+    workgroupBarrier();
+    prefix = sel.x;
+    need = sel.y;
+    mask |= 255u << shift;
+  }
+  let kth = prefix;
+  for (var i = lo; i < hi; i++) {
+    if (key_of(logits[base + i]) >= kth) {
+      let slot = atomicAdd(&cand_n, 1u);
+      if (slot < MAXC) { cand_i[slot] = i; }
+    }
+  }
+  workgroupBarrier();
+  if (tid == 0u) {
+    let n = atomicLoad(&cand_n);
+    fast_w = V_NONE;
+    if (n <= MAXC) { fast_w = finish_top_k(n, base, max_l, spec); }
+  }
+  return workgroupUniformLoad(&fast_w);
+}
+
+const V_NONE: u32 = 0xffffffffu;
+
+// Thread 0 alone: candidates sorted by logit (ties by index), top-p over them, the pick in index order.
+fn finish_top_k(n: u32, base: u32, max_l: f32, spec: Spec) -> u32 {
+  let inv_t = 1.0 / spec.temperature;
+  for (var a = 1u; a < n; a++) {
+    var b = a;
+    while (b > 0u) {
+      let x = logits[base + cand_i[b - 1u]];
+      let y = logits[base + cand_i[b]];
+      if (key_of(x) > key_of(y) || (key_of(x) == key_of(y) && cand_i[b - 1u] < cand_i[b])) { break; }
+      swap_cand(b - 1u, b);
+      b--;
+    }
+  }
+  var total = 0.0;
+  for (var j = 0u; j < n; j++) {
+    cand_w[j] = exp((logits[base + cand_i[j]] - max_l) * inv_t);
+    total += cand_w[j];
+  }
+  var m = n; // kept: the first m of the sorted list
+  if (spec.top_p < 1.0) {
+    let goal = spec.top_p * total;
+    var acc = 0.0;
+    for (var j = 0u; j < n; j++) {
+      acc += cand_w[j];
+      let last_of_tie = j + 1u == n || key_of(logits[base + cand_i[j + 1u]]) != key_of(logits[base + cand_i[j]]);
+      if (last_of_tie && acc >= goal) {
+        m = j + 1u;
+        break;
+      }
+    }
+    total = 0.0;
+    for (var j = 0u; j < m; j++) { total += cand_w[j]; }
+  }
+  let best = cand_i[0];
+  for (var a = 1u; a < m; a++) {
+    var b = a;
+    while (b > 0u && cand_i[b - 1u] > cand_i[b]) {
+      swap_cand(b - 1u, b);
+      b--;
+    }
+  }
+  let h = pcg(spec.seed ^ pcg(spec.counter ^ 0x9e3779b9u));
+  let r = f32(h >> 8u) * (1.0 / 16777216.0) * total;
+  var run = 0.0;
+  for (var j = 0u; j < m; j++) {
+    run += cand_w[j];
+    if (run > r) { return cand_i[j]; }
+  }
+  return best;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let s = wid.x;
@@ -115,77 +235,86 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   workgroupBarrier();
 
   if (spec.temperature > 0.0) {
-    // 2. top-k threshold: the k-th largest key
-    var kth = 0u;
-    if (spec.top_k > 0u && spec.top_k < V) {
-      for (var b = 31i; b >= 0i; b--) {
-        let cand = kth | (1u << u32(b));
-        var n = 0u;
-        for (var i = lo; i < hi; i++) { n += select(0u, 1u, key_of(logits[base + i]) >= cand); }
-        if (sum_u(tid, n) >= spec.top_k) { kth = cand; }
+    // Fast path for small top-k: radix-select the threshold, then one thread finishes over ≤ MAXC candidates.
+    var fast = V_NONE;
+    if (spec.top_k > 0u && spec.top_k <= MAXC && spec.top_k < V) {
+      fast = sample_top_k(tid, base, lo, hi, max_l, spec);
+    }
+    if (fast != V_NONE) {
+      token = fast;
+    } else {
+      // 2. top-k threshold: the k-th largest key
+      var kth = 0u;
+      if (spec.top_k > 0u && spec.top_k < V) {
+        for (var b = 31i; b >= 0i; b--) {
+          let cand = kth | (1u << u32(b));
+          var n = 0u;
+          for (var i = lo; i < hi; i++) { n += select(0u, 1u, key_of(logits[base + i]) >= cand); }
+          if (sum_u(tid, n) >= spec.top_k) { kth = cand; }
+        }
       }
-    }
-    // 3. weights of the kept tokens and the top-p threshold over them
-    let inv_t = 1.0 / spec.temperature;
-    var part = 0.0;
-    for (var i = lo; i < hi; i++) {
-      let l = logits[base + i];
-      if (key_of(l) >= kth) { part += exp((l - max_l) * inv_t); }
-    }
-    var total = sum_f(tid, part);
-    var thr = kth;
-    if (spec.top_p < 1.0) {
-      let goal = spec.top_p * total;
-      var t = 0u;
-      for (var b = 31i; b >= 0i; b--) {
-        let cand = t | (1u << u32(b));
-        var m = 0.0;
+      // 3. weights of the kept tokens and the top-p threshold over them
+      let inv_t = 1.0 / spec.temperature;
+      var part = 0.0;
+      for (var i = lo; i < hi; i++) {
+        let l = logits[base + i];
+        if (key_of(l) >= kth) { part += exp((l - max_l) * inv_t); }
+      }
+      var total = sum_f(tid, part);
+      var thr = kth;
+      if (spec.top_p < 1.0) {
+        let goal = spec.top_p * total;
+        var t = 0u;
+        for (var b = 31i; b >= 0i; b--) {
+          let cand = t | (1u << u32(b));
+          var m = 0.0;
+          for (var i = lo; i < hi; i++) {
+            let l = logits[base + i];
+            let k = key_of(l);
+            if (k >= cand && k >= kth) { m += exp((l - max_l) * inv_t); }
+          }
+          if (sum_f(tid, m) >= goal) { t = cand; }
+        }
+        thr = max(t, kth);
+        part = 0.0;
         for (var i = lo; i < hi; i++) {
           let l = logits[base + i];
-          let k = key_of(l);
-          if (k >= cand && k >= kth) { m += exp((l - max_l) * inv_t); }
+          if (key_of(l) >= thr) { part += exp((l - max_l) * inv_t); }
         }
-        if (sum_f(tid, m) >= goal) { t = cand; }
+        total = sum_f(tid, part);
       }
-      thr = max(t, kth);
-      part = 0.0;
-      for (var i = lo; i < hi; i++) {
-        let l = logits[base + i];
-        if (key_of(l) >= thr) { part += exp((l - max_l) * inv_t); }
-      }
-      total = sum_f(tid, part);
-    }
-    // 4. pick: exclusive prefix of the chunk masses, then the chunk holding r walks its tokens
-    let h = pcg(spec.seed ^ pcg(spec.counter ^ 0x9e3779b9u));
-    let r = f32(h >> 8u) * (1.0 / 16777216.0) * total;
-    red_f[tid] = part;
-    workgroupBarrier();
-    if (tid == 0u) {
-      var run = 0.0;
-      for (var j = 0u; j < WG; j++) {
-        let m = red_f[j];
-        red_f[j] = run;
-        run += m;
-      }
-    }
-    workgroupBarrier();
-    var run = red_f[tid];
-    var found = V;
-    if (run <= r) {
-      for (var i = lo; i < hi; i++) {
-        let l = logits[base + i];
-        if (key_of(l) < thr) { continue; }
-        run += exp((l - max_l) * inv_t);
-        if (run > r) { found = i; break; }
-      }
-    }
-    red_u[tid] = found;
-    workgroupBarrier();
-    for (var w = WG / 2u; w > 0u; w /= 2u) {
-      if (tid < w) { red_u[tid] = min(red_u[tid], red_u[tid + w]); }
+      // 4. pick: exclusive prefix of the chunk masses, then the chunk holding r walks its tokens
+      let h = pcg(spec.seed ^ pcg(spec.counter ^ 0x9e3779b9u));
+      let r = f32(h >> 8u) * (1.0 / 16777216.0) * total;
+      red_f[tid] = part;
       workgroupBarrier();
+      if (tid == 0u) {
+        var run = 0.0;
+        for (var j = 0u; j < WG; j++) {
+          let m = red_f[j];
+          red_f[j] = run;
+          run += m;
+        }
+      }
+      workgroupBarrier();
+      var run = red_f[tid];
+      var found = V;
+      if (run <= r) {
+        for (var i = lo; i < hi; i++) {
+          let l = logits[base + i];
+          if (key_of(l) < thr) { continue; }
+          run += exp((l - max_l) * inv_t);
+          if (run > r) { found = i; break; }
+        }
+      }
+      red_u[tid] = found;
+      workgroupBarrier();
+      for (var w = WG / 2u; w > 0u; w /= 2u) {
+        if (tid < w) { red_u[tid] = min(red_u[tid], red_u[tid + w]); }
+        workgroupBarrier();
+      }
+      if (red_u[0] != V) { token = red_u[0]; }
     }
-    if (red_u[0] != V) { token = red_u[0]; }
   }
 
   if (tid == 0u) {

@@ -88,3 +88,25 @@ gpuTest("sample: decode mode advances the row position and the RNG counter", asy
   assert.equal(after[2], 11);
   assert.equal(after[8 + 2], 12);
 });
+
+gpuTest(
+  "sample: top-k with more tied candidates than the fast path holds falls back and keeps every tie",
+  async (gpu) => {
+    const V = 600;
+    const S = 8;
+    const logits = new Float32Array(S * V); // all equal: 600 ties at the k-th key
+    for (let s = 0; s < S; s++) logits[s * V + 3 * s] = 0.5; // one clear winner per row, then ties
+    const specs = Array.from(
+      { length: S },
+      (_, s) => ({ dst: s, seed: s, counter: 0, topK: 5, topP: 1, temperature: 1 }),
+    );
+    const { out } = await runSample(gpu, logits, specs, false);
+    const picked = new Set(out);
+    for (let s = 0; s < S; s++) {
+      const want = sampleReference(logits.subarray(s * V, (s + 1) * V), specs[s]);
+      assert.ok(keptSet(logits.subarray(s * V, (s + 1) * V), specs[s]).has(out[s]));
+      assert.equal(out[s], want, `row ${s}`);
+    }
+    assert.ok(picked.size > 1);
+  },
+);

@@ -239,15 +239,17 @@ export class InferenceEngine {
   }
 
   /**
-   * One scheduling step: prefill `prefill` (their first tokens resolve `first`, in order), then `steps` decode
-   * steps over `decode` (which lists the prefilled sequences too, at their spec.dst). `chunk` resolves with
-   * (steps, decode.length) sampled ids. Two submits, so the first tokens come back before the chunk finishes.
+   * One scheduling step: prefill `prefill` now (their first tokens resolve `first`, in order); `chunk()` then
+   * submits `steps` decode steps over `decode` (which lists the prefilled sequences too, at their spec.dst) and
+   * resolves with (steps, decode.length) sampled ids. The caller awaits `first` before calling `chunk()`: a
+   * readback resolves only once the queue is idle, so submitting the chunk at once would delay the first tokens
+   * by the whole chunk.
    */
   step(
     prefill: PrefillSeq[],
     decode: DecodeSeq[],
     steps: number,
-  ): { first: Promise<Uint32Array>; chunk: Promise<Uint32Array> } {
+  ): { first: Promise<Uint32Array>; chunk: () => Promise<Uint32Array> } {
     const dev = this.gpu.device;
     const { slots, context, maxChunk } = this.limits;
     const S = decode.length;
@@ -313,8 +315,8 @@ export class InferenceEngine {
       first = batch.read(out, 0, prefill.length * 4).then((b) => new Uint32Array(b));
       batch.submit();
     }
-    let chunk = Promise.resolve(new Uint32Array(0));
-    if (S > 0 && steps > 0) {
+    const chunk = () => {
+      if (S === 0 || steps === 0) return Promise.resolve(new Uint32Array(0));
       const batch = new CommandBatch(this.gpu, "decode");
       for (let t = 0; t < steps; t++) {
         this.#forward(batch, this.#dec.ids, this.#dec.rows, S);
@@ -331,9 +333,10 @@ export class InferenceEngine {
           decode: true,
         });
       }
-      chunk = batch.read(this.#dec.out, 0, steps * S * 4).then((b) => new Uint32Array(b));
+      const ids = batch.read(this.#dec.out, 0, steps * S * 4).then((b) => new Uint32Array(b));
       batch.submit();
-    }
+      return ids;
+    };
     return { first, chunk };
   }
 

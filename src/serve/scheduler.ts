@@ -194,7 +194,7 @@ export class Scheduler {
       this.#deliver(s, firstIds[i]);
     });
     this.#active = batch;
-    const ids = await chunk;
+    const ids = await chunk();
     const S = batch.length;
     for (let t = 0; t < steps; t++) {
       for (let i = 0; i < S; i++) this.#deliver(batch[i], ids[t * S + i]);

@@ -1,0 +1,88 @@
+/**
+ * Serving benchmark: single-stream time to first token and decode tokens/s, then aggregate tokens/s with many
+ * concurrent streams through the continuous batcher (in process, no HTTP), on a random-weight model of a config's
+ * shape (default the tiny config). Fixed-length generations (no stop ids) so every run does the same work.
+ *
+ *   deno run -A tools/bench_serve.ts [--config tiny] [--prompt 8] [--tokens 48] [--streams 1,8,32] [--chunk 16] [--device auto] [--greedy]
+ */
+import { parseArgs } from "node:util";
+import { loadConfig } from "../src/config/mod.ts";
+import { openGpu } from "../src/gpu/mod.ts";
+import { buildLayout } from "../src/model/layout.ts";
+import { initParams } from "../src/model/init.ts";
+import { type GenerationRequest, InferenceEngine, Scheduler } from "../src/serve/mod.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    config: { type: "string", default: "tiny" },
+    prompt: { type: "string", default: "8" },
+    tokens: { type: "string", default: "48" },
+    streams: { type: "string", default: "1,8,32" },
+    chunk: { type: "string", default: "16" },
+    device: { type: "string", default: "auto" },
+    repeat: { type: "string", default: "2" },
+    greedy: { type: "boolean", default: false },
+  },
+});
+
+const { config } = await loadConfig(values.config);
+const m = config.model;
+const P = Number(values.prompt);
+const N = Math.min(Number(values.tokens), m.max_seq_len - P);
+const chunk = Number(values.chunk);
+const streams = values.streams.split(",").map(Number);
+const gpu = await openGpu(values.device as "auto");
+const layout = buildLayout(m);
+const engine = new InferenceEngine(gpu, m, initParams(layout, 1), {
+  slots: Math.max(...streams),
+  context: m.max_seq_len,
+  prefillRows: Math.max(m.max_seq_len, P * Math.max(...streams)),
+  maxChunk: chunk,
+});
+const scheduler = new Scheduler(engine, { chunk });
+const request = (i: number): GenerationRequest => ({
+  prompt: Array.from({ length: P }, (_, t) => (i * 31 + t * 7) % m.vocab_size),
+  maxTokens: N,
+  temperature: values.greedy ? 0 : 0.8,
+  topK: 50,
+  topP: 0.95,
+  seed: i,
+  stopIds: [],
+});
+
+console.log(
+  `bench_serve: ${values.config} (V ${m.vocab_size}, C ${m.hidden_size}, L ${m.num_layers}, T ${m.max_seq_len}, ` +
+    `${layout.count.toLocaleString("en-US")} params), ${values.greedy ? "greedy" : "T 0.8, top-k 50, top-p 0.95"}, prompt ${P}, ${N} new tokens, chunk ${chunk}, ` +
+    `${gpu.summary.description || gpu.summary.device}`,
+);
+await scheduler.submit(request(0)); // warm-up: pipelines
+for (const S of streams) {
+  let best: { wall: number; ttft: number; decodeRate: number } | undefined;
+  for (let r = 0; r < Number(values.repeat); r++) {
+    const t0 = performance.now();
+    const done: number[] = [];
+    const results = await Promise.all(
+      Array.from({ length: S }, (_, i) =>
+        scheduler.submit(request(i + 1)).then((res) => {
+          done.push(performance.now() - t0);
+          return res;
+        })),
+    );
+    const wall = (performance.now() - t0) / 1000;
+    const ttft = results.reduce((a, x) => a + x.ttftMs, 0) / S;
+    const decodeRate = S === 1 ? (N - 1) / (wall - results[0].ttftMs / 1000) : 0;
+    if (!best || wall < best.wall) best = { wall, ttft, decodeRate };
+  }
+  const b = best!;
+  const total = S * N;
+  console.log(
+    `streams ${String(S).padStart(2)}: ${(total / b.wall).toFixed(1).padStart(7)} tok/s aggregate, ` +
+      `${(N / b.wall).toFixed(1).padStart(6)} tok/s per stream, mean TTFT ${b.ttft.toFixed(0)} ms` +
+      (S === 1 ? `, decode after the first token ${b.decodeRate.toFixed(1)} tok/s` : "") +
+      `  (${total} tokens in ${b.wall.toFixed(2)} s)`,
+  );
+}
+scheduler.close();
+engine.destroy();
+gpu.device.destroy();
