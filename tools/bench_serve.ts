@@ -53,7 +53,9 @@ const request = (i: number): GenerationRequest => ({
 
 console.log(
   `bench_serve: ${values.config} (V ${m.vocab_size}, C ${m.hidden_size}, L ${m.num_layers}, T ${m.max_seq_len}, ` +
-    `${layout.count.toLocaleString("en-US")} params), ${values.greedy ? "greedy" : "T 0.8, top-k 50, top-p 0.95"}, prompt ${P}, ${N} new tokens, chunk ${chunk}, ` +
+    `${layout.count.toLocaleString("en-US")} params), ${
+      values.greedy ? "greedy" : "T 0.8, top-k 50, top-p 0.95"
+    }, prompt ${P}, ${N} new tokens, chunk ${chunk}, ` +
     `${gpu.summary.description || gpu.summary.device}`,
 );
 await scheduler.submit(request(0)); // warm-up: pipelines
