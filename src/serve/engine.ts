@@ -14,6 +14,7 @@ import { swigluForward } from "../kernels/swiglu.ts";
 import { attendCached, gatherRows, kvAppend, maxCacheLength, ropeRows } from "../kernels/decode.ts";
 import { type GpuSampleSpec, packSpecs, sample, SPEC_BYTES } from "../kernels/sample.ts";
 import { buildLayout, type Layout, type ModelDims, modelDims } from "../model/layout.ts";
+import { MoeLayer, moeTensors } from "../model/moe.ts";
 
 const F32 = 4;
 
@@ -53,13 +54,11 @@ export function kvBytesPerSlot(model: ModelConfig, context = model.max_seq_len):
   return 2 * d.L * context * d.KVH * d.HS * F32;
 }
 
-/** The error for models this engine cannot run yet; the MoE forward plugs in at #mlp. */
+/** The error for models this engine cannot run; every dense and MoE Llama-style model runs today. */
 export function checkServable(model: ModelConfig): void {
-  if (model.moe.num_experts > 0) {
-    throw new Error(
-      `Cannot serve a Mixture-of-Experts model (${model.moe.num_experts} experts): MoE serving needs the MoE ` +
-        `forward kernels (issue #7), which are not built yet`,
-    );
+  const d = modelDims(model);
+  if (d.E > 0 && (d.K < 1 || d.K > d.E)) {
+    throw new Error(`Cannot serve a Mixture-of-Experts model with top_k ${d.K} of ${d.E} experts`);
   }
 }
 
@@ -77,6 +76,7 @@ export class InferenceEngine {
   #vc: GPUBuffer[];
   #pre: Record<"ids" | "rows" | "pick" | "specs" | "out", GPUBuffer>;
   #dec: Record<"ids" | "rows" | "specs" | "out", GPUBuffer>;
+  #moe = new Map<number, MoeLayer>(); // layer → its MoE MLP (inference-only use of the training block)
 
   constructor(
     readonly gpu: Gpu,
@@ -124,6 +124,8 @@ export class InferenceEngine {
       hs: buf("hs", S * d.C),
       logits: buf("logits", S * d.V),
     };
+    const moeDims = { N: R, C: d.C, I: d.I, E: d.E, K: d.K };
+    for (const l of d.moeLayers) this.#moe.set(l, new MoeLayer(gpu, moeDims, l, model.moe));
     const cache = S * limits.context * kvw;
     this.#kc = Array.from({ length: d.L }, (_, l) => buf(`L${l}.kcache`, cache));
     this.#vc = Array.from({ length: d.L }, (_, l) => buf(`L${l}.vcache`, cache));
@@ -218,10 +220,16 @@ export class InferenceEngine {
     rmsnormForward(batch, { x: a.x, weight: this.#w("norm.weight"), out: a.n, rstd: a.rstd, N: R, C, eps });
   }
 
-  /** x (R,C) = xmid + SwiGLU MLP of n (R,C). The MoE block replaces this for MoE layers. */
+  /** x (R,C) = xmid + MLP of n (R,C): SwiGLU, or the layer's mixture of experts. */
   #mlp(batch: CommandBatch, l: number, R: number): void {
     const d = this.dims;
     const a = this.#a;
+    const moe = this.#moe.get(l);
+    if (moe) {
+      copy(batch, { src: a.xmid, dst: a.x, n: R * d.C });
+      moe.forward(batch, { x: a.n, out: a.x, w: moeTensors(l, (n) => this.#w(n)), accumulate: true, n: R });
+      return;
+    }
     const p = `blocks.${l}.mlp`;
     matmul(batch, { a: a.n, b: this.#w(`${p}.gate.weight`), c: a.gate, M: R, K: d.C, N: d.I, transB: true });
     matmul(batch, { a: a.n, b: this.#w(`${p}.up.weight`), c: a.up, M: R, K: d.C, N: d.I, transB: true });
@@ -344,6 +352,7 @@ export class InferenceEngine {
   destroy(keepParams = false): void {
     for (const group of [this.#a, this.#pre, this.#dec]) for (const b of Object.values(group)) b.destroy();
     for (const b of [...this.#kc, ...this.#vc]) b.destroy();
+    for (const moe of this.#moe.values()) moe.destroy();
     if (!keepParams) this.params.destroy();
   }
 }

@@ -8,8 +8,9 @@ import { createBuffer } from "../gpu/mod.ts";
 import { InferenceEngine } from "./engine.ts";
 import { type GenerationRequest, Scheduler } from "./scheduler.ts";
 
-function tinyConfig(tie: boolean, kvHeads: number) {
+function tinyConfig(tie: boolean, kvHeads: number, experts = 0) {
   const c = defaultConfig();
+  c.model.moe = { ...c.model.moe, num_experts: experts, top_k: 2, layers: "every_other" };
   Object.assign(c.model, {
     vocab_size: 61,
     hidden_size: 24,
@@ -46,11 +47,11 @@ const request = (
   ...extra,
 });
 
-for (const [tie, kvHeads] of [[true, 4], [false, 2]] as const) {
+for (const [tie, kvHeads, experts] of [[true, 4, 0], [false, 2, 0], [true, 2, 4]] as const) {
   gpuTest(
-    `serve engine: greedy KV-cache decoding equals the no-cache Generator (tie=${tie}, KVH=${kvHeads})`,
+    `serve engine: greedy KV-cache decoding equals the no-cache Generator (tie=${tie}, KVH=${kvHeads}, E=${experts})`,
     async (gpu) => {
-      const config = tinyConfig(tie, kvHeads);
+      const config = tinyConfig(tie, kvHeads, experts);
       const params = randomParams(config, 3);
       const pbuf = createBuffer(gpu.device, "generator params", params);
       const generator = new Generator(gpu, config, pbuf);
