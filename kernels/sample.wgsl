@@ -1,9 +1,11 @@
 // Token sampling on the GPU, one workgroup per sequence s over its logits row (V): greedy argmax, or temperature
-// with top-k and top-p thresholds found by a 32-step bitwise search over order-preserving u32 keys of the logits
-// (no sort), then a pick in index order with a counter-based RNG u = hash(seed, counter). The sampled id is
-// written where the next decode step's embedding gather reads it (ids[dst]), so a chunk of decode steps needs no
-// host round trip; DECODE also advances the sequence's position and RNG counter. Twin: src/reference/sample.ts.
-
+// with top-k and top-p. Small top-k (≤ MAXC) takes the fast path: a 4-pass radix select of the k-th largest key,
+// then one thread sorts the candidates, applies top-p and picks. Otherwise the thresholds come from a 32-step
+// bitwise search over order-preserving u32 keys (no sort) and the pick walks index order across threads. The RNG
+// is counter-based, u = hash(seed, counter). The sampled id is written where the next decode step's embedding
+// gather reads it (ids[dst]), so a chunk of decode steps needs no host round trip; DECODE also advances the
+// sequence's position and RNG counter. Twin: src/reference/sample.ts (same kept set and pick; sums may round
+// differently).
 override WG: u32 = 256u;
 override DECODE: bool = true;
 
