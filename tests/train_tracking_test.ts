@@ -44,7 +44,7 @@ function sets(dir: string, more: string[] = []): string[] {
   ].flatMap((s) => ["--set", s]);
 }
 
-/** Runs the CLI in-process with stdout/stderr captured. */
+/** Runs the CLI in-process with stdout/stderr captured (colors removed). */
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
@@ -53,7 +53,9 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   console.error = (...a: unknown[]) => err.push(a.join(" "));
   try {
     const code = await run(argv);
-    return { code, out: out.join("\n"), err: err.join("\n") };
+    // deno-lint-ignore no-control-regex
+    const plain = (lines: string[]) => lines.join("\n").replace(/\x1b\[[0-9;]*m/g, "");
+    return { code, out: plain(out), err: plain(err) };
   } finally {
     console.log = log;
     console.error = error;
@@ -200,6 +202,9 @@ gpuTest(
       assert.equal(reg.code, 0, reg.err);
       const version = await store.getModelVersion("storyteller-production", "1");
       assert.equal(version.runId, runId);
+      const loaded = await loadModel("models:/storyteller-production/1", { trackingUri: root });
+      assert.equal(loaded.model.hidden_size, 32);
+      assert.equal(loaded.tokenizer.vocabSize, 300);
 
       // --resume continues the same run: steps go on, the model history grows, the status is FINISHED again.
       const again = await cli(
