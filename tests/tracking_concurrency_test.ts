@@ -63,7 +63,9 @@ Deno.test("a process killed while logging leaves a readable store", async () => 
   const run = await store.getRun(runId);
   assert.equal(run.info.status, "RUNNING");
   assert.match(run.info.runName, /^crash-\d+$|^worker-/);
-  assert.equal(run.data.tags["mlflow.runName"], run.info.runName);
+  // meta.yaml and the mlflow.runName tag are two files (as in MLflow): a kill between the writes leaves the tag one
+  // rename behind, never torn.
+  assert.match(run.data.tags["mlflow.runName"], /^crash-\d+$|^worker-/);
   const hist = await store.getMetricHistory(runId, "loss");
   assert.ok(hist.length > 0, "points written before the kill are there");
   hist.forEach((m, i) => assert.equal(m.step, i, "no torn or duplicated line"));
