@@ -149,6 +149,18 @@ gpuTest("an MoE model trains on builtin:stories: the loss falls and the model is
     assert.ok(logs.at(-1)!.loss < logs[0].loss - 0.3, `loss ${logs[0].loss} → ${logs.at(-1)!.loss}`);
     assert.ok(r.finalValLoss! < Math.log(300));
     await Deno.stat(`${r.modelDir}/model.safetensors`);
+    // Every log point carries each MoE layer's router metrics; top-2 of 4 experts: fractions sum to 1.
+    for (const p of logs) {
+      for (const l of [0, 1]) {
+        const balance = p.extra?.[`moe/layer_${l}_balance`];
+        assert.ok(balance !== undefined && balance > 0 && balance <= 4, `layer ${l} balance ${balance}`);
+        const entropy = p.extra![`moe/layer_${l}_entropy`];
+        assert.ok(entropy > 0 && entropy <= Math.log(4) + 1e-4, `layer ${l} entropy ${entropy}`);
+        const fractions = [0, 1, 2, 3].map((e) => p.extra![`moe/layer_${l}_expert_${e}_fraction`]);
+        const total = fractions.reduce((a, b) => a + b, 0);
+        assert.ok(Math.abs(total - 1) < 1e-4, `layer ${l} expert fractions sum to ${total}`);
+      }
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -234,9 +234,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       windowSteps += last ? 1 : 0;
       const logNow = last && (step % t.log_interval === 0 || step === t.max_steps);
       let read: Promise<ArrayBuffer> | undefined;
+      let moeRead: Promise<Record<string, number>> | undefined;
       if (logNow) {
         read = batch.read(engine.scalars, 0, 12);
         batch.clear(engine.scalars, 0, 4);
+        // Router balance, entropy and per-expert fractions of this step's last micro-batch (MoE models only).
+        moeRead = engine.moeMetrics(batch);
       }
       batch.submit();
       if (read) {
@@ -245,7 +248,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         const atStep = step;
         const atLr = lr;
         if (pendingLog) await pendingLog; // at most one interval in flight
-        pendingLog = read.then((buf) => {
+        pendingLog = Promise.all([read, moeRead]).then(([buf, extra]) => {
           const s = new Float32Array(buf);
           const seconds = (performance.now() - started) / 1000;
           opts.hooks?.onLog?.({
@@ -254,6 +257,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
             lr: atLr,
             gradNorm: Math.sqrt(s[2]),
             tokensPerSec: (steps * engine.N * t.grad_accum_steps) / seconds,
+            extra,
           });
         });
         windowStart = performance.now();
