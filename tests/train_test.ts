@@ -83,3 +83,27 @@ gpuTest(
     }
   },
 );
+
+gpuTest("without validation text the run trains and skips evaluation with a note", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = await smallConfig(dir, [
+      "data.val_fraction=0",
+      "training.max_steps=3",
+      "training.use_mlflow=false",
+    ]);
+    const lines: string[] = [];
+    let evals = 0;
+    const r = await train({
+      config,
+      runName: "noval",
+      hooks: { log: (l) => lines.push(l), onEval: () => evals++ },
+    });
+    assert.equal(r.steps, 3);
+    assert.equal(r.finalValLoss, undefined);
+    assert.equal(evals, 0);
+    assert.ok(lines.some((l) => /evaluation skipped/.test(l)), lines.join("\n"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

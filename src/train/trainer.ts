@@ -151,7 +151,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     seed: t.seed,
     state: samplerState as ConstructorParameters<typeof BatchSampler>[1]["state"],
   });
-  const evalSampler = new EvalSampler(data.val, { batchSize: B, seqLen: T });
+  // No validation text (data.val empty, data.val_fraction 0) means no evaluations, not a failure.
+  const evalSampler = data.val.length > T
+    ? new EvalSampler(data.val, { batchSize: B, seqLen: T })
+    : undefined;
+  if (!evalSampler) {
+    log("no validation tokens (data.val is empty and data.val_fraction is 0): evaluation skipped");
+  }
   const generator = new Generator(gpu, config, engine.params);
   const started = await opts.hooks?.onStart?.({
     runName,
@@ -165,7 +171,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   runId = started?.runId ?? runId;
 
   const eot = data.tokenizer.eotId ?? undefined;
-  const evaluate = async (step: number): Promise<EvalPoint> => {
+  const evaluate = async (step: number): Promise<EvalPoint | undefined> => {
+    if (!evalSampler) return undefined;
     for (let k = 0; k < t.eval_steps; k++) {
       engine.upload(splitWindows(evalSampler.batch(k), B, T));
       const batch = new CommandBatch(gpu, `eval ${k}`);
