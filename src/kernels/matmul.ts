@@ -4,9 +4,12 @@
  * K = B·T is large and the output is a small (out, in) matrix.
  */
 import code from "../../kernels/matmul.wgsl" with { type: "text" };
+import codeF16 from "../../kernels/matmul_f16.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
 
 export const MATMUL: Kernel = { name: "matmul", code };
+/** f16 A and B, f32 accumulation and C; compiled only when used (needs shader-f16). */
+export const MATMUL_F16: Kernel = { name: "matmul_f16", code: codeF16 };
 
 /** Workgroups a split-K matmul aims for: 2× the SM count of a large GPU (an H100/H200 has 132). */
 export const SPLIT_TARGET_WORKGROUPS = 264;
@@ -122,6 +125,31 @@ export function matmul(batch: CommandBatch, args: MatmulArgs): void {
     MATMUL,
     "main",
     { ...constants, ACCUMULATE: !!args.accumulate, SPLIT_K: false },
+    [args.a, args.b, args.c, batch.uniform(params)],
+    [Math.ceil(N / (w * 8)), Math.ceil(M / (w * 8)), args.count ?? 1],
+  );
+}
+
+/**
+ * Records one matmul whose A and B are f16 (C and the accumulation stay f32): the AMP building block, not yet used
+ * by the engine. Same shapes and options as `matmul` except split-K. Needs an adapter with shader-f16.
+ */
+export function matmulF16(batch: CommandBatch, args: Omit<MatmulArgs, "scratch" | "splitTarget">): void {
+  if (!batch.gpu.hasF16) {
+    throw new Error(
+      `Cannot run the f16 matmul on ${batch.gpu.summary.description}: the adapter lacks shader-f16`,
+    );
+  }
+  const { M, K, N } = args;
+  const w = matmulTile(M, N);
+  const params = new Uint32Array(12);
+  const [sa, sb, sc] = args.strides ?? [0, 0, 0];
+  params.set([M, N, K, 0, sa, sb, sc, 0, 0]);
+  new Float32Array(params.buffer, 12, 1)[0] = args.alpha ?? 1;
+  batch.run(
+    MATMUL_F16,
+    "main",
+    { TRANS_A: !!args.transA, TRANS_B: !!args.transB, ACCUMULATE: !!args.accumulate, WX: w, WY: w },
     [args.a, args.b, args.c, batch.uniform(params)],
     [Math.ceil(N / (w * 8)), Math.ceil(M / (w * 8)), args.count ?? 1],
   );

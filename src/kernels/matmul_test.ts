@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { CommandBatch, createBuffer, readBuffer } from "../gpu/mod.ts";
 import { assertClose, gpuTest, randomArray } from "../gpu/testing.ts";
 import { matmul as matmulRef } from "../reference/matmul.ts";
-import { matmul, matmulScratchFloats, matmulSplit } from "./matmul.ts";
+import { matmul, matmulF16, matmulScratchFloats, matmulSplit } from "./matmul.ts";
+import { fromF32 } from "../model/safetensors.ts";
 
 const shapes: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [65, 33, 129], [130, 70, 257], [
   3,
@@ -123,3 +124,43 @@ Deno.test("matmulSplit splits only small outputs with a long K", () => {
   assert.equal(matmulSplit(64, 64, 8192, 0), 1); // splitting off
   assert.equal(matmulScratchFloats(288, 288, 8192), 11 * 288 * 288);
 });
+
+gpuTest(
+  "f16-input matmul matches the reference on f16-rounded inputs (odd shapes, all transposes)",
+  async (gpu) => {
+    if (!gpu.hasF16) return; // the module needs shader-f16
+    const f16 = (x: Float32Array) => {
+      const bits = fromF32(x, "F16");
+      const back = new Float32Array(x.length);
+      for (let i = 0; i < x.length; i++) back[i] = halfToFloat(bits[i]);
+      return { bits, values: back };
+    };
+    for (const [M, K, N] of [[7, 13, 5], [65, 33, 129], [130, 70, 257]] as const) {
+      for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
+        const a = f16(randomArray(M * K, M + 3 * K, 1));
+        const b = f16(randomArray(K * N, N + 5 * K, 1));
+        const c0 = randomArray(M * N, 11, 1);
+        const A = createBuffer(gpu.device, "A16", a.bits);
+        const B = createBuffer(gpu.device, "B16", b.bits);
+        const C = createBuffer(gpu.device, "C", c0);
+        const batch = new CommandBatch(gpu, "f16 matmul test");
+        matmulF16(batch, { a: A, b: B, c: C, M, K, N, transA, transB, accumulate: true, alpha: 0.5 });
+        batch.submit();
+        const got = new Float32Array(await readBuffer(gpu, C, M * N * 4));
+        const want = matmulRef(a.values, b.values, M, K, N, { transA, transB, alpha: 0.5, out: c0.slice() });
+        assertClose(got, want, `f16 ${M}x${K}x${N} tA=${transA} tB=${transB}`, { rtol: 1e-4, atol: 1e-4 });
+        for (const buf of [A, B, C]) buf.destroy();
+      }
+    }
+  },
+);
+
+/** IEEE half bits → number (the test's own decoder, independent of the kernel). */
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
