@@ -144,6 +144,8 @@ def main():
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     print(f"torch {torch.__version__} on {dev}", flush=True)
     if a.eval == "random":
+        if a.init_params or a.batches:
+            sys.exit("Cannot share init or batches with --eval random: that runs the reference's converge() as is")
         a.batch_size = None
         return ref.converge(c, t, a, dev)
     return converge_fixed(ref, c, t, a, dev)
