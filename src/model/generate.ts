@@ -1,8 +1,7 @@
 /**
  * Story generation without a KV cache: each new token reruns the forward pass over the (causal) window and reads
- * one row of logits back. Greedy (temperature 0) or sampled with temperature, top-k and top-p, seeded. The
- * KV-cache engine with GPU-side sampling is the serving issue's; this is the trainer's eval sample and
- * `storyteller generate`.
+ * one row of logits back. Slow by design and kept as the oracle the KV-cache engine (src/serve) is tested against;
+ * the trainer's samples, `generate` and `serve` all run on src/serve.
  */
 import type { Config } from "../config/mod.ts";
 import { CommandBatch, type Gpu } from "../gpu/mod.ts";

@@ -9,7 +9,7 @@ import { CommandBatch, type Gpu, openGpu, readBuffer, upload } from "../gpu/mod.
 import { BatchSampler, EvalSampler, prepareData, type PreparedData } from "../data/mod.ts";
 import { Engine, type TokenBatch } from "../model/engine.ts";
 import { initParams } from "../model/init.ts";
-import { Generator } from "../model/generate.ts";
+import { capTokens, InferenceEngine, Scheduler } from "../serve/mod.ts";
 import {
   latestCheckpoint,
   loadCheckpoint,
@@ -158,7 +158,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (!evalSampler) {
     log("no validation tokens (data.val is empty and data.val_fraction is 0): evaluation skipped");
   }
-  const generator = new Generator(gpu, config, engine.params);
+  // Eval samples come from the serving engine (KV cache, GPU sampling) reading the training weights in place.
+  const inference = t.sample_tokens > 0
+    ? new InferenceEngine(gpu, config.model, engine.params, {
+      slots: 1,
+      context: T,
+      prefillRows: T,
+      maxChunk: 16,
+    })
+    : undefined;
+  const storyteller = inference && new Scheduler(inference, { chunk: 16 });
   const started = await opts.hooks?.onStart?.({
     runName,
     gpu,
@@ -185,14 +194,18 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     batch.submit();
     const loss = new Float32Array(await read)[0] / (engine.N * t.eval_steps);
     let sample = "";
-    if (t.sample_tokens > 0) {
-      const prompt = data.tokenizer.encode(t.sample_prompt);
-      const ids = await generator.generate(prompt, {
-        maxTokens: Math.min(t.sample_tokens, T - 1),
+    const prompt = data.tokenizer.encode(t.sample_prompt);
+    if (storyteller && prompt.length > 0 && prompt.length < T) {
+      const r = await storyteller.submit({
+        prompt,
+        maxTokens: capTokens(t.sample_tokens, prompt.length, T),
         temperature: 0,
+        topK: 0,
+        topP: 1,
+        seed: 0,
         stopIds: eot === undefined ? [] : [eot],
       });
-      sample = t.sample_prompt + data.tokenizer.decode(ids);
+      sample = t.sample_prompt + data.tokenizer.decode(r.tokens);
     }
     const p = { step, loss, perplexity: Math.exp(loss), sample };
     opts.hooks?.onEval?.(p);
@@ -288,7 +301,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     top_p: 0.95,
     eos_token_id: eot ?? -1,
   });
-  generator.destroy();
+  storyteller?.close();
+  inference?.destroy(true);
   optimizer.destroy();
   engine.destroy();
   gpu.device.destroy();
