@@ -93,6 +93,13 @@ export class ProgressLine {
     this.write(`\r\x1b[2K${clean}\n${this.#bar}`);
   }
 
+  /** Runs `fn` (which writes elsewhere, e.g. a warning on stderr) with the status line lifted out of its way. */
+  interrupt(fn: () => void): void {
+    if (this.tty && this.#bar) this.write("\r\x1b[2K");
+    fn();
+    if (this.tty && this.#bar) this.write(this.#bar);
+  }
+
   /** Erases the status line for good (before the final summary). */
   clear(): void {
     if (this.tty && this.#bar) this.write("\r\x1b[2K");

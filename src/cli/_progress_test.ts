@@ -70,3 +70,16 @@ Deno.test("without a TTY every status is its own line and nothing is erased", ()
 Deno.test("printable turns control characters of generated text into spaces", () => {
   assert.equal(printable("a\nb\x1b[2Jc\rd"), "a b [2Jc d");
 });
+
+Deno.test("interrupt lifts the status line out of the way of another writer and redraws it", () => {
+  const out: string[] = [];
+  const bar = new ProgressLine((s) => out.push(s), true);
+  bar.interrupt(() => out.push("[stderr]"));
+  assert.deepEqual(out, ["[stderr]"], "nothing to lift before the first update");
+  bar.update({ step: 1, maxSteps: 9, loss: 2, lr: 1e-3, gradNorm: 1, tokensPerSec: 10, etaSeconds: 5 });
+  out.length = 0;
+  bar.interrupt(() => out.push("[stderr]"));
+  assert.equal(out[0], "\r\x1b[2K");
+  assert.equal(out[1], "[stderr]");
+  assert.match(out[2], /^step 1\/9 {2}loss 2\.0000/);
+});

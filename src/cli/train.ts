@@ -4,7 +4,7 @@ import { type Config, loadConfig } from "../config/mod.ts";
 import { buildLayout, estimateTrainingMemory } from "../model/mod.ts";
 import { toYaml } from "../yaml.ts";
 import { collect } from "./_options.ts";
-import { bold, dim } from "./output.ts";
+import { bold, dim, printWarning } from "./output.ts";
 import { estimateEta, formatDuration, printable, ProgressLine } from "./_progress.ts";
 import { type EvalPoint, type LogPoint, train, type TrainHooks } from "../train/trainer.ts";
 import { RunTracker } from "../train/tracking.ts";
@@ -47,16 +47,6 @@ export function trainCommand(): Command {
 async function runTraining(config: Config, resume: string | boolean | undefined): Promise<void> {
   const tty = Deno.stdout.isTerminal();
   const stop = { requested: false };
-  const tracker = config.training.use_mlflow ? new RunTracker(config) : undefined;
-  const onSigint = () => {
-    if (stop.requested) {
-      void (tracker?.abort() ?? Promise.resolve()).finally(() => Deno.exit(130));
-      return;
-    }
-    stop.requested = true;
-    console.error("\nstopping after this step (Ctrl-C again to quit at once)…");
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
   const t = config.training;
   const started = performance.now();
   let startStep = 0;
@@ -74,6 +64,22 @@ async function runTraining(config: Config, resume: string | boolean | undefined)
     ? (s: string) => Deno.stdout.writeSync(encoder.encode(s))
     : (s: string) => console.log(s.replace(/\n$/, ""));
   const bar = new ProgressLine(write, tty, columns);
+  // Tracking warnings and notes go to stderr, with the progress line lifted out of their way.
+  const tracker = config.training.use_mlflow
+    ? new RunTracker(config, {
+      warn: (m) => bar.interrupt(() => printWarning(m)),
+      info: (m) => bar.interrupt(() => console.error(m)),
+    })
+    : undefined;
+  const onSigint = () => {
+    if (stop.requested) {
+      void (tracker?.abort() ?? Promise.resolve()).finally(() => Deno.exit(130));
+      return;
+    }
+    stop.requested = true;
+    console.error("\nstopping after this step (Ctrl-C again to quit at once)…");
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
   try {
     const hooks: TrainHooks = {
       log: (line) => bar.print(dim(line)),
