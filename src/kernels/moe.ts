@@ -4,10 +4,13 @@
  * statistics. Shapes: N tokens, C channels, E experts, K top-k, S = N·K routed slots.
  */
 import code from "../../kernels/moe.wgsl" with { type: "text" };
+import matmulCode from "../../kernels/moe_matmul.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
 import { elementwiseGrid } from "./residual.ts";
 
 export const MOE: Kernel = { name: "moe", code };
+/** The grouped expert matmul and its split reduce. */
+export const MOE_MATMUL: Kernel = { name: "moe_matmul", code: matmulCode };
 
 const WG = 256;
 /** Slots per planning tile (TILE in the WGSL). */
@@ -269,7 +272,7 @@ export function groupedMatmulRows(batch: CommandBatch, a: GroupedRowsArgs): void
   const w = groupedTile(Math.ceil(a.S / a.E), a.N);
   const bm = w * 8;
   batch.run(
-    MOE,
+    MOE_MATMUL,
     "grouped",
     { GROUP_K: false, TRANS_B: !!a.transB, ACCUMULATE: !!a.accumulate, WX: w, WY: w },
     [a.a, a.b, a.c, a.offsets, mparams(batch, [a.S, a.N, a.K, a.E, a.K * a.N, 0], a.alpha ?? 1)],
@@ -342,7 +345,7 @@ export function groupedMatmulKsum(batch: CommandBatch, a: GroupedKsumArgs): void
   const mn = a.M * a.N;
   if (splits === 1) {
     batch.run(
-      MOE,
+      MOE_MATMUL,
       "grouped",
       { GROUP_K: true, ACCUMULATE: !!a.accumulate, WX: w, WY: w },
       [a.a, a.b, a.c, a.offsets, mparams(batch, [a.M, a.N, 1, a.E, 0, mn], a.alpha ?? 1)],
@@ -357,14 +360,14 @@ export function groupedMatmulKsum(batch: CommandBatch, a: GroupedKsumArgs): void
     );
   }
   batch.run(
-    MOE,
+    MOE_MATMUL,
     "grouped",
     { GROUP_K: true, ACCUMULATE: false, WX: w, WY: w },
     [a.a, a.b, a.scratch!, a.offsets, mparams(batch, [a.M, a.N, splits, a.E, 0, mn], 1)],
     grid(a.E * splits),
   );
   batch.run(
-    MOE,
+    MOE_MATMUL,
     "reduce_splits",
     { WG, ACCUMULATE: !!a.accumulate },
     [a.scratch!, a.c, params(batch, n, 0, 0, splits, a.alpha ?? 1)],
