@@ -43,9 +43,11 @@ export function RunsTable(props: Props) {
   useEffect(() => {
     const el = scroller.current;
     if (!el) return;
-    const ro = new ResizeObserver(() => setHeight(el.clientHeight));
+    // Never more than a screenful, even if a layout bug lets the scroller grow to its content.
+    const measure = () => setHeight(Math.min(el.clientHeight, innerHeight));
+    const ro = new ResizeObserver(measure);
     ro.observe(el);
-    setHeight(el.clientHeight);
+    measure();
     return () => ro.disconnect();
   }, []);
 

@@ -37,8 +37,9 @@ export function watchRuns(
   const keep = (r: Run) => showDeleted || r.info.lifecycleStage === "active";
 
   async function loadAll(): Promise<{ epoch: string; version: number } | null> {
-    // The version first: anything that changes while pages load is re-sent by the first poll.
-    const v = await api.changes(experimentIds, -1);
+    // The version is asked for alongside the first page (not before it, which would delay the first rows by a
+    // full server scan): a run changing in that instant is re-sent on its next change.
+    const version = api.changes(experimentIds, -1);
     const all: Run[] = [];
     let token: string | undefined;
     let first = true;
@@ -54,7 +55,7 @@ export function watchRuns(
       first = false;
       set({ runs: all.slice(), loading: !!token });
     } while (token);
-    return v;
+    return await version;
   }
 
   async function run() {
