@@ -100,12 +100,18 @@ export async function modelVersionOfUri(
 }
 
 /**
- * Resolves an artifact URI to a URI a store can read: `runs:/` via the run's artifact_uri, `models:/` via the
- * registry's download URI (which may itself be `runs:/…`), anything else unchanged.
+ * Resolves an artifact URI to a URI a store can read: `runs:/` via the run's artifact_uri, `models:/m-…` via the
+ * logged model's artifact location, other `models:/` via the registry's download URI (which may itself be
+ * `runs:/…` or `models:/m-…`), anything else unchanged.
  */
 export async function resolveArtifactUri(
   uri: string,
-  lookup: { runArtifactUri(runId: string): Promise<string>; registry: Registry },
+  lookup: {
+    runArtifactUri(runId: string): Promise<string>;
+    registry: Registry;
+    /** The artifact location of an MLflow 3 logged model (`models:/m-…`). */
+    loggedModelUri?(modelId: string): Promise<string>;
+  },
   depth = 0,
 ): Promise<string> {
   if (depth > 8) throw invalid(`Cannot resolve '${uri}': too many indirections`);
@@ -115,6 +121,10 @@ export async function resolveArtifactUri(
     return appendToUri(await lookup.runArtifactUri(runId), path);
   }
   if (uri.startsWith("models:")) {
+    const parsed = parseModelsUri(uri);
+    if (parsed.kind === "modelId" && lookup.loggedModelUri) {
+      return appendToUri(await lookup.loggedModelUri(parsed.modelId), parsed.path);
+    }
     const { mv, path } = await modelVersionOfUri(lookup.registry, uri);
     validateArtifactPath(path);
     const download = await lookup.registry.getModelVersionDownloadUri(mv.name, mv.version);

@@ -15,8 +15,11 @@ export const TRASH = ".trash";
 export const NON_EXPERIMENT_DIRS = new Set([TRASH, "models"]);
 export const LOCK_FILE = ".storyteller.lock";
 
-/** Creates the store root with experiment 0 "Default" and `.trash/` when it does not exist (MLflow's bootstrap). */
-export function ensureRoot(root: string): void {
+/**
+ * Creates the store root with experiment 0 "Default" and `.trash/` when it does not exist (MLflow's bootstrap);
+ * experiment 0's artifact location is `<artifactRoot>/0` (default: the root's `file:` URI).
+ */
+export function ensureRoot(root: string, artifactRoot = pathToFileUri(root)): void {
   if (!exists(root)) {
     Deno.mkdirSync(root, { recursive: true });
     withLock(join(root, LOCK_FILE), () => {
@@ -25,7 +28,7 @@ export function ensureRoot(root: string): void {
       writeExperiment(root, {
         experimentId: "0",
         name: "Default",
-        artifactLocation: appendToUri(pathToFileUri(root), "0"),
+        artifactLocation: appendToUri(artifactRoot, "0"),
         lifecycleStage: "active",
         creationTime: now,
         lastUpdateTime: now,
@@ -98,10 +101,11 @@ function newExperimentId(): string {
   return String.fromCharCode(49 + (digits[0] % 9)) + [...digits.slice(1)].map((b) => b % 10).join("");
 }
 
+/** Creates an experiment; its artifact location defaults to `<artifactRoot>/<id>` (artifactRoot: the root's URI). */
 export function createExperiment(
   root: string,
   name: string,
-  options: { artifactLocation?: string; tags?: Record<string, string> } = {},
+  options: { artifactLocation?: string; tags?: Record<string, string>; artifactRoot?: string } = {},
 ): string {
   validateExperimentName(name);
   for (const k of Object.keys(options.tags ?? {})) validateKey("tag", k);
@@ -128,7 +132,8 @@ export function createExperiment(
     const e: Experiment = {
       experimentId: id,
       name,
-      artifactLocation: options.artifactLocation ?? appendToUri(pathToFileUri(root), id),
+      artifactLocation: options.artifactLocation ??
+        appendToUri(options.artifactRoot ?? pathToFileUri(root), id),
       lifecycleStage: "active",
       creationTime: now,
       lastUpdateTime: now,
@@ -149,6 +154,18 @@ export function setExperimentTag(root: string, id: string, key: string, value: s
     throw invalid(`The experiment ${id} must be in the 'active' lifecycle_stage to set tags`);
   }
   writeAtomic(join(dir, "tags", key), String(value), dir);
+}
+
+/** Removes an experiment tag; a missing tag is RESOURCE_DOES_NOT_EXIST, a deleted experiment refused. */
+export function deleteExperimentTag(root: string, id: string, key: string): void {
+  validateKey("tag", key);
+  const e = getExperiment(root, id);
+  if (e.lifecycleStage !== "active") {
+    throw invalid(`The experiment ${id} must be in the 'active' lifecycle_stage to delete tags`);
+  }
+  if (!(key in e.tags)) throw notFound(`No tag with name: ${key} in experiment with id ${id}`);
+  const dir = experimentDir(root, id)!;
+  Deno.removeSync(join(dir, "tags", key));
 }
 
 export function renameExperiment(root: string, id: string, newName: string): void {

@@ -265,6 +265,7 @@ export class FileRegistry {
       tags?: Record<string, string>;
       runLink?: string;
       storageLocation?: string;
+      modelId?: string;
     } = {},
   ): ModelVersion {
     const dir = this.#requireModel(name);
@@ -285,7 +286,7 @@ export class FileRegistry {
         status: "READY",
         statusMessage: null,
         storageLocation: options.storageLocation ?? source,
-        modelId: null,
+        modelId: options.modelId ?? null,
         userId: null,
         tags: {},
         aliases: [],

@@ -1,48 +1,48 @@
 // deno-lint-ignore-file require-await -- the store is synchronous underneath; `async` turns its throws into rejections
 /**
- * `FileStore`: the TrackingClient over an MLflow `mlruns/` directory. It composes the experiment, run, index and
- * registry modules; every method validates like MLflow and writes crash-safely. Synchronous underneath (the
- * async signatures match the REST client), so `logBatchSync` can flush from an unload handler.
+ * `FileStore`: the TrackingClient over an MLflow `mlruns/` directory. It composes the experiment, run, index,
+ * logged-model, input and registry modules; every method validates like MLflow and writes crash-safely.
+ * Synchronous underneath (the async signatures match the REST client), so `logBatchSync` can flush from an
+ * unload handler.
  */
 import { join } from "node:path";
-import { notFound } from "./errors.ts";
-import { copyTree, exists, listDirs, writeAtomic } from "./_fs.ts";
-import { toPyYaml } from "../yaml.ts";
+import { invalid, notFound } from "./errors.ts";
+import { copyTree, exists, listDirs } from "./_fs.ts";
 import * as exps from "./file_experiments.ts";
 import * as runs from "./file_runs.ts";
-import { experimentRuns } from "./run_index.ts";
-import { FileRegistry } from "./file_registry.ts";
-import {
-  copyIntoArtifacts,
-  listLocalArtifacts,
-  localArtifactDir,
-  modelVersionOfUri,
-  resolveArtifactUri,
-} from "./artifacts.ts";
+import * as models from "./file_logged_models.ts";
+import * as io from "./file_inputs.ts";
+import { changeStamp, DEFAULT_STALE_MS, experimentIndex } from "./run_index.ts";
+import { FileStoreRegistry } from "./file_store_registry.ts";
+import { copyIntoArtifacts, listLocalArtifacts, localArtifactDir, resolveArtifactUri } from "./artifacts.ts";
 import { compileEntityFilter, compileEntityOrder, type EntitySchema } from "./search/entities.ts";
 import { paginate } from "./search/paging.ts";
-import { searchRunList } from "./search/runs.ts";
+import { matchRuns } from "./search/runs.ts";
 import { parseRunStatus } from "./meta.ts";
 import type {
   ArtifactFile,
+  CreateLoggedModelOptions,
   CreateRunOptions,
+  DatasetInput,
   Experiment,
   ExperimentsPage,
   LogBatch,
+  LoggedModel,
+  LoggedModelsPage,
+  LoggedModelStatus,
   Metric,
-  ModelVersion,
-  RegisteredModel,
   Run,
   RunInfo,
   RunsPage,
   RunStatus,
   SearchExperimentsOptions,
+  SearchLoggedModelsOptions,
   SearchRunsOptions,
   TrackingClient,
   ViewType,
 } from "./types.ts";
-import { parseRunsUri, pathToFileUri } from "./uri.ts";
-import { normalizeBatchTag, validateBatchLimits, validateRunId } from "./validation.ts";
+import { appendToUri, parseRunsUri, pathToFileUri } from "./uri.ts";
+import { normalizeBatchTag, requireActive, validateBatchLimits, validateRunId } from "./validation.ts";
 
 const EXPERIMENT_SCHEMA: EntitySchema<Experiment> = {
   what: "experiments",
@@ -66,18 +66,40 @@ function copyRun(r: Run): Run {
   };
 }
 
-export class FileStore implements TrackingClient {
+/** Options of a FileStore. */
+export interface FileStoreOptions {
+  /**
+   * Default artifact root of new experiments (`<artifactRoot>/<id>`, also experiment 0's when the store is
+   * bootstrapped): default the root's `file:` URI; a tracking server serving artifacts uses `mlflow-artifacts:/`.
+   */
+  artifactRoot?: string;
+  /** How long a write by a tool that does not journal (e.g. real MLflow) may stay invisible to search (ms). */
+  staleMs?: number;
+}
+
+interface CachedSearch {
+  generations: string;
+  runs: Run[];
+}
+
+export class FileStore extends FileStoreRegistry implements TrackingClient {
   readonly root: string;
   readonly trackingUri: string;
-  readonly registry: FileRegistry;
+  /** Default artifact root of new experiments. */
+  readonly artifactRoot: string;
+  readonly #staleMs: number;
   #runDirs = new Map<string, { expDir: string; runDir: string }>();
+  /** Filtered, sorted search results per query, valid while the searched indexes keep their generations. */
+  #searches = new Map<string, CachedSearch>();
 
   /** Opens (and bootstraps, like MLflow) the store at an absolute root directory. */
-  constructor(root: string) {
+  constructor(root: string, options: FileStoreOptions = {}) {
+    super(root);
     this.root = root;
     this.trackingUri = pathToFileUri(root);
-    exps.ensureRoot(root);
-    this.registry = new FileRegistry(root);
+    this.artifactRoot = options.artifactRoot ?? this.trackingUri;
+    this.#staleMs = options.staleMs ?? DEFAULT_STALE_MS;
+    exps.ensureRoot(root, this.artifactRoot);
   }
 
   // ---- experiments -------------------------------------------------------------------------------------------
@@ -86,7 +108,7 @@ export class FileStore implements TrackingClient {
     name: string,
     options?: { artifactLocation?: string; tags?: Record<string, string> },
   ): Promise<string> {
-    return exps.createExperiment(this.root, name, options);
+    return exps.createExperiment(this.root, name, { ...options, artifactRoot: this.artifactRoot });
   }
   async getExperiment(experimentId: string): Promise<Experiment> {
     return exps.getExperiment(this.root, experimentId);
@@ -121,6 +143,18 @@ export class FileStore implements TrackingClient {
   async setExperimentTag(experimentId: string, key: string, value: string): Promise<void> {
     return exps.setExperimentTag(this.root, experimentId, key, value);
   }
+  async deleteExperimentTag(experimentId: string, key: string): Promise<void> {
+    return exps.deleteExperimentTag(this.root, experimentId, key);
+  }
+  /**
+   * A stamp that changes whenever a storyteller writer changed the experiment (its directory mtime and journal
+   * size, active or trashed): cheap enough (four stats) to validate a cache on every request.
+   */
+  experimentStamp(experimentId: string): string {
+    return [join(this.root, experimentId), join(this.root, exps.TRASH, experimentId)].map(changeStamp).join(
+      "|",
+    );
+  }
 
   // ---- runs --------------------------------------------------------------------------------------------------
 
@@ -152,8 +186,14 @@ export class FileStore implements TrackingClient {
     this.#runDirs.set(run.info.runId, { expDir, runDir: join(expDir, run.info.runId) });
     return run;
   }
+  /** The run with its inputs (datasets, models) and outputs (logged models). */
   async getRun(runId: string): Promise<Run> {
-    return runs.readRun(this.locateRun(runId).runDir);
+    const { expDir, runDir } = this.locateRun(runId);
+    return {
+      ...runs.readRun(runDir),
+      inputs: io.readRunInputs(expDir, runDir),
+      outputs: io.readRunOutputs(runDir),
+    };
   }
   getRunInfoSync(runId: string): RunInfo {
     return runs.readRunInfo(this.locateRun(runId).runDir);
@@ -265,16 +305,37 @@ export class FileStore implements TrackingClient {
     return ids;
   }
 
+  /**
+   * Searches runs from the in-memory index (run_index.ts). The filtered, sorted list of a query is kept until an
+   * index it came from changes, so repeated searches (a UI polling, pages of one query) cost a slice.
+   */
   async searchRuns(options: SearchRunsOptions = {}): Promise<RunsPage> {
     const view = options.viewType ?? "ACTIVE_ONLY";
-    const candidates: Run[] = [];
+    const indexes: { id: string; runs: Iterable<Run>; generation: number }[] = [];
     for (const id of this.#searchExperimentIds(options)) {
       const expDir = exps.experimentDir(this.root, id);
       if (!expDir) throw notFound(`Could not find experiment with ID ${id}`);
-      for (const r of experimentRuns(expDir, id)) if (inView(r.info.lifecycleStage, view)) candidates.push(r);
+      indexes.push({ id, ...experimentIndex(expDir, id, this.#staleMs) });
     }
-    const page = searchRunList(candidates, options);
-    return { runs: page.runs.map(copyRun), nextPageToken: page.nextPageToken };
+    const generations = indexes.map((x) => `${x.id}@${x.generation}`).join(",");
+    const key = JSON.stringify([
+      generations.replace(/@\d+/g, ""),
+      options.filterString,
+      options.orderBy,
+      view,
+    ]);
+    let hit = this.#searches.get(key);
+    if (!hit || hit.generations !== generations) {
+      const candidates: Run[] = [];
+      for (const x of indexes) {
+        for (const r of x.runs) if (inView(r.info.lifecycleStage, view)) candidates.push(r);
+      }
+      hit = { generations, runs: matchRuns(candidates, options) };
+      if (this.#searches.size >= 64) this.#searches.delete(this.#searches.keys().next().value!);
+      this.#searches.set(key, hit);
+    }
+    const page = paginate(hit.runs, options.maxResults ?? 1000, options.pageToken, 50000);
+    return { runs: page.items.map(copyRun), nextPageToken: page.nextPageToken };
   }
 
   // ---- artifacts ---------------------------------------------------------------------------------------------
@@ -290,12 +351,34 @@ export class FileStore implements TrackingClient {
   async listArtifacts(runId: string, path?: string): Promise<ArtifactFile[]> {
     return listLocalArtifacts(this.getRunInfoSync(runId).artifactUri, path);
   }
-  /** Resolves any artifact URI to a URI (file: here); exposed for the server and `downloadArtifacts`. */
+  /**
+   * Resolves any artifact URI to a URI (file: here, or the server's mlflow-artifacts:); exposed for the server
+   * and `downloadArtifacts`. Like MLflow 3, `runs:/<run>/<name>/…` falls back to the run's logged model `<name>`
+   * when the run's own artifacts have no such path.
+   */
   async resolveArtifactUri(uri: string): Promise<string> {
-    return resolveArtifactUri(uri, {
+    const resolved = await resolveArtifactUri(uri, {
       runArtifactUri: (id) => Promise.resolve(this.getRunInfoSync(id).artifactUri),
       registry: this,
+      loggedModelUri: async (id) => (await this.getLoggedModel(id)).artifactLocation,
     });
+    if (!uri.startsWith("runs:")) return resolved;
+    const { runId, path } = parseRunsUri(uri);
+    const [name, ...rest] = path.split("/");
+    let local: string | null = null;
+    try {
+      local = localArtifactDir(resolved);
+    } catch { /* a remote run artifact root: the server checks it */ }
+    if (!name || (local !== null && exists(local))) return resolved;
+    const model = this.#runLoggedModel(runId, name);
+    return model ? appendToUri(model.artifactLocation, rest.join("/")) : resolved;
+  }
+  /** The newest active logged model named `name` that the run produced, or null. */
+  #runLoggedModel(runId: string, name: string): LoggedModel | null {
+    const { expDir } = this.locateRun(runId);
+    return models.listLoggedModels(expDir)
+      .filter((m) => m.name === name && m.sourceRunId === runId && m.lifecycleStage === "active")
+      .sort((a, b) => b.creationTimestamp - a.creationTimestamp)[0] ?? null;
   }
   async downloadArtifacts(uri: string, dstDir?: string): Promise<string> {
     const local = localArtifactDir(await this.resolveArtifactUri(uri));
@@ -306,111 +389,91 @@ export class FileStore implements TrackingClient {
     return dst;
   }
 
-  // ---- registry ----------------------------------------------------------------------------------------------
+  // ---- inputs and outputs -------------------------------------------------------------------------------------
 
-  async createRegisteredModel(
-    name: string,
-    options?: { description?: string; tags?: Record<string, string> },
-  ): Promise<RegisteredModel> {
-    return this.registry.createRegisteredModel(name, options);
+  async logInputs(
+    runId: string,
+    inputs: { datasets?: DatasetInput[]; models?: { modelId: string }[] },
+  ): Promise<void> {
+    const { expDir, runDir } = this.locateRun(runId);
+    const info = runs.readRunInfo(runDir);
+    requireActive(runId, info.lifecycleStage);
+    for (const m of inputs.models ?? []) await this.getLoggedModel(m.modelId);
+    io.logInputs(expDir, runDir, runId, inputs);
   }
-  async getRegisteredModel(name: string): Promise<RegisteredModel> {
-    return this.registry.getRegisteredModel(name);
+  async logOutputs(runId: string, outputs: { modelId: string; step: number }[]): Promise<void> {
+    const { runDir } = this.locateRun(runId);
+    requireActive(runId, runs.readRunInfo(runDir).lifecycleStage);
+    for (const m of outputs) await this.getLoggedModel(m.modelId);
+    io.logOutputs(runDir, outputs);
   }
-  async searchRegisteredModels(
-    options?: { filterString?: string; maxResults?: number; orderBy?: string[]; pageToken?: string },
-  ) {
-    return this.registry.searchRegisteredModels(options);
-  }
-  async updateRegisteredModel(name: string, description: string): Promise<RegisteredModel> {
-    return this.registry.updateRegisteredModel(name, description);
-  }
-  async renameRegisteredModel(name: string, newName: string): Promise<RegisteredModel> {
-    return this.registry.renameRegisteredModel(name, newName);
-  }
-  async deleteRegisteredModel(name: string): Promise<void> {
-    return this.registry.deleteRegisteredModel(name);
-  }
-  async setRegisteredModelTag(name: string, key: string, value: string): Promise<void> {
-    return this.registry.setRegisteredModelTag(name, key, value);
-  }
-  async deleteRegisteredModelTag(name: string, key: string): Promise<void> {
-    return this.registry.deleteRegisteredModelTag(name, key);
-  }
-  /**
-   * Registers `source` (`runs:/<id>/<path>`, `models:/<name>/<v>`, a URI or path) as a new version; a local
-   * model directory gets MLflow's `registered_model_meta` file.
-   */
-  async createModelVersion(
-    name: string,
-    source: string,
-    options: { runId?: string; description?: string; tags?: Record<string, string>; runLink?: string } = {},
-  ): Promise<ModelVersion> {
-    let runId = options.runId;
-    let storageLocation = source;
-    if (source.startsWith("runs:")) {
-      runId ??= parseRunsUri(source).runId;
-      this.locateRun(runId);
-    } else if (source.startsWith("models:")) {
-      const { mv } = await modelVersionOfUri(this, source);
-      storageLocation = await this.getModelVersionDownloadUri(mv.name, mv.version);
+
+  // ---- logged models (MLflow 3) --------------------------------------------------------------------------------
+
+  /** Directories of every experiment, active then trashed (where a logged model may live). */
+  #experimentDirs(): string[] {
+    const out: string[] = [];
+    for (const name of listDirs(this.root)) {
+      if (!exps.NON_EXPERIMENT_DIRS.has(name)) out.push(join(this.root, name));
     }
-    this.registry.getRegisteredModel(name);
-    const mv = this.registry.createModelVersion(name, source, { ...options, runId, storageLocation });
-    try {
-      const dir = localArtifactDir(await this.resolveArtifactUri(source));
-      if (exists(dir) && Deno.statSync(dir).isDirectory) {
-        writeAtomic(
-          join(dir, "registered_model_meta"),
-          toPyYaml({ model_name: name, model_version: mv.version }),
-          dir,
-        );
-      }
-    } catch { /* remote or missing source: nothing to annotate */ }
-    return mv;
+    for (const name of listDirs(join(this.root, exps.TRASH))) out.push(join(this.root, exps.TRASH, name));
+    return out;
   }
-  async getModelVersion(name: string, version: string): Promise<ModelVersion> {
-    return this.registry.getModelVersion(name, version);
+  #modelDir(modelId: string): string | null {
+    return models.findModelDir(this.#experimentDirs(), modelId);
   }
-  async updateModelVersion(name: string, version: string, description: string): Promise<ModelVersion> {
-    return this.registry.updateModelVersion(name, version, description);
+
+  async createLoggedModel(
+    experimentId: string,
+    options: CreateLoggedModelOptions = {},
+  ): Promise<LoggedModel> {
+    const exp = exps.getExperiment(this.root, experimentId);
+    if (options.sourceRunId) this.locateRun(options.sourceRunId);
+    return models.createLoggedModel(exps.experimentDir(this.root, experimentId)!, exp, options);
   }
-  async deleteModelVersion(name: string, version: string): Promise<void> {
-    return this.registry.deleteModelVersion(name, version);
+  async getLoggedModel(modelId: string, allowDeleted = false): Promise<LoggedModel> {
+    return models.getLoggedModelAt(this.#modelDir(modelId), modelId, allowDeleted);
   }
-  async searchModelVersions(
-    options?: { filterString?: string; maxResults?: number; orderBy?: string[]; pageToken?: string },
-  ) {
-    return this.registry.searchModelVersions(options);
+  async finalizeLoggedModel(modelId: string, status: LoggedModelStatus): Promise<LoggedModel> {
+    return models.finalizeLoggedModel(this.#requireModelDir(modelId), modelId, status);
   }
-  async getLatestVersions(name: string, stages?: string[]): Promise<ModelVersion[]> {
-    return this.registry.getLatestVersions(name, stages);
+  async deleteLoggedModel(modelId: string): Promise<void> {
+    return models.deleteLoggedModel(this.#requireModelDir(modelId), modelId);
   }
-  async transitionModelVersionStage(
-    name: string,
-    version: string,
-    stage: string,
-    archiveExistingVersions = false,
-  ): Promise<ModelVersion> {
-    return this.registry.transitionModelVersionStage(name, version, stage, archiveExistingVersions);
+  async setLoggedModelTags(modelId: string, tags: Record<string, string>): Promise<void> {
+    return models.setLoggedModelTags(this.#requireModelDir(modelId), modelId, tags);
   }
-  async setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {
-    return this.registry.setModelVersionTag(name, version, key, value);
+  async deleteLoggedModelTag(modelId: string, key: string): Promise<void> {
+    return models.deleteLoggedModelTag(this.#requireModelDir(modelId), modelId, key);
   }
-  async deleteModelVersionTag(name: string, version: string, key: string): Promise<void> {
-    return this.registry.deleteModelVersionTag(name, version, key);
+  async logLoggedModelParams(modelId: string, params: Record<string, string>): Promise<void> {
+    return models.logLoggedModelParams(this.#requireModelDir(modelId), modelId, params);
   }
-  async setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
-    return this.registry.setRegisteredModelAlias(name, alias, version);
+  /** Appends metric points a run logged with a `model_id` to that model's metrics. */
+  logLoggedModelMetrics(modelId: string, runId: string, metrics: Metric[]): void {
+    const dir = this.#requireModelDir(modelId);
+    models.getLoggedModelAt(dir, modelId);
+    models.appendModelMetrics(dir, runId, metrics);
   }
-  async deleteRegisteredModelAlias(name: string, alias: string): Promise<void> {
-    return this.registry.deleteRegisteredModelAlias(name, alias);
+  #requireModelDir(modelId: string): string {
+    const dir = this.#modelDir(modelId);
+    models.getLoggedModelAt(dir, modelId, true);
+    return dir!;
   }
-  async getModelVersionByAlias(name: string, alias: string): Promise<ModelVersion> {
-    return this.registry.getModelVersionByAlias(name, alias);
+  async searchLoggedModels(options: SearchLoggedModelsOptions): Promise<LoggedModelsPage> {
+    if (!options.experimentIds?.length) {
+      throw invalid(
+        "Cannot search logged models: no experiment_ids given",
+        "pass at least one experiment id",
+      );
+    }
+    const dirs = options.experimentIds.map((id) => {
+      exps.getExperiment(this.root, id);
+      return exps.experimentDir(this.root, id)!;
+    });
+    return models.searchLoggedModels(dirs, options);
   }
-  async getModelVersionDownloadUri(name: string, version: string): Promise<string> {
-    const mv = this.registry.getModelVersion(name, version);
-    return mv.storageLocation ?? mv.source;
+  async logModelArtifacts(modelId: string, localDir: string): Promise<void> {
+    copyIntoArtifacts((await this.getLoggedModel(modelId)).artifactLocation, localDir, "", true);
   }
 }

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { FileStore } from "./file_store.ts";
+import { FileStore, type FileStoreOptions } from "./file_store.ts";
 import type { TrackingError } from "./errors.ts";
 import { forgetIndex } from "./run_index.ts";
 
-function tempStore(): FileStore {
-  return new FileStore(join(Deno.makeTempDirSync({ prefix: "st-fs-" }), "mlruns"));
+function tempStore(options: FileStoreOptions = {}): FileStore {
+  return new FileStore(join(Deno.makeTempDirSync({ prefix: "st-fs-" }), "mlruns"), options);
 }
 
 Deno.test("bootstrap creates Default experiment 0 and .trash", async () => {
@@ -80,7 +80,7 @@ Deno.test("experiment delete moves to .trash and restore brings runs back", asyn
 });
 
 Deno.test("search sees writes made after the index was built (journal) and by other tools (meta mtime)", async () => {
-  const s = tempStore();
+  const s = tempStore({ staleMs: 0 });
   const exp = await s.createExperiment("e");
   const a = await s.createRun({ experimentId: exp, runName: "a" });
   await s.logMetric(a.info.runId, "loss", 5);
@@ -95,6 +95,38 @@ Deno.test("search sees writes made after the index was built (journal) and by ot
   Deno.writeTextFileSync(meta, Deno.readTextFileSync(meta).replace("status: 1", "status: 3"));
   page = await s.searchRuns({ experimentIds: [exp], filterString: "attributes.status = 'FINISHED'" });
   assert.equal(page.runs.length, 1);
+  forgetIndex();
+});
+
+Deno.test("a warm search trusts the journal: foreign writes show up after staleMs, storyteller writes at once", async () => {
+  const s = tempStore({ staleMs: 300 });
+  const exp = await s.createExperiment("e");
+  const a = await s.createRun({ experimentId: exp, runName: "a" });
+  const q = { experimentIds: [exp], filterString: "attributes.status = 'FINISHED'" };
+  assert.equal((await s.searchRuns(q)).runs.length, 0); // sweeps once: the index is fresh
+  const meta = join(s.root, exp, a.info.runId, "meta.yaml");
+  const stamp = s.experimentStamp(exp);
+  Deno.writeTextFileSync(meta, Deno.readTextFileSync(meta).replace("status: 1", "status: 3"));
+  assert.equal(s.experimentStamp(exp), stamp, "a foreign meta.yaml rewrite does not move the stamp");
+  assert.equal((await s.searchRuns(q)).runs.length, 0, "within staleMs the foreign write is not seen");
+  await new Promise((r) => setTimeout(r, 350));
+  assert.equal((await s.searchRuns(q)).runs.length, 1, "after staleMs the sweep finds it");
+  // A storyteller write journals: seen at once, and the stamp moves.
+  const b = await s.createRun({ experimentId: exp, runName: "b" });
+  assert.notEqual(s.experimentStamp(exp), stamp);
+  await s.setTerminated(b.info.runId);
+  assert.equal((await s.searchRuns(q)).runs.length, 2);
+  // The cached result list is re-sliced per page, in order.
+  const names = await s.searchRuns({ ...q, orderBy: ["attributes.run_name DESC"], maxResults: 1 });
+  assert.equal(names.runs[0].info.runName, "b");
+  const next = await s.searchRuns({
+    ...q,
+    orderBy: ["attributes.run_name DESC"],
+    maxResults: 1,
+    pageToken: names.nextPageToken,
+  });
+  assert.equal(next.runs[0].info.runName, "a");
+  assert.equal(next.nextPageToken, undefined);
   forgetIndex();
 });
 

@@ -5,12 +5,18 @@
  */
 export type {
   ArtifactFile,
+  CreateLoggedModelOptions,
   CreateRunOptions,
+  Dataset,
+  DatasetInput,
   Experiment,
   ExperimentsPage,
   KeyValue,
   LifecycleStage,
   LogBatch,
+  LoggedModel,
+  LoggedModelsPage,
+  LoggedModelStatus,
   Metric,
   ModelStage,
   ModelVersion,
@@ -19,16 +25,22 @@ export type {
   Run,
   RunData,
   RunInfo,
+  RunInputs,
+  RunOutputs,
   RunsPage,
   RunStatus,
   SearchExperimentsOptions,
+  SearchLoggedModelsOptions,
   SearchRunsOptions,
   TrackingClient,
   ViewType,
 } from "./types.ts";
 export { type ErrorCode, errorCodeOfStatus, httpStatusOf, TrackingError } from "./errors.ts";
 export { getOrCreateExperiment, openTracking } from "./client.ts";
-export { FileStore } from "./file_store.ts";
+export { FileStore, type FileStoreOptions } from "./file_store.ts";
+export { MODEL_VERSIONS_TAG, parseLoggedModelStatus } from "./file_logged_models.ts";
+export { datasetId } from "./file_inputs.ts";
+export { changeStamp, DEFAULT_STALE_MS } from "./run_index.ts";
 export { RestClient, type RestClientOptions } from "./rest_client.ts";
 export { AsyncLogger, type AsyncLoggerOptions } from "./async_logger.ts";
 export {

@@ -2,7 +2,20 @@
  * Entities ↔ MLflow REST JSON (proto3 JSON with MLflow's tweaks: snake_case fields, int64 as numbers, enums by
  * name, NaN/±Infinity as strings, unset and empty fields omitted). Used by the REST client and the server.
  */
-import type { Experiment, KeyValue, Metric, ModelVersion, RegisteredModel, Run, RunInfo } from "./types.ts";
+import type {
+  DatasetInput,
+  Experiment,
+  KeyValue,
+  LoggedModel,
+  Metric,
+  ModelVersion,
+  RegisteredModel,
+  Run,
+  RunInfo,
+  RunInputs,
+  RunOutputs,
+} from "./types.ts";
+import { parseLoggedModelStatus } from "./file_logged_models.ts";
 import { parseRunStatus } from "./meta.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -112,6 +125,48 @@ export function runInfoFromJson(j: Json): RunInfo {
   };
 }
 
+export function datasetInputToJson(d: DatasetInput): Json {
+  return omitEmpty({
+    tags: kv(d.tags ?? {}),
+    dataset: omitEmpty({
+      name: d.dataset.name,
+      digest: d.dataset.digest,
+      source_type: d.dataset.sourceType,
+      source: d.dataset.source,
+      schema: d.dataset.schema,
+      profile: d.dataset.profile,
+    }),
+  });
+}
+
+export function datasetInputFromJson(j: Json): DatasetInput {
+  const d = j?.dataset ?? {};
+  return {
+    tags: fromKv(j?.tags),
+    dataset: {
+      name: d.name,
+      digest: d.digest,
+      sourceType: d.source_type,
+      source: d.source,
+      ...(d.schema !== undefined ? { schema: d.schema } : {}),
+      ...(d.profile !== undefined ? { profile: d.profile } : {}),
+    },
+  };
+}
+
+export function runInputsToJson(i: RunInputs | undefined): Json {
+  if (!i) return {};
+  return omitEmpty({
+    dataset_inputs: i.datasetInputs.map(datasetInputToJson),
+    model_inputs: i.modelInputs.map((m) => ({ model_id: m.modelId })),
+  });
+}
+
+export function runOutputsToJson(o: RunOutputs | undefined): Json {
+  if (!o) return {};
+  return omitEmpty({ model_outputs: o.modelOutputs.map((m) => ({ model_id: m.modelId, step: m.step })) });
+}
+
 export function runToJson(r: Run): Json {
   return {
     info: runInfoToJson(r.info),
@@ -120,8 +175,8 @@ export function runToJson(r: Run): Json {
       params: kv(r.data.params),
       tags: kv(r.data.tags),
     }),
-    inputs: {},
-    outputs: {},
+    inputs: runInputsToJson(r.inputs),
+    outputs: runOutputsToJson(r.outputs),
   };
 }
 
@@ -131,6 +186,68 @@ export function runFromJson(j: Json): Run {
   return {
     info: runInfoFromJson(j.info),
     data: { metrics, params: fromKv(j.data?.params), tags: fromKv(j.data?.tags) },
+    inputs: {
+      datasetInputs: (j.inputs?.dataset_inputs ?? []).map(datasetInputFromJson),
+      modelInputs: (j.inputs?.model_inputs ?? []).map((m: Json) => ({ modelId: m.model_id })),
+    },
+    outputs: {
+      modelOutputs: (j.outputs?.model_outputs ?? []).map((m: Json) => ({
+        modelId: m.model_id,
+        step: Number(m.step ?? 0),
+      })),
+    },
+  };
+}
+
+/** A logged model as MLflow's `LoggedModel {info, data}` JSON (registrations from `mlflow.modelVersions`). */
+export function loggedModelToJson(m: LoggedModel): Json {
+  let registrations: { name: string; version: string }[] = [];
+  try {
+    const list = JSON.parse(m.tags["mlflow.modelVersions"] ?? "[]");
+    if (Array.isArray(list)) {
+      registrations = list.map((e) => ({ name: String(e?.name), version: String(e?.version) }));
+    }
+  } catch { /* a hand-written tag: no registrations */ }
+  return {
+    info: omitEmpty({
+      model_id: m.modelId,
+      experiment_id: m.experimentId,
+      name: m.name,
+      creation_timestamp_ms: m.creationTimestamp,
+      last_updated_timestamp_ms: m.lastUpdatedTimestamp,
+      artifact_uri: m.artifactLocation,
+      status: m.status,
+      model_type: m.modelType,
+      source_run_id: m.sourceRunId,
+      status_message: m.statusMessage,
+      tags: kv(m.tags),
+      registrations,
+    }),
+    data: omitEmpty({
+      params: kv(m.params),
+      metrics: m.metrics.map((x) => ({ ...metricToJson(x, x.runId), model_id: m.modelId })),
+    }),
+  };
+}
+
+export function loggedModelFromJson(j: Json): LoggedModel {
+  const i = j?.info ?? {};
+  const s = (v: unknown) => (v === undefined || v === null || v === "" ? null : String(v));
+  return {
+    modelId: i.model_id,
+    experimentId: String(i.experiment_id),
+    name: i.name ?? "",
+    artifactLocation: i.artifact_uri ?? "",
+    creationTimestamp: Number(i.creation_timestamp_ms ?? 0),
+    lastUpdatedTimestamp: Number(i.last_updated_timestamp_ms ?? 0),
+    status: parseLoggedModelStatus(i.status ?? "LOGGED_MODEL_PENDING"),
+    statusMessage: s(i.status_message),
+    modelType: s(i.model_type),
+    sourceRunId: s(i.source_run_id),
+    lifecycleStage: "active",
+    tags: fromKv(i.tags),
+    params: fromKv(j?.data?.params),
+    metrics: (j?.data?.metrics ?? []).map((x: Json) => ({ ...metricFromJson(x), runId: x.run_id })),
   };
 }
 

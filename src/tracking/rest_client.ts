@@ -1,10 +1,12 @@
 /**
  * `RestClient`: the TrackingClient over MLflow's REST API 2.0 (`/api/2.0/mlflow/…`) and its artifact proxy
- * (`/api/2.0/mlflow-artifacts/…`). Retries 429/5xx and network errors with exponential backoff, splits batches
- * to MLflow's limits, and authenticates from MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD.
+ * (`/api/2.0/mlflow-artifacts/…`). Splits batches to MLflow's limits; the transport (retries, auth) is
+ * rest_http.ts and the MLflow 3 logged-model calls are rest_logged_models.ts.
  */
 import { basename, join } from "node:path";
 import { errorCodeOfStatus, TrackingError } from "./errors.ts";
+import { kv, type RestClientOptions, RestHttp } from "./rest_http.ts";
+import * as LM from "./rest_logged_models.ts";
 import { listFilesRecursive } from "./_fs.ts";
 import {
   copyIntoArtifacts,
@@ -15,10 +17,13 @@ import {
 import * as P from "./proto.ts";
 import type {
   ArtifactFile,
+  CreateLoggedModelOptions,
   CreateRunOptions,
+  DatasetInput,
   Experiment,
   ExperimentsPage,
   LogBatch,
+  LoggedModelStatus,
   Metric,
   ModelVersion,
   RegisteredModel,
@@ -27,117 +32,29 @@ import type {
   RunsPage,
   RunStatus,
   SearchExperimentsOptions,
+  SearchLoggedModelsOptions,
   SearchRunsOptions,
   TrackingClient,
 } from "./types.ts";
 import { appendToUri } from "./uri.ts";
 import { MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH } from "./validation.ts";
 
-export interface RestClientOptions {
-  token?: string;
-  username?: string;
-  password?: string;
-  /** Retries after the first attempt (default 5). */
-  maxRetries?: number;
-  /** First backoff delay in ms, doubled per retry (default 200), capped at 10 s. */
-  backoffMs?: number;
-}
-
-const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
-
-function env(name: string): string | undefined {
-  try {
-    return Deno.env.get(name) || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const kv = (r: Record<string, string> = {}) => Object.entries(r).map(([key, value]) => ({ key, value }));
+export type { RestClientOptions } from "./rest_http.ts";
 
 export class RestClient implements TrackingClient {
   readonly trackingUri: string;
-  #auth?: string;
-  #maxRetries: number;
-  #backoffMs: number;
+  readonly #http: RestHttp;
 
   constructor(url: string, options: RestClientOptions = {}) {
-    this.trackingUri = url.replace(/\/+$/, "");
-    const token = options.token ?? env("MLFLOW_TRACKING_TOKEN");
-    const user = options.username ?? env("MLFLOW_TRACKING_USERNAME");
-    const pass = options.password ?? env("MLFLOW_TRACKING_PASSWORD");
-    if (token) this.#auth = `Bearer ${token}`;
-    else if (user !== undefined && pass !== undefined) this.#auth = `Basic ${btoa(`${user}:${pass}`)}`;
-    this.#maxRetries = options.maxRetries ?? 5;
-    this.#backoffMs = options.backoffMs ?? 200;
+    this.#http = new RestHttp(url, options);
+    this.trackingUri = this.#http.trackingUri;
   }
 
-  /** One HTTP exchange with retries; returns the Response of the final attempt (ok or a non-retryable error). */
-  async #fetch(url: string, init: RequestInit): Promise<Response> {
-    const headers = new Headers(init.headers);
-    if (this.#auth) headers.set("Authorization", this.#auth);
-    for (let attempt = 0;; attempt++) {
-      let res: Response | undefined;
-      let netErr: unknown;
-      try {
-        res = await fetch(url, { ...init, headers });
-      } catch (err) {
-        netErr = err;
-      }
-      const retryable = res === undefined || RETRY_STATUSES.has(res.status);
-      if (!retryable || attempt >= this.#maxRetries) {
-        if (res) return res;
-        throw new TrackingError(
-          "TEMPORARILY_UNAVAILABLE",
-          `Cannot reach tracking server ${this.trackingUri}: ${(netErr as Error)?.message}`,
-          {
-            hint: "check that the server is running and MLFLOW_TRACKING_URI / --tracking-uri is right",
-            cause: netErr,
-          },
-        );
-      }
-      await res?.body?.cancel();
-      const retryAfter = Number(res?.headers.get("Retry-After"));
-      const delay = Number.isFinite(retryAfter) && retryAfter > 0
-        ? retryAfter * 1000
-        : Math.min(10_000, this.#backoffMs * 2 ** attempt);
-      await new Promise((r) => setTimeout(r, delay));
-    }
+  #call(method: "GET" | "POST" | "PATCH" | "DELETE", endpoint: string, body: Record<string, unknown> = {}) {
+    return this.#http.call(method, endpoint, body);
   }
-
-  async #call(
-    method: "GET" | "POST" | "PATCH" | "DELETE",
-    endpoint: string,
-    body: Record<string, unknown> = {},
-  ): Promise<P.Json> {
-    let url = `${this.trackingUri}/api/2.0/mlflow/${endpoint}`;
-    const init: RequestInit = { method };
-    if (method === "GET") {
-      const q = new URLSearchParams();
-      for (const [k, v] of Object.entries(body)) {
-        if (v === undefined || v === null) continue;
-        for (const item of Array.isArray(v) ? v : [v]) q.append(k, String(item));
-      }
-      const qs = q.toString();
-      if (qs) url += `?${qs}`;
-    } else {
-      init.headers = { "Content-Type": "application/json" };
-      init.body = JSON.stringify(body);
-    }
-    const res = await this.#fetch(url, init);
-    const text = await res.text();
-    let json: P.Json = {};
-    try {
-      json = text ? JSON.parse(text) : {};
-    } catch { /* not JSON: handled below */ }
-    if (!res.ok) {
-      const code = typeof json?.error_code === "string" ? json.error_code : errorCodeOfStatus(res.status);
-      const message = typeof json?.message === "string"
-        ? json.message
-        : `HTTP ${res.status} from ${method} ${endpoint}`;
-      throw new TrackingError(code, message);
-    }
-    return json;
+  #fetch(url: string, init: RequestInit): Promise<Response> {
+    return this.#http.fetch(url, init);
   }
 
   // ---- experiments -------------------------------------------------------------------------------------------
@@ -189,6 +106,9 @@ export class RestClient implements TrackingClient {
   }
   async setExperimentTag(experimentId: string, key: string, value: string) {
     await this.#call("POST", "experiments/set-experiment-tag", { experiment_id: experimentId, key, value });
+  }
+  async deleteExperimentTag(experimentId: string, key: string) {
+    await this.#call("POST", "experiments/delete-experiment-tag", { experiment_id: experimentId, key });
   }
 
   // ---- runs --------------------------------------------------------------------------------------------------
@@ -316,29 +236,6 @@ export class RestClient implements TrackingClient {
 
   // ---- artifacts ---------------------------------------------------------------------------------------------
 
-  /** `mlflow-artifacts:/<p>` (or `mlflow-artifacts://host/<p>`) → proxy URL of `<p>`. */
-  #proxyUrl(uri: string, sub = ""): string {
-    const path = uri.replace(/^mlflow-artifacts:(\/\/[^/]*)?/, "").replace(/^\/+/, "");
-    const full = [path, sub].filter((s) => s).join("/");
-    return `${this.trackingUri}/api/2.0/mlflow-artifacts/artifacts/${
-      full.split("/").map(encodeURIComponent).join("/")
-    }`;
-  }
-
-  async #putFile(artifactUri: string, localFile: string, artifactRelPath: string): Promise<void> {
-    const res = await this.#fetch(this.#proxyUrl(artifactUri, artifactRelPath), {
-      method: "PUT",
-      body: await Deno.readFile(localFile),
-    });
-    const text = await res.text();
-    if (!res.ok) {
-      throw new TrackingError(
-        errorCodeOfStatus(res.status),
-        `Cannot upload artifact ${artifactRelPath}: HTTP ${res.status} ${text.slice(0, 200)}`,
-      );
-    }
-  }
-
   async #upload(
     runId: string,
     localPath: string,
@@ -352,7 +249,7 @@ export class RestClient implements TrackingClient {
     }
     const st = await Deno.stat(localPath);
     if (!st.isDirectory) {
-      return this.#putFile(
+      return this.#http.putFile(
         info.artifactUri,
         localPath,
         [artifactPath, basename(localPath)].filter((s) => s).join("/"),
@@ -360,7 +257,11 @@ export class RestClient implements TrackingClient {
     }
     const base = contentsOnly ? artifactPath : [artifactPath, basename(localPath)].filter((s) => s).join("/");
     for (const rel of listFilesRecursive(localPath)) {
-      await this.#putFile(info.artifactUri, join(localPath, rel), [base, rel].filter((s) => s).join("/"));
+      await this.#http.putFile(
+        info.artifactUri,
+        join(localPath, rel),
+        [base, rel].filter((s) => s).join("/"),
+      );
     }
   }
   logArtifact(runId: string, localPath: string, artifactPath = ""): Promise<void> {
@@ -381,12 +282,13 @@ export class RestClient implements TrackingClient {
     const resolved = await resolveArtifactUri(uri, {
       runArtifactUri: async (id) => (await this.getRun(id)).info.artifactUri,
       registry: this,
+      loggedModelUri: async (id) => (await this.getLoggedModel(id)).artifactLocation,
     });
     if (!resolved.startsWith("mlflow-artifacts:")) return localArtifactDir(resolved);
     const dst = dstDir ?? await Deno.makeTempDir({ prefix: "storyteller-artifacts-" });
     const top = join(dst, basename(resolved.replace(/\/+$/, "")) || "artifacts");
     const fetchTo = async (uriPath: string, target: string) => {
-      const res = await this.#fetch(this.#proxyUrl(uriPath), { method: "GET" });
+      const res = await this.#fetch(this.#http.proxyUrl(uriPath), { method: "GET" });
       if (!res.ok) {
         throw new TrackingError(
           errorCodeOfStatus(res.status),
@@ -470,7 +372,13 @@ export class RestClient implements TrackingClient {
   async createModelVersion(
     name: string,
     source: string,
-    o: { runId?: string; description?: string; tags?: Record<string, string>; runLink?: string } = {},
+    o: {
+      runId?: string;
+      description?: string;
+      tags?: Record<string, string>;
+      runLink?: string;
+      modelId?: string;
+    } = {},
   ) {
     const runId = o.runId ?? (source.startsWith("runs:/") ? source.split("/")[1] : undefined);
     const j = await this.#call("POST", "model-versions/create", {
@@ -480,6 +388,7 @@ export class RestClient implements TrackingClient {
       description: o.description,
       tags: kv(o.tags),
       run_link: o.runLink,
+      model_id: o.modelId,
     });
     return P.modelVersionFromJson(j.model_version);
   }
@@ -549,5 +458,41 @@ export class RestClient implements TrackingClient {
     return String(
       (await this.#call("GET", "model-versions/get-download-uri", { name, version })).artifact_uri,
     );
+  }
+
+  // ---- MLflow 3: inputs, outputs, logged models (rest_logged_models.ts) ---------------------------------------
+
+  logInputs(runId: string, inputs: { datasets?: DatasetInput[]; models?: { modelId: string }[] }) {
+    return LM.logInputs(this.#http, runId, inputs);
+  }
+  logOutputs(runId: string, models: { modelId: string; step: number }[]) {
+    return LM.logOutputs(this.#http, runId, models);
+  }
+  createLoggedModel(experimentId: string, options?: CreateLoggedModelOptions) {
+    return LM.createLoggedModel(this.#http, experimentId, options);
+  }
+  getLoggedModel(modelId: string, allowDeleted?: boolean) {
+    return LM.getLoggedModel(this.#http, modelId, allowDeleted);
+  }
+  finalizeLoggedModel(modelId: string, status: LoggedModelStatus) {
+    return LM.finalizeLoggedModel(this.#http, modelId, status);
+  }
+  deleteLoggedModel(modelId: string) {
+    return LM.deleteLoggedModel(this.#http, modelId);
+  }
+  setLoggedModelTags(modelId: string, tags: Record<string, string>) {
+    return LM.setLoggedModelTags(this.#http, modelId, tags);
+  }
+  deleteLoggedModelTag(modelId: string, key: string) {
+    return LM.deleteLoggedModelTag(this.#http, modelId, key);
+  }
+  logLoggedModelParams(modelId: string, params: Record<string, string>) {
+    return LM.logLoggedModelParams(this.#http, modelId, params);
+  }
+  searchLoggedModels(options: SearchLoggedModelsOptions) {
+    return LM.searchLoggedModels(this.#http, options);
+  }
+  logModelArtifacts(modelId: string, localDir: string) {
+    return LM.logModelArtifacts(this.#http, modelId, localDir);
   }
 }

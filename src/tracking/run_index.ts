@@ -1,8 +1,10 @@
 /**
  * The read cache that makes search fast: every run of an experiment held in memory, refreshed by what changed
- * since the last look — new or removed run directories (experiment dir mtime), runs named in the journal since
- * the last offset, and runs whose meta.yaml mtime moved (writes by other tools). A sidecar file
- * (`.storyteller-index.json` in the experiment dir, ignored by MLflow) lets a fresh process start warm.
+ * since the last look — new or removed run directories (experiment dir mtime) and runs named in the journal since
+ * the last offset (every storyteller writer journals). Writes by other tools (real MLflow) do not journal: runs
+ * whose meta.yaml mtime moved are found by a sweep that stats every run, done at most once per `staleMs`, which
+ * bounds how long such a write can go unseen. A sidecar file (`.storyteller-index.json` in the experiment dir,
+ * ignored by MLflow) lets a fresh process start warm.
  */
 import { join } from "node:path";
 import { mtimeOf, readTextOrNull, writeAtomic } from "./_fs.ts";
@@ -25,7 +27,15 @@ interface ExperimentIndex {
   dirMtime: number;
   journalOffset: number;
   entries: Map<string, Entry>;
+  /** performance.now() of the last meta.yaml sweep (0: never). */
+  sweptAt: number;
+  /** Bumped whenever an entry is added, replaced or removed (keys result caches). */
+  generation: number;
 }
+
+/** Default bound on how long a write by a non-storyteller tool may stay invisible to search. */
+export const DEFAULT_STALE_MS = 2000;
+let generations = 0;
 
 const indexes = new Map<string, ExperimentIndex>();
 
@@ -103,7 +113,7 @@ function loadSidecar(expDir: string): ExperimentIndex | null {
       entries.set(id, { metaMtime, run: { info, data: { metrics, params, tags } } });
     }
     // The directory listing is always re-checked after a sidecar load (dirMtime 0 forces it).
-    return { dirMtime: 0, journalOffset: j.journalOffset, entries };
+    return { dirMtime: 0, journalOffset: j.journalOffset, entries, sweptAt: 0, generation: ++generations };
   } catch {
     return null;
   }
@@ -127,24 +137,47 @@ function saveSidecar(expDir: string, idx: ExperimentIndex): void {
 }
 
 /**
- * All readable runs of the experiment whose directory is `expDir`, up to date with the disk.
+ * A cheap stamp of an experiment directory's state as the file store writes it: its mtime (runs added or removed)
+ * and its journal's size (every storyteller write). Equal stamps mean no storyteller writer changed anything.
+ */
+export function changeStamp(expDir: string): string {
+  return `${mtimeOf(expDir)}:${journalSize(expDir)}`;
+}
+
+/**
+ * All readable runs of the experiment whose directory is `expDir`, up to date with every storyteller writer and
+ * at most `staleMs` behind other tools; `generation` changes whenever the set or any run changed.
  * The returned runs are shared cache objects: callers must not mutate them.
  */
-export function experimentRuns(expDir: string, expId: string): Iterable<Run> {
+export function experimentIndex(
+  expDir: string,
+  expId: string,
+  staleMs = DEFAULT_STALE_MS,
+): { runs: Iterable<Run>; generation: number } {
   let idx = indexes.get(expDir);
-  let reread = 0;
+  let reread = 0, removed = 0;
   if (!idx) {
-    idx = loadSidecar(expDir) ?? { dirMtime: 0, journalOffset: journalSize(expDir), entries: new Map() };
+    idx = loadSidecar(expDir) ?? {
+      dirMtime: 0,
+      journalOffset: journalSize(expDir),
+      entries: new Map(),
+      sweptAt: 0,
+      generation: ++generations,
+    };
     indexes.set(expDir, idx);
   }
   // 1. the journal first: anything journaled after this point is seen by the next refresh.
-  const j = readJournal(expDir, idx.journalOffset);
+  const j = journalSize(expDir) === idx.journalOffset
+    ? { ids: new Set<string>(), offset: idx.journalOffset }
+    : readJournal(expDir, idx.journalOffset);
   idx.journalOffset = j.offset;
   // 2. the run directory listing, when the experiment directory changed.
   const dirMtime = mtimeOf(expDir);
   if (dirMtime !== idx.dirMtime || dirMtime === 0) {
     const ids = new Set(listRunDirs(expDir));
-    for (const id of idx.entries.keys()) if (!ids.has(id)) idx.entries.delete(id);
+    for (const id of idx.entries.keys()) {
+      if (!ids.has(id)) idx.entries.delete(id), removed++;
+    }
     for (const id of ids) {
       if (!idx.entries.has(id)) {
         const e = loadEntry(expDir, id, expId);
@@ -155,22 +188,38 @@ export function experimentRuns(expDir: string, expId: string): Iterable<Run> {
     }
     idx.dirMtime = dirMtime;
   }
-  // 3. journaled runs, and runs whose meta.yaml changed behind our back.
-  for (const [id, e] of idx.entries) {
-    if (j.ids.has(id) || mtimeOf(join(expDir, id, "meta.yaml")) !== e.metaMtime) {
-      const fresh = loadEntry(expDir, id, expId);
-      reread++;
-      if (fresh) idx.entries.set(id, fresh);
-      else idx.entries.delete(id);
+  // 3. journaled runs, and (in a sweep) runs whose meta.yaml changed behind our back.
+  const now = performance.now();
+  const sweep = idx.sweptAt === 0 || now - idx.sweptAt >= staleMs;
+  const reload = (id: string) => {
+    const fresh = loadEntry(expDir, id, expId);
+    reread++;
+    if (fresh) idx.entries.set(id, fresh);
+    else idx.entries.delete(id);
+  };
+  for (const id of j.ids) reload(id); // journaled ids include runs created within the dir mtime's resolution
+  if (sweep) {
+    for (const [id, e] of idx.entries) {
+      if (!j.ids.has(id) && mtimeOf(join(expDir, id, "meta.yaml")) !== e.metaMtime) reload(id);
     }
+    idx.sweptAt = now;
   }
+  if (reread + removed > 0) idx.generation = ++generations;
   if (reread >= SAVE_THRESHOLD) saveSidecar(expDir, idx);
   const entries = idx.entries;
   return {
-    *[Symbol.iterator]() {
-      for (const e of entries.values()) yield e.run;
+    generation: idx.generation,
+    runs: {
+      *[Symbol.iterator]() {
+        for (const e of entries.values()) yield e.run;
+      },
     },
   };
+}
+
+/** The runs of `experimentIndex` alone. */
+export function experimentRuns(expDir: string, expId: string, staleMs = DEFAULT_STALE_MS): Iterable<Run> {
+  return experimentIndex(expDir, expId, staleMs).runs;
 }
 
 /** Drops the in-memory index (tests, or after moving experiment directories). */

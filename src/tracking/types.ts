@@ -51,6 +51,81 @@ export interface RunData {
 export interface Run {
   info: RunInfo;
   data: RunData;
+  /** Datasets and models the run consumed (filled by getRun, not by searches). */
+  inputs?: RunInputs;
+  /** Logged models the run produced (filled by getRun, not by searches). */
+  outputs?: RunOutputs;
+}
+
+/** An MLflow dataset as a run input names it (schema/profile/source are JSON strings). */
+export interface Dataset {
+  name: string;
+  digest: string;
+  sourceType: string;
+  source: string;
+  schema?: string;
+  profile?: string;
+}
+
+export interface DatasetInput {
+  dataset: Dataset;
+  /** e.g. `mlflow.data.context` → `training`. */
+  tags: Record<string, string>;
+}
+
+export interface RunInputs {
+  datasetInputs: DatasetInput[];
+  modelInputs: { modelId: string }[];
+}
+
+export interface RunOutputs {
+  modelOutputs: { modelId: string; step: number }[];
+}
+
+export type LoggedModelStatus = "LOGGED_MODEL_PENDING" | "LOGGED_MODEL_READY" | "LOGGED_MODEL_UPLOAD_FAILED";
+
+/** An MLflow 3 logged model (`<exp>/models/m-<hex>/`). */
+export interface LoggedModel {
+  modelId: string;
+  experimentId: string;
+  name: string;
+  /** Where the model files live (`<exp artifact_location>/models/<id>/artifacts` by default). */
+  artifactLocation: string;
+  creationTimestamp: number;
+  lastUpdatedTimestamp: number;
+  status: LoggedModelStatus;
+  statusMessage: string | null;
+  modelType: string | null;
+  sourceRunId: string | null;
+  lifecycleStage: LifecycleStage;
+  tags: Record<string, string>;
+  params: Record<string, string>;
+  /** Every logged point (model metrics keep their run id). */
+  metrics: (Metric & { runId?: string })[];
+}
+
+export interface CreateLoggedModelOptions {
+  name?: string;
+  modelType?: string;
+  sourceRunId?: string;
+  params?: Record<string, string>;
+  tags?: Record<string, string>;
+}
+
+export interface SearchLoggedModelsOptions {
+  experimentIds: string[];
+  /** Attributes (name, model_id, model_type, status, source_run_id, creation_timestamp, …) and tags. */
+  filterString?: string;
+  /** `{field_name, ascending}` as MLflow sends it, or `"name ASC"` strings. */
+  orderBy?: ({ fieldName: string; ascending?: boolean } | string)[];
+  /** Default 50. */
+  maxResults?: number;
+  pageToken?: string;
+}
+
+export interface LoggedModelsPage {
+  models: LoggedModel[];
+  nextPageToken?: string;
 }
 
 export interface KeyValue {
@@ -157,7 +232,14 @@ export interface RegistryClient {
   createModelVersion(
     name: string,
     source: string,
-    options?: { runId?: string; description?: string; tags?: Record<string, string>; runLink?: string },
+    options?: {
+      runId?: string;
+      description?: string;
+      tags?: Record<string, string>;
+      runLink?: string;
+      /** The MLflow 3 logged model this version registers (source `models:/m-…`). */
+      modelId?: string;
+    },
   ): Promise<ModelVersion>;
   getModelVersion(name: string, version: string): Promise<ModelVersion>;
   updateModelVersion(name: string, version: string, description: string): Promise<ModelVersion>;
@@ -197,6 +279,7 @@ export interface TrackingClient extends RegistryClient {
   deleteExperiment(experimentId: string): Promise<void>;
   restoreExperiment(experimentId: string): Promise<void>;
   setExperimentTag(experimentId: string, key: string, value: string): Promise<void>;
+  deleteExperimentTag(experimentId: string, key: string): Promise<void>;
 
   createRun(options?: CreateRunOptions): Promise<Run>;
   getRun(runId: string): Promise<Run>;
@@ -233,4 +316,26 @@ export interface TrackingClient extends RegistryClient {
    * remote artifacts are downloaded into `dstDir` (default: a fresh temp dir).
    */
   downloadArtifacts(uri: string, dstDir?: string): Promise<string>;
+
+  /** Records dataset inputs (and model inputs) of a run; re-logging an existing input is a no-op. */
+  logInputs(
+    runId: string,
+    inputs: { datasets?: DatasetInput[]; models?: { modelId: string }[] },
+  ): Promise<void>;
+  /** Records logged models a run produced (`runs/outputs`). */
+  logOutputs(runId: string, models: { modelId: string; step: number }[]): Promise<void>;
+
+  /** Creates a PENDING logged model `m-<hex>` in an experiment. */
+  createLoggedModel(experimentId: string, options?: CreateLoggedModelOptions): Promise<LoggedModel>;
+  /** A logged model by id; deleted ones only with `allowDeleted`. */
+  getLoggedModel(modelId: string, allowDeleted?: boolean): Promise<LoggedModel>;
+  /** Sets the status (READY once its files are uploaded, or UPLOAD_FAILED). */
+  finalizeLoggedModel(modelId: string, status: LoggedModelStatus): Promise<LoggedModel>;
+  deleteLoggedModel(modelId: string): Promise<void>;
+  setLoggedModelTags(modelId: string, tags: Record<string, string>): Promise<void>;
+  deleteLoggedModelTag(modelId: string, key: string): Promise<void>;
+  logLoggedModelParams(modelId: string, params: Record<string, string>): Promise<void>;
+  searchLoggedModels(options: SearchLoggedModelsOptions): Promise<LoggedModelsPage>;
+  /** Uploads a local model directory's contents as the logged model's artifacts. */
+  logModelArtifacts(modelId: string, localDir: string): Promise<void>;
 }

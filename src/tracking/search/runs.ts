@@ -253,16 +253,24 @@ export function compileRunOrder(orderBy: string[] | undefined): (a: Run, b: Run)
   };
 }
 
+/** The runs a filter keeps, in order_by order (view type already applied by the caller). */
+export function matchRuns(
+  runs: Iterable<Run>,
+  options: { filterString?: string; orderBy?: string[] },
+): Run[] {
+  const pred = compileRunFilter(options.filterString);
+  const order = compileRunOrder(options.orderBy);
+  const matched: Run[] = [];
+  for (const r of runs) if (pred(r)) matched.push(r);
+  return matched.sort(order);
+}
+
 /** Filters, orders and pages runs (view type already applied by the caller). */
 export function searchRunList(
   runs: Iterable<Run>,
   options: { filterString?: string; orderBy?: string[]; maxResults?: number; pageToken?: string },
 ): RunsPage {
-  const pred = compileRunFilter(options.filterString);
-  const order = compileRunOrder(options.orderBy);
-  const matched: Run[] = [];
-  for (const r of runs) if (pred(r)) matched.push(r);
-  matched.sort(order);
+  const matched = matchRuns(runs, options);
   const { items, nextPageToken } = paginate(matched, options.maxResults ?? 1000, options.pageToken, 50000);
   return { runs: items, nextPageToken };
 }
