@@ -1,11 +1,15 @@
-// The f16-input twin of kernels/matmul.wgsl (AMP preparation): A and B hold f16, tiles and accumulation are f32,
-// C is f32 — C (M,N) = alpha · op(A) · op(B) [+ C], batched over workgroup_id.z, same tiles and overrides. A separate
-// module because `enable f16;` fails to compile where the adapter lacks shader-f16. No split-K here.
+// The f16-input twin of kernels/matmul.wgsl for AMP: A and B hold f16 (from kernels/cast.wgsl), tiles and
+// accumulation are f32, C is f32 — C (M,N) = alpha · op(A) · op(B) [+ C], batched over workgroup_id.z, same tiles,
+// overrides and split-K as the f32 kernel (its `reduce_split` sums the partials). A and B start at element offsets
+// a_off/b_off (a tensor of the packed weight copy sits at an offset no binding could take). `main_unscale`
+// multiplies by 1/S, S the loss scale in the AMP state, for the gradients stored scaled. A separate module because
+// `enable f16;` fails to compile where the adapter lacks shader-f16; kernels/matmul_bf16.wgsl is its bf16 sibling.
 enable f16;
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override ACCUMULATE: bool = false;
+override SPLIT_K: bool = false;
 override WX: u32 = 16; // threads along N
 override WY: u32 = 16; // threads along M
 const TM: u32 = 8u; // rows per thread
@@ -18,60 +22,70 @@ struct Params {
   M: u32,
   N: u32,
   K: u32,
-  alpha: f32,
-  stride_a: u32, // elements between consecutive batch items (workgroup_id.z)
+  alpha: f32, // with SPLIT_K: unused (the reduce applies it)
+  stride_a: u32, // elements between consecutive batch items (workgroup_id.z); 0 with SPLIT_K
   stride_b: u32,
-  stride_c: u32,
-  k_chunk: u32, // unused here (the f32 kernel's split-K)
-  splits: u32, // unused here
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
+  stride_c: u32, // with SPLIT_K: M·N, one partial (M,N) per split
+  k_chunk: u32, // SPLIT_K: K elements per split, a multiple of BK
+  splits: u32, // unused here (the f32 reduce_split reads its own)
+  a_off: u32, // first element of op(A) in A
+  b_off: u32, // first element of op(B) in B
+  scale_slot: u32, // main_unscale: index of the loss scale S in amp
 }
 
-@group(0) @binding(0) var<storage, read> A: array<f16>; // op(A) (M,K)
-@group(0) @binding(1) var<storage, read> B: array<f16>; // op(B) (K,N)
-@group(0) @binding(2) var<storage, read_write> C: array<f32>; // (M,N)
+@group(0) @binding(0) var<storage, read> A: array<f16>; // op(A) (M,K) from a_off
+@group(0) @binding(1) var<storage, read> B: array<f16>; // op(B) (K,N) from b_off
+
+fn read_a(i: u32) -> f32 { return f32(A[i]); }
+fn read_b(i: u32) -> f32 { return f32(B[i]); }
+@group(0) @binding(2) var<storage, read_write> C: array<f32>; // (M,N); with SPLIT_K: partials (splits,M,N)
 @group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> amp: array<f32>; // main_unscale: the AMP state
 
 var<workgroup> As: array<vec4<f32>, BK * BM / 4u>; // As[k * BM/4 + m/4]: rows m..m+3 of column k
 var<workgroup> Bs: array<vec4<f32>, BK * BN / 4u>; // Bs[k * BN/4 + n/4]: columns n..n+3 of row k
 
 fn load_a(base: u32, m: u32, k: u32, k_end: u32) -> f32 {
   if (m >= p.M || k >= k_end) { return 0.0; }
-  if (TRANS_A) { return f32(A[base + k * p.M + m]); }
-  return f32(A[base + m * p.K + k]);
+  if (TRANS_A) { return read_a(base + k * p.M + m); }
+  return read_a(base + m * p.K + k);
 }
 
 fn load_b(base: u32, k: u32, n: u32, k_end: u32) -> f32 {
   if (n >= p.N || k >= k_end) { return 0.0; }
-  if (TRANS_B) { return f32(B[base + n * p.K + k]); }
-  return f32(B[base + k * p.N + n]);
+  if (TRANS_B) { return read_b(base + n * p.K + k); }
+  return read_b(base + k * p.N + n);
 }
 
-// Writes columns c..c+3 of row r (those inside N) with alpha and ACCUMULATE.
-fn store4(base: u32, r: u32, c: u32, v: vec4<f32>) {
+// Writes columns c..c+3 of row r (those inside N) times `factor`, with ACCUMULATE (never for split partials).
+fn store4(base: u32, r: u32, c: u32, v: vec4<f32>, factor: f32) {
   if (r >= p.M) { return; }
   let o = base + r * p.N + c;
   for (var j = 0u; j < 4u; j++) {
     if (c + j >= p.N) { return; }
-    var x = p.alpha * v[j];
-    if (ACCUMULATE) { x += C[o + j]; }
+    var x = factor * v[j];
+    if (ACCUMULATE && !SPLIT_K) { x += C[o + j]; }
     C[o + j] = x;
   }
 }
 
-@compute @workgroup_size(WX, WY)
-fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+// The tile loop of kernels/matmul.wgsl; `factor` multiplies the stored result.
+fn tile(lid: vec3<u32>, wid: vec3<u32>, factor: f32) {
   let tid = lid.y * WX + lid.x;
   let threads = WX * WY;
   let row0 = wid.y * BM;
   let col0 = wid.x * BN;
-  let a0 = wid.z * p.stride_a;
-  let b0 = wid.z * p.stride_b;
+  var a0 = p.a_off + wid.z * p.stride_a;
+  var b0 = p.b_off + wid.z * p.stride_b;
   let c0 = wid.z * p.stride_c;
-  let k_begin = 0u;
-  let k_end = p.K;
+  var k_begin = 0u;
+  var k_end = p.K;
+  if (SPLIT_K) {
+    a0 = p.a_off;
+    b0 = p.b_off;
+    k_begin = wid.z * p.k_chunk;
+    k_end = min(p.K, k_begin + p.k_chunk);
+  }
   let bm4 = BM / 4u;
   let bn4 = BN / 4u;
   var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
@@ -129,12 +143,27 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   }
   let r = row0 + lid.y * TM;
   let c = col0 + lid.x * TN;
-  store4(c0, r, c, c00); store4(c0, r, c + 4u, c01);
-  store4(c0, r + 1u, c, c10); store4(c0, r + 1u, c + 4u, c11);
-  store4(c0, r + 2u, c, c20); store4(c0, r + 2u, c + 4u, c21);
-  store4(c0, r + 3u, c, c30); store4(c0, r + 3u, c + 4u, c31);
-  store4(c0, r + 4u, c, c40); store4(c0, r + 4u, c + 4u, c41);
-  store4(c0, r + 5u, c, c50); store4(c0, r + 5u, c + 4u, c51);
-  store4(c0, r + 6u, c, c60); store4(c0, r + 6u, c + 4u, c61);
-  store4(c0, r + 7u, c, c70); store4(c0, r + 7u, c + 4u, c71);
+  store4(c0, r, c, c00, factor); store4(c0, r, c + 4u, c01, factor);
+  store4(c0, r + 1u, c, c10, factor); store4(c0, r + 1u, c + 4u, c11, factor);
+  store4(c0, r + 2u, c, c20, factor); store4(c0, r + 2u, c + 4u, c21, factor);
+  store4(c0, r + 3u, c, c30, factor); store4(c0, r + 3u, c + 4u, c31, factor);
+  store4(c0, r + 4u, c, c40, factor); store4(c0, r + 4u, c + 4u, c41, factor);
+  store4(c0, r + 5u, c, c50, factor); store4(c0, r + 5u, c + 4u, c51, factor);
+  store4(c0, r + 6u, c, c60, factor); store4(c0, r + 6u, c + 4u, c61, factor);
+  store4(c0, r + 7u, c, c70, factor); store4(c0, r + 7u, c + 4u, c71, factor);
+}
+
+fn alpha() -> f32 {
+  if (SPLIT_K) { return 1.0; }
+  return p.alpha;
+}
+
+@compute @workgroup_size(WX, WY)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  tile(lid, wid, alpha());
+}
+
+@compute @workgroup_size(WX, WY)
+fn main_unscale(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  tile(lid, wid, alpha() / amp[p.scale_slot]);
 }

@@ -1,15 +1,19 @@
 /**
  * Launches kernels/matmul.wgsl: C (M,N) = alpha · op(A) · op(B) [+ C], optionally batched, and split along K into a
  * scratch (then reduced) when the output has too few tiles to fill the GPU — the weight-gradient Aᵀ·B case, where
- * K = B·T is large and the output is a small (out, in) matrix.
+ * K = B·T is large and the output is a small (out, in) matrix. The AMP variants read f16 or bf16 inputs.
  */
 import code from "../../kernels/matmul.wgsl" with { type: "text" };
 import codeF16 from "../../kernels/matmul_f16.wgsl" with { type: "text" };
+import codeBf16 from "../../kernels/matmul_bf16.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
+import type { LowPrecision } from "../reference/amp.ts";
 
 export const MATMUL: Kernel = { name: "matmul", code };
 /** f16 A and B, f32 accumulation and C; compiled only when used (needs shader-f16). */
 export const MATMUL_F16: Kernel = { name: "matmul_f16", code: codeF16 };
+/** bf16 A and B packed two per u32, f32 accumulation and C (no shader-f16 needed). */
+export const MATMUL_BF16: Kernel = { name: "matmul_bf16", code: codeBf16 };
 
 /** Workgroups a split-K matmul aims for: 2× the SM count of a large GPU (an H100/H200 has 132). */
 export const SPLIT_TARGET_WORKGROUPS = 264;
@@ -78,6 +82,31 @@ function bytesOf(b: Binding): number {
   return b instanceof GPUBuffer ? b.size : (b.size ?? b.buffer.size - (b.offset ?? 0));
 }
 
+function checkScratch(scratch: Binding, splits: number, M: number, K: number, N: number): void {
+  if (bytesOf(scratch) < splits * M * N * 4) {
+    throw new Error(
+      `Cannot split matmul ${M}×${K}×${N} into ${splits}: the scratch holds ${
+        bytesOf(scratch) / 4
+      } floats, ` +
+        `${splits * M * N} needed (size it with matmulScratchFloats)`,
+    );
+  }
+}
+
+/** C (+)= alpha · Σ partials: the second dispatch of a split-K matmul (f32 partials, whatever the inputs). */
+function reduceSplit(batch: CommandBatch, scratch: Binding, args: MatmulArgs, splits: number): void {
+  const reduce = new Uint32Array(12);
+  reduce.set([args.M, args.N, args.K, 0, 0, 0, 0, 0, splits]);
+  new Float32Array(reduce.buffer, 12, 1)[0] = args.alpha ?? 1;
+  batch.run(
+    MATMUL,
+    "reduce_split",
+    { ACCUMULATE: !!args.accumulate },
+    [scratch, undefined, args.c, batch.uniform(reduce)],
+    [Math.min(Math.ceil((args.M * args.N) / 256), 1024)],
+  );
+}
+
 /** Records one matmul (two dispatches when split along K) into `batch`. */
 export function matmul(batch: CommandBatch, args: MatmulArgs): void {
   const { M, K, N } = args;
@@ -88,14 +117,7 @@ export function matmul(batch: CommandBatch, args: MatmulArgs): void {
   const alpha = new Float32Array(params.buffer, 12, 1);
   if (splits > 1) {
     const scratch = args.scratch!;
-    if (bytesOf(scratch) < splits * M * N * 4) {
-      throw new Error(
-        `Cannot split matmul ${M}×${K}×${N} into ${splits}: the scratch holds ${
-          bytesOf(scratch) / 4
-        } floats, ` +
-          `${splits * M * N} needed (size it with matmulScratchFloats)`,
-      );
-    }
+    checkScratch(scratch, splits, M, K, N);
     const chunk = Math.ceil(K / splits / BK) * BK;
     params.set([M, N, K, 0, 0, 0, M * N, chunk, splits]);
     alpha[0] = 1;
@@ -106,16 +128,7 @@ export function matmul(batch: CommandBatch, args: MatmulArgs): void {
       [args.a, args.b, scratch, batch.uniform(params)],
       [Math.ceil(N / (w * 8)), Math.ceil(M / (w * 8)), splits],
     );
-    const reduce = new Uint32Array(12);
-    reduce.set([M, N, K, 0, 0, 0, 0, 0, splits]);
-    new Float32Array(reduce.buffer, 12, 1)[0] = args.alpha ?? 1;
-    batch.run(
-      MATMUL,
-      "reduce_split",
-      { ACCUMULATE: !!args.accumulate },
-      [scratch, undefined, args.c, batch.uniform(reduce)],
-      [Math.min(Math.ceil((M * N) / 256), 1024)],
-    );
+    reduceSplit(batch, scratch, args, splits);
     return;
   }
   const [sa, sb, sc] = args.strides ?? [0, 0, 0];
@@ -130,27 +143,67 @@ export function matmul(batch: CommandBatch, args: MatmulArgs): void {
   );
 }
 
+/** One matmul whose A and B are stored in f16 or bf16 (the AMP copies); C and the accumulation stay f32. */
+export interface LowPrecisionMatmulArgs extends MatmulArgs {
+  /** float16 reads A and B as array<f16> (needs shader-f16); bfloat16 as u32 pairs (kernels/cast.wgsl's packing). */
+  dtype: LowPrecision;
+  /** First element of op(A) in `a` (a tensor inside a packed copy, where no binding offset can point). */
+  aOffset?: number;
+  /** First element of op(B) in `b`. */
+  bOffset?: number;
+  /** Multiply the result by 1/S, S the f32 at state[slot]: A or B holds gradients stored times the loss scale. */
+  unscale?: { state: Binding; slot: number };
+}
+
 /**
- * Records one matmul whose A and B are f16 (C and the accumulation stay f32): the AMP building block, not yet used
- * by the engine. Same shapes and options as `matmul` except split-K. Needs an adapter with shader-f16.
+ * Records one low-precision-input matmul (two dispatches when split along K; the f32 kernel's reduce sums the
+ * partials). float16 needs an adapter with shader-f16.
  */
-export function matmulF16(batch: CommandBatch, args: Omit<MatmulArgs, "scratch" | "splitTarget">): void {
-  if (!batch.gpu.hasF16) {
+export function matmulLowPrecision(batch: CommandBatch, args: LowPrecisionMatmulArgs): void {
+  if (args.dtype === "float16" && !batch.gpu.hasF16) {
     throw new Error(
       `Cannot run the f16 matmul on ${batch.gpu.summary.description}: the adapter lacks shader-f16`,
     );
   }
   const { M, K, N } = args;
+  const kernel = args.dtype === "float16" ? MATMUL_F16 : MATMUL_BF16;
+  const entry = args.unscale ? "main_unscale" : "main";
   const w = matmulTile(M, N);
+  const constants = { TRANS_A: !!args.transA, TRANS_B: !!args.transB, WX: w, WY: w };
+  const splits = args.scratch && (args.count ?? 1) === 1 ? matmulSplit(M, N, K, args.splitTarget) : 1;
   const params = new Uint32Array(12);
+  const tail = [args.aOffset ?? 0, args.bOffset ?? 0, args.unscale?.slot ?? 0];
+  const bindings = (c: Binding) => [args.a, args.b, c, batch.uniform(params), args.unscale?.state];
+  if (splits > 1) {
+    const scratch = args.scratch!;
+    checkScratch(scratch, splits, M, K, N);
+    const chunk = Math.ceil(K / splits / BK) * BK;
+    params.set([M, N, K, 0, 0, 0, M * N, chunk, splits, ...tail]);
+    batch.run(kernel, entry, { ...constants, ACCUMULATE: false, SPLIT_K: true }, bindings(scratch), [
+      Math.ceil(N / (w * 8)),
+      Math.ceil(M / (w * 8)),
+      splits,
+    ]);
+    reduceSplit(batch, scratch, args, splits);
+    return;
+  }
   const [sa, sb, sc] = args.strides ?? [0, 0, 0];
-  params.set([M, N, K, 0, sa, sb, sc, 0, 0]);
+  params.set([M, N, K, 0, sa, sb, sc, 0, 0, ...tail]);
   new Float32Array(params.buffer, 12, 1)[0] = args.alpha ?? 1;
   batch.run(
-    MATMUL_F16,
-    "main",
-    { TRANS_A: !!args.transA, TRANS_B: !!args.transB, ACCUMULATE: !!args.accumulate, WX: w, WY: w },
-    [args.a, args.b, args.c, batch.uniform(params)],
-    [Math.ceil(N / (w * 8)), Math.ceil(M / (w * 8)), args.count ?? 1],
+    kernel,
+    entry,
+    { ...constants, ACCUMULATE: !!args.accumulate, SPLIT_K: false },
+    bindings(args.c),
+    [
+      Math.ceil(N / (w * 8)),
+      Math.ceil(M / (w * 8)),
+      args.count ?? 1,
+    ],
   );
+}
+
+/** Records one matmul whose A and B are f16 (no split-K): matmulLowPrecision with dtype float16. */
+export function matmulF16(batch: CommandBatch, args: Omit<MatmulArgs, "scratch" | "splitTarget">): void {
+  matmulLowPrecision(batch, { ...args, dtype: "float16" });
 }

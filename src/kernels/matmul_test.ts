@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { CommandBatch, createBuffer, readBuffer } from "../gpu/mod.ts";
 import { assertClose, gpuTest, randomArray } from "../gpu/testing.ts";
 import { matmul as matmulRef } from "../reference/matmul.ts";
-import { matmul, matmulF16, matmulScratchFloats, matmulSplit } from "./matmul.ts";
+import { matmul, matmulF16, matmulLowPrecision, matmulScratchFloats, matmulSplit } from "./matmul.ts";
+import { packLowPrecision, roundTo } from "../reference/amp.ts";
 import { fromF32 } from "../model/safetensors.ts";
 
 const shapes: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [65, 33, 129], [130, 70, 257], [
@@ -163,4 +164,67 @@ function halfToFloat(h: number): number {
   if (e === 0) return s * f * 2 ** -24;
   if (e === 31) return f ? NaN : s * Infinity;
   return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+for (const dtype of ["float16", "bfloat16"] as const) {
+  gpuTest(
+    `${dtype} matmul: element offsets, 1/S unscale and split-K match the reference on rounded inputs`,
+    async (gpu) => {
+      if (dtype === "float16" && !gpu.hasF16) return;
+      const S = 1024;
+      const state = createBuffer(gpu.device, "amp state", new Float32Array([0, S, 0, 0]));
+      for (const [M, K, N] of [[7, 13, 5], [65, 33, 129], [3, 700, 37]] as const) {
+        for (const [transA, transB] of [[false, true], [true, false], [false, false]]) {
+          const [aOff, bOff] = [5, 3]; // odd: the halves of a packed word
+          const a = randomArray(M * K, M + 7 * K, 2);
+          const b = randomArray(K * N, N + 3 * K, 1);
+          const pad = (x: Float32Array, off: number) =>
+            Float32Array.from([...new Float32Array(off).fill(9), ...x]);
+          const A = createBuffer(gpu.device, "A", packLowPrecision(pad(a, aOff), dtype, S)); // stored × S
+          const B = createBuffer(gpu.device, "B", packLowPrecision(pad(b, bOff), dtype));
+          const c0 = randomArray(M * N, 11, 1);
+          const C = createBuffer(gpu.device, "C", c0);
+          const scratch = createBuffer(
+            gpu.device,
+            "scratch",
+            Math.max(4, matmulScratchFloats(M, N, K, 64) * 4),
+          );
+          const batch = new CommandBatch(gpu, "low-precision matmul test");
+          matmulLowPrecision(batch, {
+            dtype,
+            a: A,
+            b: B,
+            c: C,
+            M,
+            K,
+            N,
+            transA,
+            transB,
+            aOffset: aOff,
+            bOffset: bOff,
+            accumulate: true,
+            alpha: 0.5,
+            unscale: { state, slot: 1 },
+            scratch,
+            splitTarget: 64,
+          });
+          batch.submit();
+          const got = new Float32Array(await readBuffer(gpu, C, M * N * 4));
+          const ar = roundTo(a.map((x) => Math.fround(x * S)), dtype).map((x) => x / S);
+          const want = matmulRef(ar, roundTo(b, dtype), M, K, N, {
+            transA,
+            transB,
+            alpha: 0.5,
+            out: c0.slice(),
+          });
+          assertClose(got, want, `${dtype} ${M}x${K}x${N} tA=${transA} tB=${transB}`, {
+            rtol: 1e-4,
+            atol: 1e-4,
+          });
+          for (const buf of [A, B, C, scratch]) buf.destroy();
+        }
+      }
+      state.destroy();
+    },
+  );
 }
