@@ -1,6 +1,6 @@
 // The optimizer step on the GPU: a deterministic global gradient-norm reduction (Σ g² in a fixed order, two
 // stages, no atomics) and AdamW with decoupled weight decay whose clip factor is computed here from that sum, so a
-// step never reads back. Also an in-place scale. Not the learning-rate schedule: that is a host-side uniform.
+// step never reads back; under AMP it skips a step whose gradients overflowed. Also an in-place scale. Not the learning-rate schedule: that is a host-side uniform.
 // Each entry point declares its own bindings numbered from 0 (layouts are per entry point: layout "auto").
 
 override WG: u32 = 256; // threads per workgroup; sum_squares needs a power of two
@@ -88,18 +88,26 @@ struct Range {
   count: u32, // elements to update
   norm_slot: u32, // index of Σg² in norm_sq
   weight_decay: f32,
+  skip_slot: u32, // AMP: index of the overflow flag in norm_sq (skip the update while it is non-zero); NO_SKIP: none
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
 }
+
+const NO_SKIP: u32 = 0xffffffffu;
 
 @group(0) @binding(0) var<storage, read_write> params: array<f32>; // (P) flat parameters
 @group(0) @binding(1) var<storage, read> grads: array<f32>; // (P) dparams
 @group(0) @binding(2) var<storage, read_write> m: array<f32>; // (P) first moment
 @group(0) @binding(3) var<storage, read_write> v: array<f32>; // (P) second moment
-@group(0) @binding(4) var<storage, read> norm_sq: array<f32>; // (≥ norm_slot + 1) Σ dparams²
+@group(0) @binding(4) var<storage, read> norm_sq: array<f32>; // (≥ norm_slot + 1) Σ dparams² [and AMP flag]
 @group(0) @binding(5) var<uniform> hp: Hyper;
 @group(0) @binding(6) var<uniform> range: Range;
 
 @compute @workgroup_size(WG)
 fn adamw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // A step whose gradients overflowed (kernels/loss_scale_amp.wgsl set the flag) leaves params and moments alone.
+  if (range.skip_slot != NO_SKIP && norm_sq[range.skip_slot] != 0.0) { return; }
   // torch.nn.utils.clip_grad_norm_: coef = clip / (‖g‖ + 1e-6), clamped to 1.
   var coef = 1.0;
   if (hp.clip > 0.0) { coef = min(1.0, hp.clip / (sqrt(norm_sq[range.norm_slot]) + 1e-6)); }

@@ -7,6 +7,8 @@ import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
 
 export const OPTIMIZER: Kernel = { name: "optimizer", code };
 
+/** skipSlot of an update that never skips (kernels/optimizer.wgsl's NO_SKIP). */
+const NO_SKIP = 0xffffffff;
 /** Threads per workgroup of every entry point. */
 const WG = 256;
 /** Most workgroups of the first reduction stage; the second stage reduces their partials in one workgroup. */
@@ -118,16 +120,19 @@ export interface AdamwArgs {
   hyper: Binding;
   /** Decoupled weight decay of this range (0 for norms and embeddings). */
   weightDecay: number;
+  /** AMP: normSq[skipSlot] ≠ 0 (an overflowed step, see src/kernels/amp.ts) leaves everything unchanged. */
+  skipSlot?: number;
 }
 
 /**
  * Records one AdamW update of params[offset, offset + count): clip factor min(1, clip / (‖g‖ + 1e-6)) from normSq,
  * p ← p·(1 − lr·wd), then Adam with bias correction — torch's clip_grad_norm_ followed by torch.optim.AdamW.
+ * With skipSlot, nothing changes when that flag is set (an AMP step whose gradients were not finite).
  */
 export function adamw(batch: CommandBatch, args: AdamwArgs): void {
   const { offset, count } = args;
   if (count === 0) return;
-  const range = new Uint32Array([offset, count, args.normSlot, 0]);
+  const range = new Uint32Array([offset, count, args.normSlot, 0, args.skipSlot ?? NO_SKIP, 0, 0, 0]);
   new Float32Array(range.buffer, 12, 1)[0] = args.weightDecay;
   batch.run(
     OPTIMIZER,

@@ -118,3 +118,43 @@ gpuTest("scaleInPlace scales the first n elements only", async (gpu) => {
   assertClose(got, want, "scaled", { rtol: 0, atol: 0 });
   X.destroy();
 });
+
+gpuTest(
+  "adamw with skipSlot leaves params and moments unchanged while the AMP overflow flag is set",
+  async (gpu) => {
+    const P = 1000;
+    const p = randomArray(P, 1);
+    const bufs = {
+      p: createBuffer(gpu.device, "params", p),
+      g: createBuffer(gpu.device, "dparams", randomArray(P, 2)),
+      m: createBuffer(gpu.device, "m", P * 4),
+      v: createBuffer(gpu.device, "v", P * 4),
+      norm: createBuffer(gpu.device, "norm", new Float32Array([0, 4, 0, 1])), // Σg² at 1, flag at 3
+    };
+    const update = async () => {
+      const batch = new CommandBatch(gpu, "adamw skip test");
+      const hyper = adamwHyper(batch, { lr: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, step: 1, clip: 1 });
+      adamw(batch, {
+        params: bufs.p,
+        grads: bufs.g,
+        m: bufs.m,
+        v: bufs.v,
+        normSq: bufs.norm,
+        normSlot: 1,
+        hyper,
+        offset: 0,
+        count: P,
+        weightDecay: 0.1,
+        skipSlot: 3,
+      });
+      batch.submit();
+      return new Float32Array(await readBuffer(gpu, bufs.p));
+    };
+    assert.deepEqual(await update(), p);
+    assert.deepEqual(new Float32Array(await readBuffer(gpu, bufs.m)), new Float32Array(P));
+    upload(gpu.device, bufs.norm, new Float32Array([0]), 12); // flag cleared: the update happens
+    const after = await update();
+    assert.ok(after.some((x, i) => x !== p[i]));
+    for (const b of Object.values(bufs)) b.destroy();
+  },
+);

@@ -1,11 +1,14 @@
 /**
  * The AdamW optimizer over the flat parameter buffer: moments in two more flat buffers, the global gradient norm
  * reduced and clipping applied on the GPU, decay per contiguous range of tensors (Linear weights decay; norms and
- * embeddings only when configured). Records into the step's batch; never reads back.
+ * embeddings only when configured). Under AMP the loss-scale decision runs between the norm and the update, which
+ * skips an overflowed step. Records into the step's batch; never reads back.
  */
 import type { TrainingConfig } from "../config/mod.ts";
 import { type CommandBatch, createBuffer, type Gpu } from "../gpu/mod.ts";
 import { adamw, adamwHyper, gradNormScratchFloats, gradNormSquared } from "../kernels/optimizer.ts";
+import { AMP_OVERFLOW_SLOT, AMP_STATE_SLOT, lossScaleUpdate } from "../kernels/amp.ts";
+import type { LowPrecision } from "../reference/amp.ts";
 import type { Layout } from "../model/mod.ts";
 
 /** A contiguous range of the flat buffer with one weight-decay value. */
@@ -45,7 +48,8 @@ export class AdamW {
 
   /**
    * Records one update (step counts from 1): Σg² into scalars[normSlot], then AdamW with the clip factor computed
-   * from it on the GPU.
+   * from it on the GPU. With `amp` (the engine's ampStep), the loss-scale state in the scalars (src/kernels/amp.ts)
+   * is updated from that sum and AdamW skips the step when it was not finite.
    */
   step(
     batch: CommandBatch,
@@ -56,6 +60,7 @@ export class AdamW {
       normSlot: number;
       lr: number;
       step: number;
+      amp?: { dtype: LowPrecision; growthInterval?: number };
     },
   ): void {
     const t = this.t;
@@ -66,6 +71,15 @@ export class AdamW {
       out: a.scalars,
       outSlot: a.normSlot,
     });
+    if (a.amp) {
+      lossScaleUpdate(batch, {
+        scalars: a.scalars,
+        normSlot: a.normSlot,
+        stateSlot: AMP_STATE_SLOT,
+        dtype: a.amp.dtype,
+        growthInterval: a.amp.growthInterval,
+      });
+    }
     const hyper = adamwHyper(batch, {
       lr: a.lr,
       beta1: t.beta1,
@@ -86,6 +100,7 @@ export class AdamW {
         normSlot: a.normSlot,
         hyper,
         weightDecay: r.weightDecay,
+        skipSlot: a.amp ? AMP_OVERFLOW_SLOT : undefined,
       });
     }
   }
