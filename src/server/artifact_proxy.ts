@@ -72,7 +72,7 @@ export async function fileResponse(path: string, displayName: string): Promise<R
 }
 
 /** One directory level as MLflow file infos, paths relative to `base`. */
-function listDir(dir: string, base: string): { path: string; is_dir: boolean; file_size?: number }[] {
+export function listDir(dir: string, base: string): { path: string; is_dir: boolean; file_size?: number }[] {
   let entries: Deno.DirEntry[];
   try {
     if (!Deno.statSync(dir).isDirectory) return [];

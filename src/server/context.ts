@@ -2,10 +2,9 @@
  * What every route of the tracking server shares: the FileStore it fronts and, when artifact serving is on, the
  * `--artifacts-destination` root behind `mlflow-artifacts:/` URIs. Built once by createServerApp.
  */
-import { join, resolve } from "node:path";
-import { toPyYaml } from "../yaml.ts";
+import { resolve } from "node:path";
 import { UsageError } from "../errors.ts";
-import { FileStore, openTracking, resolveTrackingUri } from "../tracking/mod.ts";
+import { FileStore, resolveTrackingUri } from "../tracking/mod.ts";
 
 /** The server's shared state. */
 export interface ServerContext {
@@ -29,39 +28,16 @@ export function openServerContext(
       { hint: "pass a path or file: URI, e.g. --backend-store-uri ./mlruns" },
     );
   }
-  const fresh = !existsSync(target.root);
-  const store = openTracking(target.uri);
-  if (!(store instanceof FileStore)) throw new Error("Cannot open the backend store: not a file store");
   let artifactsRoot: string | null = null;
   if (artifactsDestination !== null) {
     // Created on the first upload, so `storyteller ui` leaves no empty folder behind.
     artifactsRoot = resolve(artifactsDestination.replace(/^file:\/\//i, ""));
   }
-  const ctx = { store, artifactsRoot, maxArtifactBytes };
-  // A store this server creates gets MLflow's server default for experiment 0, as `mlflow server` does.
-  if (fresh && artifactsRoot !== null) setArtifactLocation(ctx, "0", "mlflow-artifacts:/0");
-  return ctx;
-}
-
-/**
- * Points a just-created experiment at `location` (the FileStore picks `file:` locations under its root; a server
- * with artifact serving gives new experiments `mlflow-artifacts:/<id>` like MLflow's does).
- */
-export function setArtifactLocation(ctx: ServerContext, experimentId: string, location: string): void {
-  const path = join(ctx.store.root, experimentId, "meta.yaml");
-  const text = Deno.readTextFileSync(path);
-  const line = toPyYaml({ artifact_location: location }).trimEnd();
-  const next = text.replace(/^artifact_location:.*(\n[ ]+.*)*$/m, line);
-  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-  Deno.writeTextFileSync(tmp, next);
-  Deno.renameSync(tmp, path);
-}
-
-function existsSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+  // With artifact serving, new experiments (and experiment 0 of a store this server creates) get
+  // `mlflow-artifacts:/<id>`, as `mlflow server` gives them.
+  const store = new FileStore(
+    target.root,
+    artifactsRoot !== null ? { artifactRoot: "mlflow-artifacts:/" } : {},
+  );
+  return { store, artifactsRoot, maxArtifactBytes };
 }

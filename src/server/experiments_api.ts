@@ -1,12 +1,11 @@
 /**
  * `/api/2.0/mlflow/experiments/*`: create, get, get-by-name, search, update, delete, restore and experiment tags.
- * With artifact serving on, experiments created here get `mlflow-artifacts:/<id>` like MLflow's server gives them.
+ * With artifact serving on, the store gives new experiments `mlflow-artifacts:/<id>` (see context.ts).
  */
 import { Hono } from "hono";
-import { join } from "node:path";
 import { enumOf, missing, Params } from "./request.ts";
-import { type ServerContext, setArtifactLocation } from "./context.ts";
-import { proto, TrackingError, validateKey } from "../tracking/mod.ts";
+import type { ServerContext } from "./context.ts";
+import { proto, TrackingError } from "../tracking/mod.ts";
 
 const VIEW_TYPES = ["ACTIVE_ONLY", "DELETED_ONLY", "ALL"] as const;
 
@@ -20,9 +19,6 @@ export function experimentsApi(ctx: ServerContext): Hono {
     const name = p.req("name");
     const artifactLocation = p.str("artifact_location") || undefined;
     const id = await store.createExperiment(name, { artifactLocation, tags: p.tags() });
-    if (!artifactLocation && ctx.artifactsRoot !== null) {
-      setArtifactLocation(ctx, id, `mlflow-artifacts:/${id}`);
-    }
     return c.json({ experiment_id: id });
   });
 
@@ -86,19 +82,7 @@ export function experimentsApi(ctx: ServerContext): Hono {
   app.post("/experiments/delete-experiment-tag", async (c) => {
     const p = await Params.of(c);
     const id = p.req("experiment_id");
-    const key = p.req("key");
-    validateKey("tag", key);
-    const exp = await store.getExperiment(id);
-    if (exp.lifecycleStage !== "active") {
-      throw new TrackingError("INVALID_STATE", `Cannot delete tag '${key}': experiment ${id} is deleted`);
-    }
-    if (!(key in exp.tags)) {
-      throw new TrackingError(
-        "RESOURCE_DOES_NOT_EXIST",
-        `No tag with name: ${key} in experiment with id ${id}`,
-      );
-    }
-    Deno.removeSync(join(store.root, id, "tags", key));
+    await store.deleteExperimentTag(id, p.req("key"));
     return c.json({});
   });
 

@@ -107,6 +107,7 @@ export function registryApi(ctx: ServerContext): Hono {
       description: p.str("description") || undefined,
       tags: p.tags(),
       runLink: p.str("run_link") || undefined,
+      modelId: p.str("model_id") || undefined,
     });
     return c.json(mv(v));
   });

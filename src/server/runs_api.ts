@@ -1,19 +1,18 @@
 /**
- * `/api/2.0/mlflow/runs/*` and `metrics/*`: run lifecycle, logging (metric, param, tag, batch, 2.x model),
- * search and metric histories (paged, and the UI's sampled bulk-interval form).
+ * `/api/2.0/mlflow/runs/*` and `metrics/*`: run lifecycle, logging (metric, param, tag, batch, 2.x model, MLflow 3
+ * inputs and outputs), search and metric histories (paged, and the UI's sampled bulk-interval form).
  */
 import { Hono } from "hono";
 import { enumOf, missing, Params, parseDouble } from "./request.ts";
 import type { ServerContext } from "./context.ts";
 import { pageOf } from "./paging.ts";
-import type { SearchCache } from "./search_cache.ts";
-import { type Metric, proto, type RunStatus, TrackingError } from "../tracking/mod.ts";
+import { type DatasetInput, type Metric, proto, type RunStatus, TrackingError } from "../tracking/mod.ts";
 
 const STATUSES = ["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"] as const;
 const VIEW_TYPES = ["ACTIVE_ONLY", "DELETED_ONLY", "ALL"] as const;
 const invalid = (m: string) => new TrackingError("INVALID_PARAMETER_VALUE", m);
 
-function metricOf(o: Record<string, unknown>, where: string): Metric {
+function metricOf(o: Record<string, unknown>, where: string): Metric & { modelId?: string } {
   if (typeof o.key !== "string" || !o.key) throw missing(`${where}.key`);
   if (o.value === undefined || o.value === null) throw missing(`${where}.value`);
   if (o.timestamp === undefined || o.timestamp === null) throw missing(`${where}.timestamp`);
@@ -26,7 +25,7 @@ function metricOf(o: Record<string, unknown>, where: string): Metric {
     }
     return n;
   };
-  const m: Metric = {
+  const m: Metric & { modelId?: string } = {
     key: o.key,
     value: parseDouble(`${where}.value`, o.value),
     timestamp: int("timestamp", o.timestamp),
@@ -36,6 +35,7 @@ function metricOf(o: Record<string, unknown>, where: string): Metric {
     m.datasetName = o.dataset_name;
     m.datasetDigest = typeof o.dataset_digest === "string" ? o.dataset_digest : "";
   }
+  if (typeof o.model_id === "string" && o.model_id) m.modelId = o.model_id;
   return m;
 }
 
@@ -49,9 +49,20 @@ export function sampleSteps(steps: number[], max: number): Set<number> {
 }
 
 /** The runs and metrics routes (mounted under the MLflow API prefix). */
-export function runsApi(ctx: ServerContext, cache: SearchCache): Hono {
+export function runsApi(ctx: ServerContext): Hono {
   const { store } = ctx;
   const app = new Hono();
+  /** Metrics logged with a `model_id` also go to that logged model (MLflow 3). */
+  const logModelMetrics = async (runId: string, metrics: (Metric & { modelId?: string })[]) => {
+    const byModel = new Map<string, Metric[]>();
+    for (const { modelId, ...m } of metrics) {
+      if (modelId) byModel.set(modelId, [...(byModel.get(modelId) ?? []), m]);
+    }
+    for (const [modelId, ms] of byModel) {
+      await store.getLoggedModel(modelId);
+      store.logLoggedModelMetrics(modelId, runId, ms);
+    }
+  };
 
   app.post("/runs/create", async (c) => {
     const p = await Params.of(c);
@@ -99,8 +110,12 @@ export function runsApi(ctx: ServerContext, cache: SearchCache): Hono {
       step: p.raw("step"),
       dataset_name: p.raw("dataset_name"),
       dataset_digest: p.raw("dataset_digest"),
+      model_id: p.raw("model_id"),
     }, "metric");
-    await store.logBatch(runId, { metrics: [m] });
+    if (m.modelId) await store.getLoggedModel(m.modelId);
+    const { modelId: _, ...metric } = m;
+    await store.logBatch(runId, { metrics: [metric] });
+    await logModelMetrics(runId, [m]);
     return c.json({});
   });
   app.post("/runs/log-parameter", async (c) => {
@@ -130,7 +145,13 @@ export function runsApi(ctx: ServerContext, cache: SearchCache): Hono {
     const p = await Params.of(c);
     const runId = p.runId();
     const metrics = p.objects("metrics").map((o, i) => metricOf(o, `metrics[${i}]`));
-    await store.logBatch(runId, { metrics, params: p.keyValues("params"), tags: p.keyValues("tags") });
+    for (const m of metrics) if (m.modelId) await store.getLoggedModel(m.modelId);
+    await store.logBatch(runId, {
+      metrics: metrics.map(({ modelId: _, ...m }) => m),
+      params: p.keyValues("params"),
+      tags: p.keyValues("tags"),
+    });
+    await logModelMetrics(runId, metrics);
     return c.json({});
   });
   app.post("/runs/log-model", async (c) => {
@@ -171,6 +192,57 @@ export function runsApi(ctx: ServerContext, cache: SearchCache): Hono {
     return c.json({});
   });
 
+  app.post("/runs/log-inputs", async (c) => {
+    const p = await Params.of(c);
+    const runId = p.runId();
+    const datasets: DatasetInput[] = p.objects("datasets").map((o, i) => {
+      const d = o.dataset as Record<string, unknown> | undefined;
+      if (!d || typeof d !== "object") throw missing(`datasets[${i}].dataset`);
+      const field = (k: string, required: boolean) => {
+        const v = d[k];
+        if (v === undefined || v === null || v === "") {
+          if (required) throw missing(`datasets[${i}].dataset.${k}`);
+          return undefined;
+        }
+        if (typeof v !== "string") {
+          throw invalid(`Invalid value for 'datasets[${i}].dataset.${k}': expected a string`);
+        }
+        return v;
+      };
+      const tags = new Params({ tags: o.tags ?? [] }, false).tags();
+      return {
+        tags,
+        dataset: {
+          name: field("name", true)!,
+          digest: field("digest", true)!,
+          sourceType: field("source_type", true)!,
+          source: field("source", true)!,
+          schema: field("schema", false),
+          profile: field("profile", false),
+        },
+      };
+    });
+    const models = p.objects("models").map((o, i) => {
+      if (typeof o.model_id !== "string" || !o.model_id) throw missing(`models[${i}].model_id`);
+      return { modelId: o.model_id };
+    });
+    await store.logInputs(runId, { datasets, models });
+    return c.json({});
+  });
+
+  app.post("/runs/outputs", async (c) => {
+    const p = await Params.of(c);
+    const runId = p.runId();
+    const models = p.objects("models").map((o, i) => {
+      if (typeof o.model_id !== "string" || !o.model_id) throw missing(`models[${i}].model_id`);
+      const step = o.step === undefined || o.step === null ? undefined : Number(o.step);
+      if (step === undefined || !Number.isInteger(step)) throw missing(`models[${i}].step`);
+      return { modelId: o.model_id, step };
+    });
+    await store.logOutputs(runId, models);
+    return c.json({});
+  });
+
   const search = async (p: Params) => {
     const maxResults = p.int("max_results") ?? 1000;
     if (maxResults > 50000) {
@@ -186,18 +258,11 @@ export function runsApi(ctx: ServerContext, cache: SearchCache): Hono {
       orderBy: p.list("order_by"),
       pageToken: p.str("page_token") || undefined,
     };
-    // Searches over all experiments are not cached: their set of directories is not stamped.
-    const key = opts.experimentIds.length ? JSON.stringify(opts) : "";
-    const stamp = key ? cache.stamp(opts.experimentIds) : "";
-    const hit = key ? cache.get(key, stamp) : undefined;
-    if (hit !== undefined) return hit;
     const page = await store.searchRuns(opts);
-    const body = JSON.stringify({
+    return JSON.stringify({
       ...(page.runs.length ? { runs: page.runs.map(proto.runToJson) } : {}),
       ...(page.nextPageToken ? { next_page_token: page.nextPageToken } : {}),
     });
-    if (key) cache.set(key, stamp, body);
-    return body;
   };
   const searchResponse = (body: string) =>
     new Response(body, { headers: { "Content-Type": "application/json" } });
