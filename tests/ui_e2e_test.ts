@@ -211,6 +211,29 @@ Deno.test({
       assert.match(await page.textContent(".sample p") ?? "", /Once upon a time there was a small fox/);
       await page.screenshot({ path: `${SHOTS}/run_page.png`, fullPage: true });
 
+      // register the run's model, then find it in the registry with a link back to the run
+      await page.fill('input[placeholder="model name"]', "tiny-stories");
+      await page.fill('input[placeholder="artifact path"]', "samples");
+      await page.click("#register");
+      await page.waitForSelector(".banner, #registered");
+      if (await page.locator(".banner").count()) {
+        assert.fail(`registering failed: ${await page.textContent(".banner")}`);
+      }
+      assert.match(await page.textContent("#registered") ?? "", /registered tiny-stories version 1/);
+      await page.goto(`${srv.url}/#/models`);
+      await page.click("text=tiny-stories");
+      await page.waitForSelector(`.model-page a[href="#/runs/${opened}"]`);
+
+      // scatter and parallel coordinates from URL state
+      const pair = `${fx.runs[0].id},${fx.runs[1].id},${fx.runs[2].id}`;
+      await page.goto(
+        `${srv.url}/#/compare?runs=${pair}&sx=param%3Alr&sy=metric%3Aloss&pc=param%3Alr,param%3Aoptimizer&pt=metric%3Aloss`,
+      );
+      await page.waitForSelector(".parallel svg polyline");
+      assert.equal(await page.locator(".parallel svg polyline").count(), 3);
+      assert.match(await page.textContent(".compare-page") ?? "", /3 runs/);
+      await page.screenshot({ path: `${SHOTS}/compare_scatter_parallel.png`, fullPage: true });
+
       // live: a running run's new metric shows up in the table without a reload, selection kept
       await page.goto(`${srv.url}/#/experiments/${fx.expId}?cols=metric%3Aloss&sel=${fx.running}`);
       const cell = `tr[data-run-id="${fx.running}"] td:nth-child(6)`;

@@ -188,9 +188,10 @@ function Register(
           value={path}
           onInput={(e) => setPath((e.target as HTMLInputElement).value)}
         />
-        <button type="submit">Register</button>
+        <button type="submit" id="register">Register</button>
         {done && (
           <a
+            id="registered"
             href={formatHash(["models", name])}
             onClick={() => navigate(formatHash(["models", name]), false)}
           >
