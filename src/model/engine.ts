@@ -1,11 +1,27 @@
 /**
  * The dense Llama-style model on the GPU: parameter/gradient/AdamW buffers laid out by the layout table, the
  * activations kept for backward, and forward → loss → backward recorded into a CommandBatch in data-flow order
- * (backward in exact reverse). MoE MLPs are src/model/moe.ts, called at the MLP sites. Not the training loop.
+ * (backward in exact reverse). MoE MLPs are src/model/moe.ts, called at the MLP sites. Under AMP the Linear
+ * matmuls read f16/bf16 copies of weights, inputs and (loss-scaled) output gradients; docs/amp.md says what runs in
+ * which precision. Not the training loop.
  */
 import type { Config } from "../config/mod.ts";
 import { type Binding, type CommandBatch, createBuffer, type Gpu, STORAGE, upload } from "../gpu/mod.ts";
-import { matmul, matmulScratchFloats, SPLIT_TARGET_WORKGROUPS } from "../kernels/matmul.ts";
+import {
+  matmul,
+  matmulLowPrecision,
+  matmulScratchFloats,
+  SPLIT_TARGET_WORKGROUPS,
+} from "../kernels/matmul.ts";
+import { castLowPrecision, lowPrecisionBytes } from "../kernels/cast.ts";
+import {
+  AMP_STATE_SLOT,
+  type AmpDtype,
+  initialAmpState,
+  type LossScaleOptions,
+  resolveAmpDtype,
+} from "../kernels/amp.ts";
+import type { LowPrecision } from "../reference/amp.ts";
 import { copy } from "../kernels/copy.ts";
 import { embeddingBackward, embeddingBackwardIndex, embeddingForward } from "../kernels/embedding.ts";
 import { rmsnormBackward, rmsnormForward, rmsnormScratchFloats } from "../kernels/rmsnorm.ts";
@@ -37,6 +53,14 @@ interface BlockActs {
   h: GPUBuffer; // (N,I) silu(gate)·up
 }
 
+/** The AMP buffers: packed f16/bf16 copies (two per u32) that the Linear matmuls read. */
+interface LowPrecisionCopies {
+  dtype: LowPrecision;
+  weights: GPUBuffer; // (layout.total) the parameters, recast at every forward
+  acts: Map<GPUBuffer, GPUBuffer>; // f32 matmul input → its copy: n1, att, n2, h (N,·) per block, final nf
+  dy: GPUBuffer; // (N, max(V, I, NH·HS, C)) the output gradient of the Linear being back-propagated, times S
+}
+
 /** One micro-batch of token ids uploaded for a step. */
 export interface TokenBatch {
   /** (B,T) input ids. */
@@ -54,8 +78,15 @@ export class Engine {
   readonly N: number;
   readonly params: GPUBuffer; // (layout.total)
   readonly grads?: GPUBuffer; // (layout.total)
-  /** Scalar accumulators read back rarely: [0] train loss sum, [1] eval loss sum, [2] grad-norm², [3] spare. */
+  /**
+   * Scalar accumulators read back rarely: [0] train loss sum, [1] eval loss sum, [2] grad-norm², [3] spare,
+   * [8..11] the AMP state (loss scale, clean steps, skipped steps, overflow flag; src/kernels/amp.ts).
+   */
   readonly scalars: GPUBuffer;
+  /** What the Linear matmuls compute from: float32, or the AMP dtype that runs on this adapter. */
+  readonly precision: AmpDtype;
+  #lp?: LowPrecisionCopies;
+  #growthInterval?: number;
   #acts: BlockActs[];
   #final: { x: GPUBuffer; nf: GPUBuffer; rstdf: GPUBuffer; logits: GPUBuffer; losses: GPUBuffer };
   #ids: GPUBuffer; // u32 (N)
@@ -91,6 +122,10 @@ export class Engine {
       params?: GPUBuffer;
       /** Split-K target for the weight gradients (default: SPLIT_TARGET_WORKGROUPS on a GPU, 0 on a CPU adapter). */
       splitTarget?: number;
+      /** Overrides what config.training.use_amp/amp_dtype resolve to on this adapter (resolveAmpDtype). */
+      precision?: AmpDtype;
+      /** Loss-scale start and growth interval (float16 AMP; defaults 2^16 and 2000). */
+      lossScale?: LossScaleOptions;
     },
   ) {
     const d = (this.dims = modelDims(config.model));
@@ -131,6 +166,20 @@ export class Engine {
     this.#ids = buf("ids", N);
     this.#targets = buf("targets", N);
     this.scalars = createBuffer(dev, "scalars", 16 * F32, STORAGE);
+    this.precision = options.precision ?? resolveAmpDtype(config.training, gpu).dtype;
+    if (this.precision !== "float32") {
+      const dtype = this.precision;
+      const lp = (label: string, n: number) => createBuffer(dev, `${label} (${dtype})`, lowPrecisionBytes(n));
+      const acts = new Map<GPUBuffer, GPUBuffer>();
+      for (const a of this.#acts) {
+        for (const x of [a.n1, a.att, a.n2, a.h]) acts.set(x, lp(x.label, x.size / F32));
+      }
+      acts.set(this.#final.nf, lp("final.nf", N * d.C));
+      const dyFloats = options.training ? N * Math.max(d.V, d.I, qw, d.C) : 1;
+      this.#lp = { dtype, weights: lp("params", this.layout.total), acts, dy: lp("dy", dyFloats) };
+      upload(dev, this.scalars, initialAmpState(dtype, options.lossScale), AMP_STATE_SLOT * F32);
+      this.#growthInterval = options.lossScale?.growthInterval;
+    }
     // A CPU adapter (lavapipe) has a few cores that the output tiles already fill: splitting only adds the reduce.
     this.splitTarget = options.splitTarget ?? (gpu.summary.isFallback ? 0 : SPLIT_TARGET_WORKGROUPS);
     if (options.training) {
@@ -169,30 +218,89 @@ export class Engine {
     return this.w(name, this.grads);
   }
 
+  /** The loss-scale step the optimizer runs under AMP (pass to AdamW.step as `amp`); undefined in float32. */
+  get ampStep(): { dtype: LowPrecision; growthInterval?: number } | undefined {
+    return this.#lp && { dtype: this.#lp.dtype, growthInterval: this.#growthInterval };
+  }
+
+  /** Under AMP, records the low-precision copy of a matmul input `x` (n elements) that #linear then reads. */
+  #narrow(batch: CommandBatch, x: GPUBuffer, n: number): void {
+    const lp = this.#lp;
+    if (lp) castLowPrecision(batch, { src: x, dst: lp.acts.get(x)!, n, dtype: lp.dtype });
+  }
+
+  /** y (N,out) (+)= x (N,in) · Wᵀ for the Linear `name`; under AMP from the low-precision copies of x and W. */
+  #linear(
+    batch: CommandBatch,
+    x: GPUBuffer,
+    name: string,
+    y: GPUBuffer,
+    inp: number,
+    out: number,
+    accumulate = false,
+  ): void {
+    const lp = this.#lp;
+    const shape = { M: this.N, K: inp, N: out, transB: true, accumulate };
+    if (!lp) {
+      matmul(batch, { a: x, b: this.w(name), c: y, ...shape });
+      return;
+    }
+    const b = lp.weights;
+    matmulLowPrecision(batch, {
+      dtype: lp.dtype,
+      a: lp.acts.get(x)!,
+      b,
+      bOffset: this.#offset(name),
+      c: y,
+      ...shape,
+    });
+  }
+
   /**
-   * Records dW (out,in) += dyᵀ · x for a Linear weight: dy (N,out), x (N,in). K = N is long and the output small,
-   * so this is where split-K pays on a large GPU.
+   * Backward of y = x·Wᵀ: dx (N,in) (+)= dy·W and dW (out,in) += dyᵀ·x (K = N is long and the output small, so
+   * split-K pays there on a large GPU). Under AMP dy (N,out) is first stored in low precision times the loss scale
+   * S, and both matmuls read it with the copies of W and x and multiply by 1/S: the f32 grads stay unscaled.
    */
-  #weightGrad(
+  #linearBackward(
     batch: CommandBatch,
     dy: GPUBuffer,
     x: GPUBuffer,
     name: string,
+    dx: GPUBuffer,
     out: number,
     inp: number,
+    accumulateDx = false,
   ): void {
-    matmul(batch, {
-      a: dy,
-      b: x,
-      c: this.g(name),
-      M: out,
-      K: this.N,
+    const N = this.N;
+    const split = { scratch: this.#grad?.splitK, splitTarget: this.splitTarget };
+    const lp = this.#lp;
+    if (!lp) {
+      matmul(batch, { a: dy, b: this.w(name), c: dx, M: N, K: out, N: inp, accumulate: accumulateDx });
+      const dW = { a: dy, b: x, c: this.g(name), M: out, K: N, N: inp, transA: true, accumulate: true };
+      matmul(batch, { ...dW, ...split });
+      return;
+    }
+    const scale = { state: this.scalars, slot: AMP_STATE_SLOT };
+    castLowPrecision(batch, { src: dy, dst: lp.dy, n: N * out, dtype: lp.dtype, scale });
+    const common = { dtype: lp.dtype, a: lp.dy, unscale: scale };
+    matmulLowPrecision(batch, {
+      ...common,
+      b: lp.weights,
+      bOffset: this.#offset(name),
+      c: dx,
+      M: N,
+      K: out,
       N: inp,
-      transA: true,
-      accumulate: true,
-      scratch: this.#grad?.splitK,
-      splitTarget: this.splitTarget,
+      accumulate: accumulateDx,
     });
+    const dW = { b: lp.acts.get(x)!, c: this.g(name), M: out, K: N, N: inp, transA: true, accumulate: true };
+    matmulLowPrecision(batch, { ...common, ...dW, ...split });
+  }
+
+  #offset(name: string): number {
+    const e = this.layout.byName.get(name);
+    if (!e) throw new Error(`Cannot find parameter ${name} in the layout`);
+    return e.offset;
   }
 
   /** The head weight: the tied embedding or the separate LM head. */
@@ -224,6 +332,10 @@ export class Engine {
     const theta = this.config.model.rope_theta;
     const qw = d.NH * d.HS;
     const kvw = d.KVH * d.HS;
+    const lp = this.#lp;
+    if (lp) {
+      castLowPrecision(batch, { src: this.params, dst: lp.weights, n: this.layout.total, dtype: lp.dtype });
+    }
     embeddingForward(batch, {
       ids: this.#ids,
       weight: this.w("embed.weight"),
@@ -244,9 +356,10 @@ export class Engine {
         C: d.C,
         eps,
       });
-      matmul(batch, { a: a.n1, b: this.w(`${p}.attn.q.weight`), c: a.q, M: N, K: d.C, N: qw, transB: true });
-      matmul(batch, { a: a.n1, b: this.w(`${p}.attn.k.weight`), c: a.k, M: N, K: d.C, N: kvw, transB: true });
-      matmul(batch, { a: a.n1, b: this.w(`${p}.attn.v.weight`), c: a.v, M: N, K: d.C, N: kvw, transB: true });
+      this.#narrow(batch, a.n1, N * d.C);
+      this.#linear(batch, a.n1, `${p}.attn.q.weight`, a.q, d.C, qw);
+      this.#linear(batch, a.n1, `${p}.attn.k.weight`, a.k, d.C, kvw);
+      this.#linear(batch, a.n1, `${p}.attn.v.weight`, a.v, d.C, kvw);
       rope(batch, { x: a.q, B, T, H: d.NH, HS: d.HS, theta });
       rope(batch, { x: a.k, B, T, H: d.KVH, HS: d.HS, theta });
       attentionForward(batch, {
@@ -262,16 +375,8 @@ export class Engine {
         HS: d.HS,
       });
       copy(batch, { src: a.x, dst: a.xmid, n: N * d.C });
-      matmul(batch, {
-        a: a.att,
-        b: this.w(`${p}.attn.o.weight`),
-        c: a.xmid,
-        M: N,
-        K: qw,
-        N: d.C,
-        transB: true,
-        accumulate: true,
-      });
+      this.#narrow(batch, a.att, N * qw);
+      this.#linear(batch, a.att, `${p}.attn.o.weight`, a.xmid, qw, d.C, true);
       rmsnormForward(batch, {
         x: a.xmid,
         weight: this.w(`${p}.n2.weight`),
@@ -287,36 +392,13 @@ export class Engine {
         moe.forward(batch, { x: a.n2, out: next, w: moeTensors(l, (n) => this.w(n)), accumulate: true });
         continue;
       }
-      matmul(batch, {
-        a: a.n2,
-        b: this.w(`${p}.mlp.gate.weight`),
-        c: a.gate,
-        M: N,
-        K: d.C,
-        N: d.I,
-        transB: true,
-      });
-      matmul(batch, {
-        a: a.n2,
-        b: this.w(`${p}.mlp.up.weight`),
-        c: a.up,
-        M: N,
-        K: d.C,
-        N: d.I,
-        transB: true,
-      });
+      this.#narrow(batch, a.n2, N * d.C);
+      this.#linear(batch, a.n2, `${p}.mlp.gate.weight`, a.gate, d.C, d.I);
+      this.#linear(batch, a.n2, `${p}.mlp.up.weight`, a.up, d.C, d.I);
       swigluForward(batch, { gate: a.gate, up: a.up, out: a.h, n: N * d.I });
       copy(batch, { src: a.xmid, dst: next, n: N * d.C });
-      matmul(batch, {
-        a: a.h,
-        b: this.w(`${p}.mlp.down.weight`),
-        c: next,
-        M: N,
-        K: d.I,
-        N: d.C,
-        transB: true,
-        accumulate: true,
-      });
+      this.#narrow(batch, a.h, N * d.I);
+      this.#linear(batch, a.h, `${p}.mlp.down.weight`, next, d.I, d.C, true);
     }
     const f = this.#final;
     rmsnormForward(batch, {
@@ -328,7 +410,8 @@ export class Engine {
       C: d.C,
       eps,
     });
-    matmul(batch, { a: f.nf, b: this.w(this.#headName()), c: f.logits, M: N, K: d.C, N: d.V, transB: true });
+    this.#narrow(batch, f.nf, N * d.C);
+    this.#linear(batch, f.nf, this.#headName(), f.logits, d.C, d.V);
   }
 
   /** The logits buffer (N,V) after forward() (dlogits after trainStep's loss). */
@@ -354,8 +437,7 @@ export class Engine {
     for (const moe of this.#moe.values()) moe.addAuxLoss(batch, this.scalars, 0, N); // slot 0 holds N·loss
     // ---- backward, in exact reverse order ----
     const head = this.#headName();
-    matmul(batch, { a: f.logits, b: this.w(head), c: g.dn, M: N, K: d.V, N: d.C }); // dnf = dlogits · W
-    this.#weightGrad(batch, f.logits, f.nf, head, d.V, d.C);
+    this.#linearBackward(batch, f.logits, f.nf, head, g.dn, d.V, d.C); // dnf = dlogits · W, dW += dlogitsᵀ · nf
     rmsnormBackward(batch, {
       dout: g.dn,
       x: f.x,
@@ -383,21 +465,10 @@ export class Engine {
         });
       } else {
         // MLP: next = xmid + h · Wdownᵀ
-        matmul(batch, { a: g.dx, b: this.w(`${p}.mlp.down.weight`), c: g.dh, M: N, K: d.C, N: d.I });
-        this.#weightGrad(batch, g.dx, a.h, `${p}.mlp.down.weight`, d.C, d.I);
+        this.#linearBackward(batch, g.dx, a.h, `${p}.mlp.down.weight`, g.dh, d.C, d.I);
         swigluBackward(batch, { dout: g.dh, gate: a.gate, up: a.up, dgate: g.dgate, dup: g.dup, n: N * d.I });
-        matmul(batch, { a: g.dgate, b: this.w(`${p}.mlp.gate.weight`), c: g.dn, M: N, K: d.I, N: d.C });
-        matmul(batch, {
-          a: g.dup,
-          b: this.w(`${p}.mlp.up.weight`),
-          c: g.dn,
-          M: N,
-          K: d.I,
-          N: d.C,
-          accumulate: true,
-        });
-        this.#weightGrad(batch, g.dgate, a.n2, `${p}.mlp.gate.weight`, d.I, d.C);
-        this.#weightGrad(batch, g.dup, a.n2, `${p}.mlp.up.weight`, d.I, d.C);
+        this.#linearBackward(batch, g.dgate, a.n2, `${p}.mlp.gate.weight`, g.dn, d.I, d.C);
+        this.#linearBackward(batch, g.dup, a.n2, `${p}.mlp.up.weight`, g.dn, d.I, d.C, true);
       }
       rmsnormBackward(batch, {
         dout: g.dn,
@@ -412,8 +483,7 @@ export class Engine {
         accumulateDx: true,
       });
       // Attention: xmid = x + att · Woᵀ
-      matmul(batch, { a: g.dx, b: this.w(`${p}.attn.o.weight`), c: g.datt, M: N, K: d.C, N: qw });
-      this.#weightGrad(batch, g.dx, a.att, `${p}.attn.o.weight`, d.C, qw);
+      this.#linearBackward(batch, g.dx, a.att, `${p}.attn.o.weight`, g.datt, d.C, qw);
       attentionBackward(batch, {
         q: a.q,
         k: a.k,
@@ -435,16 +505,7 @@ export class Engine {
       rope(batch, { x: g.dk, B, T, H: d.KVH, HS: d.HS, theta: this.config.model.rope_theta, inverse: true });
       const proj = [[g.dq, "q", qw], [g.dk, "k", kvw], [g.dv, "v", kvw]] as const;
       proj.forEach(([dy, name, width], i) => {
-        matmul(batch, {
-          a: dy,
-          b: this.w(`${p}.attn.${name}.weight`),
-          c: g.dn,
-          M: N,
-          K: width,
-          N: d.C,
-          accumulate: i > 0,
-        });
-        this.#weightGrad(batch, dy, a.n1, `${p}.attn.${name}.weight`, width, d.C);
+        this.#linearBackward(batch, dy, a.n1, `${p}.attn.${name}.weight`, g.dn, width, d.C, i > 0);
       });
       rmsnormBackward(batch, {
         dout: g.dn,
@@ -502,6 +563,7 @@ export class Engine {
     for (const a of this.#acts) for (const b of Object.values(a)) b.destroy();
     for (const b of Object.values(this.#final)) b.destroy();
     if (this.#grad) { for (const b of Object.values(this.#grad)) b.destroy(); }
+    if (this.#lp) { for (const b of [this.#lp.weights, this.#lp.dy, ...this.#lp.acts.values()]) b.destroy(); }
     for (const m of this.#moe.values()) m.destroy();
     this.#moeScratch?.destroy();
     for (const b of [this.#ids, this.#targets, this.scalars, this.grads, this.#embIndex]) b?.destroy();

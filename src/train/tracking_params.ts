@@ -8,6 +8,7 @@ import { type Config, flattenConfig } from "../config/mod.ts";
 import { type KeyValue, MAX_PARAM_VAL_LENGTH } from "../tracking/mod.ts";
 import { VERSION } from "../version.ts";
 import type { StartInfo } from "./trainer.ts";
+import { resolveAmpDtype } from "../kernels/amp.ts";
 
 /** Where storyteller's own source came from, when it runs from a git checkout. */
 export interface GitSource {
@@ -39,6 +40,8 @@ export function startParams(
     "hardware.shader_f16": info.gpu.hasF16,
     "hardware.use_amp": config.training.use_amp,
     "hardware.amp_dtype": config.training.amp_dtype,
+    // What the matmuls really ran in: float32, float16, or bfloat16 (also float16's fallback without shader-f16).
+    "hardware.amp_dtype_effective": resolveAmpDtype(config.training, info.gpu).dtype,
     "dataset.sources": s.sources,
     "dataset.val_sources": s.valSources,
     "dataset.train_tokens": s.trainTokens,

@@ -21,6 +21,7 @@ import { tokenizerToJson } from "../data/mod.ts";
 import { AdamW } from "./optimizer.ts";
 import { learningRate } from "./schedule.ts";
 import { UsageError } from "../errors.ts";
+import { AMP_STATE_SLOT, type LossScaleOptions, resolveAmpDtype } from "../kernels/amp.ts";
 
 /** One log line's numbers. */
 export interface LogPoint {
@@ -77,6 +78,8 @@ export interface TrainOptions {
   hooks?: TrainHooks;
   /** Set to true (e.g. by a SIGINT handler) to stop after the current step with a checkpoint. */
   stop?: { requested: boolean };
+  /** float16 AMP's loss-scale start and growth interval (defaults 2^16 and 2000; tests lower them). */
+  lossScale?: LossScaleOptions;
 }
 
 export interface TrainResult {
@@ -120,6 +123,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   } else if (typeof opts.resume === "string") resumeFrom = opts.resume;
 
   const gpu = await openGpu(t.device);
+  const amp = resolveAmpDtype(t, gpu);
+  if (amp.warning) log(`warning: ${amp.warning}`);
   const T = config.model.max_seq_len;
   const B = t.batch_size;
   const data = await prepareData(config, { log, seqLen: T });
@@ -128,7 +133,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       `Cannot train: the tokenizer has ${data.tokenizer.vocabSize} tokens, more than model.vocab_size ${config.model.vocab_size}`,
     );
   }
-  const engine = new Engine(gpu, config, { batchSize: B, training: true });
+  const engine = new Engine(gpu, config, { batchSize: B, training: true, lossScale: opts.lossScale });
   const optimizer = new AdamW(gpu, engine.layout, t);
   let startStep = 0;
   let samplerState: unknown;
@@ -248,6 +253,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           normSlot: 2,
           lr,
           step: step + 1,
+          amp: engine.ampStep,
         });
       }
       step += last ? 1 : 0;
@@ -256,7 +262,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       let read: Promise<ArrayBuffer> | undefined;
       let moeRead: Promise<Record<string, number>> | undefined;
       if (logNow) {
-        read = batch.read(engine.scalars, 0, 12);
+        // Under AMP also the loss-scale state: [8] scale, [10] skipped steps so far (src/kernels/amp.ts).
+        read = batch.read(engine.scalars, 0, engine.ampStep ? (AMP_STATE_SLOT + 4) * 4 : 12);
         batch.clear(engine.scalars, 0, 4);
         // Router balance, entropy and per-expert fractions of this step's last micro-batch (MoE models only).
         moeRead = engine.moeMetrics(batch);
@@ -268,8 +275,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         const atStep = step;
         const atLr = lr;
         if (pendingLog) await pendingLog; // at most one interval in flight
-        pendingLog = Promise.all([read, moeRead]).then(([buf, extra]) => {
+        pendingLog = Promise.all([read, moeRead]).then(([buf, moeExtra]) => {
           const s = new Float32Array(buf);
+          const extra = s.length > AMP_STATE_SLOT
+            ? {
+              ...moeExtra,
+              "train/loss_scale": s[AMP_STATE_SLOT],
+              "train/skipped_steps": s[AMP_STATE_SLOT + 2],
+            }
+            : moeExtra;
           const seconds = (performance.now() - started) / 1000;
           opts.hooks?.onLog?.({
             step: atStep,
