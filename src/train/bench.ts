@@ -17,6 +17,8 @@ export interface BenchResult {
   cpuMsPerStep: number;
   /** Host time per step inside submit (a CPU adapter like lavapipe may run the work right there). */
   submitMsPerStep: number;
+  /** What the Linear matmuls ran in (float32, or the AMP dtype effective on this adapter). */
+  precision: string;
   /** GPU ms per step by pipeline label, largest first (empty without timestamp-query). */
   kernels: { label: string; msPerStep: number; count: number }[];
 }
@@ -52,6 +54,7 @@ export async function benchTraining(
       normSlot: 2,
       lr: 1e-4,
       step: i + 1,
+      amp: engine.ampStep, // training.use_amp: the loss-scale step and its skip flag, as in training
     });
     const recorded = performance.now();
     batch.submit();
@@ -82,6 +85,7 @@ export async function benchTraining(
   engine.destroy();
   return {
     tokensPerStep: engine.N,
+    precision: engine.precision,
     msPerStep: ms,
     tokensPerSec: (engine.N / ms) * 1000,
     cpuMsPerStep,
