@@ -146,8 +146,6 @@ function readMeta(path: string): Record<string, unknown> | null {
   return meta;
 }
 
-const strOrUndef = (v: unknown) => (v === null || v === undefined ? undefined : String(v));
-
 /** The run's dataset and model inputs. */
 export function readRunInputs(expDir: string, runDir: string): RunInputs {
   const out: RunInputs = { datasetInputs: [], modelInputs: [] };
@@ -167,8 +165,8 @@ export function readRunInputs(expDir: string, runDir: string): RunInputs {
         digest: String(d.digest),
         sourceType: String(d.source_type),
         source: String(d.source),
-        schema: strOrUndef(d.schema),
-        profile: strOrUndef(d.profile),
+        ...(d.schema != null ? { schema: String(d.schema) } : {}),
+        ...(d.profile != null ? { profile: String(d.profile) } : {}),
       },
       tags: Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, String(v)])),
     });
