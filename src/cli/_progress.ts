@@ -24,6 +24,18 @@ export interface ProgressPoint {
   tokensPerSec: number;
   /** Estimated seconds left (NaN when unknown). */
   etaSeconds: number;
+  /** The log point's extra metrics: under AMP `train/loss_scale` and `train/skipped_steps` are shown. */
+  extra?: Record<string, number>;
+}
+
+/** "  scale 2^16  skipped 3" under float16 AMP (skipped only when some were), "" otherwise. */
+function ampSuffix(extra: Record<string, number> | undefined): string {
+  const scale = extra?.["train/loss_scale"];
+  if (scale === undefined) return "";
+  const log2 = Math.log2(scale);
+  const skipped = extra?.["train/skipped_steps"] ?? 0;
+  return `  scale ${Number.isInteger(log2) ? `2^${log2}` : scale.toPrecision(3)}` +
+    (skipped > 0 ? `  skipped ${skipped}` : "");
 }
 
 /**
@@ -49,7 +61,8 @@ export function renderProgress(p: ProgressPoint, columns?: number): string {
   const width = String(p.maxSteps).length;
   const line = `step ${String(p.step).padStart(width)}/${p.maxSteps}  loss ${p.loss.toFixed(4)}  ` +
     `lr ${p.lr.toExponential(2)}  grad ${p.gradNorm.toFixed(3)}  ` +
-    `${Math.round(p.tokensPerSec).toLocaleString("en-US")} tok/s  ETA ${formatDuration(p.etaSeconds)}`;
+    `${Math.round(p.tokensPerSec).toLocaleString("en-US")} tok/s  ETA ${formatDuration(p.etaSeconds)}` +
+    ampSuffix(p.extra);
   return columns !== undefined && columns > 1 && line.length > columns - 1
     ? line.slice(0, columns - 1)
     : line;

@@ -26,6 +26,16 @@ Deno.test("renderProgress shows step, loss, lr, grad norm, tokens/s and ETA on o
   assert.equal(renderProgress({ ...point, etaSeconds: NaN }).slice(-5), "ETA ?");
 });
 
+Deno.test("renderProgress shows the AMP loss scale, and skipped steps when there were some", () => {
+  const amp = (scale: number, skipped: number) => ({
+    "train/loss_scale": scale,
+    "train/skipped_steps": skipped,
+  });
+  assert.equal(renderProgress({ ...point, extra: amp(65536, 0) }).slice(-12), "  scale 2^16");
+  assert.equal(renderProgress({ ...point, extra: amp(32768, 3) }).slice(-23), "  scale 2^15  skipped 3");
+  assert.equal(renderProgress({ ...point, extra: { "moe/layer_0_balance": 1 } }), renderProgress(point));
+});
+
 Deno.test("renderProgress never wraps: cut to the terminal width minus one", () => {
   assert.equal(renderProgress(point, 40).length, 39);
   assert.equal(renderProgress(point, 200), renderProgress(point));
