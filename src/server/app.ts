@@ -79,9 +79,10 @@ export function createServerApp(opts: ServerOptions): Hono {
     app.route("/ajax-api/2.0/mlflow-artifacts", proxy);
   }
   app.route("/", getArtifactRoutes(ctx));
+  // The UI's own endpoints (/api/storyteller/…) must come before the API catch-alls.
+  if (opts.ui) app.route("/", uiApp({ client: ctx.store }));
   app.all("/api/*", (c) => endpointNotFound(c.req.method, c.req.path));
   app.all("/ajax-api/*", (c) => endpointNotFound(c.req.method, c.req.path));
-  if (opts.ui) app.route("/", uiApp({ client: ctx.store }));
   app.notFound((c) => endpointNotFound(c.req.method, c.req.path));
   return app;
 }
