@@ -6,10 +6,9 @@
  * (--store keeps the generated store in DIR and reuses it on the next run.)
  */
 import { join } from "node:path";
-import { Hono } from "hono";
+import type { Hono } from "hono";
 import { chromium } from "playwright-core";
 import { createServerApp, listen } from "../src/server/mod.ts";
-import { uiApp } from "../src/server/ui.ts";
 import { FileStore } from "../src/tracking/mod.ts";
 import { formatMetricLine, formatRunMeta } from "../src/tracking/meta.ts";
 
@@ -115,16 +114,8 @@ async function populate(): Promise<{ expId: string; bigId: string }> {
 // latest value (a FileStore cost, not the chart's).
 if ((await store.getRun(bigId)).info.status === "RUNNING") await store.setTerminated(bigId, "FINISHED");
 
-// The server as `storyteller ui` builds it (uiApp first while app.ts's /api/* catch-all shadows its routes).
-let app: Hono = createServerApp({ backendStoreUri: root, ui: true, artifactsDestination: null });
-if (
-  (await app.request("http://127.0.0.1/api/storyteller/changes?experiment_ids=0&since=-1")).status === 404
-) {
-  const outer = new Hono();
-  outer.route("/", uiApp({ client: store }));
-  outer.route("/", createServerApp({ backendStoreUri: root, ui: false, artifactsDestination: null }));
-  app = outer;
-}
+// The server exactly as `storyteller ui` builds it.
+const app: Hono = createServerApp({ backendStoreUri: root, ui: true, artifactsDestination: null });
 
 // Server-side downsampling of the long history.
 const seriesUrl = `http://127.0.0.1/api/storyteller/metric-series?run_id=${bigId}&key=loss&points=1200`;
