@@ -59,8 +59,8 @@ try {
       scale: last?.extra?.["train/loss_scale"] ?? 1,
     });
     console.log(
-      `${dtype.padEnd(9)} final val loss ${r.finalValLoss?.toFixed(4)}  last train loss ${
-        last?.loss.toFixed(4)
+      `${dtype.padEnd(9)} final val loss ${r.finalValLoss?.toFixed(6)}  last train loss ${
+        last?.loss.toFixed(6)
       }  ` +
         `${seconds.toFixed(0)} s  (${r.steps} steps)`,
     );
@@ -75,9 +75,9 @@ console.log(
 );
 console.log("|---|---|---|---|---|---|---|");
 for (const r of results) {
-  const rel = base ? `${(100 * (r.val - base.val) / base.val).toFixed(2)}%` : "–";
+  const rel = base ? `${(100 * (r.val - base.val) / base.val).toFixed(3)}%` : "–";
   console.log(
-    `| ${r.dtype} | ${r.val.toFixed(4)} | ${rel} | ${r.train.toFixed(4)} | ${
+    `| ${r.dtype} | ${r.val.toFixed(5)} | ${rel} | ${r.train.toFixed(5)} | ${
       r.seconds.toFixed(0)
     } | ${r.skipped} | ${r.scale} |`,
   );
