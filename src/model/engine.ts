@@ -245,11 +245,10 @@ export class Engine {
       matmul(batch, { a: x, b: this.w(name), c: y, ...shape });
       return;
     }
-    const b = lp.weights;
     matmulLowPrecision(batch, {
       dtype: lp.dtype,
       a: lp.acts.get(x)!,
-      b,
+      b: lp.weights,
       bOffset: this.#offset(name),
       c: y,
       ...shape,
