@@ -2,7 +2,17 @@
  * The one door to the YAML library (npm `yaml`, YAML 1.2). Everything else sees plain nodes with source offsets,
  * so swapping the library touches only this file.
  */
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, stringify } from "yaml";
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  type ScalarTag,
+  stringify,
+  type Tags,
+} from "yaml";
 import { ConfigError } from "./errors.ts";
 
 /** A parsed YAML node with its source offset; maps keep their key nodes for error positions. */
@@ -406,7 +416,29 @@ export function pyFloatRepr(v: number): string {
  * `key: scalar` mapping, which is what MLflow's meta.yaml files are, takes a fast path without the library.
  */
 export function parsePyYaml(text: string): unknown {
-  return parseFlatMapping(text) ?? parseDocument(text, { prettyErrors: false, version: "1.1" }).toJS();
+  return parseFlatMapping(text) ??
+    parseDocument(text, { prettyErrors: false, version: "1.1", customTags: pyFloatTags }).toJS();
+}
+
+/** PyYAML's float resolver (a dot is required: `90307e28` is a string) in place of the generic YAML 1.1 ones. */
+function pyFloatTags(tags: Tags): Tags {
+  const FLOAT = "tag:yaml.org,2002:float";
+  const pyFloat: ScalarTag = {
+    tag: FLOAT,
+    default: true,
+    test: PY_FLOAT,
+    resolve(text: string): number {
+      const t = text.replaceAll("_", "");
+      if (/nan$/i.test(t)) return NaN;
+      if (/inf$/i.test(t)) return t.startsWith("-") ? -Infinity : Infinity;
+      if (t.includes(":")) {
+        const sign = t.startsWith("-") ? -1 : 1;
+        return sign * t.replace(/^[-+]/, "").split(":").reduce((acc, part) => acc * 60 + Number(part), 0);
+      }
+      return Number(t);
+    },
+  };
+  return [...tags.filter((t) => typeof t === "string" || t.tag !== FLOAT), pyFloat];
 }
 
 function parseFlatMapping(text: string): Record<string, unknown> | null {
@@ -450,6 +482,8 @@ function flatScalar(raw: string): unknown {
     const n = Number(raw);
     return Number.isSafeInteger(n) ? n : FALLBACK;
   }
-  if (/^[-+]?[0-9.]/.test(raw) || raw.startsWith(".")) return FALLBACK; // floats, octals, sexagesimals, dates
+  // Floats, octals, sexagesimals and dates go to the full parser; anything PyYAML would not resolve (a hex digest
+  // like 90307e28: YAML 1.1 floats need a dot) stays a string, whatever the generic 1.1 parser thinks.
+  if (pyResolvesImplicitly(raw)) return FALLBACK;
   return raw;
 }

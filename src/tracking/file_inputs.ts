@@ -128,22 +128,11 @@ export function logOutputs(runDir: string, models: { modelId: string; step: numb
 function readMeta(path: string): Record<string, unknown> | null {
   const text = readTextOrNull(path);
   if (text === null) return null;
-  let meta: Record<string, unknown>;
   try {
-    meta = parseYamlObject(text, path);
+    return parseYamlObject(text, path);
   } catch {
     return null; // a half-written or foreign file: skipped, as MLflow skips unreadable entries
   }
-  // PyYAML writes a digest like `90307e28` unquoted (no dot: a string in YAML 1.1); keep such plain scalars as
-  // the text they are instead of the float our YAML reader makes of them.
-  for (const [k, v] of Object.entries(meta)) {
-    if (typeof v !== "number") continue;
-    const raw = new RegExp(`^${k.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: ([^'"\n]+)$`, "m").exec(text)?.[1];
-    if (raw !== undefined && raw !== String(v) && !/^[-+]?(\d+|\d*\.\d+([eE][-+]?\d+)?)$/.test(raw)) {
-      meta[k] = raw;
-    }
-  }
-  return meta;
 }
 
 /** The run's dataset and model inputs. */
