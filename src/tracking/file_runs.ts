@@ -14,7 +14,8 @@ import {
   readTextOrNull,
   writeAtomic,
 } from "./_fs.ts";
-import { formatMetricLine, formatRunMeta, latestOf, parseMetricLines, parseRunMeta } from "./meta.ts";
+import { formatMetricLine, formatRunMeta, parseMetricLines, parseRunMeta } from "./meta.ts";
+import { latestMetric } from "./latest_metrics.ts";
 import type { Experiment, KeyValue, Metric, Run, RunInfo } from "./types.ts";
 import { appendToUri } from "./uri.ts";
 import { normalizeParamValue, requireActive, validateKey, validateMetric } from "./validation.ts";
@@ -104,7 +105,7 @@ export function readRun(runDir: string): Run {
   const info = readRunInfo(runDir);
   const metrics: Record<string, Metric> = {};
   for (const key of listFilesRecursive(join(runDir, "metrics"))) {
-    const latest = latestOf(readMetricHistory(runDir, key));
+    const latest = latestMetric(join(runDir, "metrics", key), key);
     if (latest) metrics[key] = latest;
   }
   return {

@@ -35,6 +35,8 @@ interface ExperimentIndex {
 
 /** Default bound on how long a write by a non-storyteller tool may stay invisible to search. */
 export const DEFAULT_STALE_MS = 2000;
+/** How recent a meta.yaml mtime must be for equality to prove nothing (coarse file clocks). */
+const MTIME_SLACK_MS = 2000;
 let generations = 0;
 
 const indexes = new Map<string, ExperimentIndex>();
@@ -200,7 +202,10 @@ export function experimentIndex(
   for (const id of j.ids) reload(id); // journaled ids include runs created within the dir mtime's resolution
   if (sweep) {
     for (const [id, e] of idx.entries) {
-      if (!j.ids.has(id) && mtimeOf(join(expDir, id, "meta.yaml")) !== e.metaMtime) reload(id);
+      const mtime = mtimeOf(join(expDir, id, "meta.yaml"));
+      // File clocks tick coarsely (a kernel tick, or a second on some filesystems): a rewrite in the same tick as
+      // our read keeps the mtime, so a file changed within the last tick-slack is re-read on every sweep.
+      if (!j.ids.has(id) && (mtime !== e.metaMtime || Date.now() - mtime < MTIME_SLACK_MS)) reload(id);
     }
     idx.sweptAt = now;
   }
