@@ -117,6 +117,7 @@ const DERIVED_PARAMS = [
   "dataset.val_sources",
   "dataset.val_tokens",
   "hardware.amp_dtype",
+  "hardware.amp_dtype_effective",
   "hardware.architecture",
   "hardware.device",
   "hardware.fallback_adapter",
