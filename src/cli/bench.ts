@@ -33,7 +33,7 @@ export function benchCommand(): Command {
         );
         const r = await benchTraining(gpu, config, opts.steps, 3, { splitTarget: opts.splitTarget });
         console.log(
-          `f32  ${Math.round(r.tokensPerSec).toLocaleString("en-US")} tok/s  ${
+          `${r.precision}  ${Math.round(r.tokensPerSec).toLocaleString("en-US")} tok/s  ${
             r.msPerStep.toFixed(2)
           } ms/step  CPU ${r.cpuMsPerStep.toFixed(2)} ms/step recording, ` +
             `${r.submitMsPerStep.toFixed(2)} ms in submit ` +
