@@ -53,9 +53,9 @@ for (const [dtype, moe] of cases) {
       assert.equal(engine.precision, dtype);
       const params = initParams(engine.layout, 7);
       // Livelier activations than the init; ×2 only with MoE: at ×4 bf16 rounding flips some tokens' top-k expert
-    // choice, a discontinuity that no tolerance covers.
-    const gain = moe ? 2 : 4;
-    for (let i = 0; i < params.length; i++) params[i] *= gain;
+      // choice, a discontinuity that no tolerance covers.
+      const gain = moe ? 2 : 4;
+      for (let i = 0; i < params.length; i++) params[i] *= gain;
       upload(gpu.device, engine.params, params);
       engine.upload({ inputs, targets });
       const batch = new CommandBatch(gpu, "amp engine test");
