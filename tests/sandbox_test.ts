@@ -96,6 +96,26 @@ Deno.test("train on the built-in corpus runs from an empty directory with file a
       assert.ok(JSON.stringify(await search.json()).includes(runId));
     });
 
+    // `storyteller server` with the artifact proxy: an MLflow client's artifact upload lands in the sandbox.
+    await withServer(
+      sandboxed(dir, ["server", "--port", "0", "--artifacts-destination", "./mlartifacts"], [
+        "--allow-net=127.0.0.1",
+      ]),
+      async (url) => {
+        const health = await fetch(new URL("/health", url));
+        assert.equal(health.status, 200);
+        await health.body?.cancel();
+        const put = await fetch(new URL("/api/2.0/mlflow-artifacts/artifacts/0/probe/notes.txt", url), {
+          method: "PUT",
+          body: "hello",
+        });
+        assert.equal(put.status, 200, await put.text());
+        const got = await fetch(new URL("/api/2.0/mlflow-artifacts/artifacts/0/probe/notes.txt", url));
+        assert.equal(await got.text(), "hello");
+      },
+    );
+    assert.equal(Deno.readTextFileSync(`${dir}/mlartifacts/0/probe/notes.txt`), "hello");
+
     // Model serving from the run's logged model.
     await withServer(
       sandboxed(dir, ["serve", "-m", `runs:/${runId}/model`, "--port", "0"], ["--allow-net=127.0.0.1"]),
