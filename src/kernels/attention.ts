@@ -1,12 +1,18 @@
 /**
- * Launches kernels/attention.wgsl: fused causal attention with grouped KV heads (flash-style forward keeping the
- * log-sum-exp, deterministic backward). Tiles are sized here to fit the device's workgroup memory. Not RoPE
- * (rope.ts) and not the q/k/v/o projections (matmul.ts).
+ * Launches fused causal attention with grouped KV heads (flash-style forward keeping the log-sum-exp, deterministic
+ * backward): the register-blocked kernels of kernels/attention.wgsl, or the row kernels of attention_rows.wgsl where
+ * those do not fit; each is composed with the prelude kernels/attention_common.wgsl. Tiles are sized here to fit the
+ * device's workgroup memory. Not RoPE (rope.ts) and not the q/k/v/o projections (matmul.ts).
  */
-import code from "../../kernels/attention.wgsl" with { type: "text" };
+import common from "../../kernels/attention_common.wgsl" with { type: "text" };
+import blockedCode from "../../kernels/attention.wgsl" with { type: "text" };
+import rowsCode from "../../kernels/attention_rows.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Gpu, Kernel } from "../gpu/mod.ts";
 
-export const ATTENTION: Kernel = { name: "attention", code };
+/** The register-blocked kernels (the fast path) and backward_delta. */
+export const ATTENTION: Kernel = { name: "attention", code: `${common}\n${blockedCode}` };
+/** The row kernels (the fallback for head sizes the blocked ones cannot fit) and backward_delta. */
+export const ATTENTION_ROWS: Kernel = { name: "attention_rows", code: `${common}\n${rowsCode}` };
 
 const MAX_HS = 128;
 const TILES = [32, 16, 8];
@@ -112,7 +118,7 @@ function blocked(gpu: Gpu, entry: Entry, s: AttentionShape): { TX: number; TY: n
   return plan;
 }
 
-/** Workgroup-memory bytes of a generic entry point for a tile size (mirrors the arrays in attention.wgsl). */
+/** Workgroup-memory bytes of a generic entry point for a tile size (mirrors the arrays in attention_rows.wgsl). */
 function workgroupBytes(entry: Entry, tile: number, HS: number): number {
   const hs4 = Math.ceil(HS / 4);
   const rs = hs4 | 1;
@@ -175,7 +181,7 @@ export function attentionForward(batch: CommandBatch, args: AttentionForwardArgs
   }
   const plan = attentionPlan(batch.gpu, "forward", HS);
   batch.run(
-    ATTENTION,
+    ATTENTION_ROWS,
     "forward",
     { ...plan, HS },
     [params(batch, args), args.q, args.k, args.v, args.out, args.lse],
@@ -196,15 +202,17 @@ export function attentionBackward(batch: CommandBatch, args: AttentionBackwardAr
   validate("run attention backward", args);
   const { B, T, NH, KVH, HS } = args;
   const u = params(batch, args);
+  const fastKv = blocked(batch.gpu, "backward_kv", args);
+  const fastQ = blocked(batch.gpu, "backward_q", args);
+  // backward_delta lives in the prelude: run it from the module the other two dispatches use.
   const rows = B * T * NH;
   const groups = Math.ceil(rows / 256);
   const x = Math.min(groups, batch.gpu.limits.maxComputeWorkgroupsPerDimension);
-  batch.run(ATTENTION, "backward_delta", { HS }, [u, args.out, args.dout, args.scratch], [
+  const family = fastKv && fastQ ? ATTENTION : ATTENTION_ROWS;
+  batch.run(family, "backward_delta", { HS }, [u, args.out, args.dout, args.scratch], [
     x,
     Math.ceil(groups / x),
   ]);
-  const fastKv = blocked(batch.gpu, "backward_kv", args);
-  const fastQ = blocked(batch.gpu, "backward_q", args);
   if (fastKv && fastQ) {
     batch.run(
       ATTENTION,
@@ -224,7 +232,7 @@ export function attentionBackward(batch: CommandBatch, args: AttentionBackwardAr
   }
   const kv = attentionPlan(batch.gpu, "backward_kv", HS);
   batch.run(
-    ATTENTION,
+    ATTENTION_ROWS,
     "backward_kv",
     { ...kv, HS },
     [u, args.q, args.k, args.v, args.lse, args.dout, args.scratch, args.dk, args.dv],
@@ -232,7 +240,7 @@ export function attentionBackward(batch: CommandBatch, args: AttentionBackwardAr
   );
   const dq = attentionPlan(batch.gpu, "backward_q", HS);
   batch.run(
-    ATTENTION,
+    ATTENTION_ROWS,
     "backward_q",
     { ...dq, HS },
     [u, args.q, args.k, args.v, args.lse, args.dout, args.scratch, args.dq],
