@@ -5,10 +5,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createServerApp } from "../src/server/mod.ts";
+import { apiClient, type J } from "./_api_client.ts";
 import { FileStore } from "../src/tracking/mod.ts";
-
-// deno-lint-ignore no-explicit-any
-type J = Record<string, any>;
 
 async function setup() {
   const dir = await Deno.makeTempDir({ prefix: "st-api-" });
@@ -16,33 +14,7 @@ async function setup() {
     backendStoreUri: join(dir, "mlruns"),
     artifactsDestination: join(dir, "art"),
   });
-  const call = async (method: string, endpoint: string, body?: J): Promise<{ status: number; json: J }> => {
-    let url = endpoint.startsWith("/") ? endpoint : `/api/2.0/mlflow/${endpoint}`;
-    const init: RequestInit = { method };
-    if (method === "GET" && body) {
-      const q = new URLSearchParams();
-      for (const [k, v] of Object.entries(body)) for (const x of [v].flat()) q.append(k, String(x));
-      url += `?${q}`;
-    } else if (method !== "GET") {
-      init.headers = { "Content-Type": "application/json" };
-      init.body = JSON.stringify(body ?? {});
-    }
-    const res = await app.request(url, init);
-    const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) : {} };
-  };
-  const ok = async (method: string, endpoint: string, body?: J): Promise<J> => {
-    const r = await call(method, endpoint, body);
-    assert.equal(r.status, 200, `${method} ${endpoint}: ${JSON.stringify(r.json)}`);
-    return r.json;
-  };
-  const err = async (status: number, code: string, method: string, endpoint: string, body?: J) => {
-    const r = await call(method, endpoint, body);
-    assert.equal(r.status, status, `${method} ${endpoint}: ${JSON.stringify(r.json)}`);
-    assert.equal(r.json.error_code, code, `${method} ${endpoint}: ${JSON.stringify(r.json)}`);
-    assert.equal(typeof r.json.message, "string");
-    return r.json.message as string;
-  };
+  const { call, ok, err } = apiClient(app);
   return { dir, app, call, ok, err, done: () => Deno.remove(dir, { recursive: true }) };
 }
 

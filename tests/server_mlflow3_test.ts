@@ -8,9 +8,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { createServerApp } from "../src/server/mod.ts";
-
-// deno-lint-ignore no-explicit-any
-type J = Record<string, any>;
+import { apiClient, type J } from "./_api_client.ts";
 
 const md5 = (s: string) => createHash("md5").update(s, "utf8").digest("hex");
 const TS = /(?<=timestamp: )\d{13}$/gm;
@@ -19,32 +17,7 @@ async function setup() {
   const dir = await Deno.makeTempDir({ prefix: "st-mlflow3-" });
   const root = join(dir, "mlruns"), art = join(dir, "art");
   const app = createServerApp({ backendStoreUri: root, artifactsDestination: art });
-  const call = async (method: string, endpoint: string, body?: J, prefix = "/api/2.0/mlflow/") => {
-    let url = endpoint.startsWith("/") ? endpoint : `${prefix}${endpoint}`;
-    const init: RequestInit = { method };
-    if (method === "GET" && body) {
-      const q = new URLSearchParams();
-      for (const [k, v] of Object.entries(body)) for (const x of [v].flat()) q.append(k, String(x));
-      url += `?${q}`;
-    } else if (method !== "GET") {
-      init.headers = { "Content-Type": "application/json" };
-      init.body = JSON.stringify(body ?? {});
-    }
-    const res = await app.request(url, init);
-    const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) as J : {} };
-  };
-  const ok = async (method: string, endpoint: string, body?: J, prefix?: string): Promise<J> => {
-    const r = await call(method, endpoint, body, prefix);
-    assert.equal(r.status, 200, `${method} ${endpoint}: ${JSON.stringify(r.json)}`);
-    return r.json;
-  };
-  const err = async (status: number, code: string, method: string, endpoint: string, body?: J) => {
-    const r = await call(method, endpoint, body);
-    assert.equal(r.status, status, `${method} ${endpoint}: ${JSON.stringify(r.json)}`);
-    assert.equal(r.json.error_code, code);
-    assert.equal(typeof r.json.message, "string");
-  };
+  const { call, ok, err } = apiClient(app);
   const put = async (path: string, bytes: Uint8Array<ArrayBuffer>) => {
     const res = await app.request(`/api/2.0/mlflow-artifacts/artifacts/${path}`, {
       method: "PUT",
