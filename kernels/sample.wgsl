@@ -4,16 +4,18 @@
 // bitwise search over order-preserving u32 keys (no sort) and the pick walks index order across threads. The RNG
 // is counter-based, u = hash(seed, counter). The sampled id is written where the next decode step's embedding
 // gather reads it (ids[dst]), so a chunk of decode steps needs no host round trip; DECODE also advances the
-// sequence's position and RNG counter. Twin: src/reference/sample.ts (same kept set and pick; sums may round
-// differently).
+// sequence's position and RNG counter, which also moves its output row, so every step of a chunk replays the
+// same dispatch. A CTRL-style repetition penalty first rescales, in place, the logits of the ids set in the
+// slot's seen-token bitmap (prompt and generated ids); the sampled id joins the bitmap. Twin:
+// src/reference/sample.ts (same kept set and pick; sums may round differently).
 override WG: u32 = 256u;
 override DECODE: bool = true;
 
 struct Params {
   V: u32,
   S: u32, // sequences (workgroups)
-  step: u32, // output row: out[step·S + s]
-  _pad: u32,
+  step: u32, // output row of counter == start: out[(step + counter − start)·S + s]
+  words: u32, // u32 words per seen bitmap: ⌈V/32⌉
 }
 
 struct Spec {
@@ -23,8 +25,8 @@ struct Spec {
   top_k: u32, // 0: off
   temperature: f32, // ≤ 0: greedy
   top_p: f32, // ≥ 1: off
-  _pad0: u32,
-  _pad1: u32,
+  start: u32, // counter at output row `step`
+  penalty: f32, // repetition penalty: seen logits l > 0 become l/penalty, others l·penalty; 1 or ≤ 0: off
 }
 
 struct Row {
@@ -32,12 +34,13 @@ struct Row {
   pos: u32, // position of this row's token
 }
 
-@group(0) @binding(0) var<storage, read> logits: array<f32>; // (S,V)
+@group(0) @binding(0) var<storage, read_write> logits: array<f32>; // (S,V); the penalty rescales in place
 @group(0) @binding(1) var<storage, read_write> specs: array<Spec>; // (S)
 @group(0) @binding(2) var<storage, read_write> ids: array<u32>; // next step's token ids
 @group(0) @binding(3) var<storage, read_write> out: array<u32>; // (steps,S) sampled ids
 @group(0) @binding(4) var<storage, read_write> rows: array<Row>; // next step's rows (DECODE advances pos)
 @group(0) @binding(5) var<uniform> p: Params;
+@group(0) @binding(6) var<storage, read_write> seen: array<u32>; // (slots, words) bitmap of ids in each slot
 
 var<workgroup> red_f: array<f32, WG>;
 var<workgroup> red_u: array<u32, WG>;
@@ -210,6 +213,16 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let per = (V + WG - 1u) / WG;
   let lo = min(V, tid * per);
   let hi = min(V, lo + per);
+  let seen_base = rows[spec.dst].slot * p.words;
+  if (spec.penalty > 0.0 && spec.penalty != 1.0) {
+    for (var i = lo; i < hi; i++) {
+      if (((seen[seen_base + i / 32u] >> (i % 32u)) & 1u) != 0u) {
+        let l = logits[base + i];
+        logits[base + i] = select(l * spec.penalty, l / spec.penalty, l > 0.0);
+      }
+    }
+  }
+  storageBarrier(); // thread 0's top-k finish reads every thread's range
 
   // 1. max and first argmax
   var best = -3.4e38;
@@ -321,7 +334,8 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 
   if (tid == 0u) {
     ids[spec.dst] = token;
-    out[p.step * p.S + s] = token;
+    out[(p.step + spec.counter - spec.start) * p.S + s] = token;
+    seen[seen_base + token / 32u] |= 1u << (token % 32u);
     if (DECODE) {
       rows[spec.dst].pos += 1u;
       specs[s].counter = spec.counter + 1u;

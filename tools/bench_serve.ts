@@ -10,7 +10,7 @@ import { loadConfig } from "../src/config/mod.ts";
 import { openGpu } from "../src/gpu/mod.ts";
 import { buildLayout } from "../src/model/layout.ts";
 import { initParams } from "../src/model/init.ts";
-import { type GenerationRequest, InferenceEngine, Scheduler } from "../src/serve/mod.ts";
+import { emptyStats, type GenerationRequest, InferenceEngine, Scheduler } from "../src/serve/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -60,8 +60,9 @@ console.log(
 );
 await scheduler.submit(request(0)); // warm-up: pipelines
 for (const S of streams) {
-  let best: { wall: number; ttft: number; decodeRate: number } | undefined;
+  let best: { wall: number; ttft: number; decodeRate: number; cpu: string } | undefined;
   for (let r = 0; r < Number(values.repeat); r++) {
+    engine.stats = emptyStats();
     const t0 = performance.now();
     const done: number[] = [];
     const results = await Promise.all(
@@ -74,7 +75,14 @@ for (const S of streams) {
     const wall = (performance.now() - t0) / 1000;
     const ttft = results.reduce((a, x) => a + x.ttftMs, 0) / S;
     const decodeRate = S === 1 ? (N - 1) / (wall - results[0].ttftMs / 1000) : 0;
-    if (!best || wall < best.wall) best = { wall, ttft, decodeRate };
+    const st = engine.stats;
+    const cpu = `decode CPU ${(st.chunkRecordMs / st.steps).toFixed(3)} ms/step recording ` +
+      `(${(st.chunkRecordMs / st.chunks).toFixed(2)} ms/chunk, ${
+        (st.chunkDispatches / st.steps).toFixed(0)
+      } ` +
+      `dispatches/step), submit ${(st.chunkSubmitMs / st.steps).toFixed(2)} ms/step; prefill recording ` +
+      `${(st.prefillRecordMs / st.prefills).toFixed(2)} ms/pass`;
+    if (!best || wall < best.wall) best = { wall, ttft, decodeRate, cpu };
   }
   const b = best!;
   const total = S * N;
@@ -82,7 +90,7 @@ for (const S of streams) {
     `streams ${String(S).padStart(2)}: ${(total / b.wall).toFixed(1).padStart(7)} tok/s aggregate, ` +
       `${(N / b.wall).toFixed(1).padStart(6)} tok/s per stream, mean TTFT ${b.ttft.toFixed(0)} ms` +
       (S === 1 ? `, decode after the first token ${b.decodeRate.toFixed(1)} tok/s` : "") +
-      `  (${total} tokens in ${b.wall.toFixed(2)} s)`,
+      `  (${total} tokens in ${b.wall.toFixed(2)} s)\n            ${b.cpu}`,
   );
 }
 scheduler.close();

@@ -1,17 +1,24 @@
 import assert from "node:assert/strict";
 import { CommandBatch, createBuffer, readBuffer } from "../gpu/mod.ts";
 import { gpuTest, randomArray } from "../gpu/testing.ts";
-import { keptSet, sampleReference } from "../reference/sample.ts";
-import { type GpuSampleSpec, packSpecs, sample } from "./sample.ts";
+import { applyRepetitionPenalty, keptSet, sampleReference } from "../reference/sample.ts";
+import { type GpuSampleSpec, packSpecs, sample, seenBitmap, seenWords } from "./sample.ts";
 
 const u32 = (data: ArrayBuffer) => new Uint32Array(data);
+/** The slot of decode row `dst` in runSample's rows buffer ({slot, pos} = {2·dst, 2·dst + 1}). */
+const rows0 = (dst: number) => 2 * dst;
 
-/** Runs one sampling dispatch over S rows; returns (out, ids, rows, specs) read back. */
+/**
+ * Runs `launches` sampling dispatches over S rows (row s at slot s + 2, seen bitmaps from `seen[s]`); returns
+ * (out, ids, rows, specs, seen) read back, out from row 1 on.
+ */
 async function runSample(
   gpu: Parameters<Parameters<typeof gpuTest>[1]>[0],
   logits: Float32Array,
   specs: GpuSampleSpec[],
   decode: boolean,
+  seen: number[][] = [],
+  launches = 1,
 ) {
   const S = specs.length;
   const V = logits.length / S;
@@ -21,16 +28,23 @@ async function runSample(
   const ids = createBuffer(dev, "ids", new Uint32Array(S + 2).fill(7));
   const out = createBuffer(dev, "out", new Uint32Array(3 * S).fill(99999));
   const rows = createBuffer(dev, "rows", Uint32Array.from({ length: 2 * (S + 2) }, (_, i) => i));
+  const W = seenWords(V);
+  const bitmaps = new Uint32Array((2 * S + 4) * W);
+  specs.forEach((spec, s) => bitmaps.set(seenBitmap(seen[s] ?? [], V), rows0(spec.dst) * W));
+  const seenBuf = createBuffer(dev, "seen", bitmaps);
   const batch = new CommandBatch(gpu, "sample test");
-  sample(batch, { logits: L, specs: P, ids, out, rows, S, V, step: 1, decode });
+  for (let i = 0; i < launches; i++) {
+    sample(batch, { logits: L, specs: P, ids, out, rows, seen: seenBuf, S, V, step: 1, decode });
+  }
   batch.submit();
   const res = {
-    out: u32(await readBuffer(gpu, out)).slice(S, 2 * S),
+    out: u32(await readBuffer(gpu, out)).slice(S, 3 * S),
     ids: u32(await readBuffer(gpu, ids)),
     rows: u32(await readBuffer(gpu, rows)),
     specs: u32(await readBuffer(gpu, P)),
+    seen: u32(await readBuffer(gpu, seenBuf)),
   };
-  for (const b of [L, P, ids, out, rows]) b.destroy();
+  for (const b of [L, P, ids, out, rows, seenBuf]) b.destroy();
   return res;
 }
 
@@ -108,5 +122,80 @@ gpuTest(
       assert.equal(out[s], want, `row ${s}`);
     }
     assert.ok(picked.size > 1);
+  },
+);
+
+gpuTest(
+  "sample: the repetition penalty rescales seen logits before greedy and sampled picks",
+  async (gpu) => {
+    const V = 333;
+    const S = 24;
+    const logits = randomArray(S * V, 6, 3);
+    const seen: number[][] = [];
+    const specs: GpuSampleSpec[] = Array.from({ length: S }, (_, s) => {
+      const row = logits.subarray(s * V, (s + 1) * V);
+      let best = 0;
+      for (let i = 1; i < V; i++) if (row[i] > row[best]) best = i;
+      // The row's argmax, a few negative logits and ids on both sides of a word boundary are "already seen".
+      seen.push([best, 31, 32, 33, V - 1, ...Array.from({ length: 20 }, (_, j) => (s * 17 + j * 13) % V)]);
+      return {
+        dst: s,
+        seed: 9 + s,
+        counter: s,
+        temperature: s % 3 === 0 ? 0 : [0.5, 1][s % 2],
+        topK: [0, 5, 60][s % 3],
+        topP: [1, 0.9][s % 2],
+        repetitionPenalty: [1.3, 2, 0.7, 50][s % 4],
+      };
+    });
+    const { out, seen: after } = await runSample(gpu, logits, specs, false, seen);
+    const W = seenWords(V);
+    let agree = 0;
+    let changed = 0;
+    for (let s = 0; s < S; s++) {
+      const row = logits.subarray(s * V, (s + 1) * V);
+      const penalized = applyRepetitionPenalty(row, seen[s], specs[s].repetitionPenalty!);
+      const want = sampleReference(penalized, specs[s]);
+      if (specs[s].temperature === 0) assert.equal(out[s], want, `greedy row ${s}`);
+      else assert.ok(keptSet(penalized, specs[s]).has(out[s]), `row ${s}: ${out[s]} outside the kept set`);
+      if (want === out[s]) agree++;
+      if (want !== sampleReference(row, specs[s])) changed++;
+      const bits = after.subarray(rows0(s) * W, (rows0(s) + 1) * W);
+      assert.deepEqual(
+        [...bits],
+        [...seenBitmap([...seen[s], out[s]], V)],
+        `row ${s}: the pick joins the bitmap`,
+      );
+    }
+    assert.ok(agree >= S - 2, `only ${agree}/${S} draws equal the reference`);
+    assert.ok(changed >= S / 4, `the penalty changed only ${changed} picks`);
+  },
+);
+
+gpuTest(
+  "sample: in decode mode each launch writes the next output row (step + counter − start)",
+  async (gpu) => {
+    const V = 40;
+    const S = 3;
+    const logits = randomArray(S * V, 2);
+    const specs = Array.from({ length: S }, (_, s) => ({
+      dst: s,
+      seed: s,
+      counter: 5 + s,
+      topK: 0,
+      topP: 1,
+      temperature: 1,
+    }));
+    const { out, specs: after } = await runSample(gpu, logits, specs, true, [], 2);
+    for (let s = 0; s < S; s++) {
+      const row = logits.subarray(s * V, (s + 1) * V);
+      assert.equal(out[s], sampleReference(row, specs[s]), `row ${s}, first launch`);
+      assert.equal(
+        out[S + s],
+        sampleReference(row, { ...specs[s], counter: specs[s].counter + 1 }),
+        `second launch`,
+      );
+      assert.equal(after[8 * s + 2], specs[s].counter + 2);
+    }
   },
 );

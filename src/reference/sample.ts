@@ -1,7 +1,7 @@
 /**
  * Plain TypeScript twin of kernels/sample.wgsl: the GPU sampling contract (greedy argmax, or temperature with
  * top-k and top-p thresholds found by bitwise search over order-preserving float keys, then an index-order pick
- * with a counter-based per-sequence RNG). Not the host sampler of src/model/generate.ts (it sorts instead).
+ * with a counter-based per-sequence RNG; the repetition penalty applied before). Not the host sampler of src/model/generate.ts (it sorts instead).
  */
 
 /** One sequence's sampling settings, as the kernel reads them. */
@@ -15,6 +15,29 @@ export interface SampleSpec {
   seed: number;
   /** Index of the generated token (0 for the first); the RNG draws uniformAt(seed, counter). */
   counter: number;
+  /** CTRL-style penalty on tokens already in the sequence (see applyRepetitionPenalty); 1 or absent: off. */
+  repetitionPenalty?: number;
+}
+
+/**
+ * Logits after a CTRL-style repetition penalty (Keskar et al. 2019, as Hugging Face applies it): each id in
+ * `seen` (prompt and generated tokens) has a positive logit divided by `penalty`, others multiplied by it, in f32.
+ * A penalty of 1, or ≤ 0, changes nothing.
+ */
+export function applyRepetitionPenalty(
+  logits: Float32Array,
+  seen: Iterable<number>,
+  penalty: number,
+): Float32Array {
+  const out = Float32Array.from(logits);
+  if (!(penalty > 0) || penalty === 1) return out;
+  const p = Math.fround(penalty);
+  for (const id of new Set(seen)) {
+    if (id < 0 || id >= out.length) continue;
+    const l = out[id];
+    out[id] = l > 0 ? l / p : l * p;
+  }
+  return out;
 }
 
 /** PCG hash (O'Neill's RXS-M-XS output on one LCG step), as the WGSL computes it in u32 arithmetic. */

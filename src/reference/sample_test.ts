@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { randomArray } from "../gpu/testing.ts";
-import { keptSet, orderedKey, pcgHash, sampleReference, uniformAt } from "./sample.ts";
+import {
+  applyRepetitionPenalty,
+  keptSet,
+  orderedKey,
+  pcgHash,
+  sampleReference,
+  uniformAt,
+} from "./sample.ts";
 
 Deno.test("orderedKey preserves the order of floats, negatives and zero included", () => {
   const xs = [-1e30, -3.5, -1, -1e-20, 0, 1e-20, 0.5, 1, 7, 1e30];
@@ -59,4 +66,18 @@ Deno.test("top-k and top-p keep exactly the documented set", () => {
     for (const h of hits) assert(allowed.has(h), `trial ${trial}: ${h} outside the kept set`);
     if (spec.topK > 0) assert(allowed.size <= spec.topK);
   }
+});
+
+Deno.test("the repetition penalty divides seen positive logits and multiplies seen negative ones", () => {
+  const logits = Float32Array.of(2, -1, 0, 3, -0.5, 1.5);
+  const out = applyRepetitionPenalty(logits, [0, 1, 2, 4, 4, 9, -1], 2);
+  assert.deepEqual([...out], [1, -2, 0, 3, -1, 1.5]);
+  assert.deepEqual([...logits], [2, -1, 0, 3, -0.5, 1.5], "the input is left alone");
+  assert.deepEqual([...applyRepetitionPenalty(logits, [0, 1], 1)], [...logits]);
+  assert.deepEqual([...applyRepetitionPenalty(logits, [0, 1], 0)], [...logits]);
+  // Greedy moves off a repeated maximum once the penalty brings it under the runner-up.
+  const spec = { temperature: 0, topK: 0, topP: 1, seed: 0, counter: 0 };
+  assert.equal(sampleReference(logits, spec), 3);
+  assert.equal(sampleReference(applyRepetitionPenalty(logits, [3], 2.5), spec), 0);
+  assert.equal(sampleReference(applyRepetitionPenalty(logits, [3], 1.4), spec), 3);
 });

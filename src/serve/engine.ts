@@ -1,20 +1,30 @@
 /**
  * The KV-cache inference engine on the GPU: a prefill pass over whole prompts (many rows per sequence) and chunks
  * of batched decode steps (one row per sequence) whose sampled ids feed the next step's embedding gather on the
- * GPU, so a chunk of N tokens is one submit and one readback. Holds the cache (slots × context) for every layer.
+ * GPU, so a chunk of N tokens is one submit and one readback. A decode step over S sequences is recorded once as
+ * a DispatchProgram and replayed for every step of every chunk into one compute pass. Holds the cache (slots ×
+ * context) for every layer and each slot's seen-token bitmap (the repetition penalty).
  * Not the scheduler that decides who runs (scheduler.ts) and not training (src/model/engine.ts).
  */
+import { debugLevel } from "../cli/output.ts";
 import type { ModelConfig } from "../config/mod.ts";
 import { type Binding, CommandBatch, createBuffer, type Gpu, upload } from "../gpu/mod.ts";
 import { matmul } from "../kernels/matmul.ts";
-import { copy } from "../kernels/copy.ts";
 import { embeddingForward } from "../kernels/embedding.ts";
 import { rmsnormForward } from "../kernels/rmsnorm.ts";
 import { swigluForward } from "../kernels/swiglu.ts";
 import { attendCached, gatherRows, kvAppend, maxCacheLength, ropeRows } from "../kernels/decode.ts";
-import { type GpuSampleSpec, packSpecs, sample, SPEC_BYTES } from "../kernels/sample.ts";
+import {
+  type GpuSampleSpec,
+  packSpecs,
+  sample,
+  seenBitmap,
+  seenWords,
+  SPEC_BYTES,
+} from "../kernels/sample.ts";
 import { buildLayout, type Layout, type ModelDims, modelDims } from "../model/layout.ts";
 import { MoeLayer, moeTensors } from "../model/moe.ts";
+import { DispatchProgram } from "./program.ts";
 
 const F32 = 4;
 
@@ -48,6 +58,37 @@ export interface DecodeSeq {
   spec: GpuSampleSpec;
 }
 
+/** Host time the engine spent, split as src/train/bench.ts does: recording (encoding, bind groups, uniforms)
+ * before queue.submit, and inside submit (a CPU adapter like lavapipe runs the work right there). */
+export interface EngineStats {
+  /** Decode chunks submitted and the decode steps they held. */
+  chunks: number;
+  steps: number;
+  /** Host ms recording decode chunks / inside their submits. */
+  chunkRecordMs: number;
+  chunkSubmitMs: number;
+  /** Prefill passes and their host ms (recording / submit). */
+  prefills: number;
+  prefillRecordMs: number;
+  prefillSubmitMs: number;
+  /** Dispatches recorded by decode chunks. */
+  chunkDispatches: number;
+}
+
+/** Zeroed stats. */
+export function emptyStats(): EngineStats {
+  return {
+    chunks: 0,
+    steps: 0,
+    chunkRecordMs: 0,
+    chunkSubmitMs: 0,
+    prefills: 0,
+    prefillRecordMs: 0,
+    prefillSubmitMs: 0,
+    chunkDispatches: 0,
+  };
+}
+
 /** Bytes of KV cache one slot of `context` positions needs for this model. */
 export function kvBytesPerSlot(model: ModelConfig, context = model.max_seq_len): number {
   const d = modelDims(model);
@@ -68,14 +109,18 @@ export class InferenceEngine {
   readonly layout: Layout;
   readonly params: GPUBuffer;
   readonly rowsMax: number;
+  /** Host time counters (see EngineStats); reset by assigning emptyStats(). */
+  stats: EngineStats = emptyStats();
   #a: Record<
-    "x" | "n" | "rstd" | "q" | "k" | "v" | "att" | "xmid" | "gate" | "up" | "h" | "hs" | "logits",
+    "x" | "n" | "rstd" | "q" | "k" | "v" | "att" | "gate" | "up" | "h" | "hs" | "logits",
     GPUBuffer
   >;
   #kc: GPUBuffer[]; // per layer (slots,context,KVH,HS)
   #vc: GPUBuffer[];
   #pre: Record<"ids" | "rows" | "pick" | "specs" | "out", GPUBuffer>;
   #dec: Record<"ids" | "rows" | "specs" | "out", GPUBuffer>;
+  #seen: GPUBuffer; // u32 (slots, seenWords(V)): ids each slot's sequence holds, prompt included
+  #programs = new Map<number, DispatchProgram>(); // decode step over S sequences → its recorded dispatches
   #moe = new Map<number, MoeLayer>(); // layer → its MoE MLP (inference-only use of the training block)
 
   constructor(
@@ -117,7 +162,6 @@ export class InferenceEngine {
       k: buf("k", R * kvw),
       v: buf("v", R * kvw),
       att: buf("att", R * qw),
-      xmid: buf("xmid", R * d.C),
       gate: buf("gate", R * d.I),
       up: buf("up", R * d.I),
       h: buf("h", R * d.I),
@@ -142,6 +186,7 @@ export class InferenceEngine {
       specs: buf("decode specs", (S * SPEC_BYTES) / F32),
       out: buf("decode out", limits.maxChunk * S),
     };
+    this.#seen = buf("seen", S * seenWords(d.V));
   }
 
   /** Bytes of the KV cache. */
@@ -155,7 +200,10 @@ export class InferenceEngine {
     return { buffer: this.params, offset: e.offset * F32, size: e.size * F32 };
   }
 
-  /** Records the blocks and the final norm over R rows: ids (R) at rows (R) → n (R,C), appending to the cache. */
+  /**
+   * Records the blocks and the final norm over R rows: ids (R) at rows (R) → n (R,C), appending to the cache.
+   * The residual stream x is updated in place (attention output, then the MLP, accumulate into it).
+   */
   #forward(batch: CommandBatch, ids: GPUBuffer, rows: GPUBuffer, R: number): void {
     const d = this.dims;
     const a = this.#a;
@@ -195,11 +243,10 @@ export class InferenceEngine {
         HS: d.HS,
         TMAX,
       });
-      copy(batch, { src: a.x, dst: a.xmid, n: R * C });
       matmul(batch, {
         a: a.att,
         b: this.#w(`${p}.attn.o.weight`),
-        c: a.xmid,
+        c: a.x,
         M: R,
         K: qw,
         N: C,
@@ -207,7 +254,7 @@ export class InferenceEngine {
         accumulate: true,
       });
       rmsnormForward(batch, {
-        x: a.xmid,
+        x: a.x,
         weight: this.#w(`${p}.n2.weight`),
         out: a.n,
         rstd: a.rstd,
@@ -215,18 +262,17 @@ export class InferenceEngine {
         C,
         eps,
       });
-      this.#mlp(batch, l, R); // x = xmid + mlp(n)
+      this.#mlp(batch, l, R); // x += mlp(n)
     }
     rmsnormForward(batch, { x: a.x, weight: this.#w("norm.weight"), out: a.n, rstd: a.rstd, N: R, C, eps });
   }
 
-  /** x (R,C) = xmid + MLP of n (R,C): SwiGLU, or the layer's mixture of experts. */
+  /** x (R,C) += MLP of n (R,C): SwiGLU, or the layer's mixture of experts. */
   #mlp(batch: CommandBatch, l: number, R: number): void {
     const d = this.dims;
     const a = this.#a;
     const moe = this.#moe.get(l);
     if (moe) {
-      copy(batch, { src: a.xmid, dst: a.x, n: R * d.C });
       moe.forward(batch, { x: a.n, out: a.x, w: moeTensors(l, (n) => this.#w(n)), accumulate: true, n: R });
       return;
     }
@@ -234,7 +280,6 @@ export class InferenceEngine {
     matmul(batch, { a: a.n, b: this.#w(`${p}.gate.weight`), c: a.gate, M: R, K: d.C, N: d.I, transB: true });
     matmul(batch, { a: a.n, b: this.#w(`${p}.up.weight`), c: a.up, M: R, K: d.C, N: d.I, transB: true });
     swigluForward(batch, { gate: a.gate, up: a.up, out: a.h, n: R * d.I });
-    copy(batch, { src: a.xmid, dst: a.x, n: R * d.C });
     const down = this.#w(`${p}.down.weight`);
     matmul(batch, { a: a.h, b: down, c: a.x, M: R, K: d.I, N: d.C, transB: true, accumulate: true });
   }
@@ -244,6 +289,31 @@ export class InferenceEngine {
     const d = this.dims;
     const head = this.model.tie_embeddings ? "embed.weight" : "head.weight";
     matmul(batch, { a: rows, b: this.#w(head), c: this.#a.logits, M: S, K: d.C, N: d.V, transB: true });
+  }
+
+  /** The recorded decode step over S sequences: forward, head and sampling (which feeds the next step). */
+  #decodeProgram(S: number): DispatchProgram {
+    let program = this.#programs.get(S);
+    if (!program) {
+      program = DispatchProgram.record(this.gpu, `decode S=${S}`, (batch) => {
+        this.#forward(batch, this.#dec.ids, this.#dec.rows, S);
+        this.#head(batch, this.#a.n, S);
+        sample(batch, {
+          logits: this.#a.logits,
+          specs: this.#dec.specs,
+          ids: this.#dec.ids,
+          out: this.#dec.out,
+          rows: this.#dec.rows,
+          seen: this.#seen,
+          S,
+          V: this.dims.V,
+          step: 0,
+          decode: true,
+        });
+      });
+      this.#programs.set(S, program);
+    }
+    return program;
   }
 
   /**
@@ -267,6 +337,13 @@ export class InferenceEngine {
     if (steps > maxChunk) {
       throw new Error(`Cannot run ${steps} decode steps in one chunk: the limit is ${maxChunk}`);
     }
+    prefill.forEach((p) => {
+      if (decode[p.spec.dst]?.slot !== p.slot) {
+        throw new Error(
+          `Cannot prefill slot ${p.slot}: decode[${p.spec.dst}] must list it (its spec.dst), the sampler reads its slot there`,
+        );
+      }
+    });
     if (S > 0) {
       upload(dev, this.#dec.ids, Uint32Array.from(decode, (s) => s.token));
       upload(dev, this.#dec.rows, Uint32Array.from(decode.flatMap((s) => [s.slot, s.pos])));
@@ -298,6 +375,9 @@ export class InferenceEngine {
       upload(dev, this.#pre.rows, rows);
       upload(dev, this.#pre.pick, pick);
       upload(dev, this.#pre.specs, packSpecs(prefill.map((s) => s.spec)));
+      const words = seenWords(this.dims.V);
+      for (const s of prefill) upload(dev, this.#seen, seenBitmap(s.prompt, this.dims.V), s.slot * words * 4);
+      const t0 = performance.now();
       const batch = new CommandBatch(this.gpu, "prefill");
       this.#forward(batch, this.#pre.ids, this.#pre.rows, R);
       gatherRows(batch, {
@@ -315,34 +395,42 @@ export class InferenceEngine {
         ids: this.#dec.ids,
         out,
         rows: this.#dec.rows,
+        seen: this.#seen,
         S: prefill.length,
         V: this.dims.V,
         step: 0,
         decode: false,
       });
       first = batch.read(out, 0, prefill.length * 4).then((b) => new Uint32Array(b));
+      const t1 = performance.now();
       batch.submit();
+      this.stats.prefills++;
+      this.stats.prefillRecordMs += t1 - t0;
+      this.stats.prefillSubmitMs += performance.now() - t1;
     }
     const chunk = () => {
       if (S === 0 || steps === 0) return Promise.resolve(new Uint32Array(0));
+      const t0 = performance.now();
+      const program = this.#decodeProgram(S);
       const batch = new CommandBatch(this.gpu, "decode");
-      for (let t = 0; t < steps; t++) {
-        this.#forward(batch, this.#dec.ids, this.#dec.rows, S);
-        this.#head(batch, this.#a.n, S);
-        sample(batch, {
-          logits: this.#a.logits,
-          specs: this.#dec.specs,
-          ids: this.#dec.ids,
-          out: this.#dec.out,
-          rows: this.#dec.rows,
-          S,
-          V: this.dims.V,
-          step: t,
-          decode: true,
-        });
+      // Every step is the same dispatch list: positions, RNG counters and output rows advance on the GPU.
+      const pass = batch.encoder.beginComputePass({ label: `decode ${steps}×S=${S}` });
+      for (let t = 0; t < steps; t++) program.encode(pass);
+      pass.end();
+      batch.dispatches += steps * program.dispatches;
+      batch.passes++;
+      if (debugLevel() >= 2) {
+        console.error(`[gpu] decode: ${steps} steps × ${program.dispatches} dispatches (S=${S}), one pass`);
       }
       const ids = batch.read(this.#dec.out, 0, steps * S * 4).then((b) => new Uint32Array(b));
+      const t1 = performance.now();
       batch.submit();
+      const st = this.stats;
+      st.chunks++;
+      st.steps += steps;
+      st.chunkDispatches += batch.dispatches;
+      st.chunkRecordMs += t1 - t0;
+      st.chunkSubmitMs += performance.now() - t1;
       return ids;
     };
     return { first, chunk };
@@ -351,7 +439,9 @@ export class InferenceEngine {
   /** Releases every GPU buffer (the parameters too unless `keepParams`). */
   destroy(keepParams = false): void {
     for (const group of [this.#a, this.#pre, this.#dec]) for (const b of Object.values(group)) b.destroy();
-    for (const b of [...this.#kc, ...this.#vc]) b.destroy();
+    for (const b of [...this.#kc, ...this.#vc, this.#seen]) b.destroy();
+    for (const p of this.#programs.values()) p.destroy();
+    this.#programs.clear();
     for (const moe of this.#moe.values()) moe.destroy();
     if (!keepParams) this.params.destroy();
   }

@@ -6,7 +6,9 @@
 export {
   checkServable,
   type DecodeSeq,
+  emptyStats,
   type EngineLimits,
+  type EngineStats,
   InferenceEngine,
   kvBytesPerSlot,
   type PrefillSeq,
