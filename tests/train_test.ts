@@ -1,8 +1,12 @@
-/** End-to-end training on the built-in corpus: loss falls, checkpoints resume exactly, the model generates. */
+/**
+ * End-to-end training on the built-in corpus: loss falls, checkpoints resume exactly (float32, and float16 AMP with
+ * its loss scale carried over), the model generates.
+ */
 import assert from "node:assert/strict";
 import { gpuTest } from "../src/gpu/testing.ts";
 import { loadConfig } from "../src/config/mod.ts";
-import { type LogPoint, train } from "../src/train/trainer.ts";
+import { type LogPoint, train, type TrainOptions } from "../src/train/trainer.ts";
+import type { TrainState } from "../src/model/checkpoint.ts";
 
 async function smallConfig(dir: string, sets: string[] = []) {
   const { config } = await loadConfig("tiny", [
@@ -30,54 +34,101 @@ async function smallConfig(dir: string, sets: string[] = []) {
   return config;
 }
 
+/**
+ * Trains 12 steps uninterrupted (run `<name>-full`), then the same run stopped once step 6 has been logged (a
+ * checkpoint where it stopped) and resumed to 12 (run `<name>-split`). Returns both runs' log points.
+ */
+async function fullAndResumed(dir: string, name: string, sets: string[], extra: Partial<TrainOptions> = {}) {
+  const quiet = { log: () => {} };
+  const full: LogPoint[] = [];
+  const r1 = await train({
+    ...extra,
+    config: await smallConfig(dir, sets),
+    runName: `${name}-full`,
+    hooks: { ...quiet, onLog: (p) => full.push(p) },
+  });
+  assert.equal(r1.steps, 12);
+  const stop = { requested: false };
+  const first: LogPoint[] = [];
+  const r0 = await train({
+    ...extra,
+    config: await smallConfig(dir, sets),
+    runName: `${name}-split`,
+    stop,
+    hooks: {
+      ...quiet,
+      onLog: (p) => {
+        first.push(p);
+        if (p.step >= 6) stop.requested = true;
+      },
+    },
+  });
+  assert.ok(r0.interrupted && r0.steps >= 6 && r0.steps < 12, `stopped at ${r0.steps}`);
+  const second: LogPoint[] = [];
+  const r2 = await train({
+    ...extra,
+    config: await smallConfig(dir, sets),
+    runName: `${name}-split`,
+    resume: true,
+    hooks: { ...quiet, onLog: (p) => second.push(p) },
+  });
+  assert.equal(r2.steps, 12);
+  const resumed = [...first.filter((p) => p.step <= r0.steps), ...second];
+  assert.deepEqual(resumed.map((p) => p.step), full.map((p) => p.step));
+  for (let i = 0; i < full.length; i++) {
+    assert.equal(resumed[i].loss, full[i].loss, `step ${full[i].step}: resumed loss differs`);
+  }
+  return { full, resumed, r1, stoppedAt: r0.steps, checkpoint: r0.checkpoint! };
+}
+
 gpuTest(
   "training on builtin:stories lowers the loss, and a resumed run follows the same trajectory",
   async () => {
     const dir = await Deno.makeTempDir();
     try {
-      const quiet = { log: () => {} };
-      const full: LogPoint[] = [];
-      const r1 = await train({
-        config: await smallConfig(dir),
-        runName: "full",
-        hooks: { ...quiet, onLog: (p) => full.push(p) },
-      });
-      assert.equal(r1.steps, 12);
+      const { full, r1 } = await fullAndResumed(dir, "f32", []);
       assert.ok(full.at(-1)!.loss < full[0].loss - 0.3, `loss ${full[0].loss} → ${full.at(-1)!.loss}`);
       assert.ok(r1.finalValLoss! < Math.log(300));
       for (const f of ["model.safetensors", "config.json", "tokenizer.json", "generation_config.json"]) {
         await Deno.stat(`${r1.modelDir}/${f}`);
       }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
-      // Stopped once step 6 has been logged (a checkpoint where it stopped), then resumed to 12.
-      const stop = { requested: false };
-      const first: LogPoint[] = [];
-      const r0 = await train({
-        config: await smallConfig(dir),
-        runName: "split",
-        stop,
-        hooks: {
-          ...quiet,
-          onLog: (p) => {
-            first.push(p);
-            if (p.step >= 6) stop.requested = true;
-          },
-        },
-      });
-      const second: LogPoint[] = [];
-      const r2 = await train({
-        config: await smallConfig(dir),
-        runName: "split",
-        resume: true,
-        hooks: { ...quiet, onLog: (p) => second.push(p) },
-      });
-      assert.equal(r2.steps, 12);
-      assert.ok(r0.interrupted && r0.steps >= 6 && r0.steps < 12, `stopped at ${r0.steps}`);
-      const resumed = [...first.filter((p) => p.step <= r0.steps), ...second];
-      assert.deepEqual(resumed.map((p) => p.step), full.map((p) => p.step));
-      for (let i = 0; i < full.length; i++) {
-        assert.equal(resumed[i].loss, full[i].loss, `step ${full[i].step}: resumed loss differs`);
-      }
+gpuTest(
+  "a resumed float16 AMP run continues the loss scale and follows the uninterrupted trajectory",
+  async (gpu) => {
+    if (!gpu.hasF16) return;
+    const dir = await Deno.makeTempDir();
+    try {
+      // From 2^24 four of the first five steps overflow and halve the scale; it doubles at steps 8 and 11 (lavapipe),
+      // so a resume that restarted at 2^24 would skip steps and one that lost the clean count would double late.
+      const sets = ["training.use_amp=true", "training.amp_dtype=float16", "training.sample_tokens=0"];
+      const lossScale = { initScale: 2 ** 24, growthInterval: 3 };
+      const { full, resumed, stoppedAt, checkpoint } = await fullAndResumed(dir, "f16", sets, { lossScale });
+      const amp = (p: LogPoint) => [p.extra?.["train/loss_scale"], p.extra?.["train/skipped_steps"]];
+      assert.deepEqual(resumed.map(amp), full.map(amp));
+      const state = JSON.parse(await Deno.readTextFile(`${checkpoint}/state.json`)) as TrainState;
+      const atStop = full.find((p) => p.step === stoppedAt)!;
+      assert.deepEqual(state.amp && [state.amp.lossScale, state.amp.skippedSteps], amp(atStop));
+      assert.equal(state.amp?.dtype, "float16");
+      assert.ok(state.amp!.lossScale < 2 ** 24 && state.amp!.skippedSteps >= 1, JSON.stringify(state.amp));
+      // A damaged loss-scale entry is refused with the file named, not resumed with a garbage scale.
+      const bad = { ...state, amp: { ...state.amp!, lossScale: -1 } };
+      await Deno.writeTextFile(`${checkpoint}/state.json`, JSON.stringify(bad));
+      await assert.rejects(
+        train({
+          config: await smallConfig(dir, sets),
+          runName: "f16-split",
+          resume: checkpoint,
+          lossScale,
+          hooks: { log: () => {} },
+        }),
+        /Cannot resume from .*state.json: its amp entry/,
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -1,13 +1,14 @@
 /**
  * Checkpoints and model directories on disk. A checkpoint (`<dir>/step_<N>/`) holds the weights and the AdamW
- * moments as safetensors plus `state.json` (resolved config, step, sampler state), written into a temporary
- * directory and renamed so a crash never leaves half a checkpoint. A model directory holds what serving needs:
- * `model.safetensors`, `config.json`, `tokenizer.json`, `generation_config.json`.
+ * moments as safetensors plus `state.json` (resolved config, step, sampler state, AMP loss scale), written into a
+ * temporary directory and renamed so a crash never leaves half a checkpoint. A model directory holds what
+ * serving needs: `model.safetensors`, `config.json`, `tokenizer.json`, `generation_config.json`.
  */
 import type { Config } from "../config/mod.ts";
 import { UsageError } from "../errors.ts";
 import { readSafetensors, toF32, writeSafetensors } from "./safetensors.ts";
 import type { Layout } from "./layout.ts";
+import type { AmpState } from "./amp.ts";
 
 /** Everything besides tensors that a resumed run needs. */
 export interface TrainState {
@@ -20,6 +21,8 @@ export interface TrainState {
   runId?: string;
   /** Per-step loss sums of the last log window, carried so logs continue smoothly. */
   extra?: Record<string, unknown>;
+  /** AMP runs: the loss scale, its clean-step count and the skipped-steps total, so a resume continues them. */
+  amp?: AmpState;
 }
 
 /** Splits a flat buffer into named tensors by the layout (padding dropped). */
@@ -106,6 +109,7 @@ export async function loadCheckpoint(
     });
   }
   const state = JSON.parse(stateText) as TrainState;
+  if (state.amp !== undefined) checkAmpState(state.amp, `${path}/state.json`);
   const model = await readSafetensors(`${path}/model.safetensors`);
   const opt = await readSafetensors(`${path}/optimizer.safetensors`);
   return {
@@ -143,4 +147,20 @@ export async function saveModelDir(
   await Deno.writeTextFile(`${tmp}/generation_config.json`, JSON.stringify(generation, null, 2) + "\n");
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await Deno.rename(tmp, dir);
+}
+
+/** Rejects a state.json `amp` entry that could not have been written by saveCheckpoint. */
+function checkAmpState(amp: AmpState, source: string): void {
+  const ok = typeof amp === "object" && amp !== null && ["float16", "bfloat16"].includes(amp.dtype) &&
+    amp.lossScale > 0 && Number.isFinite(amp.lossScale) &&
+    [amp.cleanSteps, amp.skippedSteps].every((n) => Number.isInteger(n) && n >= 0);
+  if (!ok) {
+    throw new UsageError(
+      `Cannot resume from ${source}: its amp entry ${JSON.stringify(amp)} is not a loss-scale state`,
+      {
+        hint:
+          "expected {dtype: float16|bfloat16, lossScale > 0, cleanSteps ≥ 0, skippedSteps ≥ 0}; remove the entry to start the scale afresh",
+      },
+    );
+  }
 }

@@ -8,6 +8,7 @@ import type { Config } from "../config/mod.ts";
 import { CommandBatch, type Gpu, openGpu, readBuffer, upload } from "../gpu/mod.ts";
 import { BatchSampler, EvalSampler, prepareData, type PreparedData } from "../data/mod.ts";
 import { Engine, type TokenBatch } from "../model/engine.ts";
+import type { AmpState } from "../model/amp.ts";
 import { initParams } from "../model/init.ts";
 import { capTokens, InferenceEngine, Scheduler } from "../serve/mod.ts";
 import {
@@ -146,6 +147,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     startStep = ck.state.step;
     samplerState = ck.state.sampler;
     runId = ck.state.runId;
+    restoreAmp(engine, ck.state.amp, log);
     log(`resumed from ${resumeFrom} at step ${startStep}`);
   } else {
     upload(gpu.device, engine.params, initParams(engine.layout, t.seed));
@@ -226,10 +228,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let checkpoint: string | undefined;
 
   const writeCheckpoint = async (): Promise<string> => {
-    const [params, m, v] = await Promise.all(
-      [engine.params, optimizer.m, optimizer.v].map(async (b) => new Float32Array(await readBuffer(gpu, b))),
-    );
-    const state: TrainState = { step, config, sampler: sampler.state(), runName, runId };
+    const read = async (b: GPUBuffer) => new Float32Array(await readBuffer(gpu, b));
+    const [params, m, v, amp] = await Promise.all([
+      read(engine.params),
+      read(optimizer.m),
+      read(optimizer.v),
+      engine.readAmpState(), // the loss-scale state (AMP), so that a resume continues it
+    ]);
+    const state: TrainState = { step, config, sampler: sampler.state(), runName, runId, amp };
     const path = await saveCheckpoint(ckptDir, engine.layout, { params, m, v }, state);
     opts.hooks?.onCheckpoint?.(path, step);
     return path;
@@ -262,7 +268,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       let read: Promise<ArrayBuffer> | undefined;
       let moeRead: Promise<Record<string, number>> | undefined;
       if (logNow) {
-        // Under AMP also the loss-scale state: [8] scale, [10] skipped steps so far (src/kernels/amp.ts).
+        // Under AMP also the loss-scale state: [8] scale, [10] skipped steps in this run, resumes included.
         read = batch.read(engine.scalars, 0, engine.ampStep ? (AMP_STATE_SLOT + 4) * 4 : 12);
         batch.clear(engine.scalars, 0, 4);
         // Router balance, entropy and per-expert fractions of this step's last micro-batch (MoE models only).
@@ -321,6 +327,18 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   engine.destroy();
   gpu.device.destroy();
   return { runName, runId, steps: step, interrupted, finalValLoss: lastEval?.loss, modelDir, checkpoint };
+}
+
+/** Continues a checkpoint's AMP loss-scale state when the resumed run computes in the same dtype. */
+function restoreAmp(engine: Engine, saved: AmpState | undefined, log: (line: string) => void): void {
+  if (!saved || engine.precision === "float32") return;
+  if (saved.dtype !== engine.precision) {
+    log(
+      `note: the checkpoint's ${saved.dtype} loss scale is not carried over: this run computes in ${engine.precision}`,
+    );
+    return;
+  }
+  engine.restoreAmpState(saved);
 }
 
 function defaultRunName(): string {
