@@ -1,19 +1,26 @@
 /**
- * Launches kernels/matmul.wgsl: C (M,N) = alpha · op(A) · op(B) [+ C], optionally batched, and split along K into a
- * scratch (then reduced) when the output has too few tiles to fill the GPU — the weight-gradient Aᵀ·B case, where
- * K = B·T is large and the output is a small (out, in) matrix. The AMP variants read f16 or bf16 inputs.
+ * Launches the dense matmul (kernels/matmul*.wgsl): C (M,N) = alpha · op(A) · op(B) [+ C], optionally batched, and
+ * split along K into a scratch (then reduced) when the output has too few tiles to fill the GPU — the weight-gradient
+ * Aᵀ·B case, where K = B·T is large and the output is a small (out, in) matrix. The AMP variants read f16 or bf16.
  */
-import code from "../../kernels/matmul.wgsl" with { type: "text" };
-import codeF16 from "../../kernels/matmul_f16.wgsl" with { type: "text" };
-import codeBf16 from "../../kernels/matmul_bf16.wgsl" with { type: "text" };
+import front from "../../kernels/matmul.wgsl" with { type: "text" };
+import frontF16 from "../../kernels/matmul_f16.wgsl" with { type: "text" };
+import frontBf16 from "../../kernels/matmul_bf16.wgsl" with { type: "text" };
+import dense from "../../kernels/matmul_dense.wgsl" with { type: "text" };
+import tile from "../../kernels/matmul_tile.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
 import type { LowPrecision } from "../reference/amp.ts";
+import { compose } from "./_wgsl.ts";
 
-export const MATMUL: Kernel = { name: "matmul", code };
+// Each module is the dense prelude + the shared tile loop + its input-type front (A/B bindings, element reads, extra
+// entry points). The order matters to naga 29: with the front first, a module whose two entry points both reach the
+// tile (matmul_f16/bf16) panics in pipeline creation (handlevec.rs assertion); the test that builds every pipeline
+// guards it.
+export const MATMUL: Kernel = { name: "matmul", code: compose(dense, tile, front) };
 /** f16 A and B, f32 accumulation and C; compiled only when used (needs shader-f16). */
-export const MATMUL_F16: Kernel = { name: "matmul_f16", code: codeF16 };
+export const MATMUL_F16: Kernel = { name: "matmul_f16", code: compose(dense, tile, frontF16) };
 /** bf16 A and B packed two per u32, f32 accumulation and C (no shader-f16 needed). */
-export const MATMUL_BF16: Kernel = { name: "matmul_bf16", code: codeBf16 };
+export const MATMUL_BF16: Kernel = { name: "matmul_bf16", code: compose(dense, tile, frontBf16) };
 
 /** Workgroups a split-K matmul aims for: 2× the SM count of a large GPU (an H100/H200 has 132). */
 export const SPLIT_TARGET_WORKGROUPS = 264;

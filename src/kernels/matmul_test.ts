@@ -2,7 +2,19 @@ import assert from "node:assert/strict";
 import { CommandBatch, createBuffer, readBuffer } from "../gpu/mod.ts";
 import { assertClose, gpuTest, randomArray } from "../gpu/testing.ts";
 import { matmul as matmulRef } from "../reference/matmul.ts";
-import { matmul, matmulF16, matmulLowPrecision, matmulScratchFloats, matmulSplit } from "./matmul.ts";
+import {
+  MATMUL,
+  matmul,
+  MATMUL_BF16,
+  MATMUL_F16,
+  matmulF16,
+  matmulLowPrecision,
+  matmulScratchFloats,
+  matmulSplit,
+  matmulTile,
+} from "./matmul.ts";
+import { MOE_MATMUL } from "./moe.ts";
+import type { Constants, Gpu, Kernel } from "../gpu/mod.ts";
 import { packLowPrecision, roundTo } from "../reference/amp.ts";
 import { fromF32 } from "../model/safetensors.ts";
 
@@ -228,3 +240,91 @@ for (const dtype of ["float16", "bfloat16"] as const) {
     },
   );
 }
+
+gpuTest("16×16 workgroups (large outputs) match the reference, edges masked", async (gpu) => {
+  const [M, K, N] = [521, 9, 515];
+  assert.equal(matmulTile(M, N), 16);
+  const a = randomArray(M * K, 3, 1);
+  const b = randomArray(K * N, 4, 1);
+  const A = createBuffer(gpu.device, "A", a);
+  const B = createBuffer(gpu.device, "B", b);
+  const C = createBuffer(gpu.device, "C", M * N * 4);
+  const batch = new CommandBatch(gpu, "16x16 matmul test");
+  matmul(batch, { a: A, b: B, c: C, M, K, N, transB: false, alpha: 2 });
+  batch.submit();
+  const got = new Float32Array(await readBuffer(gpu, C, M * N * 4));
+  assertClose(got, matmulRef(a, b, M, K, N, { alpha: 2 }), `${M}x${K}x${N}`, { rtol: 1e-4, atol: 1e-4 });
+  for (const buf of [A, B, C]) buf.destroy();
+});
+
+/** Every override combination src/kernels/matmul.ts passes to one entry point of the dense modules. */
+function denseCombos(): Constants[] {
+  const out: Constants[] = [];
+  for (const w of [8, 16]) {
+    for (const TRANS_A of [false, true]) {
+      for (const TRANS_B of [false, true]) {
+        for (const [ACCUMULATE, SPLIT_K] of [[false, false], [true, false], [false, true]]) {
+          out.push({ TRANS_A, TRANS_B, ACCUMULATE, SPLIT_K, WX: w, WY: w });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Every override combination src/kernels/moe.ts passes to `grouped` (rows, then ksum). */
+function groupedCombos(): Constants[] {
+  const out: Constants[] = [];
+  for (const w of [8, 16]) {
+    for (const ACCUMULATE of [false, true]) {
+      for (const TRANS_B of [false, true]) out.push({ GROUP_K: false, TRANS_B, ACCUMULATE, WX: w, WY: w });
+      out.push({ GROUP_K: true, ACCUMULATE, WX: w, WY: w });
+    }
+  }
+  return out;
+}
+
+/** Compiles `kernel` and one pipeline per (entry point, constants); returns the validation messages. */
+async function pipelineErrors(gpu: Gpu, kernel: Kernel, uses: [string, Constants[]][]): Promise<string[]> {
+  const device = gpu.device;
+  const errors: string[] = [];
+  device.pushErrorScope("validation");
+  const module = device.createShaderModule({ code: kernel.code, label: `${kernel.name} parse test` });
+  const info = await module.getCompilationInfo();
+  for (const m of info.messages) {
+    if (m.type === "error") errors.push(`${kernel.name} ${m.lineNum}:${m.linePos} ${m.message}`);
+  }
+  const moduleError = await device.popErrorScope();
+  if (moduleError) errors.push(`${kernel.name}: ${moduleError.message}`);
+  for (const [entryPoint, combos] of uses) {
+    for (const c of combos) {
+      const constants: Record<string, number> = {};
+      for (const [k, v] of Object.entries(c)) constants[k] = Number(v);
+      device.pushErrorScope("validation");
+      device.createComputePipeline({ layout: "auto", compute: { module, entryPoint, constants } });
+      const e = await device.popErrorScope();
+      if (e) errors.push(`${kernel.name}:${entryPoint} ${JSON.stringify(c)}: ${e.message}`);
+    }
+  }
+  return errors;
+}
+
+gpuTest(
+  "the composed matmul modules build a pipeline for every entry point and override combination",
+  async (gpu) => {
+    const accumulate = [{ ACCUMULATE: false }, { ACCUMULATE: true }];
+    const errors = await pipelineErrors(gpu, MATMUL, [["main", denseCombos()], ["reduce_split", accumulate]]);
+    for (const kernel of gpu.hasF16 ? [MATMUL_F16, MATMUL_BF16] : [MATMUL_BF16]) {
+      errors.push(
+        ...await pipelineErrors(gpu, kernel, [["main", denseCombos()], ["main_unscale", denseCombos()]]),
+      );
+    }
+    errors.push(
+      ...await pipelineErrors(gpu, MOE_MATMUL, [
+        ["grouped", groupedCombos()],
+        ["reduce_splits", accumulate.map((c) => ({ ...c, WG: 256 }))],
+      ]),
+    );
+    assert.deepEqual(errors, []);
+  },
+);

@@ -5,12 +5,14 @@
  */
 import code from "../../kernels/moe.wgsl" with { type: "text" };
 import matmulCode from "../../kernels/moe_matmul.wgsl" with { type: "text" };
+import tile from "../../kernels/matmul_tile.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
 import { elementwiseGrid } from "./residual.ts";
+import { compose } from "./_wgsl.ts";
 
 export const MOE: Kernel = { name: "moe", code };
-/** The grouped expert matmul and its split reduce. */
-export const MOE_MATMUL: Kernel = { name: "moe_matmul", code: matmulCode };
+/** The grouped expert matmul (its prelude + the shared tile loop of the dense matmul) and its split reduce. */
+export const MOE_MATMUL: Kernel = { name: "moe_matmul", code: compose(matmulCode, tile) };
 
 const WG = 256;
 /** Slots per planning tile (TILE in the WGSL). */
