@@ -194,7 +194,7 @@ Deno.test({
 
       // a 50,000-point metric as a downsampled chart that keeps the spike
       await page.waitForSelector('.chart-plot[data-metric="loss"][data-rendered] canvas');
-      const status = await page.textContent(".chart-title .dim");
+      const status = await page.textContent('.chart:has(.chart-plot[data-metric="loss"]) .chart-title .dim');
       assert.match(status ?? "", /of 50,000 points/);
 
       // artifacts: tree, preview of story samples

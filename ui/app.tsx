@@ -57,7 +57,15 @@ function App() {
       />
     );
   } else if (page === "runs" && rest[0]) {
-    body = <RunPage runId={rest[0]} params={loc.params} navigate={navigate} onError={setError} />;
+    body = (
+      <RunPage
+        runId={rest[0]}
+        experiments={experiments}
+        params={loc.params}
+        navigate={navigate}
+        onError={setError}
+      />
+    );
   } else if (page === "compare") {
     body = <ComparePage params={loc.params} navigate={navigate} />;
   } else if (page === "models") {

@@ -5,6 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import * as api from "../lib/api.ts";
 import { formatBytes } from "../lib/format.ts";
+import { parseSamples } from "../lib/samples.ts";
 
 const IMAGE = /\.(png|jpe?g|gif|webp)$/i;
 const TEXT = /\.(txt|log|md|ya?ml|json|jsonl|csv|py|ts)$|(^|\/)(MLmodel|README|LICENSE)$/i;
@@ -100,27 +101,6 @@ function Preview({ runId, file }: { runId: string; file: api.ArtifactEntry }) {
       {!IMAGE.test(file.path) && !TEXT.test(file.path) && <p class="dim">No preview for this file type.</p>}
     </div>
   );
-}
-
-/** Story samples logged as JSON lines (`{"step":…, "prompt":…, "text"|"sample"|"completion":…}`). */
-export function parseSamples(text: string): { meta: string; text: string }[] | null {
-  const out: { meta: string; text: string }[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.trim()) continue;
-    try {
-      const j = JSON.parse(line);
-      const body = j.text ?? j.sample ?? j.completion ?? j.output;
-      if (typeof body !== "string") return null;
-      const meta = Object.entries(j).filter(([k, v]) =>
-        !["text", "sample", "completion", "output"].includes(k) && typeof v !== "object"
-      )
-        .map(([k, v]) => `${k}: ${v}`).join(" · ");
-      out.push({ meta, text: (j.prompt && !body.startsWith(j.prompt) ? j.prompt : "") + body });
-    } catch {
-      return null;
-    }
-  }
-  return out;
 }
 
 /** The artifacts component. */

@@ -5,7 +5,9 @@
 import type { ChartSettings } from "../lib/url_state.ts";
 import { availableColumns, type Run } from "../lib/runs.ts";
 import { colorAt } from "../lib/colors.ts";
+import { defaultChartKeys, orderMetrics } from "../lib/families.ts";
 import { LineChart } from "./LineChart.tsx";
+import { FamilyChecklist } from "./FamilyChecklist.tsx";
 import { ScatterChart } from "./ScatterChart.tsx";
 import { ParallelCoords } from "./ParallelCoords.tsx";
 
@@ -88,13 +90,17 @@ function Select({ label, value, options, onChange }: {
 export function ChartsPanel({ runs, population, settings, onSettings, onOpen, tick }: Props) {
   const pop = population ?? runs;
   const avail = availableColumns(pop);
-  const metrics = settings.metrics.length ? settings.metrics : avail.metrics.slice(0, 4);
-  const chartRuns = runs.slice(0, 20).map((r, i) => ({
+  const chosen = settings.metrics.filter((k) => avail.metrics.includes(k));
+  const metrics = orderMetrics(chosen.length ? chosen : defaultChartKeys(avail.metrics));
+  const shown = runs.slice(0, 20);
+  const chartRuns = shown.map((r, i) => ({
     id: r.info.runId,
     label: r.info.runName || r.info.runId.slice(0, 8),
     color: colorAt(i),
     startTime: r.info.startTime,
   }));
+  /** The runs that logged a metric (a dense run has no moe/ line, nor a legend entry). */
+  const runsWith = (m: string) => chartRuns.filter((_, i) => shown[i].data.metrics[m] !== undefined);
   const cols = [
     ...avail.metrics.map((k) => `metric:${k}`),
     ...avail.params.map((k) => `param:${k}`),
@@ -115,11 +121,16 @@ export function ChartsPanel({ runs, population, settings, onSettings, onOpen, ti
       <ChartControls settings={settings} onSettings={onSettings} />
       <details class="metric-chooser">
         <summary>Metrics ({metrics.length} of {avail.metrics.length})</summary>
-        {avail.metrics.map((k) => (
-          <label key={k}>
-            <input type="checkbox" checked={metrics.includes(k)} onChange={() => toggleMetric(k)} /> {k}
-          </label>
-        ))}
+        <FamilyChecklist
+          keys={avail.metrics}
+          isChosen={(k) => metrics.includes(k)}
+          onToggle={toggleMetric}
+          onSet={(keys, on) =>
+            onSettings({
+              ...settings,
+              metrics: on ? [...new Set([...metrics, ...keys])] : metrics.filter((m) => !keys.includes(m)),
+            })}
+        />
       </details>
       {runs.length > 20 && <p class="dim">Line charts show the first 20 of {runs.length} runs.</p>}
       <div class="chart-grid">
@@ -127,7 +138,7 @@ export function ChartsPanel({ runs, population, settings, onSettings, onOpen, ti
           <LineChart
             key={m}
             metric={m}
-            runs={chartRuns}
+            runs={runsWith(m)}
             settings={settings}
             tick={tick}
           />

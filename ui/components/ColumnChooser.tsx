@@ -1,5 +1,9 @@
-/** The column chooser: a searchable checklist of every param, metric and tag key seen in the loaded runs. */
-import { useState } from "preact/hooks";
+/**
+ * The column chooser: a searchable checklist of every param, metric and tag key seen in the loaded runs, metrics
+ * grouped by family (train/, val/, moe/…).
+ */
+import { useEffect, useRef, useState } from "preact/hooks";
+import { FamilyChecklist } from "./FamilyChecklist.tsx";
 
 interface Props {
   available: { params: string[]; metrics: string[]; tags: string[] };
@@ -10,6 +14,15 @@ interface Props {
 /** The chooser component (a `<details>` dropdown). */
 export function ColumnChooser({ available, chosen, onChange }: Props) {
   const [q, setQ] = useState("");
+  const box = useRef<HTMLDetailsElement>(null);
+  // A dropdown: a click elsewhere (a tab, a chart) closes it.
+  useEffect(() => {
+    const close = (e: MouseEvent) => {
+      if (box.current?.open && !box.current.contains(e.target as Node)) box.current.open = false;
+    };
+    document.addEventListener("click", close);
+    return () => document.removeEventListener("click", close);
+  }, []);
   const toggle = (id: string) =>
     onChange(chosen.includes(id) ? chosen.filter((c) => c !== id) : [...chosen, id]);
   const group = (title: string, kind: string, keys: string[]) => {
@@ -30,7 +43,7 @@ export function ColumnChooser({ available, chosen, onChange }: Props) {
     );
   };
   return (
-    <details class="column-chooser">
+    <details class="column-chooser" ref={box}>
       <summary>Columns ({chosen.length})</summary>
       <div class="dropdown">
         <input
@@ -39,7 +52,21 @@ export function ColumnChooser({ available, chosen, onChange }: Props) {
           value={q}
           onInput={(e) => setQ((e.target as HTMLInputElement).value)}
         />
-        {group("Metrics", "metric", available.metrics)}
+        {available.metrics.length > 0 && (
+          <fieldset>
+            <legend>Metrics</legend>
+            <FamilyChecklist
+              keys={available.metrics}
+              query={q}
+              isChosen={(k) => chosen.includes(`metric:${k}`)}
+              onToggle={(k) => toggle(`metric:${k}`)}
+              onSet={(keys, on) => {
+                const ids = keys.map((k) => `metric:${k}`);
+                onChange(on ? [...new Set([...chosen, ...ids])] : chosen.filter((c) => !ids.includes(c)));
+              }}
+            />
+          </fieldset>
+        )}
         {group("Params", "param", available.params)}
         {group("Tags", "tag", available.tags)}
         {chosen.length > 0 && <button type="button" onClick={() => onChange([])}>Clear</button>}

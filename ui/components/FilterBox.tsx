@@ -23,7 +23,7 @@ export function FilterBox({ value, problem, onInput, inputRef }: Props) {
         type="text"
         spellcheck={false}
         autocomplete="off"
-        placeholder="metrics.loss < 2.5 AND params.optimizer = 'adamw'   (press / to focus)"
+        placeholder="metrics.`val/loss` < 4.5 AND params.`training.learning_rate` = '0.003'   (press / to focus)"
         value={value}
         onInput={(e) => onInput((e.target as HTMLInputElement).value)}
         onKeyDown={(e) => {

@@ -1,8 +1,10 @@
 /**
- * One metric over several runs as a uPlot line chart: drag to zoom (re-fetches finer downsampled points for
- * the window), double-click to reset, hover legend values, EMA smoothing, log scale, x = step / wall time /
- * relative time. New data from live runs is swapped in without touching the zoom.
+ * One metric over several runs (or several metrics of one run, e.g. a MoE layer's expert fractions) as a uPlot
+ * line chart: drag to zoom (re-fetches finer downsampled points for the window), double-click to reset, hover
+ * legend values, EMA smoothing, log scale, x = step / wall time / relative time, an optional dashed reference
+ * line. New data from live runs is swapped in without touching the zoom.
  */
+import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import { metricSeries, type SeriesData } from "../lib/api.ts";
@@ -17,9 +19,21 @@ export interface ChartRun {
   startTime: number;
 }
 
+/** One drawn line: a metric of a run. */
+export interface ChartLine extends ChartRun {
+  key: string;
+}
+
 interface Props {
+  /** The chart's title and `data-metric`; the metric of every line unless `lines` says otherwise. */
   metric: string;
   runs: ChartRun[];
+  /** Lines to draw instead of `metric` of each run (keys may differ). */
+  lines?: ChartLine[];
+  /** A dashed horizontal line, e.g. the even share of a MoE layer's experts. */
+  reference?: { value: number; label: string };
+  /** Shown after the title (e.g. the busiest expert). */
+  note?: ComponentChildren;
   settings: Pick<ChartSettings, "xAxis" | "logScale" | "smoothing">;
   /** Changes when the runs logged more (live updates): data is re-fetched, zoom kept. */
   tick?: number;
@@ -41,33 +55,56 @@ function fromAxis(v: number, axis: ChartSettings["xAxis"], start: number): numbe
   return v;
 }
 
-/** Builds uPlot's aligned data from per-run series (joined on x, gaps as null). */
+/** Builds uPlot's aligned data from per-line series (joined on x, gaps as null), the reference line last. */
 export function alignSeries(
   series: SeriesData[],
-  runs: ChartRun[],
+  lines: ChartLine[],
   settings: Props["settings"],
+  reference?: number,
 ): uPlot.AlignedData {
-  const tables: uPlot.AlignedData[] = runs.map((r) => {
-    const s = series.find((x) => x.runId === r.id);
+  const tables: uPlot.AlignedData[] = lines.map((r) => {
+    const s = series.find((x) => x.runId === r.id && x.key === r.key);
     if (!s || s.x.length === 0) return [[], []] as unknown as uPlot.AlignedData;
     const xs = s.x.map((x) => toAxis(x, settings.xAxis, r.startTime));
     let ys: (number | null)[] = smoothEma(s.y, settings.smoothing);
     if (settings.logScale) ys = ys.map((y) => (y !== null && y > 0 ? y : null));
     return [xs, ys] as uPlot.AlignedData;
   });
-  if (tables.length === 1) return tables[0];
-  return uPlot.join(tables);
+  const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
+  if (reference === undefined) return data;
+  return [...data, (data[0] as number[]).map(() => reference)] as uPlot.AlignedData;
 }
 
+/** The y range: uPlot's, except a flat series gets a small band around its value instead of 0–100 or 0–100,000. */
+export function yRange(min: number, max: number): [number, number] {
+  if (min === max) {
+    const pad = Math.abs(min) * 0.05 || 1;
+    return [min - pad, max + pad];
+  }
+  return uPlot.rangeNum(min, max, 0.1, true) as [number, number];
+}
+
+/** The x range: the data's, widened around a single point (uPlot would span 0–100,000 steps). */
+export function xRange(min: number, max: number): [number, number] {
+  return min === max ? [min - 1, max + 1] : [min, max];
+}
+
+/** Width of the y axis for its tick labels (so 0.011175 is not cut off). */
+const axisWidth = (values: string[] | undefined) =>
+  Math.max(48, Math.max(0, ...(values ?? []).map((v) => v.length)) * 7.5 + 26);
+
 /** The chart component. */
-export function LineChart({ metric, runs, settings, tick = 0, height = 240 }: Props) {
+export function LineChart(
+  { metric, runs, lines: given, reference, note, settings, tick = 0, height = 240 }: Props,
+) {
+  const lines = given ?? runs.map((r) => ({ ...r, key: metric }));
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const range = useRef<Range>(undefined);
   const [status, setStatus] = useState("");
   const [error, setError] = useState("");
-  const runKey = runs.map((r) => r.id).join(",");
-  const baseStart = runs.length ? Math.min(...runs.map((r) => r.startTime)) : 0;
+  const runKey = lines.map((r) => `${r.id}\0${r.key}`).join(",") + `\0${reference?.value}`;
+  const baseStart = lines.length ? Math.min(...lines.map((r) => r.startTime)) : 0;
 
   async function load(keepScale: boolean) {
     const u = plot.current;
@@ -77,15 +114,23 @@ export function LineChart({ metric, runs, settings, tick = 0, height = 240 }: Pr
     let r = range.current;
     if (r && settings.xAxis === "relative") r = undefined; // windows of relative time differ per run
     try {
-      const series = await metricSeries(
-        runs.map((x) => x.id),
-        metric,
-        axis,
-        el.current.clientWidth || 800,
-        r,
-      );
+      const keys = [...new Set(lines.map((l) => l.key))];
+      const width = el.current.clientWidth || 800;
+      const series = (await Promise.all(keys.map((k) =>
+        metricSeries(
+          [
+            ...new Set(
+              lines.filter((l) => l.key === k).map((l) => l.id),
+            ),
+          ],
+          k,
+          axis,
+          width,
+          r,
+        )
+      ))).flat();
       if (plot.current !== u) return;
-      const data = alignSeries(series, runs, settings);
+      const data = alignSeries(series, lines, settings, reference?.value);
       u.setData(data, !keepScale);
       const total = series.reduce((a, s) => a + s.total, 0);
       const shown = series.reduce((a, s) => a + s.x.length, 0);
@@ -109,19 +154,25 @@ export function LineChart({ metric, runs, settings, tick = 0, height = 240 }: Pr
       width: el.current.clientWidth || 600,
       height,
       scales: {
-        x: { time: settings.xAxis === "time" },
-        y: settings.logScale ? { distr: 3 } : {},
+        x: { time: settings.xAxis === "time", range: (_u, min, max) => xRange(min, max) },
+        y: settings.logScale ? { distr: 3 } : { range: (_u, min, max) => yRange(min, max) },
       },
-      axes: [{ label: axisLabel }, { size: 60, values: (_u, vals) => vals.map((v) => formatNumber(v)) }],
+      axes: [{ label: axisLabel }, {
+        size: (_u, values) => axisWidth(values),
+        values: (_u, vals) => vals.map((v) => formatNumber(v)),
+      }],
       series: [
         { label: settings.xAxis },
-        ...runs.map((r) => ({
+        ...lines.map((r) => ({
           label: r.label,
           stroke: r.color,
           width: 1.5,
           spanGaps: true,
           value: (_u: uPlot, v: number | null) => (v === null ? "–" : formatNumber(v)),
         })),
+        ...(reference
+          ? [{ label: reference.label, stroke: "#888", width: 1, dash: [4, 4], points: { show: false } }]
+          : []),
       ],
       cursor: { drag: { x: true, y: false } },
       legend: { live: true },
@@ -138,7 +189,8 @@ export function LineChart({ metric, runs, settings, tick = 0, height = 240 }: Pr
         }],
       },
     };
-    const u = new uPlot(opts, [[], ...runs.map(() => [])] as unknown as uPlot.AlignedData, el.current);
+    const empty = [[], ...lines.map(() => []), ...(reference ? [[]] : [])];
+    const u = new uPlot(opts, empty as unknown as uPlot.AlignedData, el.current);
     plot.current = u;
     // Double-click resets uPlot's zoom; fetch the whole series again at the coarse resolution.
     const reset = () => {
@@ -172,7 +224,7 @@ export function LineChart({ metric, runs, settings, tick = 0, height = 240 }: Pr
   return (
     <div class="chart">
       <div class="chart-title">
-        <b>{metric}</b> <span class="dim">{status}</span>
+        <b>{metric}</b> {note} <span class="dim">{status}</span>
         {error && <span class="error">{error}</span>}
       </div>
       <div ref={el} class="chart-plot" data-metric={metric} />

@@ -10,6 +10,7 @@ import { availableColumns, columnLabel, columnValue, filterRuns, type Run, sortR
 import { type LiveState, watchRuns } from "../lib/live.ts";
 import { toCsv } from "../lib/table_export.ts";
 import { formatTime } from "../lib/format.ts";
+import { headlineKeys } from "../lib/families.ts";
 import { FilterBox } from "../components/FilterBox.tsx";
 import { RunsTable } from "../components/RunsTable.tsx";
 import { ColumnChooser } from "../components/ColumnChooser.tsx";
@@ -64,7 +65,7 @@ export function ExperimentPage({ view, experiments, navigate, onError }: Props) 
   const available = useMemo(() => availableColumns(live.runs), [live.runs]);
   const columns = view.columns.length
     ? view.columns
-    : available.metrics.slice(0, 5).map((k) => `metric:${k}`);
+    : headlineKeys(available.metrics, 5).map((k) => `metric:${k}`);
   const selected = new Set(view.selected);
   const lastClicked = useRef<string | null>(null);
 
