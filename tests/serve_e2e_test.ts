@@ -151,6 +151,34 @@ gpuTest("serve e2e: a trained, registered model over every route; greedy equals 
     assert.equal(sampledGen.code, 0, sampledGen.err);
     const sampledStory = sampledGen.out.slice(prompt.length).replace(/\n$/, "");
     assert.ok(new Set(sampledStory).size >= 4, `a varied sample: ${JSON.stringify(sampledStory)}`);
+    // Greedy with a repetition penalty: generate and the server agree too.
+    const penalized = await cliProcess(
+      "generate",
+      "-m",
+      `${dir}/ckpt/serve-e2e/model`,
+      "--prompt",
+      prompt,
+      "--temperature",
+      "0",
+      "--max-tokens",
+      "20",
+      "--repetition-penalty",
+      "1.5",
+    );
+    assert.equal(penalized.code, 0, penalized.err);
+    const penalizedStory = penalized.out.slice(prompt.length).replace(/\n$/, "");
+    const badPenalty = await cliProcess(
+      "generate",
+      "-m",
+      `${dir}/ckpt/serve-e2e/model`,
+      "--repetition-penalty",
+      "0",
+    );
+    assert.equal(badPenalty.code, 2);
+    assert.match(
+      badPenalty.err,
+      /Cannot parse --repetition-penalty: expected a number from 0\.001 to 10, got '0'/,
+    );
 
     server = await startServe(
       "-m",
@@ -163,8 +191,11 @@ gpuTest("serve e2e: a trained, registered model over every route; greedy equals 
       "8",
       "--auth-token",
       "e2e-token-0123456789abcdef",
+      "--request-timeout",
+      "120",
     );
     assert.match(server.banner, /batch ≤ 8 sequences, KV cache/);
+    assert.match(server.banner, /requests time out after 120 s/);
     const url = server.url;
     const auth = { Authorization: "Bearer e2e-token-0123456789abcdef" };
     const get = (path: string) => fetch(url + path, { headers: auth });
@@ -189,6 +220,8 @@ gpuTest("serve e2e: a trained, registered model over every route; greedy equals 
     res = await post("/v1/completions", { prompt, temperature: 0, max_tokens: 20 });
     const completion = await res.json();
     assert.equal(completion.choices[0].text, generated);
+    res = await post("/v1/completions", { prompt, temperature: 0, max_tokens: 20, repetition_penalty: 1.5 });
+    assert.equal((await res.json()).choices[0].text, penalizedStory);
     assert.equal(
       completion.usage.completion_tokens + completion.usage.prompt_tokens,
       completion.usage.total_tokens,

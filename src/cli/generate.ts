@@ -2,7 +2,7 @@
 import { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import { openGpu } from "../gpu/mod.ts";
-import { loadModel, ModelService } from "../serve/mod.ts";
+import { loadModel, MAX_REPETITION_PENALTY, ModelService } from "../serve/mod.ts";
 import { collect, intOption } from "./_options.ts";
 
 /** Parses a number option within [min, max], failing with the option's name. */
@@ -25,6 +25,7 @@ interface GenerateFlags {
   topP?: number;
   seed?: number;
   stop?: string[];
+  repetitionPenalty?: number;
   trackingUri?: string;
   device: "auto" | "gpu" | "cpu";
 }
@@ -48,6 +49,11 @@ export function generateCommand(): Command {
     .option("--seed <n>", "sampling seed", intOption("--seed", 0))
     .option("--stop <text>", "stop when this text appears (repeatable)", collect)
     .option(
+      "--repetition-penalty <p>",
+      "divide the positive logits of ids already in the text by p, multiply negative ones (1 = off; 1.1–1.3 is usual)",
+      numberOption("--repetition-penalty", 0.001, MAX_REPETITION_PENALTY),
+    )
+    .option(
       "--tracking-uri <uri>",
       "tracking store for runs:/ and models:/ URIs (default MLFLOW_TRACKING_URI or ./mlruns)",
     )
@@ -55,7 +61,7 @@ export function generateCommand(): Command {
     .action(async (flags: GenerateFlags) => {
       const loaded = await loadModel(flags.model, { trackingUri: flags.trackingUri });
       const gpu = await openGpu(flags.device);
-      const service = new ModelService(gpu, loaded, { maxBatch: 1, chunk: 16 });
+      const service = new ModelService(gpu, loaded, { maxBatch: 1, chunk: 16, requestTimeoutMs: 0 });
       const out = Deno.stdout;
       const enc = new TextEncoder();
       const write = (s: string) => out.writeSync(enc.encode(s));
@@ -68,6 +74,7 @@ export function generateCommand(): Command {
           topP: flags.topP,
           seed: flags.seed,
           stop: flags.stop,
+          repetitionPenalty: flags.repetitionPenalty,
         }, write);
       } finally {
         write("\n");

@@ -14,6 +14,7 @@ import {
   planSlots,
 } from "../serve/mod.ts";
 import { collect, intOption } from "./_options.ts";
+import { numberOption } from "./generate.ts";
 import { bold, dim, printWarning } from "./output.ts";
 
 const UNITS: Record<string, number> = {
@@ -44,6 +45,7 @@ interface ServeFlags {
   maxBatch: number;
   kvMemory?: number;
   chunk: number;
+  requestTimeout: number;
   authToken?: string;
   allowedHosts?: string[];
   maxBodyBytes: number;
@@ -80,6 +82,12 @@ export function serveCommand(): Command {
       intOption("--chunk", 1),
       DEFAULT_SERVICE_OPTIONS.chunk,
     )
+    .option(
+      "--request-timeout <seconds>",
+      "end a generation still queued or running after this long: 504, or an SSE error event (0 = never)",
+      numberOption("--request-timeout", 0, 86_400),
+      DEFAULT_SERVICE_OPTIONS.requestTimeoutMs! / 1000,
+    )
     .option("--auth-token <token>", "require 'Authorization: Bearer <token>' (or set STORYTELLER_AUTH_TOKEN)")
     .option(
       "--allowed-hosts <hosts>",
@@ -92,7 +100,12 @@ export function serveCommand(): Command {
       // Everything that can fail on the user's input fails here, before anything listens.
       const loaded = await loadModel(flags.modelUri, { trackingUri: flags.trackingUri });
       checkServable(loaded.model);
-      const options = { maxBatch: flags.maxBatch, kvMemoryBytes: flags.kvMemory, chunk: flags.chunk };
+      const options = {
+        maxBatch: flags.maxBatch,
+        kvMemoryBytes: flags.kvMemory,
+        chunk: flags.chunk,
+        requestTimeoutMs: Math.round(flags.requestTimeout * 1000),
+      };
       planSlots(loaded, options);
       const gpu = await openGpu(flags.device);
       const authToken = flags.authToken ?? (Deno.env.get("STORYTELLER_AUTH_TOKEN") || undefined);

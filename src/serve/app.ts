@@ -10,7 +10,11 @@ import { errorResponse, guard, type GuardOptions, renderError } from "../server/
 import { VERSION } from "../version.ts";
 import type { Metrics } from "./metrics.ts";
 import { BadRequest, parseCompletion, parseInvocation } from "./params.ts";
+import { RequestTimeout } from "./scheduler.ts";
 import type { Completion, GenerateOptions, ModelService } from "./service.ts";
+
+/** MLflow's scoring-server answer to a request past its timeout (504 DEADLINE_EXCEEDED). */
+const TIMEOUT_MESSAGE = "Request processing time exceeded limit";
 
 /** How the app finds its model and guards itself. */
 export interface ServeAppOptions {
@@ -111,6 +115,9 @@ export function createServeApp(opts: ServeAppOptions): Hono {
     if (err instanceof HTTPException && err.res) return err.getResponse();
     if (err instanceof BadRequest) return errorResponse(err.code as "BAD_REQUEST", err.message, err.status);
     if (err instanceof RangeError) return errorResponse("BAD_REQUEST", err.message, 400);
+    if (err instanceof RequestTimeout) {
+      return errorResponse("DEADLINE_EXCEEDED", `${TIMEOUT_MESSAGE}: ${err.message}`, 504);
+    }
     return renderError(err, c);
   });
   app.use("*", async (c, next) => {
@@ -215,9 +222,14 @@ export function createServeApp(opts: ServeAppOptions): Hono {
       await writing;
       if (!abort.signal.aborted) await stream.writeSSE({ data: "[DONE]" });
     }, async (err, stream) => {
+      abort.abort(); // the request's other choices stop too
+      const timeout = err instanceof RequestTimeout;
       await stream.writeSSE({
         event: "error",
-        data: JSON.stringify({ error_code: "INTERNAL_ERROR", message: err.message }),
+        data: JSON.stringify({
+          error_code: timeout ? "DEADLINE_EXCEEDED" : "INTERNAL_ERROR",
+          message: timeout ? `${TIMEOUT_MESSAGE}: ${err.message}` : err.message,
+        }),
       });
     });
   });

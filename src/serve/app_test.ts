@@ -9,12 +9,12 @@ import type { Gpu } from "../gpu/mod.ts";
 
 const TOKEN = "s3cret-token-for-tests-0123456789";
 
-async function setup(gpu: Gpu) {
+async function setup(gpu: Gpu, requestTimeoutMs?: number) {
   const dir = await Deno.makeTempDir({ prefix: "serve_app_" });
   await writeRandomModel(`${dir}/model`, { seed: 4 });
   const loaded = await loadModel(`${dir}/model`);
   const metrics = new Metrics();
-  const service = new ModelService(gpu, loaded, { maxBatch: 4, chunk: 6 }, metrics);
+  const service = new ModelService(gpu, loaded, { maxBatch: 4, chunk: 6, requestTimeoutMs }, metrics);
   const guard = { host: "127.0.0.1", port: 5001, maxBodyBytes: 4096 };
   const app = createServeApp({ service: () => service, metrics, modelName: loaded.name, guard });
   const authed = createServeApp({
@@ -26,6 +26,7 @@ async function setup(gpu: Gpu) {
   const loading = createServeApp({ service: () => null, metrics, modelName: "m", guard });
   const cleanup = async () => {
     service.close();
+    while (service.scheduler.busy) await new Promise((r) => setTimeout(r, 5)); // timed-out work still in flight
     service.engine.destroy();
     await Deno.remove(dir, { recursive: true });
   };
@@ -178,6 +179,11 @@ gpuTest("serve app: OpenAI completions, streaming, stop strings, models and metr
         [{ prompt: 5 }, "'prompt'"],
         [{ prompt, logprobs: 3 }, "'logprobs'"],
         [{ prompt, stream: "yes" }, "'stream'"],
+        [{ prompt, repetition_penalty: 0 }, "'repetition_penalty'"],
+        [{ prompt, repetition_penalty: 11 }, "'repetition_penalty'"],
+        [{ prompt, repetition_penalty: "1.2" }, "'repetition_penalty'"],
+        [{ prompt, frequency_penalty: 0.5 }, "'frequency_penalty'"],
+        [{ prompt, presence_penalty: 0.5 }, "'presence_penalty'"],
       ] as const
     ) {
       res = await app.request("/v1/completions", post(req));
@@ -197,3 +203,52 @@ gpuTest("serve app: OpenAI completions, streaming, stop strings, models and metr
     await cleanup();
   }
 });
+
+gpuTest(
+  "serve app: repetition_penalty in both APIs; a request past --request-timeout gets 504 or an SSE error",
+  async (gpu) => {
+    const { app, service, cleanup } = await setup(gpu);
+    try {
+      const prompt = "The fox";
+      const want = await service.complete(prompt, { temperature: 0, maxTokens: 10, repetitionPenalty: 0.5 });
+      const plain = await service.complete(prompt, { temperature: 0, maxTokens: 10 });
+      assert.notEqual(want.text, plain.text, "a penalty under 1 makes this model repeat the prompt");
+      let res = await app.request(
+        "/v1/completions",
+        post({ prompt, max_tokens: 10, temperature: 0, repetition_penalty: 0.5 }),
+      );
+      assert.equal((await res.json()).choices[0].text, want.text);
+      res = await app.request(
+        "/invocations",
+        post({ inputs: [prompt], params: { max_tokens: 10, temperature: 0, repetition_penalty: 0.5 } }),
+      );
+      assert.deepEqual(await res.json(), { predictions: [want.text] });
+      res = await app.request("/invocations", post({ inputs: [prompt], params: { repetition_penalty: -1 } }));
+      assert.equal(res.status, 400);
+      assert.match((await res.json()).message, /'params\.repetition_penalty'/);
+    } finally {
+      await cleanup();
+    }
+    const slow = await setup(gpu, 1);
+    try {
+      let res = await slow.app.request("/v1/completions", post({ prompt: "Once", max_tokens: 30, n: 3 }));
+      assert.equal(res.status, 504);
+      const body = await res.json();
+      assert.equal(body.error_code, "DEADLINE_EXCEEDED");
+      assert.match(body.message, /^Request processing time exceeded limit: Cannot finish the request within/);
+      res = await slow.app.request("/invocations", post({ inputs: ["Once"], params: { max_tokens: 30 } }));
+      assert.equal(res.status, 504);
+      res = await slow.app.request("/v1/completions", post({ prompt: "Once", max_tokens: 30, stream: true }));
+      assert.equal(res.status, 200);
+      const text = await res.text();
+      assert.match(text, /event: error\ndata: \{"error_code":"DEADLINE_EXCEEDED"/);
+      assert.ok(!text.includes("[DONE]"));
+      while (slow.service.scheduler.busy) await new Promise((r) => setTimeout(r, 5));
+      const metrics = await (await slow.app.request("/metrics")).text();
+      assert.match(metrics, /storyteller_request_timeouts_total\{where="generation"\} [1-9]/);
+      assert.match(metrics, /storyteller_requests_total\{route="\/v1\/completions",status="504"\} 1/);
+    } finally {
+      await slow.cleanup();
+    }
+  },
+);

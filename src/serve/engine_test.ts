@@ -4,9 +4,10 @@ import { defaultConfig } from "../config/mod.ts";
 import { buildLayout } from "../model/layout.ts";
 import { initParams } from "../model/init.ts";
 import { Generator } from "../model/generate.ts";
-import { createBuffer } from "../gpu/mod.ts";
+import { CommandBatch, createBuffer, type Gpu } from "../gpu/mod.ts";
+import { applyRepetitionPenalty, sampleReference } from "../reference/sample.ts";
 import { InferenceEngine } from "./engine.ts";
-import { type GenerationRequest, Scheduler } from "./scheduler.ts";
+import { type GenerationRequest, RequestTimeout, Scheduler } from "./scheduler.ts";
 
 function tinyConfig(tie: boolean, kvHeads: number, experts = 0) {
   const c = defaultConfig();
@@ -95,10 +96,10 @@ gpuTest(
       const reqs = [
         request(prompts[0], 9),
         request(prompts[1], 3, { temperature: 0.9, seed: 5 }),
-        request(prompts[2], 12, { temperature: 1.2, topK: 10, topP: 0.9, seed: 77 }),
+        request(prompts[2], 12, { temperature: 1.2, topK: 10, topP: 0.9, seed: 77, repetitionPenalty: 1.3 }),
         request(prompts[3], 2),
         request(prompts[1], 17, { temperature: 0.7, seed: 8 }),
-        request(prompts[2], 6),
+        request(prompts[2], 6, { repetitionPenalty: 0.8 }),
         request([3, 4], 1),
       ];
       const solo: number[][] = [];
@@ -121,6 +122,109 @@ gpuTest(
       assert.deepEqual(stopped.tokens, solo[4].slice(0, solo[4].indexOf(stopAt)));
       const cut = await scheduler.submit({ ...reqs[0], onToken: (id) => id === solo[0][1] });
       assert.deepEqual(cut.tokens, solo[0].slice(0, solo[0].indexOf(solo[0][1]) + 1));
+    } finally {
+      engine.destroy();
+    }
+  },
+);
+
+/** Greedy decoding with the twin's repetition penalty on the no-cache model: one full forward per token. */
+async function greedyWithPenalty(
+  gpu: Gpu,
+  generator: Generator,
+  prompt: number[],
+  n: number,
+  penalty: number,
+) {
+  const engine = generator.engine;
+  const T = engine.T;
+  const V = engine.dims.V;
+  const ids = [...prompt];
+  for (let i = 0; i < n; i++) {
+    const inputs = new Uint32Array(T);
+    inputs.set(ids);
+    engine.upload({ inputs, targets: new Uint32Array(T) });
+    const batch = new CommandBatch(gpu, "oracle");
+    engine.forward(batch);
+    const row = batch.read(engine.logits, (ids.length - 1) * V * 4, V * 4);
+    batch.submit();
+    const logits = applyRepetitionPenalty(new Float32Array(await row), ids, penalty);
+    ids.push(sampleReference(logits, { temperature: 0, topK: 0, topP: 1, seed: 0, counter: 0 }));
+  }
+  return ids.slice(prompt.length);
+}
+
+gpuTest(
+  "serve engine: greedy decoding with a repetition penalty equals the no-cache model with the twin's penalty",
+  async (gpu) => {
+    const config = tinyConfig(false, 2);
+    const params = randomParams(config, 5);
+    const pbuf = createBuffer(gpu.device, "generator params", params);
+    const generator = new Generator(gpu, config, pbuf);
+    const engine = new InferenceEngine(gpu, config.model, params, {
+      slots: 2,
+      context: config.model.max_seq_len,
+      prefillRows: 32,
+      maxChunk: 4,
+    });
+    const scheduler = new Scheduler(engine, { chunk: 4 });
+    try {
+      let differs = 0;
+      for (const [prompt, penalty] of [[prompts[2], 1.6], [prompts[3], 3], [prompts[1], 0.7]] as const) {
+        const n = config.model.max_seq_len - prompt.length;
+        const want = await greedyWithPenalty(gpu, generator, [...prompt], n, penalty);
+        const got = await scheduler.submit(request([...prompt], n, { repetitionPenalty: penalty }));
+        assert.deepEqual(got.tokens, want, `prompt ${prompt}, penalty ${penalty}`);
+        const plain = await scheduler.submit(request([...prompt], n));
+        if (plain.tokens.join() !== want.join()) differs++;
+      }
+      assert.ok(differs >= 2, "the penalty changes greedy output");
+    } finally {
+      generator.destroy();
+      engine.destroy();
+    }
+  },
+);
+
+gpuTest(
+  "serve scheduler: requests past the timeout fail in the queue or in generation and free their slots",
+  async (gpu) => {
+    const config = tinyConfig(true, 2);
+    const params = randomParams(config, 11);
+    const engine = new InferenceEngine(gpu, config.model, params, {
+      slots: 1,
+      context: config.model.max_seq_len,
+      prefillRows: 24,
+      maxChunk: 4,
+    });
+    const timeouts: string[] = [];
+    const scheduler = new Scheduler(engine, {
+      chunk: 4,
+      timeoutMs: 1,
+      events: { onTimeout: (where) => timeouts.push(where) },
+    });
+    try {
+      // One slot: the first request is prefilling (several ms on any adapter) when the 1 ms timers fire.
+      const results = await Promise.allSettled(
+        [0, 1, 2].map(() => scheduler.submit(request(prompts[3], 12))),
+      );
+      const errors = results.map((r) => r.status === "rejected" ? r.reason : r.value);
+      for (const e of errors) assert.ok(e instanceof RequestTimeout, `${e}`);
+      assert.deepEqual(errors.map((e) => (e as RequestTimeout).where), ["generation", "queue", "queue"]);
+      assert.match(
+        (errors[1] as Error).message,
+        /Cannot finish the request within 0\.001 s: it timed out waiting/,
+      );
+      assert.deepEqual(timeouts, ["generation", "queue", "queue"]);
+      while (scheduler.busy) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(scheduler.queueLength, 0);
+      assert.equal(scheduler.activeCount, 0);
+      // The slot came back, and the next request runs as if nothing happened.
+      const solo = new Scheduler(engine, { chunk: 4 });
+      scheduler.options.timeoutMs = 0;
+      const again = await scheduler.submit(request(prompts[1], 9));
+      const fresh = await solo.submit(request(prompts[1], 9));
+      assert.deepEqual(again.tokens, fresh.tokens);
     } finally {
       engine.destroy();
     }

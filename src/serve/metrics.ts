@@ -1,6 +1,7 @@
 /**
  * Counters of the model server and their Prometheus text exposition (format 0.0.4): requests by route and status,
- * prompt and generated tokens, time to first token (histogram), decode throughput, queue length and batch size.
+ * prompt and generated tokens, time to first token (histogram), decode throughput, request timeouts, queue length
+ * and batch size.
  */
 
 const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -22,6 +23,7 @@ export class Metrics {
   #decodeTokens = 0;
   #decodeSeconds = 0;
   #lastTokensPerSec = 0;
+  #timeouts = { queue: 0, generation: 0 };
   /** Filled in by the service once the engine exists. */
   gauges: () => Gauges = () => ({ queue: 0, active: 0, slots: 0, kvBytes: 0 });
 
@@ -57,6 +59,11 @@ export class Metrics {
     this.#decodeTokens += tokens;
     this.#decodeSeconds += ms / 1000;
     this.#lastTokensPerSec = tokens / (ms / 1000);
+  }
+
+  /** Counts one generation that timed out, waiting in the queue or generating. */
+  timeout(where: "queue" | "generation"): void {
+    this.#timeouts[where]++;
   }
 
   /** The Prometheus text page. */
@@ -110,6 +117,10 @@ export class Metrics {
       "",
       this.#lastTokensPerSec,
     ]]);
+    metric("storyteller_request_timeouts_total", "counter", "Generations ended by --request-timeout.", [
+      ['where="queue"', this.#timeouts.queue],
+      ['where="generation"', this.#timeouts.generation],
+    ]);
     const g = this.gauges();
     metric("storyteller_queue_length", "gauge", "Requests waiting for a batch slot.", [["", g.queue]]);
     metric("storyteller_active_sequences", "gauge", "Sequences in the running batch.", [["", g.active]]);

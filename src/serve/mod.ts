@@ -6,18 +6,18 @@
 export {
   checkServable,
   type DecodeSeq,
-  emptyStats,
   type EngineLimits,
-  type EngineStats,
   InferenceEngine,
   kvBytesPerSlot,
   type PrefillSeq,
 } from "./engine.ts";
+export { emptyStats, type EngineStats } from "./stats.ts";
 export {
   capTokens,
   type FinishReason,
   type GenerationRequest,
   type GenerationResult,
+  RequestTimeout,
   Scheduler,
 } from "./scheduler.ts";
 export { type LoadedModel, loadModel, ModelLoadError, resolveModelDir } from "./load.ts";
@@ -30,5 +30,11 @@ export {
   type ServiceOptions,
 } from "./service.ts";
 export { Metrics } from "./metrics.ts";
-export { BadRequest, generateOptions, parseCompletion, parseInvocation } from "./params.ts";
+export {
+  BadRequest,
+  generateOptions,
+  MAX_REPETITION_PENALTY,
+  parseCompletion,
+  parseInvocation,
+} from "./params.ts";
 export { createServeApp, type ServeAppOptions } from "./app.ts";

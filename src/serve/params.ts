@@ -13,6 +13,9 @@ export class BadRequest extends Error {
   }
 }
 
+/** The largest repetition_penalty accepted (Hugging Face models use about 1.0–1.5). */
+export const MAX_REPETITION_PENALTY = 10;
+
 /** The most tokens one request may ask for (above any context storyteller trains). */
 export const MAX_TOKENS_LIMIT = 1 << 20;
 
@@ -57,6 +60,14 @@ export function generateOptions(src: Record<string, unknown>, prefix = ""): Gene
     out.seed = num(f("seed"), src.seed, (x) =>
       Number.isInteger(x) && Math.abs(x) <= Number.MAX_SAFE_INTEGER, "an integer") >>> 0;
   }
+  if (has("repetition_penalty")) {
+    out.repetitionPenalty = num(
+      f("repetition_penalty"),
+      src.repetition_penalty,
+      (x) => x > 0 && x <= MAX_REPETITION_PENALTY,
+      `a number in (0, ${MAX_REPETITION_PENALTY}]; 1 = off`,
+    );
+  }
   if (has("stop")) {
     const s = src.stop;
     const list = typeof s === "string" ? [s] : s;
@@ -85,7 +96,16 @@ export function rejectUnknown(obj: Record<string, unknown>, known: readonly stri
 }
 
 const FORMATS = ["dataframe_split", "dataframe_records", "instances", "inputs"] as const;
-const GEN_PARAMS = ["max_tokens", "max_new_tokens", "temperature", "top_p", "top_k", "seed", "stop"] as const;
+const GEN_PARAMS = [
+  "max_tokens",
+  "max_new_tokens",
+  "temperature",
+  "top_p",
+  "top_k",
+  "seed",
+  "stop",
+  "repetition_penalty",
+] as const;
 
 /** The prompt of one row: a string, or the `prompt` (or only) column of a record. */
 function promptOf(row: unknown, where: string): string {
@@ -187,6 +207,7 @@ const COMPLETION_FIELDS = [
   "temperature",
   "top_p",
   "top_k",
+  "repetition_penalty",
   "stop",
   "seed",
   "n",
@@ -244,7 +265,9 @@ export function parseCompletion(body: unknown, maxChoices: number): CompletionRe
     ],
   ];
   for (const [field, bad] of unsupported) {
-    if (bad) throw new BadRequest(`Unsupported value for '${field}': this server does not implement it`);
+    if (!bad) continue;
+    const hint = field.endsWith("_penalty") ? " (use 'repetition_penalty', e.g. 1.2)" : "";
+    throw new BadRequest(`Unsupported value for '${field}': this server does not implement it${hint}`);
   }
   return {
     prompts: prompts as string[],

@@ -1,8 +1,9 @@
 /**
  * Continuous batching: requests wait in a FIFO queue, join the running batch between decode chunks (their prompts
  * prefilled together in one pass) and leave it when they stop, freeing their KV-cache slot for the next one. One
- * loop drives the engine; every request gets its tokens through callbacks as each chunk comes back. Not the HTTP
- * layer (app.ts) and not the GPU work (engine.ts).
+ * loop drives the engine; every request gets its tokens through callbacks as each chunk comes back. A request past
+ * its deadline (queued or generating) fails with RequestTimeout at once; its slot frees at the chunk's end. Not
+ * the HTTP layer (app.ts) and not the GPU work (engine.ts).
  */
 import type { DecodeSeq, InferenceEngine, PrefillSeq } from "./engine.ts";
 
@@ -15,6 +16,8 @@ export interface GenerationRequest {
   topK: number;
   topP: number;
   seed: number;
+  /** CTRL-style penalty on ids already in the sequence, prompt included (1 or absent: off). */
+  repetitionPenalty?: number;
   /** Ids that end generation without being emitted (e.g. `<|endoftext|>`). */
   stopIds: number[];
   /** Sees each new id in order; returning true stops the sequence (a stop string matched). */
@@ -34,11 +37,24 @@ export interface GenerationResult {
   ttftMs: number;
 }
 
+/** The error of a request that outlived the scheduler's timeout, queued or generating. */
+export class RequestTimeout extends Error {
+  constructor(readonly ms: number, readonly where: "queue" | "generation", readonly tokens: number) {
+    super(
+      `Cannot finish the request within ${ms / 1000} s: it timed out ${
+        where === "queue" ? "waiting for a free slot" : `after ${tokens} generated tokens`
+      }`,
+    );
+    this.name = "RequestTimeout";
+  }
+}
+
 /** Counters the metrics endpoint reads. */
 export interface SchedulerEvents {
   onFirstToken?(ms: number): void;
   onTokens?(n: number): void;
   onChunk?(info: { sequences: number; steps: number; ms: number }): void;
+  onTimeout?(where: "queue" | "generation"): void;
 }
 
 interface Seq {
@@ -49,7 +65,8 @@ interface Seq {
   generated: number[];
   submitted: number;
   ttftMs: number;
-  done?: FinishReason;
+  done?: FinishReason | "timeout";
+  timer?: ReturnType<typeof setTimeout>;
   resolve: (r: GenerationResult) => void;
   reject: (e: unknown) => void;
 }
@@ -69,7 +86,12 @@ export class Scheduler {
 
   constructor(
     readonly engine: InferenceEngine,
-    readonly options: { chunk: number; events?: SchedulerEvents },
+    readonly options: {
+      chunk: number;
+      events?: SchedulerEvents;
+      /** Milliseconds a request may take from submit to its last token (queue included); 0 or absent: none. */
+      timeoutMs?: number;
+    },
   ) {
     this.#free = Array.from({ length: engine.limits.slots }, (_, i) => engine.limits.slots - 1 - i);
   }
@@ -77,6 +99,11 @@ export class Scheduler {
   /** Requests waiting for a slot. */
   get queueLength(): number {
     return this.#waiting.length;
+  }
+
+  /** Whether the loop is running (a prefill or chunk may be in flight even with no active sequence). */
+  get busy(): boolean {
+    return this.#running;
   }
 
   /** Sequences in the running batch. */
@@ -101,7 +128,7 @@ export class Scheduler {
       );
     }
     return new Promise((resolve, reject) => {
-      this.#waiting.push({
+      const seq: Seq = {
         req,
         slot: -1,
         pos: req.prompt.length,
@@ -109,9 +136,18 @@ export class Scheduler {
         generated: [],
         submitted: performance.now(),
         ttftMs: 0,
-        resolve,
-        reject,
-      });
+        resolve: (r) => {
+          clearTimeout(seq.timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(seq.timer);
+          reject(e);
+        },
+      };
+      const ms = this.options.timeoutMs ?? 0;
+      if (ms > 0) seq.timer = setTimeout(() => this.#expire(seq, ms), ms);
+      this.#waiting.push(seq);
       if (!this.#running) this.#loop();
     });
   }
@@ -122,6 +158,17 @@ export class Scheduler {
     for (const s of this.#waiting.splice(0)) {
       s.reject(new Error("Cannot generate: the server is shutting down"));
     }
+  }
+
+  /** Fails a request past its deadline: out of the queue now, or out of the batch at the end of this chunk. */
+  #expire(s: Seq, ms: number): void {
+    const queued = this.#waiting.indexOf(s);
+    if (queued >= 0) this.#waiting.splice(queued, 1);
+    else if (s.done) return;
+    else s.done = "timeout"; // the running chunk still holds its slot; #iteration frees it
+    const where = queued >= 0 ? "queue" : "generation";
+    this.options.events?.onTimeout?.(where);
+    s.reject(new RequestTimeout(ms, where, s.generated.length));
   }
 
   async #loop(): Promise<void> {
@@ -173,6 +220,7 @@ export class Scheduler {
       temperature: s.req.temperature,
       topK: s.req.topK,
       topP: s.req.topP,
+      repetitionPenalty: s.req.repetitionPenalty,
     });
     const prefill: PrefillSeq[] = joining.map((s) => ({
       slot: s.slot,
@@ -208,7 +256,7 @@ export class Scheduler {
       if (!s.done && s.req.signal?.aborted) s.done = "abort";
       if (s.done) {
         this.#free.push(s.slot);
-        s.resolve(this.#result(s, s.done));
+        if (s.done !== "timeout") s.resolve(this.#result(s, s.done));
       }
     }
     this.#active = batch.filter((s) => !s.done);

@@ -17,6 +17,8 @@ export interface GenerateOptions {
   topP?: number;
   seed?: number;
   stop?: string[];
+  /** CTRL-style repetition penalty over the prompt and the generated ids (1: off, the default). */
+  repetitionPenalty?: number;
 }
 
 /** One finished completion. */
@@ -35,10 +37,12 @@ export interface ServiceOptions {
   kvMemoryBytes?: number;
   /** Decode steps per readback. */
   chunk: number;
+  /** Milliseconds a generation may take, queue included (0 or absent: no limit). */
+  requestTimeoutMs?: number;
 }
 
-/** Defaults: 32 sequences, 16 tokens per readback. */
-export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = { maxBatch: 32, chunk: 16 };
+/** Defaults: 32 sequences, 16 tokens per readback, MLflow's 60 s scoring-server request timeout. */
+export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = { maxBatch: 32, chunk: 16, requestTimeoutMs: 60_000 };
 
 /** Slots that fit: maxBatch, lowered to what kvMemoryBytes holds; throws when not even one fits. */
 export function planSlots(loaded: Pick<LoadedModel, "model">, opts: ServiceOptions): number {
@@ -89,10 +93,12 @@ export class ModelService {
     });
     this.scheduler = new Scheduler(this.engine, {
       chunk: options.chunk,
+      timeoutMs: options.requestTimeoutMs,
       events: {
         onFirstToken: (ms) => metrics.firstToken(ms),
         onTokens: (n) => metrics.tokens(n),
         onChunk: (c) => metrics.chunk(c.sequences * c.steps, c.ms),
+        onTimeout: (where) => metrics.timeout(where),
       },
     });
     metrics.gauges = () => ({
@@ -156,6 +162,7 @@ export class ModelService {
       temperature: opts.temperature ?? g.temperature,
       topK: opts.topK ?? g.top_k,
       topP: opts.topP ?? g.top_p,
+      repetitionPenalty: opts.repetitionPenalty ?? 1,
       seed: opts.seed ?? crypto.getRandomValues(new Uint32Array(1))[0],
       stopIds: eos,
       signal,
@@ -184,7 +191,10 @@ export class ModelService {
   describe(): string {
     const l = this.engine.limits;
     const mib = (this.engine.kvBytes / 2 ** 20).toFixed(1);
-    return `batch ≤ ${l.slots} sequences, KV cache ${mib} MiB (${l.context} positions each), ${l.maxChunk} tokens per readback`;
+    const timeout = this.options.requestTimeoutMs
+      ? `, requests time out after ${this.options.requestTimeoutMs / 1000} s`
+      : "";
+    return `batch ≤ ${l.slots} sequences, KV cache ${mib} MiB (${l.context} positions each), ${l.maxChunk} tokens per readback${timeout}`;
   }
 
   /** Stops taking requests and frees the GPU buffers once running ones end. */
