@@ -3,7 +3,7 @@
  * concurrent streams through the continuous batcher (in process, no HTTP), on a random-weight model of a config's
  * shape (default the tiny config). Fixed-length generations (no stop ids) so every run does the same work.
  *
- *   deno run -A tools/bench_serve.ts [--config tiny] [--prompt 8] [--tokens 48] [--streams 1,8,32] [--chunk 16] [--device auto] [--greedy]
+ *   deno run -A tools/bench_serve.ts [--config tiny] [--prompt 8] [--tokens 48] [--streams 1,8,32] [--chunk 16] [--device auto] [--greedy] [--repetition-penalty 1]
  */
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/mod.ts";
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     device: { type: "string", default: "auto" },
     repeat: { type: "string", default: "2" },
     greedy: { type: "boolean", default: false },
+    "repetition-penalty": { type: "string", default: "1" },
   },
 });
 
@@ -48,6 +49,7 @@ const request = (i: number): GenerationRequest => ({
   topK: 50,
   topP: 0.95,
   seed: i,
+  repetitionPenalty: Number(values["repetition-penalty"]),
   stopIds: [],
 });
 
@@ -55,7 +57,7 @@ console.log(
   `bench_serve: ${values.config} (V ${m.vocab_size}, C ${m.hidden_size}, L ${m.num_layers}, T ${m.max_seq_len}, ` +
     `${layout.count.toLocaleString("en-US")} params), ${
       values.greedy ? "greedy" : "T 0.8, top-k 50, top-p 0.95"
-    }, prompt ${P}, ${N} new tokens, chunk ${chunk}, ` +
+    }, repetition penalty ${values["repetition-penalty"]}, prompt ${P}, ${N} new tokens, chunk ${chunk}, ` +
     `${gpu.summary.description || gpu.summary.device}`,
 );
 await scheduler.submit(request(0)); // warm-up: pipelines
