@@ -69,6 +69,7 @@ function Layer({ run, layer, settings, tick }: Props & { layer: MoeLayerKeys }) 
         runs={[]}
         lines={lines}
         reference={share ? { value: share.uniform, label: "even share" } : undefined}
+        fromZero
         settings={settings}
         tick={tick}
       />
@@ -81,7 +82,7 @@ export function ExpertBalance({ run, settings, tick }: Props) {
   const layers = moeLayers(Object.keys(run.data.metrics));
   if (!layers.length) return null;
   const lopsided = layers.filter((l) =>
-    expertShare(l.experts.map((k) => run.data.metrics[k]?.value))?.imbalanced
+    expertShare(l.experts.map((k) => run.data.metrics[k]?.value), topKOf(run))?.imbalanced
   );
   return (
     <section class="expert-balance">

@@ -4,7 +4,6 @@
  * legend values, EMA smoothing, log scale, x = step / wall time / relative time, an optional dashed reference
  * line. New data from live runs is swapped in without touching the zoom.
  */
-import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import { metricSeries, type SeriesData } from "../lib/api.ts";
@@ -32,8 +31,8 @@ interface Props {
   lines?: ChartLine[];
   /** A dashed horizontal line, e.g. the even share of a MoE layer's experts. */
   reference?: { value: number; label: string };
-  /** Shown after the title (e.g. the busiest expert). */
-  note?: ComponentChildren;
+  /** The y axis starts at 0 (shares, so a 2× share looks 2× as high). */
+  fromZero?: boolean;
   settings: Pick<ChartSettings, "xAxis" | "logScale" | "smoothing">;
   /** Changes when the runs logged more (live updates): data is re-fetched, zoom kept. */
   tick?: number;
@@ -76,7 +75,8 @@ export function alignSeries(
 }
 
 /** The y range: uPlot's, except a flat series gets a small band around its value instead of 0–100 or 0–100,000. */
-export function yRange(min: number, max: number): [number, number] {
+export function yRange(min: number, max: number, fromZero = false): [number, number] {
+  if (fromZero && min >= 0) return [0, max > 0 ? max * 1.15 : 1];
   if (min === max) {
     const pad = Math.abs(min) * 0.05 || 1;
     return [min - pad, max + pad];
@@ -84,8 +84,13 @@ export function yRange(min: number, max: number): [number, number] {
   return uPlot.rangeNum(min, max, 0.1, true) as [number, number];
 }
 
-/** The x range: the data's, widened around a single point (uPlot would span 0–100,000 steps). */
-export function xRange(min: number, max: number): [number, number] {
+/**
+ * The x range: uPlot's, except that data at a single x (one logged point) gets ±1 around it, where uPlot would
+ * span 0–100 (or 0–100,000 for step 50,000).
+ */
+export function xRange(min: number, max: number, xs?: ArrayLike<number | null>): [number, number] {
+  const first = xs?.length ? xs[0] : null, last = xs?.length ? xs[xs.length - 1] : null;
+  if (first !== null && first === last) return [first - 1, first + 1];
   return min === max ? [min - 1, max + 1] : [min, max];
 }
 
@@ -95,12 +100,13 @@ const axisWidth = (values: string[] | undefined) =>
 
 /** The chart component. */
 export function LineChart(
-  { metric, runs, lines: given, reference, note, settings, tick = 0, height = 240 }: Props,
+  { metric, runs, lines: given, reference, fromZero, settings, tick = 0, height = 240 }: Props,
 ) {
   const lines = given ?? runs.map((r) => ({ ...r, key: metric }));
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const range = useRef<Range>(undefined);
+  const loaded = useRef(false);
   const [status, setStatus] = useState("");
   const [error, setError] = useState("");
   const runKey = lines.map((r) => `${r.id}\0${r.key}`).join(",") + `\0${reference?.value}`;
@@ -140,7 +146,7 @@ export function LineChart(
         } ms`,
       );
       setError("");
-      el.current?.setAttribute("data-rendered", String(Date.now()));
+      loaded.current = true; // the draw hook marks the element once this data is on the canvas
     } catch (err) {
       setError(String((err as Error).message ?? err));
     }
@@ -154,8 +160,8 @@ export function LineChart(
       width: el.current.clientWidth || 600,
       height,
       scales: {
-        x: { time: settings.xAxis === "time", range: (_u, min, max) => xRange(min, max) },
-        y: settings.logScale ? { distr: 3 } : { range: (_u, min, max) => yRange(min, max) },
+        x: { time: settings.xAxis === "time", range: (u, min, max) => xRange(min, max, u.data?.[0]) },
+        y: settings.logScale ? { distr: 3 } : { range: (_u, min, max) => yRange(min, max, fromZero) },
       },
       axes: [{ label: axisLabel }, {
         size: (_u, values) => axisWidth(values),
@@ -177,6 +183,14 @@ export function LineChart(
       cursor: { drag: { x: true, y: false } },
       legend: { live: true },
       hooks: {
+        // After a load is drawn: `data-rendered`, and the scales as drawn (tests read them; axes are canvas).
+        draw: [(u) => {
+          const e = el.current;
+          if (!loaded.current || !e) return;
+          e.setAttribute("data-x-range", `${u.scales.x.min},${u.scales.x.max}`);
+          e.setAttribute("data-y-range", `${u.scales.y.min},${u.scales.y.max}`);
+          e.setAttribute("data-rendered", String(Date.now()));
+        }],
         setSelect: [(u) => {
           if (u.select.width < 3) return;
           const min = u.posToVal(u.select.left, "x"), max = u.posToVal(u.select.left + u.select.width, "x");
@@ -192,6 +206,7 @@ export function LineChart(
     const empty = [[], ...lines.map(() => []), ...(reference ? [[]] : [])];
     const u = new uPlot(opts, empty as unknown as uPlot.AlignedData, el.current);
     plot.current = u;
+    loaded.current = false;
     // Double-click resets uPlot's zoom; fetch the whole series again at the coarse resolution.
     const reset = () => {
       range.current = undefined;
@@ -212,7 +227,7 @@ export function LineChart(
       u.destroy();
       if (plot.current === u) plot.current = null;
     };
-  }, [metric, runKey, settings.xAxis, settings.logScale, height]);
+  }, [metric, runKey, settings.xAxis, settings.logScale, height, fromZero]);
 
   // Smoothing and live data only re-fetch; the zoom window stays.
   const first = useRef(true);
@@ -224,7 +239,7 @@ export function LineChart(
   return (
     <div class="chart">
       <div class="chart-title">
-        <b>{metric}</b> {note} <span class="dim">{status}</span>
+        <b>{metric}</b> <span class="dim">{status}</span>
         {error && <span class="error">{error}</span>}
       </div>
       <div ref={el} class="chart-plot" data-metric={metric} />
