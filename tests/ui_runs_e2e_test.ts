@@ -248,11 +248,21 @@ Deno.test({
       assert.deepEqual(cols.slice(4, 6), ["metric:train/loss", "metric:val/loss"]);
       assert.ok(!cols.some((c) => c.startsWith("metric:moe/")), `no moe/ column by default: ${cols}`);
       await page.click(".column-chooser summary");
-      assert.deepEqual(await attrs(page, ".column-chooser details.family", "data-family"), [
-        "train",
-        "val",
-        "moe",
+      const metricFamilies = '.column-chooser fieldset[data-kind="metric"] details.family';
+      assert.deepEqual(await attrs(page, metricFamilies, "data-family"), ["train", "val", "moe"]);
+      const paramFamilies = '.column-chooser fieldset[data-kind="param"] details.family';
+      assert.deepEqual(await attrs(page, paramFamilies, "data-family"), [
+        "data",
+        "hardware",
+        "model",
+        "model_size",
+        "training",
       ]);
+      assert.deepEqual(
+        await page.$$eval(paramFamilies, (d) => d.map((x) => (x as HTMLDetailsElement).open)),
+        [false, false, false, false, false],
+        "params folded until searched",
+      );
       await page.fill(".column-chooser input[type=search]", "expert_2");
       assert.deepEqual(await texts(page, ".column-chooser details.family label"), [
         "moe/layer_0_expert_2_fraction",

@@ -42,6 +42,28 @@ export function ColumnChooser({ available, chosen, onChange }: Props) {
       </fieldset>
     );
   };
+  /** Metrics by family (train/ and val/ unfolded), params by section (all folded until searched). */
+  const grouped = (title: string, kind: string, keys: string[], sep: string) => {
+    if (!keys.some((k) => k.toLowerCase().includes(q.toLowerCase()))) return null;
+    const id = (k: string) => `${kind}:${k}`;
+    return (
+      <fieldset data-kind={kind}>
+        <legend>{title}</legend>
+        <FamilyChecklist
+          keys={keys}
+          query={q}
+          separator={sep}
+          open={sep === "/" ? undefined : () => false}
+          isChosen={(k) => chosen.includes(id(k))}
+          onToggle={(k) => toggle(id(k))}
+          onSet={(ks, on) => {
+            const ids = ks.map(id);
+            onChange(on ? [...new Set([...chosen, ...ids])] : chosen.filter((c) => !ids.includes(c)));
+          }}
+        />
+      </fieldset>
+    );
+  };
   return (
     <details class="column-chooser" ref={box}>
       <summary>Columns ({chosen.length})</summary>
@@ -52,22 +74,8 @@ export function ColumnChooser({ available, chosen, onChange }: Props) {
           value={q}
           onInput={(e) => setQ((e.target as HTMLInputElement).value)}
         />
-        {available.metrics.length > 0 && (
-          <fieldset>
-            <legend>Metrics</legend>
-            <FamilyChecklist
-              keys={available.metrics}
-              query={q}
-              isChosen={(k) => chosen.includes(`metric:${k}`)}
-              onToggle={(k) => toggle(`metric:${k}`)}
-              onSet={(keys, on) => {
-                const ids = keys.map((k) => `metric:${k}`);
-                onChange(on ? [...new Set([...chosen, ...ids])] : chosen.filter((c) => !ids.includes(c)));
-              }}
-            />
-          </fieldset>
-        )}
-        {group("Params", "param", available.params)}
+        {grouped("Metrics", "metric", available.metrics, "/")}
+        {grouped("Params", "param", available.params, ".")}
         {group("Tags", "tag", available.tags)}
         {chosen.length > 0 && <button type="button" onClick={() => onChange([])}>Clear</button>}
       </div>

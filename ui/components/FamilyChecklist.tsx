@@ -1,6 +1,7 @@
 /**
- * Metric keys as a checklist grouped by family (train/, val/, moe/…), one collapsible group each with
- * "all" / "none" buttons. Used by the column chooser and the charts' metric chooser; not the run page's table.
+ * Metric (or param) keys as a checklist grouped by family (train/, val/, moe/…; model., training.…), one
+ * collapsible group each with "all" / "none" buttons. Used by the column chooser and the charts' metric
+ * chooser; not the run page's table.
  */
 import { chartedByDefault, familyLabel, groupMetrics } from "../lib/families.ts";
 
@@ -14,12 +15,19 @@ interface Props {
   query?: string;
   /** At most this many keys per family are listed. */
   limit?: number;
+  /** What ends a family prefix: "/" for metrics (train/loss), "." for params (model.hidden_size). */
+  separator?: string;
+  /** Families unfolded without a search (default: train/, val/ and plain keys, and any with a choice). */
+  open?: (family: string) => boolean;
 }
 
 /** The grouped checklist. */
-export function FamilyChecklist({ keys, isChosen, onToggle, onSet, query = "", limit = 300 }: Props) {
+export function FamilyChecklist(
+  { keys, isChosen, onToggle, onSet, query = "", limit = 300, separator = "/", open = chartedByDefault }:
+    Props,
+) {
   const q = query.toLowerCase();
-  const families = groupMetrics(keys.filter((k) => k.toLowerCase().includes(q)));
+  const families = groupMetrics(keys.filter((k) => k.toLowerCase().includes(q)), separator);
   return (
     <div class="family-checklist">
       {families.map((f) => {
@@ -29,10 +37,10 @@ export function FamilyChecklist({ keys, isChosen, onToggle, onSet, query = "", l
             key={f.name}
             class="family"
             data-family={f.name}
-            open={q !== "" || chartedByDefault(f.name) || chosen > 0}
+            open={q !== "" || open(f.name) || chosen > 0}
           >
             <summary>
-              <b>{familyLabel(f.name)}</b>{" "}
+              <b>{familyLabel(f.name, separator)}</b>{" "}
               <span class="dim">
                 {chosen} of {f.keys.length}
               </span>{" "}

@@ -20,9 +20,9 @@ const LEADING = ["train", "val"];
 
 const collator = new Intl.Collator("en", { numeric: true });
 
-/** The family of a key: the text before its first `/` (PLAIN_FAMILY when there is none). */
-export function familyOf(key: string): string {
-  const i = key.indexOf("/");
+/** The family of a key: the text before its first `/` (or `sep`; PLAIN_FAMILY when there is none). */
+export function familyOf(key: string, sep = "/"): string {
+  const i = key.indexOf(sep);
   return i > 0 ? key.slice(0, i) : PLAIN_FAMILY;
 }
 
@@ -39,11 +39,11 @@ function familyRank(name: string): [number, string] {
   return [name === PLAIN_FAMILY ? LEADING.length + 1 : LEADING.length, name];
 }
 
-/** Groups keys by family: train, val, the rest by name, un-prefixed keys last. */
-export function groupMetrics(keys: Iterable<string>): MetricFamily[] {
+/** Groups keys by family: train, val, the rest by name, un-prefixed keys last (params: `sep` = "."). */
+export function groupMetrics(keys: Iterable<string>, sep = "/"): MetricFamily[] {
   const by = new Map<string, string[]>();
   for (const k of keys) {
-    const f = familyOf(k);
+    const f = familyOf(k, sep);
     const list = by.get(f);
     if (list) list.push(k);
     else by.set(f, [k]);
@@ -79,8 +79,8 @@ export function headlineKeys(keys: Iterable<string>, n: number): string[] {
 }
 
 /** Label of a family for headings. */
-export function familyLabel(name: string): string {
-  return name === PLAIN_FAMILY ? "other" : `${name}/`;
+export function familyLabel(name: string, sep = "/"): string {
+  return name === PLAIN_FAMILY ? "other" : `${name}${sep}`;
 }
 
 /** One MoE layer's router metrics: per-expert fraction keys (expert order) and the balance key if logged. */
