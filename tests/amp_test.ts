@@ -1,13 +1,16 @@
 /**
  * Mixed precision end to end: the whole model under float16 and bfloat16 AMP against the f32 reference (loss and
  * every gradient within AMP tolerances, dense and MoE), an overflowing loss scale that skips the step and halves,
- * growth after N clean steps, and the trainer's log points and effective-dtype param.
+ * growth after N clean steps, the trainer's log points and effective-dtype param, and which f32 activations AMP
+ * keeps beside their 16-bit copies.
  */
 import assert from "node:assert/strict";
 import { CommandBatch, type Gpu, readBuffer, upload } from "../src/gpu/mod.ts";
 import { gpuTest } from "../src/gpu/testing.ts";
 import { type Config, defaultConfig, loadConfig } from "../src/config/mod.ts";
 import { Engine } from "../src/model/engine.ts";
+import { activationBuffers, allocateActivations } from "../src/model/activations.ts";
+import { modelDims } from "../src/model/layout.ts";
 import { initParams } from "../src/model/init.ts";
 import { modelLossAndGrads } from "../src/reference/model.ts";
 import { AMP_STATE_SLOT, type LossScaleOptions } from "../src/kernels/amp.ts";
@@ -84,6 +87,26 @@ for (const [dtype, moe] of cases) {
     },
   );
 }
+
+gpuTest(
+  "AMP activations: the f32 n1, n2, h and nf share one transient buffer; att and a MoE layer's n2 keep theirs",
+  (gpu) => {
+    const d = modelDims(tinyConfig("bfloat16", true).model); // layer 0 MoE, layer 1 dense
+    const amp = allocateActivations(gpu.device, d, B, T, "bfloat16");
+    const [moe, dense] = amp.blocks;
+    const transient = dense.n1.f32;
+    for (const x of [moe.n1, dense.n2, dense.h, amp.final.nf]) assert.equal(x.f32, transient);
+    for (const x of [moe.n1, dense.n1, dense.n2, dense.h, amp.final.nf, moe.att, dense.att]) assert.ok(x.lp);
+    assert.ok(transient.size >= B * T * Math.max(d.C, d.I) * 4);
+    for (const x of [moe.att, dense.att, moe.n2]) assert.notEqual(x.f32, transient);
+    assert.equal(moe.n2.lp, undefined); // the MoE experts read f32 only
+    const f32 = allocateActivations(gpu.device, d, B, T);
+    const all = [...f32.blocks.flatMap((a) => [a.n1, a.n2, a.h, a.att]), f32.final.nf];
+    assert.equal(new Set(all.map((x) => x.f32)).size, all.length);
+    assert.ok(all.every((x) => x.lp === undefined));
+    for (const acts of [amp, f32]) for (const b of activationBuffers(acts)) b.destroy();
+  },
+);
 
 /** A few full optimizer steps; returns the AMP state and the params after each. */
 async function steps(gpu: Gpu, config: Config, n: number, lossScale: LossScaleOptions) {
