@@ -80,8 +80,14 @@ Deno.test("compareRows flags differences", () => {
   const rows = compareRows([runs[0], runs[2]], "params");
   assert.deepEqual(rows.map((r) => [r.key, r.differs]), [["lr", true], ["opt", false]]);
   const m = compareRows([runs[0], runs[3]], "metrics");
-  assert.deepEqual(m[0].values, [2.5, undefined]);
+  assert.deepEqual(m.find((r) => r.key === "loss")?.values, [2.5, undefined]);
   assert.deepEqual(compareRows(runs, "tags").map((r) => r.key), ["team"]);
+  const fam = [run("a", 1, {}, { "moe/layer_0_balance": 1, "val/loss": 2, "train/lr": 3, "train/loss": 4 })];
+  assert.deepEqual(
+    compareRows(fam, "metrics").map((r) => r.key),
+    ["train/loss", "train/lr", "val/loss", "moe/layer_0_balance"],
+    "metrics in family order",
+  );
 });
 
 Deno.test("csv: quoting and formula neutralising", () => {
