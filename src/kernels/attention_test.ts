@@ -6,6 +6,8 @@ import {
   attentionForward as attentionForwardRef,
 } from "../reference/attention.ts";
 import {
+  ATTENTION,
+  ATTENTION_ROWS,
   attentionBackward,
   attentionBlockedPlan,
   attentionForward,
@@ -134,4 +136,15 @@ gpuTest("attention rejects kv heads that do not divide the query heads", (gpu) =
     /Cannot run attention forward: NH=3 is not a multiple of KVH=2/,
   );
   buf.destroy();
+});
+
+Deno.test("each attention module holds one family's entry points and the shared prelude's backward_delta", () => {
+  const entries = (code: string) => [...code.matchAll(/@compute[^\n]*\nfn (\w+)/g)].map((m) => m[1]).sort();
+  assert.deepEqual(entries(ATTENTION.code), [
+    "backward_delta",
+    "backward_kv_blocked",
+    "backward_q_blocked",
+    "forward_blocked",
+  ]);
+  assert.deepEqual(entries(ATTENTION_ROWS.code), ["backward_delta", "backward_kv", "backward_q", "forward"]);
 });
