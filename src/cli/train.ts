@@ -150,7 +150,9 @@ function mib(bytes: number): string {
 /** The text `train --dry-run` prints. */
 export function describeDryRun(config: Config, source: string): string {
   const layout = buildLayout(config.model);
-  const mem = estimateTrainingMemory(config.model, config.training.batch_size);
+  const mem = estimateTrainingMemory(config.model, config.training.batch_size, {
+    amp: config.training.use_amp,
+  });
   return [
     `# resolved config (from ${source})`,
     toYaml(config).trimEnd(),
@@ -158,6 +160,7 @@ export function describeDryRun(config: Config, source: string): string {
     `${bold("parameters")}: ${layout.count.toLocaleString("en-US")} (${layout.entries.length} tensors)`,
     `${bold("memory estimate")}: ${mib(mem.total)} ` +
     `(weights ${mib(mem.params)}, gradients ${mib(mem.grads)}, AdamW ${mib(mem.optimizer)}, ` +
-    `activations ${mib(mem.activations)} at batch ${config.training.batch_size})`,
+    `activations ${mib(mem.activations)} at batch ${config.training.batch_size}` +
+    (mem.amp > 0 ? `, 16-bit copies and AMP scratch ${mib(mem.amp)})` : ")"),
   ].join("\n");
 }

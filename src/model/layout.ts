@@ -127,7 +127,8 @@ export function activeParamCount(m: ModelConfig): number {
 export function estimateTrainingMemory(
   m: ModelConfig,
   batchSize: number,
-): { params: number; grads: number; optimizer: number; activations: number; total: number } {
+  opts: { amp?: boolean } = {},
+): { params: number; grads: number; optimizer: number; activations: number; amp: number; total: number } {
   const d = modelDims(m);
   const layout = buildLayout(m);
   const p = layout.total * 4;
@@ -137,6 +138,14 @@ export function estimateTrainingMemory(
   // q/k/v (after RoPE), attention output and its log-sum-exp, the mid residual, gate/up/SwiGLU outputs.
   const mlpWidth = d.moeLayers.size > 0 ? d.I * d.K + d.E * 2 : d.I;
   const perTokenLayer = 5 * d.C + 2 + d.C + 2 * kvw + d.NH + 3 * mlpWidth;
-  const activations = 4 * (BT * d.L * perTokenLayer + BT * d.C * 2 + BT * d.V * 2);
-  return { params: p, grads: p, optimizer: 2 * p, activations, total: 4 * p + activations };
+  let activations = 4 * (BT * d.L * perTokenLayer + BT * d.C * 2 + BT * d.V * 2);
+  let amp = 0;
+  if (opts.amp) {
+    // Under AMP the matmul inputs saved for backward (n1, dense n2, h) are 16-bit, their f32 twins one shared
+    // transient; the Linear weights get a 16-bit copy (see docs/amp.md).
+    const dense = d.L - d.moeLayers.size;
+    activations -= 2 * BT * (d.L * d.C + dense * (d.C + d.I));
+    amp = layout.total * 2 + BT * Math.max(d.C, d.I) * 4;
+  }
+  return { params: p, grads: p, optimizer: 2 * p, activations, amp, total: 4 * p + activations + amp };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { loadConfig } from "../config/mod.ts";
-import { activeParamCount, buildLayout, PARAM_ALIGN } from "./layout.ts";
+import { defaultConfig, loadConfig } from "../config/mod.ts";
+import { activeParamCount, buildLayout, estimateTrainingMemory, PARAM_ALIGN } from "./layout.ts";
 
 Deno.test("base_model has about 7.2M parameters, aligned and non-overlapping", async () => {
   const { config } = await loadConfig("base_model");
@@ -25,4 +25,15 @@ Deno.test("MoE layers hold packed experts and count top_k of them as active", as
   const active = activeParamCount(config.model);
   // top-2 of 4 experts: active MLP parameters are twice the dense MLP, plus the routers.
   assert.equal(active - dense, 6 * (3 * 288 * 768 + 4 * 288));
+});
+
+Deno.test("the AMP memory estimate trades f32 saved activations for 16-bit ones and adds the weight copy", () => {
+  const m = defaultConfig().model;
+  const f32 = estimateTrainingMemory(m, 8);
+  const amp = estimateTrainingMemory(m, 8, { amp: true });
+  assert.equal(f32.amp, 0);
+  assert.equal(amp.params, f32.params);
+  assert.ok(amp.activations < f32.activations);
+  assert.ok(amp.amp >= buildLayout(m).total * 2);
+  assert.equal(amp.total, 4 * amp.params + amp.activations + amp.amp);
 });
