@@ -127,6 +127,8 @@ export interface GenerationConfig {
   top_k: number;
   top_p: number;
   eos_token_id: number;
+  /** CTRL-style penalty on tokens already in the sequence (1 = off; absent in older model directories). */
+  repetition_penalty?: number;
 }
 
 /** Writes a model directory (weights, config, tokenizer, generation defaults) atomically. */

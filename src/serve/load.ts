@@ -139,7 +139,14 @@ export async function loadModel(uri: string, options: { trackingUri?: string } =
     top_k: num("top_k", 50),
     top_p: num("top_p", 0.95),
     eos_token_id: num("eos_token_id", -1),
+    repetition_penalty: num("repetition_penalty", 1),
   };
+  if (!(generation.repetition_penalty! > 0 && generation.repetition_penalty! <= 10)) {
+    throw new ModelLoadError(
+      `Cannot load the model ${uri}: generation_config.json has repetition_penalty ${generation.repetition_penalty}, ` +
+        "outside (0, 10]",
+    );
+  }
   let tokenizer: Tokenizer;
   try {
     tokenizer = parseTokenizerJson(await Deno.readTextFile(files.tokenizer), files.tokenizer);

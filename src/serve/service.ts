@@ -162,7 +162,7 @@ export class ModelService {
       temperature: opts.temperature ?? g.temperature,
       topK: opts.topK ?? g.top_k,
       topP: opts.topP ?? g.top_p,
-      repetitionPenalty: opts.repetitionPenalty ?? 1,
+      repetitionPenalty: opts.repetitionPenalty ?? g.repetition_penalty ?? 1,
       seed: opts.seed ?? crypto.getRandomValues(new Uint32Array(1))[0],
       stopIds: eos,
       signal,
