@@ -235,8 +235,22 @@ Deno.test({
       assert.ok(zlo < 0 && zhi > 0 && zhi <= 1, `skipped steps y range ${zlo}–${zhi}`);
 
       // one point: the x range hugs it instead of spanning 0–100,000 steps
+      // (the previous run's val/loss chart may still be on screen for a moment: wait for this run's page and a
+      // range that hugs the point, and let the assertion below report what was drawn when it never does)
       await page.goto(`${srv.url}/#/runs/${fresh.info.runId}`);
-      await page.waitForSelector('.chart-plot[data-metric="val/loss"][data-rendered]');
+      await page.waitForFunction(
+        (id) => document.querySelector("#run-id")?.textContent === id,
+        fresh.info.runId,
+      );
+      await page.waitForFunction(
+        () => {
+          const r = document.querySelector('.chart-plot[data-metric="val/loss"][data-rendered]')
+            ?.getAttribute("data-x-range")?.split(",").map(Number);
+          return r !== undefined && r[1] - r[0] <= 2;
+        },
+        undefined,
+        { timeout: 5000 },
+      ).catch(() => {});
       const [xlo, xhi] = await range(page, "val/loss", "x");
       assert.ok(xlo <= 0 && xhi >= 0 && xhi - xlo <= 2, `one-point x range ${xlo}–${xhi}`);
       assert.equal(await page.locator("section.samples").count(), 0, "no samples yet: no section");
