@@ -8,11 +8,12 @@ import common from "../../kernels/attention_common.wgsl" with { type: "text" };
 import blockedCode from "../../kernels/attention.wgsl" with { type: "text" };
 import rowsCode from "../../kernels/attention_rows.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Gpu, Kernel } from "../gpu/mod.ts";
+import { compose } from "./_wgsl.ts";
 
 /** The register-blocked kernels (the fast path) and backward_delta. */
-export const ATTENTION: Kernel = { name: "attention", code: `${common}\n${blockedCode}` };
+export const ATTENTION: Kernel = { name: "attention", code: compose(common, blockedCode) };
 /** The row kernels (the fallback for head sizes the blocked ones cannot fit) and backward_delta. */
-export const ATTENTION_ROWS: Kernel = { name: "attention_rows", code: `${common}\n${rowsCode}` };
+export const ATTENTION_ROWS: Kernel = { name: "attention_rows", code: compose(common, rowsCode) };
 
 const MAX_HS = 128;
 const TILES = [32, 16, 8];
