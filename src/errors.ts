@@ -31,6 +31,14 @@ function formatWhere(w: { file?: string; line?: number; col?: number; key?: stri
   return pos + (w.key ? `${w.key}: ` : "");
 }
 
+/** A runtime failure (exit 1) with a fix the user can apply: shown as the message plus a hint line. */
+export class FixableError extends Error {
+  constructor(message: string, readonly hint: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "FixableError";
+  }
+}
+
 /** Exit code for an error escaping a command: 2 for usage and config problems, 1 for everything else. */
 export function exitCodeOf(err: unknown): number {
   return err instanceof UsageError ? 2 : 1;
@@ -38,7 +46,9 @@ export function exitCodeOf(err: unknown): number {
 
 /** The one-line (plus hint) text shown to the user for an error. */
 export function describeError(err: unknown): string {
-  if (err instanceof UsageError) return err.hint ? `${err.message}\nhint: ${err.hint}` : err.message;
+  if (err instanceof UsageError || err instanceof FixableError) {
+    return err.hint ? `${err.message}\nhint: ${err.hint}` : err.message;
+  }
   if (err instanceof Error) return err.message || err.name;
   return String(err);
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Hono } from "hono";
 import { guard, type GuardOptions, HTML_CSP, listen, renderError } from "./mod.ts";
 import { Htpasswd, sha256Line, timingSafeEqual } from "./auth.ts";
-import { UsageError } from "../errors.ts";
+import { FixableError, UsageError } from "../errors.ts";
 
 function appWith(opts: Partial<GuardOptions> = {}): Hono {
   const app = new Hono();
@@ -217,4 +217,22 @@ Deno.test("listen: ephemeral port, a reachable URL, a warning only for non-loopb
   });
   await authed.shutdown();
   assert.equal(warnings.length, 1);
+});
+
+Deno.test("listen on a port in use fails with the address and a hint, not the OS error alone", async () => {
+  const app = new Hono();
+  const first = listen(app, { host: "127.0.0.1", port: 0, authEnabled: false, name: "first" });
+  try {
+    const port = Number(new URL(first.url).port);
+    assert.throws(
+      () => listen(app, { host: "127.0.0.1", port, authEnabled: false, name: "second server" }),
+      (err: unknown) =>
+        err instanceof FixableError &&
+        err.message ===
+          `Cannot start the second server on 127.0.0.1:${port}: the address is already in use` &&
+        /--port/.test(err.hint),
+    );
+  } finally {
+    await first.shutdown();
+  }
 });

@@ -4,6 +4,7 @@
  */
 import type { Hono } from "hono";
 import { isLoopback } from "./guard.ts";
+import { FixableError } from "../errors.ts";
 
 /** A running server. */
 export interface Listening {
@@ -54,10 +55,30 @@ export function listen(app: Hono, opts: ListenOptions): Listening {
         `read and change its data (use --auth-token or --htpasswd, or bind 127.0.0.1)`,
     );
   }
-  const server = Deno.serve(
-    { hostname: opts.host.replace(/^\[|\]$/g, ""), port: opts.port, onListen: () => {} },
-    app.fetch,
-  );
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve(
+      { hostname: opts.host.replace(/^\[|\]$/g, ""), port: opts.port, onListen: () => {} },
+      app.fetch,
+    );
+  } catch (err) {
+    const where = `${opts.host}:${opts.port}`;
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new FixableError(
+        `Cannot start the ${opts.name} on ${where}: the address is already in use`,
+        "pass another --port (0 picks a free one), or stop the process that holds it",
+        { cause: err },
+      );
+    }
+    if (err instanceof Deno.errors.AddrNotAvailable || err instanceof Deno.errors.PermissionDenied) {
+      throw new FixableError(
+        `Cannot start the ${opts.name} on ${where}: ${err.message}`,
+        "bind an address of this machine (--host 127.0.0.1), and a port above 1023 unless running as root",
+        { cause: err },
+      );
+    }
+    throw err;
+  }
   const addr = server.addr as Deno.NetAddr;
   const url = urlOf(opts.host, addr.port);
   opts.onListen?.(url);
