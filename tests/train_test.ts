@@ -158,3 +158,36 @@ gpuTest("without validation text the run trains and skips evaluation with a note
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+gpuTest(
+  "--resume without a run name continues the run that checkpointed last; a path continues its own run",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const quiet = { log: () => {} };
+      const config = await smallConfig(dir, ["training.max_steps=2", "training.use_mlflow=false"]);
+      await train({ config, runName: "older", hooks: quiet });
+      await new Promise((r) => setTimeout(r, 20));
+      await train({ config, runName: "newer", hooks: quiet });
+      const more = await smallConfig(dir, ["training.max_steps=3", "training.use_mlflow=false"]);
+      const lines: string[] = [];
+      const r = await train({ config: more, resume: true, hooks: { log: (l) => lines.push(l) } });
+      assert.equal(r.runName, "newer");
+      assert.equal(r.steps, 3);
+      assert.ok(lines.some((l) => /resuming 'newer'/.test(l)), lines.join("\n"));
+      const byPath = await train({ config: more, resume: `${dir}/ckpt/older/step_2`, hooks: quiet });
+      assert.equal(byPath.runName, "older");
+      await Deno.stat(`${dir}/ckpt/older/step_3`);
+      const empty = await smallConfig(dir, [
+        `training.checkpoint_dir=${dir}/none`,
+        "training.use_mlflow=false",
+      ]);
+      await assert.rejects(
+        train({ config: empty, resume: true, hooks: quiet }),
+        /Cannot resume: no checkpoint under/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

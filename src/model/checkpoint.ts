@@ -95,6 +95,28 @@ export async function latestCheckpoint(dir: string): Promise<string | undefined>
   return best?.path;
 }
 
+/**
+ * The most recently written checkpoint of any run under `root` (`<root>/<run>/step_<N>`), by its state.json's
+ * modification time, with its run's directory name; undefined when there is none.
+ */
+export async function latestRunCheckpoint(
+  root: string,
+): Promise<{ runName: string; path: string } | undefined> {
+  let best: { runName: string; path: string; mtime: number } | undefined;
+  try {
+    for await (const e of Deno.readDir(root)) {
+      if (!e.isDirectory) continue;
+      const path = await latestCheckpoint(`${root}/${e.name}`);
+      if (!path) continue;
+      const mtime = (await Deno.stat(`${path}/state.json`).catch(() => null))?.mtime?.getTime() ?? 0;
+      if (!best || mtime > best.mtime) best = { runName: e.name, path, mtime };
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return best && { runName: best.runName, path: best.path };
+}
+
 /** Reads a checkpoint written by saveCheckpoint. */
 export async function loadCheckpoint(
   path: string,

@@ -13,6 +13,7 @@ import { initParams } from "../model/init.ts";
 import { capTokens, InferenceEngine, Scheduler } from "../serve/mod.ts";
 import {
   latestCheckpoint,
+  latestRunCheckpoint,
   loadCheckpoint,
   saveCheckpoint,
   saveModelDir,
@@ -110,18 +111,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { config } = opts;
   const t = config.training;
   const log = opts.hooks?.log ?? ((line: string) => console.log(line));
-  const runName = opts.runName ?? t.mlflow_run_name ?? defaultRunName();
+  const { runName, resumeFrom } = await resolveRun(opts, log);
   const ckptDir = `${t.checkpoint_dir}/${runName}`;
-
-  let resumeFrom: string | undefined;
-  if (opts.resume === true) {
-    resumeFrom = await latestCheckpoint(ckptDir);
-    if (!resumeFrom) {
-      throw new UsageError(`Cannot resume run '${runName}': no checkpoint under ${ckptDir}`, {
-        hint: "name the run with training.mlflow_run_name, or pass --resume <checkpoint directory>",
-      });
-    }
-  } else if (typeof opts.resume === "string") resumeFrom = opts.resume;
 
   const gpu = await openGpu(t.device);
   const amp = resolveAmpDtype(t, gpu);
@@ -339,6 +330,50 @@ function restoreAmp(engine: Engine, saved: AmpState | undefined, log: (line: str
     return;
   }
   engine.restoreAmpState(saved);
+}
+
+/**
+ * The run name and the checkpoint to resume from. `--resume` alone continues the named run
+ * (training.mlflow_run_name), or when none is named the run under checkpoint_dir that checkpointed last; a
+ * checkpoint path continues the run it belongs to (its state.json names it) unless a name is given.
+ */
+async function resolveRun(
+  opts: TrainOptions,
+  log: (line: string) => void,
+): Promise<{ runName: string; resumeFrom?: string }> {
+  const t = opts.config.training;
+  const named = opts.runName ?? t.mlflow_run_name ?? undefined;
+  if (opts.resume === true) {
+    if (named === undefined) {
+      const latest = await latestRunCheckpoint(t.checkpoint_dir);
+      if (!latest) {
+        throw new UsageError(`Cannot resume: no checkpoint under ${t.checkpoint_dir}`, {
+          hint: "train first, or pass --resume <checkpoint directory> (or set training.checkpoint_dir)",
+        });
+      }
+      log(`resuming '${latest.runName}', the run under ${t.checkpoint_dir} that checkpointed last`);
+      return { runName: latest.runName, resumeFrom: latest.path };
+    }
+    const resumeFrom = await latestCheckpoint(`${t.checkpoint_dir}/${named}`);
+    if (!resumeFrom) {
+      throw new UsageError(`Cannot resume run '${named}': no checkpoint under ${t.checkpoint_dir}/${named}`, {
+        hint:
+          "check training.mlflow_run_name and training.checkpoint_dir, or pass --resume <checkpoint directory>",
+      });
+    }
+    return { runName: named, resumeFrom };
+  }
+  if (typeof opts.resume === "string") {
+    let own: string | undefined;
+    try {
+      own = JSON.parse(await Deno.readTextFile(`${opts.resume}/state.json`)).runName;
+    } catch { /* loadCheckpoint reports an unreadable checkpoint with its path */ }
+    return {
+      runName: named ?? (typeof own === "string" && own ? own : defaultRunName()),
+      resumeFrom: opts.resume,
+    };
+  }
+  return { runName: named ?? defaultRunName() };
 }
 
 function defaultRunName(): string {
