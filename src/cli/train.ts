@@ -29,7 +29,10 @@ export function trainCommand(): Command {
       [],
     )
     .option("--dry-run", "print the resolved config, parameter count and memory estimate, then exit")
-    .option("--resume [checkpoint]", "continue from the latest checkpoint, or from the given one")
+    .option(
+      "--resume [checkpoint]",
+      "continue a run: alone, the named run (training.mlflow_run_name) or else the run that checkpointed last; or the given checkpoint directory",
+    )
     .action(async (opts: TrainOptions) => {
       const { config, source } = await loadConfig(opts.config, opts.set);
       if (opts.dryRun) {
