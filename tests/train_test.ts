@@ -191,3 +191,29 @@ gpuTest(
     }
   },
 );
+
+gpuTest(
+  "checkpoint_keep keeps the newest checkpoints of a run and deletes the older ones (0 keeps all)",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const quiet = { log: () => {} };
+      const sets = ["training.max_steps=5", "training.checkpoint_interval=1", "training.use_mlflow=false"];
+      await train({
+        config: await smallConfig(dir, [...sets, "training.checkpoint_keep=2"]),
+        runName: "k2",
+        hooks: quiet,
+      });
+      const names = (run: string) => [...Deno.readDirSync(`${dir}/ckpt/${run}`)].map((e) => e.name).sort();
+      assert.deepEqual(names("k2"), ["model", "step_4", "step_5"]);
+      await train({
+        config: await smallConfig(dir, [...sets, "training.checkpoint_keep=0"]),
+        runName: "all",
+        hooks: quiet,
+      });
+      assert.deepEqual(names("all"), ["model", "step_1", "step_2", "step_3", "step_4", "step_5"]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -147,6 +147,12 @@ export const SCHEMA: Section = {
         sample_tokens: int(64, 0, 65536, "tokens sampled at each evaluation (0 = none)"),
         checkpoint_dir: str("checkpoints", "where checkpoints are written"),
         checkpoint_interval: int(0, 0, 1e9, "steps between checkpoints (0 = only at the end)"),
+        checkpoint_keep: int(
+          3,
+          0,
+          1e6,
+          "most recent checkpoints kept per run; older ones are deleted (0 = keep all)",
+        ),
         seed: int(1337, 0, 2 ** 31 - 1, "seed of initialisation and batch sampling"),
         use_mlflow: bool(true, "track the run in an MLflow-compatible store"),
         mlflow_experiment_name: str("storyteller", "experiment the run is logged to (created if missing)"),

@@ -58,6 +58,7 @@ export interface TrainingConfig {
   sample_tokens: number;
   checkpoint_dir: string;
   checkpoint_interval: number;
+  checkpoint_keep: number;
   seed: number;
   use_mlflow: boolean;
   mlflow_experiment_name: string;

@@ -79,6 +79,20 @@ export async function saveCheckpoint(
   return final;
 }
 
+/** Deletes all but the `keep` newest `step_<N>` directories under `dir` (keep 0: none deleted); returns those gone. */
+export async function pruneCheckpoints(dir: string, keep: number): Promise<string[]> {
+  if (keep <= 0) return [];
+  const steps: { step: number; path: string }[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const m = /^step_(\d+)$/.exec(e.name);
+    if (e.isDirectory && m) steps.push({ step: Number(m[1]), path: `${dir}/${e.name}` });
+  }
+  steps.sort((a, b) => b.step - a.step);
+  const gone = steps.slice(keep).map((s) => s.path);
+  for (const path of gone) await Deno.remove(path, { recursive: true });
+  return gone;
+}
+
 /** The newest `step_<N>` directory under `dir`, if any. */
 export async function latestCheckpoint(dir: string): Promise<string | undefined> {
   let best: { step: number; path: string } | undefined;

@@ -15,6 +15,7 @@ import {
   latestCheckpoint,
   latestRunCheckpoint,
   loadCheckpoint,
+  pruneCheckpoints,
   saveCheckpoint,
   saveModelDir,
   type TrainState,
@@ -228,6 +229,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     ]);
     const state: TrainState = { step, config, sampler: sampler.state(), runName, runId, amp };
     const path = await saveCheckpoint(ckptDir, engine.layout, { params, m, v }, state);
+    await pruneCheckpoints(ckptDir, t.checkpoint_keep);
     opts.hooks?.onCheckpoint?.(path, step);
     return path;
   };
