@@ -1,7 +1,17 @@
 /** `storyteller runs`: search, describe, delete and restore tracked runs (MLflow filter grammar). */
 import { Command } from "commander";
 import { userErrors } from "../tracking/cli_errors.ts";
-import { openTracking, parseFilter, parseOrderBy, proto, type Run, type ViewType } from "../tracking/mod.ts";
+import {
+  describeSync,
+  openTracking,
+  parseFilter,
+  parseOrderBy,
+  proto,
+  type Run,
+  type RunSync,
+  syncRuns,
+  type ViewType,
+} from "../tracking/mod.ts";
 import { formatCsv, formatTable } from "../tracking/table.ts";
 import { UsageError } from "../errors.ts";
 import { intOption } from "./_options.ts";
@@ -58,7 +68,70 @@ export function runsCommand(): Command {
         console.log(`${verb === "delete" ? "Deleted" : "Restored"} run ${runId}`);
       }));
   }
+  cmd.command("sync").argument("<source>", "a local fallback mlruns directory (or its file: URI)")
+    .description("deliver runs logged to a local fallback store to the store they were meant for")
+    .option("--run-id <id>", "only this run of the source (repeatable; default: all)", collectList, [])
+    .option("--to <uri>", "target store for every run (default: the one the run's fallback tag names)")
+    .option("--dry-run", "only print what would be sent")
+    .addHelpText(
+      "after",
+      `
+Only what the target lacks is sent: metric points (by key, step, timestamp, value), params, tags, artifacts
+(by path and size) and the final status while the target run is RUNNING. A run without a target run (logged
+locally from the start, or its run is gone) becomes a new run there, and the local run is tagged
+storyteller.synced_to, so a second sync sends nothing.
+
+Exit codes: 0 all sent; 1 a target failed (rerun the same command to continue); 2 bad arguments, an unknown
+--run-id, a run with no known target, or params the target holds with other values (reported and skipped).`,
+    )
+    .action(userErrors(async (source: string, o: { runId: string[]; to?: string; dryRun?: boolean }) => {
+      await syncCommand(source, o);
+    }));
   return cmd;
+}
+
+/** `runs sync`: one line per run, a summary, and UsageError (exit 2) for param conflicts. */
+async function syncCommand(source: string, o: { runId: string[]; to?: string; dryRun?: boolean }) {
+  const verb = o.dryRun ? "would send" : "sent";
+  const results = await syncRuns(source, {
+    runIds: o.runId,
+    to: o.to,
+    dryRun: o.dryRun,
+    rest: { maxRetries: 3 },
+    onRun: (r) => console.log(syncLine(r, verb)),
+  });
+  const sum = (k: "points" | "params" | "tags" | "artifacts") => results.reduce((n, r) => n + r[k], 0);
+  const conflicts = results.flatMap((r) => r.conflicts.map((c) => `${r.sourceRunId}: ${c}`));
+  const total = {
+    points: sum("points"),
+    params: sum("params"),
+    tags: sum("tags"),
+    artifacts: sum("artifacts"),
+  };
+  const statuses = results.filter((r) => r.status).length;
+  console.log(
+    `${results.length} run${results.length === 1 ? "" : "s"}: ${verb} ${describeSync(total)}` +
+      (statuses ? `, ${statuses} final status${statuses === 1 ? "" : "es"}` : "") +
+      (o.dryRun ? " (dry run: nothing was sent)" : ""),
+  );
+  if (conflicts.length) {
+    throw new UsageError(
+      `Cannot sync ${conflicts.length} param${conflicts.length === 1 ? "" : "s"}: the target holds another ` +
+        `value (local → target): ${conflicts.join("; ")}`,
+      {
+        hint:
+          "params cannot change once logged; everything else was sent, check that --to names the right store",
+      },
+    );
+  }
+}
+
+function syncLine(r: RunSync, verb: string): string {
+  const where = r.targetRunId
+    ? `${r.targetUri} run ${r.targetRunId}${r.created ? ` (new: ${r.reason})` : ""}`
+    : `${r.targetUri} (a new run: ${r.reason})`;
+  const conflicts = r.conflicts.length ? `; ${r.conflicts.length} param conflicts skipped` : "";
+  return `run ${r.sourceRunId} (${r.runName}) → ${where}: ${verb} ${describeSync(r)}${conflicts}`;
 }
 
 function viewType(v: string): ViewType {

@@ -44,6 +44,15 @@ export { changeStamp, DEFAULT_STALE_MS } from "./run_index.ts";
 export { RestClient, type RestClientOptions } from "./rest_client.ts";
 export { AsyncLogger, type AsyncLoggerOptions } from "./async_logger.ts";
 export {
+  describeSync,
+  FALLBACK_TAG,
+  parseFallbackTag,
+  type RunSync,
+  SYNCED_TAG,
+  type SyncOptions,
+  syncRuns,
+} from "./sync.ts";
+export {
   appendToUri,
   canonicalStage,
   fileUriToPath,
