@@ -130,7 +130,8 @@ function syncLine(r: RunSync, verb: string): string {
   const where = r.targetRunId
     ? `${r.targetUri} run ${r.targetRunId}${r.created ? ` (new: ${r.reason})` : ""}`
     : `${r.targetUri} (a new run: ${r.reason})`;
-  const conflicts = r.conflicts.length ? `; ${r.conflicts.length} param conflicts skipped` : "";
+  const n = r.conflicts.length;
+  const conflicts = n ? `; ${n} param conflict${n === 1 ? "" : "s"} skipped` : "";
   return `run ${r.sourceRunId} (${r.runName}) → ${where}: ${verb} ${describeSync(r)}${conflicts}`;
 }
 

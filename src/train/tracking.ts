@@ -366,7 +366,10 @@ export class RunTracker {
       for (const a of this.#undelivered.splice(0)) await this.#upload(a, fb.client);
       await fb.client.setTerminated(fb.runId, status);
       const where = `run ${fb.runId} in ${root} (see it with: storyteller runs describe ${fb.runId} ` +
-        `--tracking-uri ${root})`;
+        `--tracking-uri ${
+          shellWord(root)
+        }); once the store is back, deliver it with: storyteller runs sync ` +
+        `${shellWord(root)} --run-id ${fb.runId}`;
       this.#info(
         startedInFallback
           ? `tracking: ${this.trackingUri} could not be reached; this run was logged to ${where}`
@@ -399,6 +402,11 @@ export class RunTracker {
     if (this.#staging) await Deno.remove(this.#staging, { recursive: true }).catch(() => {});
     this.#staging = undefined;
   }
+}
+
+/** A path as one shell word: quoted only when it needs to be. */
+function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 /** `samples/step_0000300.txt`: zero-padded so listings sort by step. */
