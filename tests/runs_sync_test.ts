@@ -38,10 +38,16 @@ function flakyServer(dir: string) {
     backendStoreUri: `${dir}/server/mlruns`,
     artifactsDestination: `${dir}/server/mlartifacts`,
   });
-  const state = { down: false, batches: [] as { metrics: number; params: number; tags: number }[] };
+  const state = {
+    down: false,
+    /** Only log-batch calls fail (503). */
+    batchesDown: false,
+    batches: [] as { metrics: number; params: number; tags: number }[],
+  };
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     if (state.down) return new Response("unavailable", { status: 503 });
     if (req.url.endsWith("/runs/log-batch")) {
+      if (state.batchesDown) return new Response("unavailable", { status: 503 });
       const j = await req.clone().json();
       state.batches.push({ metrics: j.metrics.length, params: j.params.length, tags: j.tags.length });
     }
@@ -172,11 +178,21 @@ Deno.test("a server down at start: runs sync turns the local run into a new serv
     const local = await fb.getRun(tracker.runId!);
     assert.equal(local.data.tags[FALLBACK_TAG], `${url} run (not created)`);
 
+    // The server fails after the run was created: the rerun continues into that run instead of a second one.
+    state.batchesDown = true;
+    const failed = await cli(...syncCommandOf(messages.at(-1)!));
+    state.batchesDown = false;
+    assert.equal(failed.code, 1, failed.out);
+    assert.match(
+      failed.err,
+      /delivered before it failed: run \w+ \(new\), 0 points, 0 params, 0 tags, 0 artifacts; rerun/,
+    );
     const r = await cli(...syncCommandOf(messages.at(-1)!));
     assert.equal(r.code, 0, r.err);
     const client = openTracking(url);
+    assert.equal((await client.searchRuns({ experimentNames: ["storyteller"] })).runs.length, 1);
     const [copy] = (await client.searchRuns({ experimentNames: ["storyteller"] })).runs;
-    assert.match(r.out, new RegExp(`run ${copy.info.runId} \\(new: the run was never created there\\)`));
+    assert.match(r.out, new RegExp(`→ ${url} run ${copy.info.runId}: sent \\d+ points, \\d+ params`));
     assert.equal((await fb.getRun(tracker.runId!)).data.tags[SYNCED_TAG], `${url}#${copy.info.runId}`);
     assert.equal(copy.info.runName, "offline");
     assert.equal(copy.info.startTime, local.info.startTime);

@@ -70,7 +70,7 @@ export function runsCommand(): Command {
   }
   cmd.command("sync").argument("<source>", "a local fallback mlruns directory (or its file: URI)")
     .description("deliver runs logged to a local fallback store to the store they were meant for")
-    .option("--run-id <id>", "only this run of the source (repeatable; default: all)", collectList, [])
+    .option("--run-id <id>", "only this run of the source (repeatable; default: all)", collectList)
     .option("--to <uri>", "target store for every run (default: the one the run's fallback tag names)")
     .option("--dry-run", "only print what would be sent")
     .addHelpText(
@@ -84,14 +84,14 @@ storyteller.synced_to, so a second sync sends nothing.
 Exit codes: 0 all sent; 1 a target failed (rerun the same command to continue); 2 bad arguments, an unknown
 --run-id, a run with no known target, or params the target holds with other values (reported and skipped).`,
     )
-    .action(userErrors(async (source: string, o: { runId: string[]; to?: string; dryRun?: boolean }) => {
+    .action(userErrors(async (source: string, o: { runId?: string[]; to?: string; dryRun?: boolean }) => {
       await syncCommand(source, o);
     }));
   return cmd;
 }
 
 /** `runs sync`: one line per run, a summary, and UsageError (exit 2) for param conflicts. */
-async function syncCommand(source: string, o: { runId: string[]; to?: string; dryRun?: boolean }) {
+async function syncCommand(source: string, o: { runId?: string[]; to?: string; dryRun?: boolean }) {
   const verb = o.dryRun ? "would send" : "sent";
   const results = await syncRuns(source, {
     runIds: o.runId,

@@ -265,15 +265,18 @@ async function syncRun(
     artifacts: 0,
     conflicts: [],
   };
+  let found: { run?: Run; reason?: string } | undefined;
   const fail = (err: unknown): never => {
     throw new FixableError(
       `Cannot sync run ${id} to ${uri}: ${describeError(err)}`,
-      `delivered before it failed: ${describeSync(result)}; rerun the same command to continue ` +
+      `delivered before it failed: ${
+        result.targetRunId && !found?.run ? `run ${result.targetRunId} (new), ` : ""
+      }` +
+        `${describeSync(result)}; rerun the same command to continue ` +
         `(what the target already has is not sent again)`,
       { cause: err },
     );
   };
-  let found: { run?: Run; reason?: string };
   let missing: Missing;
   try {
     found = await findTarget(target, run, uri, options.to);
