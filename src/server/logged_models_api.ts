@@ -46,19 +46,30 @@ export function loggedModelsApi(ctx: ServerContext): Hono {
     const p = await Params.of(c);
     const experimentIds = p.list("experiment_ids");
     if (experimentIds.length === 0) throw missing("experiment_ids");
-    if (p.objects("datasets").length) {
-      throw new TrackingError(
-        "INVALID_PARAMETER_VALUE",
-        "Cannot search logged models by dataset: this server keeps no dataset-linked model metrics",
-      );
-    }
+    const datasets = p.objects("datasets").map((d, i) => {
+      if (typeof d.dataset_name !== "string" || !d.dataset_name) throw missing(`datasets[${i}].dataset_name`);
+      return {
+        datasetName: d.dataset_name,
+        datasetDigest: typeof d.dataset_digest === "string" && d.dataset_digest
+          ? d.dataset_digest
+          : undefined,
+      };
+    });
     const orderBy = p.objects("order_by").map((o, i) => {
       if (typeof o.field_name !== "string" || !o.field_name) throw missing(`order_by[${i}].field_name`);
-      return { fieldName: o.field_name, ascending: o.ascending !== false };
+      return {
+        fieldName: o.field_name,
+        ascending: o.ascending !== false,
+        datasetName: typeof o.dataset_name === "string" && o.dataset_name ? o.dataset_name : undefined,
+        datasetDigest: typeof o.dataset_digest === "string" && o.dataset_digest
+          ? o.dataset_digest
+          : undefined,
+      };
     });
     const page = await store.searchLoggedModels({
       experimentIds,
       filterString: p.str("filter") || undefined,
+      datasets,
       orderBy,
       maxResults: p.int("max_results") ?? 50,
       pageToken: p.str("page_token") || undefined,

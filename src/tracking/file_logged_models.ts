@@ -8,7 +8,13 @@ import { toPyYaml } from "../yaml.ts";
 import { invalid, notFound, TrackingError } from "./errors.ts";
 import { appendText, exists, listDirs, listFilesRecursive, readTextOrNull, writeAtomic } from "./_fs.ts";
 import { formatMetricLine, parsePyFloat, parseYamlObject } from "./meta.ts";
-import { compileEntityFilter, compileEntityOrder, type EntitySchema } from "./search/entities.ts";
+import {
+  compileEntityFilter,
+  compileEntityOrder,
+  type EntitySchema,
+  type MetricScope,
+} from "./search/entities.ts";
+import { parseFilter } from "./search/filter.ts";
 import { paginate } from "./search/paging.ts";
 import type {
   CreateLoggedModelOptions,
@@ -297,40 +303,92 @@ export function listLoggedModels(expDir: string): LoggedModel[] {
   return out;
 }
 
-const LOGGED_MODEL_SCHEMA: EntitySchema<LoggedModel> = {
-  what: "logged models",
-  attrs: {
-    name: { kind: "string", get: (m) => m.name },
-    model_id: { kind: "string", get: (m) => m.modelId },
-    model_type: { kind: "string", get: (m) => m.modelType },
-    status: { kind: "string", get: (m) => m.status },
-    source_run_id: { kind: "string", get: (m) => m.sourceRunId },
-    experiment_id: { kind: "string", get: (m) => m.experimentId },
-    creation_timestamp: { kind: "number", get: (m) => m.creationTimestamp },
-    creation_time: { kind: "number", get: (m) => m.creationTimestamp },
-    last_updated_timestamp: { kind: "number", get: (m) => m.lastUpdatedTimestamp },
-  },
-  tags: (m) => m.tags,
-};
+/** Whether a model metric point was logged on the dataset (any digest when the scope names none). */
+function onDataset(m: Metric, d: MetricScope): boolean {
+  return m.datasetName === d.datasetName &&
+    (d.datasetDigest === undefined || m.datasetDigest === d.datasetDigest);
+}
 
 /**
- * Searches active logged models of the given experiment directories: attribute and tag filters, order_by as
- * `{fieldName, ascending}` or strings, default newest first (creation_timestamp DESC, model_id ASC), 50 a page.
+ * The value `metrics.<key>` means for a model: its latest point (by timestamp, then step). An order key passes a
+ * scope (its dataset, or none: any point); a filter term passes none and counts only points on `datasets` when
+ * some are given, as MLflow does. Null when there is no such point.
+ */
+function latestMetric(
+  m: LoggedModel,
+  key: string,
+  scope: MetricScope | undefined,
+  datasets: MetricScope[],
+): number | null {
+  let best: Metric | null = null;
+  for (const p of m.metrics) {
+    if (p.key !== key) continue;
+    if (
+      scope !== undefined
+        ? scope.datasetName !== undefined && !onDataset(p, scope)
+        : datasets.length > 0 && !datasets.some((d) => onDataset(p, d))
+    ) {
+      continue;
+    }
+    if (!best || p.timestamp > best.timestamp || (p.timestamp === best.timestamp && p.step > best.step)) {
+      best = p;
+    }
+  }
+  return best ? best.value : null;
+}
+
+/** Logged models' searchable fields; `metrics.<key>` looks only at metrics on `datasets` when some are given. */
+function loggedModelSchema(datasets: MetricScope[]): EntitySchema<LoggedModel> {
+  return {
+    what: "logged models",
+    attrs: {
+      name: { kind: "string", get: (m) => m.name },
+      model_id: { kind: "string", get: (m) => m.modelId },
+      model_type: { kind: "string", get: (m) => m.modelType },
+      status: { kind: "string", get: (m) => m.status },
+      source_run_id: { kind: "string", get: (m) => m.sourceRunId },
+      experiment_id: { kind: "string", get: (m) => m.experimentId },
+      creation_timestamp: { kind: "number", get: (m) => m.creationTimestamp },
+      creation_time: { kind: "number", get: (m) => m.creationTimestamp },
+      last_updated_timestamp: { kind: "number", get: (m) => m.lastUpdatedTimestamp },
+      last_updated_time: { kind: "number", get: (m) => m.lastUpdatedTimestamp },
+    },
+    tags: (m) => m.tags,
+    params: (m) => m.params,
+    metric: (m, key, scope) => latestMetric(m, key, scope, datasets),
+  };
+}
+
+/**
+ * Searches active logged models of the given experiment directories as MLflow 3 does: attribute, `tags.`,
+ * `params.` (strings) and `metrics.` (numbers) filter terms; `datasets` narrows metric terms to points logged on
+ * those datasets (and, with no metric term, keeps only models with some metric on them); order_by as
+ * `{fieldName, ascending, datasetName?, datasetDigest?}` or strings, attributes or `metrics.<key>`; default newest
+ * first (creation_timestamp DESC, model_id ASC), 50 a page.
  */
 export function searchLoggedModels(
   expDirs: string[],
   opts: Omit<SearchLoggedModelsOptions, "experimentIds">,
 ): LoggedModelsPage {
-  const pred = compileEntityFilter(LOGGED_MODEL_SCHEMA, opts.filterString);
-  const orderBy = (opts.orderBy ?? []).map((o) =>
-    typeof o === "string" ? o : `${o.fieldName} ${o.ascending === false ? "DESC" : "ASC"}`
+  const datasets = (opts.datasets ?? []).map((d, i) => {
+    if (!d.datasetName) {
+      throw invalid(
+        `Cannot search logged models: datasets[${i}] has no dataset_name`,
+        "give each dataset filter a dataset_name (and optionally a dataset_digest)",
+      );
+    }
+    return { datasetName: d.datasetName, datasetDigest: d.datasetDigest || undefined };
+  });
+  const schema = loggedModelSchema(datasets);
+  const pred = compileEntityFilter(schema, opts.filterString);
+  const hasMetricTerm = parseFilter(opts.filterString).some((c) =>
+    c.ident.typed && /^metrics?$/.test(c.ident.type)
   );
-  const order = compileEntityOrder(LOGGED_MODEL_SCHEMA, orderBy, [["creation_timestamp", false], [
-    "model_id",
-    true,
-  ]]);
-  const all = expDirs.flatMap(listLoggedModels).filter((m) => m.lifecycleStage === "active").filter(pred)
-    .sort(order);
+  const onDatasets = (m: LoggedModel) =>
+    hasMetricTerm || !datasets.length || m.metrics.some((p) => datasets.some((d) => onDataset(p, d)));
+  const order = compileEntityOrder(schema, opts.orderBy, [["creation_timestamp", false], ["model_id", true]]);
+  const all = expDirs.flatMap(listLoggedModels).filter((m) => m.lifecycleStage === "active")
+    .filter((m) => onDatasets(m) && pred(m)).sort(order);
   const page = paginate(all, opts.maxResults ?? 50, opts.pageToken, 50000);
   return { models: page.items, nextPageToken: page.nextPageToken };
 }

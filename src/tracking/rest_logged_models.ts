@@ -85,10 +85,14 @@ export async function searchLoggedModels(
   const j = await http.call("POST", "logged-models/search", {
     experiment_ids: o.experimentIds,
     filter: o.filterString,
+    datasets: o.datasets?.map((d) => ({ dataset_name: d.datasetName, dataset_digest: d.datasetDigest })),
     order_by: (o.orderBy ?? []).map((x) =>
-      typeof x === "string"
-        ? { field_name: x.split(/\s+/)[0], ascending: !/\sDESC$/i.test(x) }
-        : { field_name: x.fieldName, ascending: x.ascending ?? true }
+      typeof x === "string" ? { field_name: x.split(/\s+/)[0], ascending: !/\sDESC$/i.test(x) } : {
+        field_name: x.fieldName,
+        ascending: x.ascending ?? true,
+        dataset_name: x.datasetName,
+        dataset_digest: x.datasetDigest,
+      }
     ),
     max_results: o.maxResults,
     page_token: o.pageToken,

@@ -114,10 +114,20 @@ export interface CreateLoggedModelOptions {
 
 export interface SearchLoggedModelsOptions {
   experimentIds: string[];
-  /** Attributes (name, model_id, model_type, status, source_run_id, creation_timestamp, …) and tags. */
+  /**
+   * Attributes (name, model_id, model_type, status, source_run_id, creation_timestamp, …), `tags.<key>`,
+   * `params.<key>` (=, !=, LIKE, ILIKE on quoted strings) and `metrics.<key>` (=, !=, <, <=, >, >= on numbers;
+   * the latest point of that metric).
+   */
   filterString?: string;
-  /** `{field_name, ascending}` as MLflow sends it, or `"name ASC"` strings. */
-  orderBy?: ({ fieldName: string; ascending?: boolean } | string)[];
+  /** Only metric points logged on one of these datasets count for `metrics.` terms (MLflow's `datasets`). */
+  datasets?: { datasetName: string; datasetDigest?: string }[];
+  /**
+   * `{field_name, ascending, dataset_name, dataset_digest}` as MLflow sends it, or `"name ASC"` strings; an
+   * attribute or `metrics.<key>` (its latest value, on the dataset when one is named; models without it last).
+   */
+  orderBy?:
+    ({ fieldName: string; ascending?: boolean; datasetName?: string; datasetDigest?: string } | string)[];
   /** Default 50. */
   maxResults?: number;
   pageToken?: string;
