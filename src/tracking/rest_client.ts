@@ -36,7 +36,7 @@ import type {
   SearchRunsOptions,
   TrackingClient,
 } from "./types.ts";
-import { appendToUri } from "./uri.ts";
+import { appendToUri, parseRunsUri } from "./uri.ts";
 import { MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH } from "./validation.ts";
 
 export type { RestClientOptions } from "./rest_http.ts";
@@ -278,12 +278,35 @@ export class RestClient implements TrackingClient {
       fileSize: f.file_size === undefined ? undefined : Number(f.file_size),
     }));
   }
-  async downloadArtifacts(uri: string, dstDir?: string): Promise<string> {
+  /**
+   * Any artifact URI resolved to the server's (or a local) one. Like MLflow 3, `runs:/<run>/<name>/…` falls back
+   * to the run's logged model `<name>` when the run's own artifacts have no `<name>` at their top level.
+   */
+  async #resolveArtifactUri(uri: string): Promise<string> {
     const resolved = await resolveArtifactUri(uri, {
       runArtifactUri: async (id) => (await this.getRun(id)).info.artifactUri,
       registry: this,
       loggedModelUri: async (id) => (await this.getLoggedModel(id)).artifactLocation,
     });
+    if (!uri.startsWith("runs:")) return resolved;
+    const { runId, path } = parseRunsUri(uri);
+    const [name, ...rest] = path.split("/");
+    if (!name || await this.#runHasArtifact(runId, name)) return resolved;
+    const { info } = await this.getRun(runId);
+    const model = await LM.runLoggedModel(this.#http, info.experimentId, runId, name);
+    return model ? appendToUri(model.artifactLocation, rest.join("/")) : resolved;
+  }
+  /** Whether the run's artifact root lists `name`; true when the server cannot list it (the download will tell). */
+  async #runHasArtifact(runId: string, name: string): Promise<boolean> {
+    try {
+      return (await this.listArtifacts(runId)).some((f) => f.path === name);
+    } catch (err) {
+      if (err instanceof TrackingError) return true;
+      throw err;
+    }
+  }
+  async downloadArtifacts(uri: string, dstDir?: string): Promise<string> {
+    const resolved = await this.#resolveArtifactUri(uri);
     if (!resolved.startsWith("mlflow-artifacts:")) return localArtifactDir(resolved);
     const dst = dstDir ?? await Deno.makeTempDir({ prefix: "storyteller-artifacts-" });
     const top = join(dst, basename(resolved.replace(/\/+$/, "")) || "artifacts");

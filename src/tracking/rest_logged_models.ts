@@ -133,3 +133,25 @@ export async function logModelArtifacts(http: RestHttp, modelId: string, localDi
     await http.putFile(artifactLocation, join(localDir, rel), rel);
   }
 }
+
+/**
+ * The newest active logged model named `name` that run `runId` (of experiment `experimentId`) produced, or null:
+ * MLflow 3's fallback for `runs:/<run>/<name>` when the run has no artifact `<name>`.
+ */
+export async function runLoggedModel(
+  http: RestHttp,
+  experimentId: string,
+  runId: string,
+  name: string,
+): Promise<LoggedModel | null> {
+  const quote = name.includes("'") ? (name.includes('"') ? null : '"') : "'";
+  const filterString = `source_run_id = '${runId}'` + (quote ? ` AND name = ${quote}${name}${quote}` : "");
+  let pageToken: string | undefined;
+  do {
+    const page = await searchLoggedModels(http, { experimentIds: [experimentId], filterString, pageToken });
+    const found = page.models.find((m) => m.name === name);
+    if (found) return found; // newest first: the server's default order
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  return null;
+}
