@@ -3,11 +3,65 @@
  * process state, no sidecar), sidecar-warm (fresh in-memory state, sidecar present) and warm (same process);
  * (2) 100,000 metric points through the AsyncLogger into a file store, from first call to close().
  * Usage: deno run -A tools/bench_tracking.ts [--runs 10000]
+ * `--cold <mlruns>` instead times the first search of an existing store's largest experiment with its sidecar
+ * deleted (`--drop-caches`: as root, also empties the page cache first; `--sync`: the synchronous index build).
  */
 import { join } from "node:path";
 import { AsyncLogger, FileStore } from "../src/tracking/mod.ts";
 import { formatMetricLine, formatRunMeta } from "../src/tracking/meta.ts";
-import { forgetIndex } from "../src/tracking/run_index.ts";
+import { experimentIndex, forgetIndex, SIDECAR } from "../src/tracking/run_index.ts";
+
+if (Deno.args.includes("--cold")) {
+  await coldSearch(Deno.args[Deno.args.indexOf("--cold") + 1]);
+  Deno.exit(0);
+}
+
+/** Cold, sidecar-warm and warm search of the largest experiment of the store at `root`. */
+async function coldSearch(root: string): Promise<void> {
+  if (!root) throw new Error("Cannot run --cold: no store given\n  hint: --cold /tmp/cold-store");
+  const store = new FileStore(root);
+  const { experiments } = await store.searchExperiments();
+  const count = (id: string) => [...Deno.readDirSync(join(root, id))].filter((e) => e.isDirectory).length;
+  const expId = experiments.map((e) => e.experimentId).sort((a, b) => count(b) - count(a))[0];
+  const expDir = join(root, expId);
+  const query = {
+    experimentIds: [expId],
+    filterString: "metrics.m3 < 2.0 AND params.p1 = '0'",
+    orderBy: ["metrics.m3 ASC"],
+    maxResults: 100,
+  };
+  const sync = Deno.args.includes("--sync");
+  const search = async (label: string) => {
+    const t0 = performance.now();
+    const n = sync
+      ? [...experimentIndex(expDir, expId).runs].length
+      : (await store.searchRuns(query)).runs.length;
+    console.log(
+      `${label}: ${(performance.now() - t0).toFixed(1)} ms (${n} ${sync ? "runs indexed" : "runs returned"})`,
+    );
+  };
+  try {
+    Deno.removeSync(join(expDir, SIDECAR));
+  } catch { /* none yet */ }
+  forgetIndex();
+  if (Deno.args.includes("--drop-caches")) {
+    new Deno.Command("sync").outputSync();
+    Deno.writeTextFileSync("/proc/sys/vm/drop_caches", "3\n");
+  }
+  await search(`cold ${sync ? "sync index build" : "search"} of experiment ${expId} (no sidecar)`);
+  console.log(`sidecar saved: ${
+    (() => {
+      try {
+        return Deno.statSync(join(expDir, SIDECAR)).size;
+      } catch {
+        return 0;
+      }
+    })()
+  } bytes`);
+  forgetIndex();
+  await search("sidecar-warm (fresh process state)");
+  await search("warm");
+}
 
 const nRuns = Number(Deno.args[Deno.args.indexOf("--runs") + 1] || 10000);
 const root = join(Deno.makeTempDirSync({ prefix: "st-bench-" }), "mlruns");

@@ -14,6 +14,16 @@ export function readTextOrNull(path: string): string | null {
   }
 }
 
+/** `readTextOrNull` with an asynchronous read. */
+export async function readTextOrNullAsync(path: string): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return null;
+    throw err;
+  }
+}
+
 export function exists(path: string): boolean {
   try {
     Deno.statSync(path);
@@ -41,6 +51,7 @@ export function mtimeOf(path: string): number {
 }
 
 let tmpCounter = 0;
+const TMP_PREFIX = ".st-tmp-";
 
 /**
  * Writes `text` to `path` atomically: a temp file in `tmpDir` (a directory MLflow does not interpret as
@@ -48,7 +59,7 @@ let tmpCounter = 0;
  */
 export function writeAtomic(path: string, text: string, tmpDir = dirname(path)): void {
   Deno.mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(tmpDir, `.st-tmp-${Deno.pid}-${++tmpCounter}-${crypto.randomUUID().slice(0, 8)}`);
+  const tmp = join(tmpDir, `${TMP_PREFIX}${Deno.pid}-${++tmpCounter}-${crypto.randomUUID().slice(0, 8)}`);
   Deno.writeTextFileSync(tmp, text);
   try {
     Deno.renameSync(tmp, path);
@@ -66,7 +77,7 @@ export function writeAtomic(path: string, text: string, tmpDir = dirname(path)):
  */
 export function createExclusive(path: string, text: string, tmpDir = dirname(path)): boolean {
   Deno.mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(tmpDir, `.st-tmp-${Deno.pid}-${++tmpCounter}-${crypto.randomUUID().slice(0, 8)}`);
+  const tmp = join(tmpDir, `${TMP_PREFIX}${Deno.pid}-${++tmpCounter}-${crypto.randomUUID().slice(0, 8)}`);
   Deno.writeTextFileSync(tmp, text);
   try {
     Deno.linkSync(tmp, path);
@@ -105,7 +116,7 @@ export function listFilesRecursive(dir: string): string[] {
       return;
     }
     for (const e of entries) {
-      if (e.name.startsWith(".st-tmp-")) continue;
+      if (e.name.startsWith(TMP_PREFIX)) continue;
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory) walk(join(abs, e.name), r);
       else out.push(r);
@@ -113,6 +124,24 @@ export function listFilesRecursive(dir: string): string[] {
   };
   walk(dir, "");
   return out;
+}
+
+/** `listFilesRecursive` with asynchronous directory reads (sub-directories in parallel, same order). */
+export async function listFilesRecursiveAsync(dir: string): Promise<string[]> {
+  const walk = async (abs: string, rel: string): Promise<string[]> => {
+    const parts: (string[] | Promise<string[]>)[] = [];
+    try {
+      for await (const e of Deno.readDir(abs)) {
+        if (e.name.startsWith(TMP_PREFIX)) continue;
+        const r = rel ? `${rel}/${e.name}` : e.name;
+        parts.push(e.isDirectory ? walk(join(abs, e.name), r) : [r]);
+      }
+    } catch {
+      return [];
+    }
+    return (await Promise.all(parts)).flat();
+  };
+  return await walk(dir, "");
 }
 
 /** Names of the sub-directories of `dir` (empty when missing). */

@@ -11,11 +11,13 @@ import {
   exists,
   listDirs,
   listFilesRecursive,
+  listFilesRecursiveAsync,
   readTextOrNull,
+  readTextOrNullAsync,
   writeAtomic,
 } from "./_fs.ts";
 import { formatMetricLine, formatRunMeta, parseMetricLines, parseRunMeta } from "./meta.ts";
-import { latestMetric } from "./latest_metrics.ts";
+import { latestMetric, latestMetricAsync } from "./latest_metrics.ts";
 import type { Experiment, KeyValue, Metric, Run, RunInfo } from "./types.ts";
 import { appendToUri } from "./uri.ts";
 import { normalizeParamValue, requireActive, validateKey, validateMetric } from "./validation.ts";
@@ -77,10 +79,12 @@ export function journal(expDir: string, runId: string): void {
 }
 
 export function readRunInfo(runDir: string): RunInfo {
-  const where = join(runDir, "meta.yaml");
-  const text = readTextOrNull(where);
+  return parseRunInfo(runDir, readTextOrNull(join(runDir, "meta.yaml")));
+}
+
+function parseRunInfo(runDir: string, text: string | null): RunInfo {
   if (text === null) throw notFound(`Run '${runDir.split("/").pop()}' not found`);
-  return parseRunMeta(text, where);
+  return parseRunMeta(text, join(runDir, "meta.yaml"));
 }
 
 export function writeRunInfo(runDir: string, info: RunInfo): void {
@@ -103,15 +107,53 @@ export function readMetricHistory(runDir: string, key: string): Metric[] {
 /** Reads a whole run (meta, latest metrics, params, tags). */
 export function readRun(runDir: string): Run {
   const info = readRunInfo(runDir);
-  const metrics: Record<string, Metric> = {};
-  for (const key of listFilesRecursive(join(runDir, "metrics"))) {
-    const latest = latestMetric(join(runDir, "metrics", key), key);
-    if (latest) metrics[key] = latest;
-  }
-  return {
+  const keys = listFilesRecursive(join(runDir, "metrics"));
+  const latest = keys.map((key) => latestMetric(join(runDir, "metrics", key), key));
+  return assembleRun(
     info,
-    data: { metrics, params: readValues(join(runDir, "params")), tags: readValues(join(runDir, "tags")) },
-  };
+    keys,
+    latest,
+    readValues(join(runDir, "params")),
+    readValues(join(runDir, "tags")),
+  );
+}
+
+/**
+ * `readRun` with asynchronous reads, the files of the run read in parallel: what makes a cold index of thousands
+ * of runs fast (the file system, not the JS thread, is the limit). Same result as `readRun`.
+ */
+export async function readRunAsync(runDir: string): Promise<Run> {
+  const [text, keys, params, tags] = await Promise.all([
+    readTextOrNullAsync(join(runDir, "meta.yaml")),
+    listFilesRecursiveAsync(join(runDir, "metrics")),
+    readValuesAsync(join(runDir, "params")),
+    readValuesAsync(join(runDir, "tags")),
+  ]);
+  const info = parseRunInfo(runDir, text);
+  const latest = await Promise.all(keys.map((key) => latestMetricAsync(join(runDir, "metrics", key), key)));
+  return assembleRun(info, keys, latest, params, tags);
+}
+
+function assembleRun(
+  info: RunInfo,
+  keys: string[],
+  latest: (Metric | undefined)[],
+  params: Record<string, string>,
+  tags: Record<string, string>,
+): Run {
+  const metrics: Record<string, Metric> = {};
+  keys.forEach((key, i) => {
+    if (latest[i]) metrics[key] = latest[i];
+  });
+  return { info, data: { metrics, params, tags } };
+}
+
+async function readValuesAsync(dir: string): Promise<Record<string, string>> {
+  const keys = await listFilesRecursiveAsync(dir);
+  const values = await Promise.all(keys.map((key) => Deno.readTextFile(join(dir, key))));
+  const out: Record<string, string> = {};
+  keys.forEach((key, i) => out[key] = values[i]);
+  return out;
 }
 
 /** Run ids (directory names) in an experiment directory that hold a meta.yaml. */

@@ -12,7 +12,7 @@ import { copyTree, exists, listDirs } from "./_fs.ts";
 import * as exps from "./file_experiments.ts";
 import * as runs from "./file_runs.ts";
 import * as io from "./file_inputs.ts";
-import { changeStamp, DEFAULT_STALE_MS, experimentIndex } from "./run_index.ts";
+import { changeStamp, DEFAULT_STALE_MS, experimentIndexAsync } from "./run_index.ts";
 import { FileStoreModels } from "./file_store_models.ts";
 import { copyIntoArtifacts, listLocalArtifacts, localArtifactDir, resolveArtifactUri } from "./artifacts.ts";
 import { compileEntityFilter, compileEntityOrder, type EntitySchema } from "./search/entities.ts";
@@ -309,7 +309,7 @@ export class FileStore extends FileStoreModels implements TrackingClient {
     for (const id of this.#searchExperimentIds(options)) {
       const expDir = exps.experimentDir(this.root, id);
       if (!expDir) throw notFound(`Could not find experiment with ID ${id}`);
-      indexes.push({ id, ...experimentIndex(expDir, id, this.#staleMs) });
+      indexes.push({ id, ...await experimentIndexAsync(expDir, id, this.#staleMs) });
     }
     const generations = indexes.map((x) => `${x.id}@${x.generation}`).join(",");
     const key = JSON.stringify([

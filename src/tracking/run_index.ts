@@ -4,11 +4,12 @@
  * the last offset (every storyteller writer journals). Writes by other tools (real MLflow) do not journal: runs
  * whose meta.yaml mtime moved are found by a sweep that stats every run, done at most once per `staleMs`, which
  * bounds how long such a write can go unseen. A sidecar file (`.storyteller-index.json` in the experiment dir,
- * ignored by MLflow) lets a fresh process start warm.
+ * ignored by MLflow) lets a fresh process start warm. One refresh (a generator) serves two drivers: the async one
+ * reads runs in parallel (a cold build of 10,000 runs), the sync one reads them one by one.
  */
 import { join } from "node:path";
-import { mtimeOf, readTextOrNull, writeAtomic } from "./_fs.ts";
-import { JOURNAL, listRunDirs, readRun } from "./file_runs.ts";
+import { listDirs, mtimeOf, readTextOrNull, writeAtomic } from "./_fs.ts";
+import { JOURNAL, readRun, readRunAsync, RESERVED_IN_EXPERIMENT } from "./file_runs.ts";
 import { parsePyFloat } from "./meta.ts";
 import { pyFloatRepr } from "../yaml.ts";
 import type { Metric, Run } from "./types.ts";
@@ -21,7 +22,11 @@ const SAVE_THRESHOLD = 50;
 interface Entry {
   run: Run;
   metaMtime: number;
+  /** The `loadSeq` of the refresh that read it: a slower, older read never replaces a newer one. */
+  seq: number;
 }
+
+type Loaded = Omit<Entry, "seq">;
 
 interface ExperimentIndex {
   dirMtime: number;
@@ -39,18 +44,50 @@ export const DEFAULT_STALE_MS = 2000;
 const MTIME_SLACK_MS = 2000;
 let generations = 0;
 
-const indexes = new Map<string, ExperimentIndex>();
+/** Runs read in parallel by an async refresh (each run's own files are read in parallel too). */
+const CONCURRENCY = 64;
+let loadSeq = 0;
 
-function loadEntry(expDir: string, id: string, expId: string): Entry | null {
+const indexes = new Map<string, ExperimentIndex>();
+/** The async refresh in progress per experiment directory: the next one waits for it. */
+const building = new Map<string, Promise<unknown>>();
+
+function loadEntry(expDir: string, id: string, expId: string): Loaded | null {
   const dir = join(expDir, id);
   const metaMtime = mtimeOf(join(dir, "meta.yaml"));
   try {
-    const run = readRun(dir);
-    if (run.info.runId !== id || run.info.experimentId !== expId) return null;
-    return { run, metaMtime };
+    return accept(readRun(dir), id, expId, metaMtime);
   } catch {
     return null; // unreadable or vanished: MLflow skips such directories too
   }
+}
+
+async function loadEntryAsync(expDir: string, id: string, expId: string): Promise<Loaded | null> {
+  const dir = join(expDir, id);
+  try {
+    const metaMtime = (await Deno.stat(join(dir, "meta.yaml"))).mtime?.getTime() ?? 0;
+    return accept(await readRunAsync(dir), id, expId, metaMtime);
+  } catch {
+    return null;
+  }
+}
+
+function accept(run: Run, id: string, expId: string, metaMtime: number): Loaded | null {
+  return run.info.runId === id && run.info.experimentId === expId ? { run, metaMtime } : null;
+}
+
+/** `loadEntryAsync` over `ids` with at most CONCURRENCY runs in flight; results in the order of `ids`. */
+async function loadEntriesAsync(expDir: string, expId: string, ids: string[]): Promise<(Loaded | null)[]> {
+  const out: (Loaded | null)[] = new Array(ids.length).fill(null);
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const i = next++;
+      out[i] = await loadEntryAsync(expDir, ids[i], expId);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, worker));
+  return out;
 }
 
 /** Reads journal lines after `offset`; returns run ids and the offset after the last complete line. */
@@ -112,7 +149,7 @@ function loadSidecar(expDir: string): ExperimentIndex | null {
       for (const [key, v, timestamp, step] of ms) {
         metrics[key] = { key, value: parsePyFloat(v), timestamp, step };
       }
-      entries.set(id, { metaMtime, run: { info, data: { metrics, params, tags } } });
+      entries.set(id, { metaMtime, seq: 0, run: { info, data: { metrics, params, tags } } });
     }
     // The directory listing is always re-checked after a sidecar load (dirMtime 0 forces it).
     return { dirMtime: 0, journalOffset: j.journalOffset, entries, sweptAt: 0, generation: ++generations };
@@ -146,18 +183,18 @@ export function changeStamp(expDir: string): string {
   return `${mtimeOf(expDir)}:${journalSize(expDir)}`;
 }
 
+/** What a refresh hands back: the live entries (callers must not mutate the runs) and their generation. */
+interface Snapshot {
+  runs: Iterable<Run>;
+  generation: number;
+}
+
 /**
- * All readable runs of the experiment whose directory is `expDir`, up to date with every storyteller writer and
- * at most `staleMs` behind other tools; `generation` changes whenever the set or any run changed.
- * The returned runs are shared cache objects: callers must not mutate them.
+ * One refresh of the index of `expDir`: plans what changed (journal, directory listing, sweep), yields the run ids
+ * to read, receives what was read (null: not a readable run) and applies it. Both drivers share it.
  */
-export function experimentIndex(
-  expDir: string,
-  expId: string,
-  staleMs = DEFAULT_STALE_MS,
-): { runs: Iterable<Run>; generation: number } {
+function* refresh(expDir: string, staleMs: number): Generator<string[], Snapshot, (Loaded | null)[]> {
   let idx = indexes.get(expDir);
-  let reread = 0, removed = 0;
   if (!idx) {
     idx = loadSidecar(expDir) ?? {
       dirMtime: 0,
@@ -168,49 +205,51 @@ export function experimentIndex(
     };
     indexes.set(expDir, idx);
   }
-  // 1. the journal first: anything journaled after this point is seen by the next refresh.
+  // 1. the journal first: anything journaled after this point is seen by the next refresh. Journaled ids include
+  // runs created within the directory mtime's resolution.
   const j = journalSize(expDir) === idx.journalOffset
     ? { ids: new Set<string>(), offset: idx.journalOffset }
     : readJournal(expDir, idx.journalOffset);
   idx.journalOffset = j.offset;
-  // 2. the run directory listing, when the experiment directory changed.
+  const load = j.ids;
+  let changed = 0;
+  // 2. the run directory listing, when the experiment directory changed (a directory without a readable
+  // meta.yaml loads as null: no stat per run here, the read finds out).
   const dirMtime = mtimeOf(expDir);
   if (dirMtime !== idx.dirMtime || dirMtime === 0) {
-    const ids = new Set(listRunDirs(expDir));
+    const ids = new Set(listDirs(expDir).filter((n) => !RESERVED_IN_EXPERIMENT.has(n)));
     for (const id of idx.entries.keys()) {
-      if (!ids.has(id)) idx.entries.delete(id), removed++;
+      if (!ids.has(id)) idx.entries.delete(id), changed++;
     }
-    for (const id of ids) {
-      if (!idx.entries.has(id)) {
-        const e = loadEntry(expDir, id, expId);
-        reread++;
-        if (e) idx.entries.set(id, e);
-        j.ids.delete(id);
-      }
-    }
+    for (const id of ids) if (!idx.entries.has(id)) load.add(id);
     idx.dirMtime = dirMtime;
   }
-  // 3. journaled runs, and (in a sweep) runs whose meta.yaml changed behind our back.
+  // 3. in a sweep, runs whose meta.yaml changed behind our back (tools that do not journal).
   const now = performance.now();
-  const sweep = idx.sweptAt === 0 || now - idx.sweptAt >= staleMs;
-  const reload = (id: string) => {
-    const fresh = loadEntry(expDir, id, expId);
-    reread++;
-    if (fresh) idx.entries.set(id, fresh);
-    else idx.entries.delete(id);
-  };
-  for (const id of j.ids) reload(id); // journaled ids include runs created within the dir mtime's resolution
-  if (sweep) {
+  if (idx.sweptAt === 0 || now - idx.sweptAt >= staleMs) {
     for (const [id, e] of idx.entries) {
+      if (load.has(id)) continue;
       const mtime = mtimeOf(join(expDir, id, "meta.yaml"));
       // File clocks tick coarsely (a kernel tick, or a second on some filesystems): a rewrite in the same tick as
       // our read keeps the mtime, so a file changed within the last tick-slack is re-read on every sweep.
-      if (!j.ids.has(id) && (mtime !== e.metaMtime || Date.now() - mtime < MTIME_SLACK_MS)) reload(id);
+      if (mtime !== e.metaMtime || Date.now() - mtime < MTIME_SLACK_MS) load.add(id);
     }
     idx.sweptAt = now;
   }
-  if (reread + removed > 0) idx.generation = ++generations;
-  if (reread >= SAVE_THRESHOLD) saveSidecar(expDir, idx);
+  if (load.size > 0) {
+    const ids = [...load];
+    const seq = ++loadSeq;
+    const got = yield ids;
+    ids.forEach((id, i) => {
+      const cur = idx.entries.get(id);
+      if (cur && cur.seq > seq) return; // a refresh that started later already read it (sync during async)
+      const e = got[i];
+      if (e) idx.entries.set(id, { ...e, seq }), changed++;
+      else if (cur) idx.entries.delete(id), changed++;
+    });
+  }
+  if (changed > 0) idx.generation = ++generations;
+  if (load.size >= SAVE_THRESHOLD) saveSidecar(expDir, idx);
   const entries = idx.entries;
   return {
     generation: idx.generation,
@@ -220,6 +259,44 @@ export function experimentIndex(
       },
     },
   };
+}
+
+/**
+ * All readable runs of the experiment whose directory is `expDir`, up to date with every storyteller writer and
+ * at most `staleMs` behind other tools; `generation` changes whenever the set or any run changed.
+ * Reads changed runs one by one: for small refreshes and synchronous callers (a cold build of a big experiment
+ * wants `experimentIndexAsync`). The returned runs are shared cache objects: callers must not mutate them.
+ */
+export function experimentIndex(expDir: string, expId: string, staleMs = DEFAULT_STALE_MS): Snapshot {
+  const steps = refresh(expDir, staleMs);
+  let step = steps.next();
+  while (!step.done) step = steps.next(step.value.map((id) => loadEntry(expDir, id, expId)));
+  return step.value;
+}
+
+/**
+ * `experimentIndex` reading changed runs in parallel (CONCURRENCY runs at a time, their files in parallel), so a
+ * cold build of thousands of runs waits on the file system's parallelism, not on one read after another.
+ * Refreshes of one experiment run one after another; a synchronous refresh meanwhile sees the runs read so far.
+ */
+export async function experimentIndexAsync(
+  expDir: string,
+  expId: string,
+  staleMs = DEFAULT_STALE_MS,
+): Promise<Snapshot> {
+  while (building.has(expDir)) await building.get(expDir)!.catch(() => {});
+  const done = (async () => {
+    const steps = refresh(expDir, staleMs);
+    let step = steps.next();
+    while (!step.done) step = steps.next(await loadEntriesAsync(expDir, expId, step.value));
+    return step.value;
+  })();
+  building.set(expDir, done);
+  try {
+    return await done;
+  } finally {
+    if (building.get(expDir) === done) building.delete(expDir);
+  }
 }
 
 /** The runs of `experimentIndex` alone. */
