@@ -43,7 +43,7 @@ Deno.test("async cold index build equals the sync build, with runs written durin
 
     forgetIndex();
     let built = false;
-    const first = experimentIndexAsync(expDir, expId, Infinity).finally(() => built = true);
+    const first = experimentIndexAsync(expDir, expId, Infinity, 0).finally(() => built = true);
     // A second search meanwhile waits for the first build: it never answers from a half-built index.
     const second = experimentIndexAsync(expDir, expId, Infinity).then((x) => [...x.runs].length);
     // Write while the build reads: new points, tags, a new run, a deleted run (all journaled).

@@ -46,6 +46,11 @@ let generations = 0;
 
 /** Runs read in parallel by an async refresh (each run's own files are read in parallel too). */
 const CONCURRENCY = 64;
+/** Runs per synchronous chunk, and the mean read time per run above which the rest is read in parallel. */
+const SYNC_CHUNK = 32;
+const SYNC_MS_PER_RUN = 1;
+/** The longest the synchronous chunks hold the event loop before letting requests in. */
+const YIELD_MS = 50;
 let loadSeq = 0;
 
 const indexes = new Map<string, ExperimentIndex>();
@@ -76,17 +81,33 @@ function accept(run: Run, id: string, expId: string, metaMtime: number): Loaded 
   return run.info.runId === id && run.info.experimentId === expId ? { run, metaMtime } : null;
 }
 
-/** `loadEntryAsync` over `ids` with at most CONCURRENCY runs in flight; results in the order of `ids`. */
-async function loadEntriesAsync(expDir: string, expId: string, ids: string[]): Promise<(Loaded | null)[]> {
+/**
+ * Reads `ids` without blocking the event loop for long: chunks of SYNC_CHUNK runs read synchronously while that
+ * stays fast (files in the page cache: per-file async operations would cost more than the reads), and once a
+ * chunk is slow (the disk), the rest with at most CONCURRENCY runs in flight. Results in the order of `ids`.
+ */
+async function loadEntriesAsync(
+  expDir: string,
+  expId: string,
+  ids: string[],
+  syncMsPerRun: number,
+): Promise<(Loaded | null)[]> {
   const out: (Loaded | null)[] = new Array(ids.length).fill(null);
-  let next = 0;
+  let next = 0, yielded = performance.now();
+  while (next < ids.length) {
+    const t0 = performance.now(), end = Math.min(ids.length, next + SYNC_CHUNK);
+    for (; next < end; next++) out[next] = loadEntry(expDir, ids[next], expId);
+    const t1 = performance.now();
+    if ((t1 - t0) / SYNC_CHUNK > syncMsPerRun) break;
+    if (t1 - yielded > YIELD_MS) await new Promise((r) => setTimeout(r, 0)), yielded = performance.now();
+  }
   const worker = async () => {
     while (next < ids.length) {
       const i = next++;
       out[i] = await loadEntryAsync(expDir, ids[i], expId);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length - next) }, worker));
   return out;
 }
 
@@ -278,17 +299,20 @@ export function experimentIndex(expDir: string, expId: string, staleMs = DEFAULT
  * `experimentIndex` reading changed runs in parallel (CONCURRENCY runs at a time, their files in parallel), so a
  * cold build of thousands of runs waits on the file system's parallelism, not on one read after another.
  * Refreshes of one experiment run one after another; a synchronous refresh meanwhile sees the runs read so far.
+ * `syncMsPerRun`: the mean time per run of a synchronous chunk above which the rest is read in parallel (0: all
+ * but the first chunk in parallel).
  */
 export async function experimentIndexAsync(
   expDir: string,
   expId: string,
   staleMs = DEFAULT_STALE_MS,
+  syncMsPerRun = SYNC_MS_PER_RUN,
 ): Promise<Snapshot> {
   while (building.has(expDir)) await building.get(expDir)!.catch(() => {});
   const done = (async () => {
     const steps = refresh(expDir, staleMs);
     let step = steps.next();
-    while (!step.done) step = steps.next(await loadEntriesAsync(expDir, expId, step.value));
+    while (!step.done) step = steps.next(await loadEntriesAsync(expDir, expId, step.value, syncMsPerRun));
     return step.value;
   })();
   building.set(expDir, done);
