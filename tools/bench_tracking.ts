@@ -49,15 +49,8 @@ async function coldSearch(root: string): Promise<void> {
     Deno.writeTextFileSync("/proc/sys/vm/drop_caches", "3\n");
   }
   await search(`cold ${sync ? "sync index build" : "search"} of experiment ${expId} (no sidecar)`);
-  console.log(`sidecar saved: ${
-    (() => {
-      try {
-        return Deno.statSync(join(expDir, SIDECAR)).size;
-      } catch {
-        return 0;
-      }
-    })()
-  } bytes`);
+  const saved = [...Deno.readDirSync(expDir)].some((e) => e.name === SIDECAR);
+  console.log(`sidecar saved: ${saved ? Deno.statSync(join(expDir, SIDECAR)).size + " bytes" : "no"}`);
   forgetIndex();
   await search("sidecar-warm (fresh process state)");
   await search("warm");
