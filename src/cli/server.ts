@@ -1,7 +1,8 @@
 /** `storyteller server`: the MLflow-compatible tracking server (REST API, artifact proxy, UI). */
 import { Command } from "commander";
 import { collect, intOption } from "./_options.ts";
-import { bold, printWarning } from "./output.ts";
+import { bold, debugLevel, printWarning } from "./output.ts";
+import { openTracking } from "../tracking/mod.ts";
 import { createServerApp, HASH_HINT, listen, type ServerOptions } from "../server/mod.ts";
 
 /** Options shared by `server` and `ui`. */
@@ -43,6 +44,7 @@ export async function runTrackingServer(flags: ServeFlags, ui: boolean, name: st
     warn: printWarning,
   });
   console.log(`${name} listening on ${bold(running.url)}  (backend store: ${flags.backendStoreUri})`);
+  void warmIndex(flags.backendStoreUri);
   const stop = () => {
     console.log("shutting down");
     running.shutdown();
@@ -90,4 +92,21 @@ export function serverCommand(): Command {
       .option("--artifacts-destination <path>", "where proxied artifacts are stored", "./mlartifacts")
       .option("--no-serve-artifacts", "turn the artifact proxy off (runs keep file: artifact URIs)"),
   ).action((flags: ServeFlags) => runTrackingServer(flags, true, "tracking server"));
+}
+
+/**
+ * Builds every experiment's run index in the background (the build yields to requests), so the first page a
+ * browser asks for finds it warm: a store never indexed before takes seconds per 10,000 runs. Failures only
+ * mean the first search builds the index itself.
+ */
+async function warmIndex(uri: string): Promise<void> {
+  try {
+    const store = openTracking(uri);
+    const { experiments } = await store.searchExperiments({ maxResults: 50_000, viewType: "ALL" });
+    for (const e of experiments) {
+      await store.searchRuns({ experimentIds: [e.experimentId], maxResults: 1, viewType: "ALL" });
+    }
+  } catch (err) {
+    if (debugLevel() > 0) console.error(`index warm-up stopped: ${err instanceof Error ? err.message : err}`);
+  }
 }
