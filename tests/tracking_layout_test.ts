@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FileStore } from "../src/tracking/mod.ts";
-import { toPyYaml } from "../src/yaml.ts";
+import { toPyYaml } from "../src/pyyaml.ts";
 
 const golden = JSON.parse(
   Deno.readTextFileSync(new URL("./golden/tracking/pyyaml_dump.json", import.meta.url)),

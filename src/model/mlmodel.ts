@@ -6,7 +6,8 @@
 import { join } from "node:path";
 import { UsageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import { parsePyYaml, toPyYaml } from "../yaml.ts";
+import { toPyYaml } from "../pyyaml.ts";
+import { parsePyYaml } from "../yaml.ts";
 
 /** The flavor name under `flavors:` in MLmodel. */
 export const STORYTELLER_FLAVOR = "storyteller";

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { toPyYaml } from "../yaml.ts";
+import { toPyYaml } from "../pyyaml.ts";
 import { invalid } from "./errors.ts";
 import { exists, listDirs, readTextOrNull, writeAtomic } from "./_fs.ts";
 import { parseYamlObject } from "./meta.ts";

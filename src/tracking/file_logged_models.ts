@@ -4,7 +4,7 @@
  * registry's business; resolving `models:/m-…` to files is artifacts.ts's.
  */
 import { join } from "node:path";
-import { toPyYaml } from "../yaml.ts";
+import { toPyYaml } from "../pyyaml.ts";
 import { invalid, notFound, TrackingError } from "./errors.ts";
 import { appendText, exists, listDirs, listFilesRecursive, readTextOrNull, writeAtomic } from "./_fs.ts";
 import { formatMetricLine, parsePyFloat, parseYamlObject } from "./meta.ts";

@@ -3,7 +3,7 @@
  * Resolving a version's source to files is artifacts.ts's job; this file only keeps the records.
  */
 import { join } from "node:path";
-import { toPyYaml } from "../yaml.ts";
+import { toPyYaml } from "../pyyaml.ts";
 import { alreadyExists, invalid, notFound } from "./errors.ts";
 import { exists, listDirs, listFilesRecursive, readTextOrNull, withLock, writeAtomic } from "./_fs.ts";
 import { parseYamlObject } from "./meta.ts";

@@ -5,7 +5,7 @@
  * storage location, and the logged model's `mlflow.modelVersions` tag. FileStore (file_store.ts) extends it.
  */
 import { join } from "node:path";
-import { toPyYaml } from "../yaml.ts";
+import { toPyYaml } from "../pyyaml.ts";
 import { exists, writeAtomic } from "./_fs.ts";
 import { localArtifactDir, modelVersionOfUri } from "./artifacts.ts";
 import { FileRegistry } from "./file_registry.ts";

@@ -2,7 +2,8 @@
  * MLflow's meta.yaml files ↔ entities: experiment and run metadata with MLflow's exact key sets, plus metric
  * line formatting/parsing (`<timestamp> <value> <step>`, values as Python's `str(float)`).
  */
-import { parsePyYaml, pyFloatRepr, toPyYaml } from "../yaml.ts";
+import { pyFloatRepr, toPyYaml } from "../pyyaml.ts";
+import { parsePyYaml } from "../yaml.ts";
 import { TrackingError } from "./errors.ts";
 import type { Experiment, LifecycleStage, Metric, RunInfo, RunStatus } from "./types.ts";
 

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { listDirs, mtimeOf, readTextOrNull, writeAtomic } from "./_fs.ts";
 import { JOURNAL, readRun, readRunAsync, RESERVED_IN_EXPERIMENT } from "./file_runs.ts";
 import { parsePyFloat } from "./meta.ts";
-import { pyFloatRepr } from "../yaml.ts";
+import { pyFloatRepr } from "../pyyaml.ts";
 import type { Metric, Run } from "./types.ts";
 
 export const SIDECAR = ".storyteller-index.json";
