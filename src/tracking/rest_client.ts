@@ -1,19 +1,14 @@
 /**
  * `RestClient`: the TrackingClient over MLflow's REST API 2.0 (`/api/2.0/mlflow/…`) and its artifact proxy
  * (`/api/2.0/mlflow-artifacts/…`). Splits batches to MLflow's limits; the transport (retries, auth) is
- * rest_http.ts and the MLflow 3 logged-model calls are rest_logged_models.ts.
+ * rest_http.ts; artifacts, the model registry and the MLflow 3 logged-model calls are rest_artifacts.ts,
+ * rest_registry.ts and rest_logged_models.ts.
  */
-import { basename, join } from "node:path";
-import { errorCodeOfStatus, TrackingError } from "./errors.ts";
+import { TrackingError } from "./errors.ts";
+import * as A from "./rest_artifacts.ts";
 import { kv, type RestClientOptions, RestHttp } from "./rest_http.ts";
 import * as LM from "./rest_logged_models.ts";
-import { listFilesRecursive } from "./_fs.ts";
-import {
-  copyIntoArtifacts,
-  localArtifactDir,
-  resolveArtifactUri,
-  validateArtifactPath,
-} from "./artifacts.ts";
+import * as R from "./rest_registry.ts";
 import * as P from "./proto.ts";
 import type {
   ArtifactFile,
@@ -25,8 +20,6 @@ import type {
   LogBatch,
   LoggedModelStatus,
   Metric,
-  ModelVersion,
-  RegisteredModel,
   Run,
   RunInfo,
   RunsPage,
@@ -36,7 +29,6 @@ import type {
   SearchRunsOptions,
   TrackingClient,
 } from "./types.ts";
-import { appendToUri, parseRunsUri } from "./uri.ts";
 import { MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH } from "./validation.ts";
 
 export type { RestClientOptions } from "./rest_http.ts";
@@ -234,165 +226,53 @@ export class RestClient implements TrackingClient {
     return { runs: (j.runs ?? []).map(P.runFromJson), nextPageToken: j.next_page_token };
   }
 
-  // ---- artifacts ---------------------------------------------------------------------------------------------
+  // ---- artifacts (rest_artifacts.ts) -------------------------------------------------------------------------
 
-  async #upload(
-    runId: string,
-    localPath: string,
-    artifactPath: string,
-    contentsOnly: boolean,
-  ): Promise<void> {
-    validateArtifactPath(artifactPath);
-    const { info } = await this.getRun(runId);
-    if (!info.artifactUri.startsWith("mlflow-artifacts:")) {
-      return copyIntoArtifacts(info.artifactUri, localPath, artifactPath, contentsOnly);
-    }
-    const st = await Deno.stat(localPath);
-    if (!st.isDirectory) {
-      return this.#http.putFile(
-        info.artifactUri,
-        localPath,
-        [artifactPath, basename(localPath)].filter((s) => s).join("/"),
-      );
-    }
-    const base = contentsOnly ? artifactPath : [artifactPath, basename(localPath)].filter((s) => s).join("/");
-    for (const rel of listFilesRecursive(localPath)) {
-      await this.#http.putFile(
-        info.artifactUri,
-        join(localPath, rel),
-        [base, rel].filter((s) => s).join("/"),
-      );
-    }
-  }
   logArtifact(runId: string, localPath: string, artifactPath = ""): Promise<void> {
-    return this.#upload(runId, localPath, artifactPath, false);
+    return A.uploadArtifacts(this.#http, this, runId, localPath, artifactPath, false);
   }
   logArtifacts(runId: string, localDir: string, artifactPath = ""): Promise<void> {
-    return this.#upload(runId, localDir, artifactPath, true);
+    return A.uploadArtifacts(this.#http, this, runId, localDir, artifactPath, true);
   }
-  async listArtifacts(runId: string, path?: string): Promise<ArtifactFile[]> {
-    const j = await this.#call("GET", "artifacts/list", { run_id: runId, path });
-    return (j.files ?? []).map((f: P.Json) => ({
-      path: f.path,
-      isDir: !!f.is_dir,
-      fileSize: f.file_size === undefined ? undefined : Number(f.file_size),
-    }));
+  listArtifacts(runId: string, path?: string): Promise<ArtifactFile[]> {
+    return A.listArtifacts(this.#http, runId, path);
   }
-  /**
-   * Any artifact URI resolved to the server's (or a local) one. Like MLflow 3, `runs:/<run>/<name>/…` falls back
-   * to the run's logged model `<name>` when the run's own artifacts have no `<name>` at their top level.
-   */
-  async #resolveArtifactUri(uri: string): Promise<string> {
-    const resolved = await resolveArtifactUri(uri, {
-      runArtifactUri: async (id) => (await this.getRun(id)).info.artifactUri,
-      registry: this,
-      loggedModelUri: async (id) => (await this.getLoggedModel(id)).artifactLocation,
-    });
-    if (!uri.startsWith("runs:")) return resolved;
-    const { runId, path } = parseRunsUri(uri);
-    const [name, ...rest] = path.split("/");
-    if (!name || await this.#runHasArtifact(runId, name)) return resolved;
-    const { info } = await this.getRun(runId);
-    const model = await LM.runLoggedModel(this.#http, info.experimentId, runId, name);
-    return model ? appendToUri(model.artifactLocation, rest.join("/")) : resolved;
-  }
-  /** Whether the run's artifact root lists `name`; true when the server cannot list it (the download will tell). */
-  async #runHasArtifact(runId: string, name: string): Promise<boolean> {
-    try {
-      return (await this.listArtifacts(runId)).some((f) => f.path === name);
-    } catch (err) {
-      if (err instanceof TrackingError) return true;
-      throw err;
-    }
-  }
-  async downloadArtifacts(uri: string, dstDir?: string): Promise<string> {
-    const resolved = await this.#resolveArtifactUri(uri);
-    if (!resolved.startsWith("mlflow-artifacts:")) return localArtifactDir(resolved);
-    const dst = dstDir ?? await Deno.makeTempDir({ prefix: "storyteller-artifacts-" });
-    const top = join(dst, basename(resolved.replace(/\/+$/, "")) || "artifacts");
-    const fetchTo = async (uriPath: string, target: string) => {
-      const res = await this.#fetch(this.#http.proxyUrl(uriPath), { method: "GET" });
-      if (!res.ok) {
-        throw new TrackingError(
-          errorCodeOfStatus(res.status),
-          `Cannot download ${uriPath}: HTTP ${res.status}`,
-        );
-      }
-      await Deno.mkdir(join(target, ".."), { recursive: true });
-      await Deno.writeFile(target, new Uint8Array(await res.arrayBuffer()));
-    };
-    const walk = async (dirUri: string, target: string): Promise<boolean> => {
-      const rel = dirUri.replace(/^mlflow-artifacts:(\/\/[^/]*)?/, "").replace(/^\/+/, "");
-      const res = await this.#fetch(
-        `${this.trackingUri}/api/2.0/mlflow-artifacts/artifacts?path=${encodeURIComponent(rel)}`,
-        { method: "GET" },
-      );
-      const j = res.ok ? await res.json() : (await res.body?.cancel(), {});
-      const files: P.Json[] = j.files ?? [];
-      if (files.length === 0) return false;
-      for (const f of files) {
-        const name = String(f.path).split("/").pop()!;
-        if (f.is_dir) await walk(appendToUri(dirUri, name), join(target, name));
-        else await fetchTo(appendToUri(dirUri, name), join(target, name));
-      }
-      return true;
-    };
-    if (!(await walk(resolved, top))) await fetchTo(resolved, top);
-    return top;
+  downloadArtifacts(uri: string, dstDir?: string): Promise<string> {
+    return A.downloadArtifacts(this.#http, this, uri, dstDir);
   }
 
-  // ---- registry ----------------------------------------------------------------------------------------------
+  // ---- registry (rest_registry.ts) ---------------------------------------------------------------------------
 
-  async createRegisteredModel(
+  createRegisteredModel(
     name: string,
     o: { description?: string; tags?: Record<string, string> } = {},
-  ): Promise<RegisteredModel> {
-    const j = await this.#call("POST", "registered-models/create", {
-      name,
-      description: o.description,
-      tags: kv(o.tags),
-    });
-    return P.registeredModelFromJson(j.registered_model);
+  ) {
+    return R.createRegisteredModel(this.#http, name, o);
   }
-  async getRegisteredModel(name: string): Promise<RegisteredModel> {
-    return P.registeredModelFromJson(
-      (await this.#call("GET", "registered-models/get", { name })).registered_model,
-    );
+  getRegisteredModel(name: string) {
+    return R.getRegisteredModel(this.#http, name);
   }
-  async searchRegisteredModels(
+  searchRegisteredModels(
     o: { filterString?: string; maxResults?: number; orderBy?: string[]; pageToken?: string } = {},
   ) {
-    const j = await this.#call("GET", "registered-models/search", {
-      filter: o.filterString,
-      max_results: o.maxResults ?? 100,
-      order_by: o.orderBy,
-      page_token: o.pageToken,
-    });
-    return {
-      registeredModels: (j.registered_models ?? []).map(P.registeredModelFromJson),
-      nextPageToken: j.next_page_token,
-    };
+    return R.searchRegisteredModels(this.#http, o);
   }
-  async updateRegisteredModel(name: string, description: string) {
-    return P.registeredModelFromJson(
-      (await this.#call("PATCH", "registered-models/update", { name, description })).registered_model,
-    );
+  updateRegisteredModel(name: string, description: string) {
+    return R.updateRegisteredModel(this.#http, name, description);
   }
-  async renameRegisteredModel(name: string, newName: string) {
-    return P.registeredModelFromJson(
-      (await this.#call("POST", "registered-models/rename", { name, new_name: newName })).registered_model,
-    );
+  renameRegisteredModel(name: string, newName: string) {
+    return R.renameRegisteredModel(this.#http, name, newName);
   }
-  async deleteRegisteredModel(name: string) {
-    await this.#call("DELETE", "registered-models/delete", { name });
+  deleteRegisteredModel(name: string) {
+    return R.deleteRegisteredModel(this.#http, name);
   }
-  async setRegisteredModelTag(name: string, key: string, value: string) {
-    await this.#call("POST", "registered-models/set-tag", { name, key, value });
+  setRegisteredModelTag(name: string, key: string, value: string) {
+    return R.setRegisteredModelTag(this.#http, name, key, value);
   }
-  async deleteRegisteredModelTag(name: string, key: string) {
-    await this.#call("DELETE", "registered-models/delete-tag", { name, key });
+  deleteRegisteredModelTag(name: string, key: string) {
+    return R.deleteRegisteredModelTag(this.#http, name, key);
   }
-  async createModelVersion(
+  createModelVersion(
     name: string,
     source: string,
     o: {
@@ -403,84 +283,50 @@ export class RestClient implements TrackingClient {
       modelId?: string;
     } = {},
   ) {
-    const runId = o.runId ?? (source.startsWith("runs:/") ? source.split("/")[1] : undefined);
-    const j = await this.#call("POST", "model-versions/create", {
-      name,
-      source,
-      run_id: runId,
-      description: o.description,
-      tags: kv(o.tags),
-      run_link: o.runLink,
-      model_id: o.modelId,
-    });
-    return P.modelVersionFromJson(j.model_version);
+    return R.createModelVersion(this.#http, name, source, o);
   }
-  async getModelVersion(name: string, version: string): Promise<ModelVersion> {
-    return P.modelVersionFromJson(
-      (await this.#call("GET", "model-versions/get", { name, version })).model_version,
-    );
+  getModelVersion(name: string, version: string) {
+    return R.getModelVersion(this.#http, name, version);
   }
-  async updateModelVersion(name: string, version: string, description: string) {
-    return P.modelVersionFromJson(
-      (await this.#call("PATCH", "model-versions/update", { name, version, description })).model_version,
-    );
+  updateModelVersion(name: string, version: string, description: string) {
+    return R.updateModelVersion(this.#http, name, version, description);
   }
-  async deleteModelVersion(name: string, version: string) {
-    await this.#call("DELETE", "model-versions/delete", { name, version });
+  deleteModelVersion(name: string, version: string) {
+    return R.deleteModelVersion(this.#http, name, version);
   }
-  async searchModelVersions(
+  searchModelVersions(
     o: { filterString?: string; maxResults?: number; orderBy?: string[]; pageToken?: string } = {},
   ) {
-    const j = await this.#call("GET", "model-versions/search", {
-      filter: o.filterString,
-      max_results: o.maxResults ?? 10000,
-      order_by: o.orderBy,
-      page_token: o.pageToken,
-    });
-    return {
-      modelVersions: (j.model_versions ?? []).map(P.modelVersionFromJson),
-      nextPageToken: j.next_page_token,
-    };
+    return R.searchModelVersions(this.#http, o);
   }
-  async getLatestVersions(name: string, stages?: string[]) {
-    const j = await this.#call("POST", "registered-models/get-latest-versions", { name, stages });
-    return (j.model_versions ?? []).map(P.modelVersionFromJson);
+  getLatestVersions(name: string, stages?: string[]) {
+    return R.getLatestVersions(this.#http, name, stages);
   }
-  async transitionModelVersionStage(
+  transitionModelVersionStage(
     name: string,
     version: string,
     stage: string,
     archiveExistingVersions = false,
   ) {
-    const j = await this.#call("POST", "model-versions/transition-stage", {
-      name,
-      version,
-      stage,
-      archive_existing_versions: archiveExistingVersions,
-    });
-    return P.modelVersionFromJson(j.model_version);
+    return R.transitionModelVersionStage(this.#http, name, version, stage, archiveExistingVersions);
   }
-  async setModelVersionTag(name: string, version: string, key: string, value: string) {
-    await this.#call("POST", "model-versions/set-tag", { name, version, key, value });
+  setModelVersionTag(name: string, version: string, key: string, value: string) {
+    return R.setModelVersionTag(this.#http, name, version, key, value);
   }
-  async deleteModelVersionTag(name: string, version: string, key: string) {
-    await this.#call("DELETE", "model-versions/delete-tag", { name, version, key });
+  deleteModelVersionTag(name: string, version: string, key: string) {
+    return R.deleteModelVersionTag(this.#http, name, version, key);
   }
-  async setRegisteredModelAlias(name: string, alias: string, version: string) {
-    await this.#call("POST", "registered-models/alias", { name, alias, version });
+  setRegisteredModelAlias(name: string, alias: string, version: string) {
+    return R.setRegisteredModelAlias(this.#http, name, alias, version);
   }
-  async deleteRegisteredModelAlias(name: string, alias: string) {
-    await this.#call("DELETE", "registered-models/alias", { name, alias });
+  deleteRegisteredModelAlias(name: string, alias: string) {
+    return R.deleteRegisteredModelAlias(this.#http, name, alias);
   }
-  async getModelVersionByAlias(name: string, alias: string) {
-    return P.modelVersionFromJson(
-      (await this.#call("GET", "registered-models/alias", { name, alias })).model_version,
-    );
+  getModelVersionByAlias(name: string, alias: string) {
+    return R.getModelVersionByAlias(this.#http, name, alias);
   }
-  async getModelVersionDownloadUri(name: string, version: string) {
-    return String(
-      (await this.#call("GET", "model-versions/get-download-uri", { name, version })).artifact_uri,
-    );
+  getModelVersionDownloadUri(name: string, version: string) {
+    return R.getModelVersionDownloadUri(this.#http, name, version);
   }
 
   // ---- MLflow 3: inputs, outputs, logged models (rest_logged_models.ts) ---------------------------------------
