@@ -1,12 +1,12 @@
 /**
  * The model registry in MLflow's file layout: `<root>/models/<name>/{meta.yaml, tags/, aliases/, version-<N>/}`.
- * Resolving a version's source to files is artifacts.ts's job; this file only keeps the records.
+ * Resolving a version's source to files is artifacts.ts's job; the records' on-disk format is
+ * file_registry_records.ts; this file keeps the rules (validation, locks, stages, aliases, search).
  */
 import { join } from "node:path";
-import { toPyYaml } from "../pyyaml.ts";
 import { alreadyExists, invalid, notFound } from "./errors.ts";
-import { exists, listDirs, listFilesRecursive, readTextOrNull, withLock, writeAtomic } from "./_fs.ts";
-import { parseYamlObject } from "./meta.ts";
+import { exists, listDirs, withLock, writeAtomic } from "./_fs.ts";
+import * as R from "./file_registry_records.ts";
 import { compileEntityFilter, compileEntityOrder, type EntitySchema } from "./search/entities.ts";
 import { paginate } from "./search/paging.ts";
 import type { ModelVersion, RegisteredModel } from "./types.ts";
@@ -18,7 +18,6 @@ import {
   validateModelName,
 } from "./validation.ts";
 
-const DELETED = "Deleted_Internal";
 const STAGES = ["None", "Staging", "Production", "Archived"];
 
 export class FileRegistry {
@@ -39,45 +38,19 @@ export class FileRegistry {
   }
 
   #readValues(dir: string): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const k of listFilesRecursive(dir)) out[k] = Deno.readTextFileSync(join(dir, k));
-    return out;
+    return R.readValues(dir);
   }
 
   #aliases(name: string): Record<string, string> {
-    return this.#readValues(join(this.#modelDir(name), "aliases"));
+    return R.readValues(join(this.#modelDir(name), "aliases"));
   }
 
-  #writeModelMeta(
-    m: { name: string; creationTimestamp: number; lastUpdatedTimestamp: number; description: string | null },
-  ): void {
-    const dir = join(this.dir, m.name);
-    writeAtomic(
-      join(dir, "meta.yaml"),
-      toPyYaml({
-        aliases: this.#aliases(m.name),
-        creation_timestamp: m.creationTimestamp,
-        deployment_job_id: null,
-        deployment_job_state: null,
-        description: m.description,
-        last_updated_timestamp: m.lastUpdatedTimestamp,
-        name: m.name,
-      }),
-      dir,
-    );
+  #writeModelMeta(m: R.ModelMeta): void {
+    R.writeModelMeta(join(this.dir, m.name), m, this.#aliases(m.name));
   }
 
-  #readModelMeta(
-    name: string,
-  ): { name: string; creationTimestamp: number; lastUpdatedTimestamp: number; description: string | null } {
-    const dir = this.#requireModel(name);
-    const m = parseYamlObject(Deno.readTextFileSync(join(dir, "meta.yaml")), join(dir, "meta.yaml"));
-    return {
-      name: String(m.name ?? name),
-      creationTimestamp: Number(m.creation_timestamp ?? 0),
-      lastUpdatedTimestamp: Number(m.last_updated_timestamp ?? 0),
-      description: m.description == null ? null : String(m.description),
-    };
+  #readModelMeta(name: string): R.ModelMeta {
+    return R.readModelMeta(this.#requireModel(name), name);
   }
 
   #touch(name: string): void {
@@ -85,64 +58,16 @@ export class FileRegistry {
   }
 
   #versionNumbers(name: string): number[] {
-    return listDirs(join(this.#modelDir(name), ""))
-      .map((d) => /^version-(\d+)$/.exec(d)?.[1]).filter((v): v is string => v !== undefined).map(Number)
-      .sort((a, b) => a - b);
+    return R.versionNumbers(this.#modelDir(name));
   }
 
   #readVersion(name: string, version: string, includeDeleted = false): ModelVersion | null {
     const vdir = join(this.#modelDir(name), `version-${version}`);
-    const text = readTextOrNull(join(vdir, "meta.yaml"));
-    if (text === null) return null;
-    const m = parseYamlObject(text, join(vdir, "meta.yaml"));
-    if (m.current_stage === DELETED && !includeDeleted) return null;
-    const aliases = Object.entries(this.#aliases(name)).filter(([, v]) => v === String(version)).map(([a]) =>
-      a
-    );
-    const str = (v: unknown) => (v == null ? null : String(v));
-    return {
-      name: String(m.name ?? name),
-      version: String(m.version ?? version),
-      creationTimestamp: Number(m.creation_timestamp ?? 0),
-      lastUpdatedTimestamp: Number(m.last_updated_timestamp ?? 0),
-      currentStage: String(m.current_stage ?? "None"),
-      description: str(m.description),
-      source: String(m.source ?? ""),
-      runId: str(m.run_id),
-      runLink: str(m.run_link),
-      status: String(m.status ?? "READY"),
-      statusMessage: str(m.status_message),
-      storageLocation: str(m.storage_location),
-      modelId: str(m.model_id),
-      userId: str(m.user_id),
-      tags: this.#readValues(join(vdir, "tags")),
-      aliases,
-    };
+    return R.readVersionMeta(vdir, name, version, this.#aliases(name), includeDeleted);
   }
 
   #writeVersion(v: ModelVersion): void {
-    const vdir = join(this.#modelDir(v.name), `version-${v.version}`);
-    writeAtomic(
-      join(vdir, "meta.yaml"),
-      toPyYaml({
-        creation_timestamp: v.creationTimestamp,
-        current_stage: v.currentStage,
-        deployment_job_state: null,
-        description: v.description,
-        last_updated_timestamp: v.lastUpdatedTimestamp,
-        model_id: v.modelId,
-        name: v.name,
-        run_id: v.runId,
-        run_link: v.runLink,
-        source: v.source,
-        status: v.status,
-        status_message: v.statusMessage,
-        storage_location: v.storageLocation,
-        user_id: v.userId,
-        version: Number(v.version),
-      }),
-      vdir,
-    );
+    R.writeVersionMeta(join(this.#modelDir(v.name), `version-${v.version}`), v);
   }
 
   getModelVersion(name: string, version: string): ModelVersion {
@@ -309,7 +234,7 @@ export class FileRegistry {
 
   deleteModelVersion(name: string, version: string): void {
     const v = this.getModelVersion(name, version);
-    this.#writeVersion({ ...v, currentStage: DELETED, lastUpdatedTimestamp: Date.now() });
+    this.#writeVersion({ ...v, currentStage: R.DELETED, lastUpdatedTimestamp: Date.now() });
     for (const a of v.aliases) Deno.removeSync(join(this.#modelDir(name), "aliases", a));
     this.#touch(name);
   }
