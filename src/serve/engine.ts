@@ -4,7 +4,8 @@
  * GPU, so a chunk of N tokens is one submit and one readback. A decode step over S sequences is recorded once as
  * a DispatchProgram and replayed for every step of every chunk into one compute pass. Holds the cache (slots ×
  * context) for every layer and each slot's seen-token bitmap (the repetition penalty).
- * Not the scheduler that decides who runs (scheduler.ts) and not training (src/model/engine.ts).
+ * Buffer sizes and allocation are engine_buffers.ts. Not the scheduler that decides who runs (scheduler.ts) and
+ * not training (src/model/engine.ts).
  */
 import { debugLevel } from "../cli/output.ts";
 import type { ModelConfig } from "../config/mod.ts";
@@ -14,32 +15,19 @@ import { embeddingForward } from "../kernels/embedding.ts";
 import { rmsnormForward } from "../kernels/rmsnorm.ts";
 import { swigluForward } from "../kernels/swiglu.ts";
 import { attendCached, gatherRows, kvAppend, maxCacheLength, ropeRows } from "../kernels/decode.ts";
-import {
-  type GpuSampleSpec,
-  packSpecs,
-  sample,
-  seenBitmap,
-  seenWords,
-  SPEC_BYTES,
-} from "../kernels/sample.ts";
+import { type GpuSampleSpec, packSpecs, sample, seenBitmap, seenWords } from "../kernels/sample.ts";
 import { buildLayout, type Layout, type ModelDims, modelDims } from "../model/layout.ts";
-import { MoeLayer, moeTensors } from "../model/moe.ts";
+import { type MoeLayer, moeTensors } from "../model/moe.ts";
+import {
+  allocateEngineBuffers,
+  checkServable,
+  destroyEngineBuffers,
+  type EngineBuffers,
+  type EngineLimits,
+  F32,
+} from "./engine_buffers.ts";
 import { DispatchProgram } from "./program.ts";
 import { emptyStats, type EngineStats } from "./stats.ts";
-
-const F32 = 4;
-
-/** Sizes of the engine's buffers. */
-export interface EngineLimits {
-  /** Sequences decoded together (KV-cache slots). */
-  slots: number;
-  /** Positions per slot; the model's max_seq_len by default. */
-  context: number;
-  /** Prompt tokens one prefill pass takes (≥ context). */
-  prefillRows: number;
-  /** Decode steps one chunk may run. */
-  maxChunk: number;
-}
 
 /** A sequence entering the batch: its prompt goes through one prefill pass that samples its first token. */
 export interface PrefillSeq {
@@ -59,20 +47,6 @@ export interface DecodeSeq {
   spec: GpuSampleSpec;
 }
 
-/** Bytes of KV cache one slot of `context` positions needs for this model. */
-export function kvBytesPerSlot(model: ModelConfig, context = model.max_seq_len): number {
-  const d = modelDims(model);
-  return 2 * d.L * context * d.KVH * d.HS * F32;
-}
-
-/** The error for models this engine cannot run; every dense and MoE Llama-style model runs today. */
-export function checkServable(model: ModelConfig): void {
-  const d = modelDims(model);
-  if (d.E > 0 && (d.K < 1 || d.K > d.E)) {
-    throw new Error(`Cannot serve a Mixture-of-Experts model with top_k ${d.K} of ${d.E} experts`);
-  }
-}
-
 /** The KV-cache model. Build once per served model; `step` runs one prefill and/or one decode chunk. */
 export class InferenceEngine {
   readonly dims: ModelDims;
@@ -81,17 +55,15 @@ export class InferenceEngine {
   readonly rowsMax: number;
   /** Host time counters (see EngineStats); reset by assigning emptyStats(). */
   stats: EngineStats = emptyStats();
-  #a: Record<
-    "x" | "n" | "rstd" | "q" | "k" | "v" | "att" | "gate" | "up" | "h" | "hs" | "logits",
-    GPUBuffer
-  >;
+  // The buffers (shapes in engine_buffers.ts's EngineBuffers), kept as fields so the recording code reads short.
+  #a: EngineBuffers["a"];
   #kc: GPUBuffer[]; // per layer (slots,context,KVH,HS)
   #vc: GPUBuffer[];
-  #pre: Record<"ids" | "rows" | "pick" | "specs" | "out", GPUBuffer>;
-  #dec: Record<"ids" | "rows" | "specs" | "out", GPUBuffer>;
+  #pre: EngineBuffers["pre"];
+  #dec: EngineBuffers["dec"];
   #seen: GPUBuffer; // u32 (slots, seenWords(V)): ids each slot's sequence holds, prompt included
+  #moe: Map<number, MoeLayer>; // layer → its MoE MLP (inference-only use of the training block)
   #programs = new Map<number, DispatchProgram>(); // decode step over S sequences → its recorded dispatches
-  #moe = new Map<number, MoeLayer>(); // layer → its MoE MLP (inference-only use of the training block)
 
   constructor(
     readonly gpu: Gpu,
@@ -108,9 +80,6 @@ export class InferenceEngine {
         `Cannot serve with a context of ${limits.context}: this device's attention fits ${max}`,
       );
     }
-    const dev = gpu.device;
-    const buf = (label: string, floats: number) =>
-      createBuffer(dev, `serve ${label}`, Math.max(1, floats) * F32);
     if (params instanceof GPUBuffer) this.params = params;
     else {
       if (params.length !== this.layout.total) {
@@ -118,45 +87,17 @@ export class InferenceEngine {
           `Cannot load parameters: ${params.length} floats, the layout needs ${this.layout.total}`,
         );
       }
-      this.params = createBuffer(dev, "serve params", params);
+      this.params = createBuffer(gpu.device, "serve params", params);
     }
-    const R = (this.rowsMax = Math.max(limits.prefillRows, limits.slots));
-    const S = limits.slots;
-    const qw = d.NH * d.HS;
-    const kvw = d.KVH * d.HS;
-    this.#a = {
-      x: buf("x", R * d.C),
-      n: buf("n", R * d.C),
-      rstd: buf("rstd", R),
-      q: buf("q", R * qw),
-      k: buf("k", R * kvw),
-      v: buf("v", R * kvw),
-      att: buf("att", R * qw),
-      gate: buf("gate", R * d.I),
-      up: buf("up", R * d.I),
-      h: buf("h", R * d.I),
-      hs: buf("hs", S * d.C),
-      logits: buf("logits", S * d.V),
-    };
-    const moeDims = { N: R, C: d.C, I: d.I, E: d.E, K: d.K };
-    for (const l of d.moeLayers) this.#moe.set(l, new MoeLayer(gpu, moeDims, l, model.moe));
-    const cache = S * limits.context * kvw;
-    this.#kc = Array.from({ length: d.L }, (_, l) => buf(`L${l}.kcache`, cache));
-    this.#vc = Array.from({ length: d.L }, (_, l) => buf(`L${l}.vcache`, cache));
-    this.#pre = {
-      ids: buf("prefill ids", R),
-      rows: buf("prefill rows", 2 * R),
-      pick: buf("prefill pick", S),
-      specs: buf("prefill specs", (S * SPEC_BYTES) / F32),
-      out: buf("prefill out", S),
-    };
-    this.#dec = {
-      ids: buf("decode ids", S),
-      rows: buf("decode rows", 2 * S),
-      specs: buf("decode specs", (S * SPEC_BYTES) / F32),
-      out: buf("decode out", limits.maxChunk * S),
-    };
-    this.#seen = buf("seen", S * seenWords(d.V));
+    this.rowsMax = Math.max(limits.prefillRows, limits.slots);
+    const b = allocateEngineBuffers(gpu, model, d, limits, this.rowsMax);
+    this.#a = b.a;
+    this.#kc = b.kc;
+    this.#vc = b.vc;
+    this.#pre = b.pre;
+    this.#dec = b.dec;
+    this.#seen = b.seen;
+    this.#moe = b.moe;
   }
 
   /** Bytes of the KV cache. */
@@ -408,11 +349,17 @@ export class InferenceEngine {
 
   /** Releases every GPU buffer (the parameters too unless `keepParams`). */
   destroy(keepParams = false): void {
-    for (const group of [this.#a, this.#pre, this.#dec]) for (const b of Object.values(group)) b.destroy();
-    for (const b of [...this.#kc, ...this.#vc, this.#seen]) b.destroy();
+    destroyEngineBuffers({
+      a: this.#a,
+      kc: this.#kc,
+      vc: this.#vc,
+      pre: this.#pre,
+      dec: this.#dec,
+      seen: this.#seen,
+      moe: this.#moe,
+    });
     for (const p of this.#programs.values()) p.destroy();
     this.#programs.clear();
-    for (const moe of this.#moe.values()) moe.destroy();
     if (!keepParams) this.params.destroy();
   }
 }

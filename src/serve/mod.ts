@@ -3,14 +3,8 @@
  * continuous-batching scheduler, the text-level service and the HTTP app (MLflow scoring protocol, OpenAI
  * completions, Prometheus metrics).
  */
-export {
-  checkServable,
-  type DecodeSeq,
-  type EngineLimits,
-  InferenceEngine,
-  kvBytesPerSlot,
-  type PrefillSeq,
-} from "./engine.ts";
+export { type DecodeSeq, InferenceEngine, type PrefillSeq } from "./engine.ts";
+export { checkServable, type EngineLimits, kvBytesPerSlot } from "./engine_buffers.ts";
 export { emptyStats, type EngineStats } from "./stats.ts";
 export {
   capTokens,

@@ -4,7 +4,8 @@
  * while it could still become a stop string), and streams text deltas. Not HTTP (app.ts) and not GPU (engine.ts).
  */
 import type { Gpu } from "../gpu/mod.ts";
-import { InferenceEngine, kvBytesPerSlot } from "./engine.ts";
+import { InferenceEngine } from "./engine.ts";
+import { kvBytesPerSlot } from "./engine_buffers.ts";
 import type { LoadedModel } from "./load.ts";
 import { Metrics } from "./metrics.ts";
 import { capTokens, type FinishReason, Scheduler } from "./scheduler.ts";
