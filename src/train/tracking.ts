@@ -2,7 +2,8 @@
  * The run tracker: one training run is one MLflow run. It opens the store, creates the run (or continues it on
  * resume), logs params and tags, turns trainer hooks into metric points through AsyncLogger, uploads the model,
  * config and samples, and sets the final status. A failing store never stops training: points wait in memory and
- * are retried, and what is still undelivered at exit goes to a local fallback `mlruns` beside the checkpoints.
+ * are retried, and what is still undelivered at exit goes to a local fallback `mlruns` beside the checkpoints
+ * (tracking_fallback.ts).
  */
 import { basename, join, resolve } from "node:path";
 import type { Config } from "../config/mod.ts";
@@ -11,7 +12,6 @@ import {
   AsyncLogger,
   getOrCreateExperiment,
   type KeyValue,
-  type LogBatch,
   MAX_PARAMS_TAGS_PER_BATCH,
   MAX_TAG_VAL_LENGTH,
   openTracking,
@@ -23,6 +23,7 @@ import {
 import { logModelHistoryEntry, writeMLmodel } from "../model/mlmodel.ts";
 import { toYaml } from "../yaml.ts";
 import type { EvalPoint, LogPoint, StartInfo, TrainHooks, TrainResult } from "./trainer.ts";
+import { fallbackNotice, openFallbackRun, Relay } from "./tracking_fallback.ts";
 import { gitSource, startParams, startTags, userName } from "./tracking_params.ts";
 
 export interface RunTrackerOptions {
@@ -36,22 +37,6 @@ export interface RunTrackerOptions {
   flushIntervalMs?: number;
   /** Retries per REST call (default 2, so an unreachable server is noticed within a second). */
   maxRetries?: number;
-}
-
-/** The client AsyncLogger writes through: the store, until `fallBack` points it at the local fallback run. */
-class Relay {
-  constructor(public target: TrackingClient, public runId?: string) {}
-  get trackingUri(): string {
-    return this.target.trackingUri;
-  }
-  logBatch(runId: string, batch: LogBatch): Promise<void> {
-    return this.target.logBatch(this.runId ?? runId, batch);
-  }
-  /** AsyncLogger's synchronous flush at `Deno.exit()`: only a file store has one. */
-  get logBatchSync(): ((runId: string, batch: LogBatch) => void) | undefined {
-    const t = this.target as { logBatchSync?: (runId: string, batch: LogBatch) => void };
-    return t.logBatchSync ? (runId, batch) => t.logBatchSync!.call(t, this.runId ?? runId, batch) : undefined;
-  }
 }
 
 type Artifact = { local: string; path: string; dir: boolean };
@@ -365,15 +350,8 @@ export class RunTracker {
       }
       for (const a of this.#undelivered.splice(0)) await this.#upload(a, fb.client);
       await fb.client.setTerminated(fb.runId, status);
-      const where = `run ${fb.runId} in ${root} (see it with: storyteller runs describe ${fb.runId} ` +
-        `--tracking-uri ${
-          shellWord(root)
-        }); once the store is back, deliver it with: storyteller runs sync ` +
-        `${shellWord(root)} --run-id ${fb.runId}`;
       this.#info(
-        startedInFallback
-          ? `tracking: ${this.trackingUri} could not be reached; this run was logged to ${where}`
-          : `tracking: ${missed} could not be delivered to ${this.trackingUri}; they were written to ${where}`,
+        fallbackNotice({ root, runId: fb.runId, trackingUri: this.trackingUri, missed, startedInFallback }),
       );
     } catch (err) {
       this.#warn(`tracking: cannot write the fallback run in ${root}: ${describeError(err)}`);
@@ -383,30 +361,17 @@ export class RunTracker {
 
   /** Creates the fallback run in `<checkpoint dir>/mlruns` and points the logger there; returns the root. */
   async #fallBack(): Promise<string> {
-    const root = resolve(this.#ckptDir, "mlruns");
-    const client = openTracking(root);
-    const expId = await getOrCreateExperiment(client, this.config.training.mlflow_experiment_name);
-    const run = await client.createRun({
-      experimentId: expId,
-      runName: this.config.training.mlflow_run_name ?? this.#ckptDir.split("/").at(-1),
-      userId: userName(),
-      tags: { "storyteller.fallback_for": `${this.trackingUri} run ${this.#runId ?? "(not created)"}` },
-    });
-    this.#fallback = { root, client, runId: run.info.runId };
-    this.#relay.target = client;
-    this.#relay.runId = run.info.runId;
-    return root;
+    const fb = await openFallbackRun(this.config, this.#ckptDir, this.trackingUri, this.#runId);
+    this.#fallback = fb;
+    this.#relay.target = fb.client;
+    this.#relay.runId = fb.runId;
+    return fb.root;
   }
 
   async #cleanup(): Promise<void> {
     if (this.#staging) await Deno.remove(this.#staging, { recursive: true }).catch(() => {});
     this.#staging = undefined;
   }
-}
-
-/** A path as one shell word: quoted only when it needs to be. */
-function shellWord(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 /** `samples/step_0000300.txt`: zero-padded so listings sort by step. */

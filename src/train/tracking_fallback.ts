@@ -1,0 +1,61 @@
+/**
+ * Where a training run goes when its store fails: the local fallback run in `<checkpoint dir>/mlruns`, the relay
+ * that lets AsyncLogger switch to it mid-run, and the note that says how to see and deliver it. Not the decision
+ * of when to fall back (tracking.ts).
+ */
+import { resolve } from "node:path";
+import type { Config } from "../config/mod.ts";
+import { getOrCreateExperiment, type LogBatch, openTracking, type TrackingClient } from "../tracking/mod.ts";
+import { userName } from "./tracking_params.ts";
+
+/** The client AsyncLogger writes through: the store, until `fallBack` points it at the local fallback run. */
+export class Relay {
+  constructor(public target: TrackingClient, public runId?: string) {}
+  get trackingUri(): string {
+    return this.target.trackingUri;
+  }
+  logBatch(runId: string, batch: LogBatch): Promise<void> {
+    return this.target.logBatch(this.runId ?? runId, batch);
+  }
+  /** AsyncLogger's synchronous flush at `Deno.exit()`: only a file store has one. */
+  get logBatchSync(): ((runId: string, batch: LogBatch) => void) | undefined {
+    const t = this.target as { logBatchSync?: (runId: string, batch: LogBatch) => void };
+    return t.logBatchSync ? (runId, batch) => t.logBatchSync!.call(t, this.runId ?? runId, batch) : undefined;
+  }
+}
+
+/** Creates the fallback run in `<ckptDir>/mlruns`, tagged with the store and run it stands in for. */
+export async function openFallbackRun(
+  config: Config,
+  ckptDir: string,
+  trackingUri: string,
+  storeRunId: string | undefined,
+): Promise<{ root: string; client: TrackingClient; runId: string }> {
+  const root = resolve(ckptDir, "mlruns");
+  const client = openTracking(root);
+  const expId = await getOrCreateExperiment(client, config.training.mlflow_experiment_name);
+  const run = await client.createRun({
+    experimentId: expId,
+    runName: config.training.mlflow_run_name ?? ckptDir.split("/").at(-1),
+    userId: userName(),
+    tags: { "storyteller.fallback_for": `${trackingUri} run ${storeRunId ?? "(not created)"}` },
+  });
+  return { root, client, runId: run.info.runId };
+}
+
+/** The note printed once the fallback run holds what the store missed: where it is and how to deliver it. */
+export function fallbackNotice(
+  o: { root: string; runId: string; trackingUri: string; missed: string; startedInFallback: boolean },
+): string {
+  const where = `run ${o.runId} in ${o.root} (see it with: storyteller runs describe ${o.runId} ` +
+    `--tracking-uri ${shellWord(o.root)}); once the store is back, deliver it with: storyteller runs sync ` +
+    `${shellWord(o.root)} --run-id ${o.runId}`;
+  return o.startedInFallback
+    ? `tracking: ${o.trackingUri} could not be reached; this run was logged to ${where}`
+    : `tracking: ${o.missed} could not be delivered to ${o.trackingUri}; they were written to ${where}`;
+}
+
+/** A path as one shell word: quoted only when it needs to be. */
+function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
