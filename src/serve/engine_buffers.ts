@@ -1,7 +1,7 @@
 /**
- * The inference engine's buffers and their sizes: activations for R rows, the per-layer KV cache (slots ×
- * context), the prefill/decode id, row, spec and output buffers, the seen-token bitmap, and the MoE layers.
- * Allocation only; what runs over them is engine.ts.
+ * The inference engine's limits and buffers: which models it serves, the KV-cache bytes per slot, and allocating
+ * the activations for R rows, the per-layer KV cache (slots × context), the prefill/decode id, row, spec and output
+ * buffers, the seen-token bitmap and the MoE layers. Sizes and allocation only; what runs over them is engine.ts.
  */
 import type { ModelConfig } from "../config/mod.ts";
 import { createBuffer, type Gpu } from "../gpu/mod.ts";
@@ -40,7 +40,7 @@ export function checkServable(model: ModelConfig): void {
 
 /** Every buffer one engine owns (the parameters excepted). Shapes in floats unless marked u32. */
 export interface EngineBuffers {
-  /** Activations over R rows: x, n (R,C), rstd (R), q/att (R,NH*HS), k/v (R,KVH*HS), gate/up/h (R,I); hs (S,C), logits (S,V). */
+  /** Over R rows: x, n (R,C), rstd (R), q/att (R,NH*HS), k/v (R,KVH*HS), gate/up/h (R,I); hs (S,C), logits (S,V). */
   a: Record<"x" | "n" | "rstd" | "q" | "k" | "v" | "att" | "gate" | "up" | "h" | "hs" | "logits", GPUBuffer>;
   /** Per layer (slots,context,KVH,HS). */
   kc: GPUBuffer[];

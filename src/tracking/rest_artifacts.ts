@@ -59,7 +59,10 @@ export async function listArtifacts(http: RestHttp, runId: string, path?: string
   }));
 }
 
-/** Downloads an artifact URI (`runs:/`, `models:/`, `mlflow-artifacts:`…) into `dstDir` (or a temp dir); local URIs are returned in place. */
+/**
+ * Downloads an artifact URI (`runs:/`, `models:/`, `mlflow-artifacts:`…) into `dstDir` (or a temp dir); a local
+ * URI is returned in place.
+ */
 export async function downloadArtifacts(
   http: RestHttp,
   client: TrackingClient,
