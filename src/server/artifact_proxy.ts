@@ -12,8 +12,7 @@ import { bodyLimit } from "./body_limit.ts";
 import { checkedSegments, decodeUrlPath, resolveUnder } from "./paths.ts";
 import { localArtifactRoot } from "./sources.ts";
 import { Params } from "./request.ts";
-import { pageOf } from "./paging.ts";
-import { TrackingError } from "../tracking/mod.ts";
+import { paginate, TrackingError } from "../tracking/mod.ts";
 
 const TEXT = "text/plain; charset=utf-8";
 const TYPES: Record<string, string> = {
@@ -196,7 +195,7 @@ export function runArtifactsApi(ctx: ServerContext): Hono {
     }
     const base = localArtifactRoot(ctx, run.info.artifactUri);
     const files = isDir(base) ? listDir(resolveUnder(base, segs), base) : [];
-    const page = pageOf(files, p.int("max_results"), p.str("page_token") || undefined, Infinity);
+    const page = paginate(files, p.int("max_results"), p.str("page_token") || undefined, Infinity);
     return c.json({
       root_uri: run.info.artifactUri,
       ...(page.items.length ? { files: page.items } : {}),

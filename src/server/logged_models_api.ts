@@ -10,8 +10,7 @@ import { missing, Params } from "./request.ts";
 import { checkedSegments, resolveUnder } from "./paths.ts";
 import { localArtifactRoot } from "./sources.ts";
 import { fileResponse, listDir } from "./artifact_proxy.ts";
-import { pageOf } from "./paging.ts";
-import { parseLoggedModelStatus, proto, TrackingError } from "../tracking/mod.ts";
+import { paginate, parseLoggedModelStatus, proto, TrackingError } from "../tracking/mod.ts";
 
 function isDir(path: string): boolean {
   try {
@@ -134,7 +133,7 @@ export function loggedModelsApi(ctx: ServerContext): Hono {
     const { m, base } = await modelRoot(id(c));
     const segs = checkedSegments(p.str("artifact_directory_path") ?? "");
     const files = base !== null && isDir(base) ? listDir(resolveUnder(base, segs), base) : [];
-    const page = pageOf(files, undefined, p.str("page_token") || undefined, Infinity);
+    const page = paginate(files, undefined, p.str("page_token") || undefined, Infinity);
     return c.json({
       root_uri: m.artifactLocation,
       ...(page.items.length ? { files: page.items } : {}),

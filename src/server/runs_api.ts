@@ -5,8 +5,14 @@
 import { Hono } from "hono";
 import { enumOf, missing, Params, parseDouble } from "./request.ts";
 import type { ServerContext } from "./context.ts";
-import { pageOf } from "./paging.ts";
-import { type DatasetInput, type Metric, proto, type RunStatus, TrackingError } from "../tracking/mod.ts";
+import {
+  type DatasetInput,
+  type Metric,
+  paginate,
+  proto,
+  type RunStatus,
+  TrackingError,
+} from "../tracking/mod.ts";
 
 const STATUSES = ["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"] as const;
 const VIEW_TYPES = ["ACTIVE_ONLY", "DELETED_ONLY", "ALL"] as const;
@@ -273,7 +279,7 @@ export function runsApi(ctx: ServerContext): Hono {
     const runId = p.runId();
     const key = p.req("metric_key");
     const history = await store.getMetricHistory(runId, key);
-    const page = pageOf(history, p.int("max_results"), p.str("page_token") || undefined, Infinity);
+    const page = paginate(history, p.int("max_results"), p.str("page_token") || undefined, Infinity);
     return c.json({
       ...(page.items.length ? { metrics: page.items.map((m) => proto.metricToJson(m, runId)) } : {}),
       ...(page.nextPageToken ? { next_page_token: page.nextPageToken } : {}),

@@ -65,7 +65,7 @@ export {
 } from "./uri.ts";
 export { compileRunFilter, compileRunOrder, searchRunList } from "./search/runs.ts";
 export { parseFilter, parseOrderBy } from "./search/filter.ts";
-export { decodePageToken, encodePageToken } from "./search/paging.ts";
+export { paginate } from "./search/paging.ts";
 export { validateArtifactPath } from "./artifacts.ts";
 export * as proto from "./proto.ts";
 export {

@@ -23,20 +23,23 @@ export function decodePageToken(token: string | undefined): number {
   return offset;
 }
 
-/** One page of `all` and the token of the next one (absent on the last page). */
+/**
+ * One page of `all` and the token of the next one (absent on the last page); `maxResults` undefined means
+ * "the rest", over `limit` or under 1 is refused.
+ */
 export function paginate<T>(
   all: T[],
-  maxResults: number,
+  maxResults: number | undefined,
   pageToken: string | undefined,
   limit: number,
 ): { items: T[]; nextPageToken?: string } {
-  if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > limit) {
+  if (maxResults !== undefined && (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > limit)) {
     throw invalid(
       `Invalid value ${maxResults} for parameter 'max_results' supplied. It must be at most ${limit}, and at least 1`,
     );
   }
   const offset = decodePageToken(pageToken);
-  const items = all.slice(offset, offset + maxResults);
+  const items = all.slice(offset, maxResults === undefined ? undefined : offset + maxResults);
   const end = offset + items.length;
   return end < all.length ? { items, nextPageToken: encodePageToken(end) } : { items };
 }
