@@ -4,21 +4,10 @@
  * a problem, dialogue, a resolution, sometimes a lesson), each step drawn from a few phrasings. Small vocabulary,
  * fixed grammar, enough variety that a small model has something to learn. No text here is copied from elsewhere.
  */
+import { makeRng } from "./rng.ts";
 
 /** Bumped whenever the generator's output changes, so cached token files of old stories are not reused. */
 export const STORIES_VERSION = 1;
-
-/** A deterministic 32-bit generator (mulberry32); the whole story stream follows from the seed. */
-export function makeRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Who {
   name: string;

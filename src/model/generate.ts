@@ -4,6 +4,7 @@
  * the trainer's samples, `generate` and `serve` all run on src/serve.
  */
 import type { Config } from "../config/mod.ts";
+import { makeRng } from "../data/rng.ts";
 import { CommandBatch, type Gpu } from "../gpu/mod.ts";
 import { Engine } from "./engine.ts";
 
@@ -16,18 +17,6 @@ export interface SamplingOptions {
   seed?: number;
   /** Token ids that end generation (e.g. `<|endoftext|>`). */
   stopIds?: number[];
-}
-
-/** A seeded uniform generator in [0, 1) (mulberry32). */
-export function uniformSampler(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Picks the next token from one row of logits. */
@@ -75,7 +64,7 @@ export class Generator {
   async generate(prompt: number[], opts: SamplingOptions, onToken?: (id: number) => void): Promise<number[]> {
     const T = this.engine.T;
     const V = this.engine.dims.V;
-    const uniform = uniformSampler(opts.seed ?? 0);
+    const uniform = makeRng(opts.seed ?? 0);
     const ids = prompt.length ? [...prompt] : [0];
     const out: number[] = [];
     for (let i = 0; i < opts.maxTokens; i++) {
