@@ -11,5 +11,12 @@ export {
   summarize,
 } from "./device.ts";
 export { BufferPool, createBuffer, sizeClass, STORAGE, upload } from "./pool.ts";
-export { bindGroup, type Binding, type Constants, type Kernel, PipelineCache } from "./pipelines.ts";
+export {
+  bindGroup,
+  type Binding,
+  bindingBytes,
+  type Constants,
+  type Kernel,
+  PipelineCache,
+} from "./pipelines.ts";
 export { CommandBatch, drain, Profiler, readBuffer } from "./batch.ts";

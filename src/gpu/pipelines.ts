@@ -153,6 +153,11 @@ export class PipelineCache {
 /** A binding: a whole buffer or a byte range of one. */
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
+/** The bytes a binding covers: the whole buffer, or the range's size (to the buffer's end when unsized). */
+export function bindingBytes(b: Binding): number {
+  return b instanceof GPUBuffer ? b.size : (b.size ?? b.buffer.size - (b.offset ?? 0));
+}
+
 /** Binds `resources` to bindings 0..n-1 of group 0 of `pipeline` (an `undefined` entry leaves that number out). */
 export function bindGroup(
   device: GPUDevice,

@@ -8,7 +8,7 @@ import frontF16 from "../../kernels/matmul_f16.wgsl" with { type: "text" };
 import frontBf16 from "../../kernels/matmul_bf16.wgsl" with { type: "text" };
 import dense from "../../kernels/matmul_dense.wgsl" with { type: "text" };
 import tile from "../../kernels/matmul_tile.wgsl" with { type: "text" };
-import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
+import { type Binding, bindingBytes, type CommandBatch, type Kernel } from "../gpu/mod.ts";
 import type { LowPrecision } from "../reference/amp.ts";
 import { compose } from "./_wgsl.ts";
 
@@ -85,15 +85,11 @@ export function matmulScratchFloats(
   return s > 1 ? s * M * N : 0;
 }
 
-function bytesOf(b: Binding): number {
-  return b instanceof GPUBuffer ? b.size : (b.size ?? b.buffer.size - (b.offset ?? 0));
-}
-
 function checkScratch(scratch: Binding, splits: number, M: number, K: number, N: number): void {
-  if (bytesOf(scratch) < splits * M * N * 4) {
+  if (bindingBytes(scratch) < splits * M * N * 4) {
     throw new Error(
       `Cannot split matmul ${M}×${K}×${N} into ${splits}: the scratch holds ${
-        bytesOf(scratch) / 4
+        bindingBytes(scratch) / 4
       } floats, ` +
         `${splits * M * N} needed (size it with matmulScratchFloats)`,
     );

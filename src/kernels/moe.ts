@@ -6,9 +6,10 @@
 import code from "../../kernels/moe.wgsl" with { type: "text" };
 import matmulCode from "../../kernels/moe_matmul.wgsl" with { type: "text" };
 import tile from "../../kernels/matmul_tile.wgsl" with { type: "text" };
-import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
+import { type Binding, bindingBytes, type CommandBatch, type Kernel } from "../gpu/mod.ts";
 import { elementwiseGrid } from "./residual.ts";
 import { compose } from "./_wgsl.ts";
+import { matmulTile, SPLIT_TARGET_WORKGROUPS } from "./matmul.ts";
 
 export const MOE: Kernel = { name: "moe", code };
 /** The grouped expert matmul (its prelude + the shared tile loop of the dense matmul) and its split reduce. */
@@ -238,11 +239,6 @@ export function moeAddLoss(
   batch.run(MOE, "add_loss", {}, [a.stats, a.acc, params(batch, 0, 0, 0, a.slot, a.scale)], [1]);
 }
 
-/** Threads per side for the grouped matmul: 16×16 (128×128 tiles) for large outputs, 8×8 (64×64) otherwise. */
-function groupedTile(M: number, N: number): number {
-  return M <= 64 || N <= 64 || M * N <= 128 * 128 * 16 ? 8 : 16;
-}
-
 function mparams(batch: CommandBatch, v: number[], alpha: number): Binding {
   const u = new Uint32Array(8);
   u.set(v);
@@ -271,7 +267,7 @@ export interface GroupedRowsArgs {
 
 /** Records one dispatch over all experts; workgroups past the routed rows exit at once. */
 export function groupedMatmulRows(batch: CommandBatch, a: GroupedRowsArgs): void {
-  const w = groupedTile(Math.ceil(a.S / a.E), a.N);
+  const w = matmulTile(Math.ceil(a.S / a.E), a.N);
   const bm = w * 8;
   batch.run(
     MOE_MATMUL,
@@ -304,8 +300,8 @@ export interface GroupedKsumArgs {
   splitTarget?: number;
 }
 
-/** Workgroups a split ksum aims for by default: 2× the SM count of a large GPU, as matmul's split-K. */
-export const GROUPED_SPLIT_TARGET = 264;
+/** Workgroups a split ksum aims for by default: the same target as matmul's split-K. */
+export const GROUPED_SPLIT_TARGET = SPLIT_TARGET_WORKGROUPS;
 const MIN_SPLIT_ROWS = 256;
 
 /** Splits of each expert's rows: 1 when the output tiles (× E) already reach `target`, else enough to reach it. */
@@ -316,7 +312,7 @@ export function groupedKsumSplits(
   E: number,
   target = GROUPED_SPLIT_TARGET,
 ): number {
-  const bm = groupedTile(M, N) * 8;
+  const bm = matmulTile(M, N) * 8;
   const tiles = Math.ceil(M / bm) * Math.ceil(N / bm) * E;
   if (target <= 0 || tiles >= target) return 1;
   return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(S / E / MIN_SPLIT_ROWS)));
@@ -334,13 +330,9 @@ export function groupedKsumScratchFloats(
   return splits > 1 ? splits * E * M * N : 0;
 }
 
-function bytesOf(b: Binding): number {
-  return b instanceof GPUBuffer ? b.size : (b.size ?? b.buffer.size - (b.offset ?? 0));
-}
-
 /** Records one dispatch with workgroup z = expert (× split); each sums over its own share of rows only. */
 export function groupedMatmulKsum(batch: CommandBatch, a: GroupedKsumArgs): void {
-  const w = groupedTile(a.M, a.N);
+  const w = matmulTile(a.M, a.N);
   const bm = w * 8;
   const grid = (z: number): [number, number, number] => [Math.ceil(a.N / bm), Math.ceil(a.M / bm), z];
   const splits = a.scratch ? groupedKsumSplits(a.S, a.M, a.N, a.E, a.splitTarget) : 1;
@@ -356,7 +348,7 @@ export function groupedMatmulKsum(batch: CommandBatch, a: GroupedKsumArgs): void
     return;
   }
   const n = a.E * mn;
-  if (bytesOf(a.scratch!) < splits * n * 4) {
+  if (bindingBytes(a.scratch!) < splits * n * 4) {
     throw new Error(
       `Cannot split the expert gradient into ${splits}: the scratch holds fewer than ${splits * n} floats`,
     );
