@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { CommandBatch, type Gpu, readBuffer, upload } from "../src/gpu/mod.ts";
 import { gpuTest } from "../src/gpu/testing.ts";
-import { type Config, defaultConfig, loadConfig } from "../src/config/mod.ts";
+import { type Config, loadConfig } from "../src/config/mod.ts";
 import { Engine } from "../src/model/engine.ts";
 import { activationBuffers, allocateActivations } from "../src/model/activations.ts";
 import { modelDims } from "../src/model/layout.ts";
@@ -17,27 +17,14 @@ import { AMP_STATE_SLOT, type LossScaleOptions } from "../src/kernels/amp.ts";
 import { AdamW } from "../src/train/optimizer.ts";
 import { type LogPoint, train } from "../src/train/trainer.ts";
 import { startParams } from "../src/train/tracking_params.ts";
+import { B, inputs, T, targets, tinyModelConfig } from "./_whole_model.ts";
 
 function tinyConfig(dtype: "float16" | "bfloat16", moe = false): Config {
-  const c = defaultConfig();
-  Object.assign(c.model, {
-    vocab_size: 37,
-    hidden_size: 24,
-    num_layers: 2,
-    num_heads: 4,
-    num_kv_heads: 2,
-    intermediate_size: 40,
-    max_seq_len: 13,
-    tie_embeddings: false,
-  });
+  const c = tinyModelConfig({ tie_embeddings: false });
   if (moe) c.model.moe = { num_experts: 5, top_k: 2, layers: [0], aux_loss_coef: 0.2, z_loss_coef: 0.1 };
   Object.assign(c.training, { use_amp: true, amp_dtype: dtype });
   return c;
 }
-
-const [B, T] = [3, 13];
-const inputs = Uint32Array.from({ length: B * T }, (_, i) => (i * 13 + 5) % 37);
-const targets = Uint32Array.from({ length: B * T }, (_, i) => (i * 11 + 2) % 37);
 
 function norm(x: ArrayLike<number>): number {
   let s = 0;
