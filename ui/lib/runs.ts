@@ -179,8 +179,9 @@ export function mergeRuns(runs: Run[], updates: Run[], removed: string[] = []): 
   if (updates.length === 0 && removed.length === 0) return runs;
   const byId = new Map(updates.map((r) => [r.info.runId, r]));
   const gone = new Set(removed);
+  const known = new Set(runs.map((r) => r.info.runId));
   const out: Run[] = [];
-  for (const r of byId.values()) if (!runs.some((x) => x.info.runId === r.info.runId)) out.push(r);
+  for (const r of byId.values()) if (!known.has(r.info.runId)) out.push(r);
   for (const r of runs) {
     if (gone.has(r.info.runId)) continue;
     out.push(byId.get(r.info.runId) ?? r);

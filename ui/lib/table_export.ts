@@ -3,7 +3,7 @@
 /** One CSV field: quoted when needed; a leading `=`, `+`, `-`, `@` on a non-number gets a `'` prefix. */
 export function csvField(v: string | number | undefined | null): string {
   if (v === undefined || v === null) return "";
-  let s = typeof v === "number" ? (Number.isFinite(v) ? String(v) : String(v)) : v;
+  let s = String(v);
   if (typeof v === "string" && /^[=+\-@\t\r]/.test(s) && Number.isNaN(Number(s))) s = "'" + s;
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
