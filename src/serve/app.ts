@@ -30,6 +30,9 @@ export interface ServeAppOptions {
 
 const JSON_HEADERS = { "Content-Type": "application/json" };
 
+/** The app's routes: the metrics label of a request (anything else is "other") and the 405s for other methods. */
+const ROUTES = ["/ping", "/health", "/version", "/metrics", "/invocations", "/v1/models", "/v1/completions"];
+
 /** Minimal RFC 4180 CSV: a header row, then rows; quoted fields may hold commas, quotes and newlines. */
 function parseCsv(text: string): string[][] {
   const rows: string[][] = [];
@@ -113,8 +116,9 @@ export function createServeApp(opts: ServeAppOptions): Hono {
   const maxChoices = opts.maxChoices ?? 64;
   app.onError((err, c) => {
     if (err instanceof HTTPException && err.res) return err.getResponse();
-    if (err instanceof BadRequest) return errorResponse(err.code as "BAD_REQUEST", err.message, err.status);
-    if (err instanceof RangeError) return errorResponse("BAD_REQUEST", err.message, 400);
+    if (err instanceof BadRequest || err instanceof RangeError) {
+      return errorResponse("BAD_REQUEST", err.message, 400);
+    }
     if (err instanceof RequestTimeout) {
       return errorResponse("DEADLINE_EXCEEDED", `${TIMEOUT_MESSAGE}: ${err.message}`, 504);
     }
@@ -122,12 +126,7 @@ export function createServeApp(opts: ServeAppOptions): Hono {
   });
   app.use("*", async (c, next) => {
     await next();
-    const route =
-      ["/ping", "/health", "/version", "/invocations", "/metrics", "/v1/completions", "/v1/models"]
-          .includes(c.req.path)
-        ? c.req.path
-        : "other";
-    metrics.request(route, c.res.status);
+    metrics.request(ROUTES.includes(c.req.path) ? c.req.path : "other", c.res.status);
   });
   app.use("*", guard(opts.guard));
 
@@ -176,12 +175,12 @@ export function createServeApp(opts: ServeAppOptions): Hono {
     const jobs = encoded.flatMap((ids) => Array.from({ length: req.n }, (_, i) => ({ ids, seedOffset: i })));
     const optionsOf = (i: number): GenerateOptions =>
       req.options.seed === undefined ? req.options : { ...req.options, seed: (req.options.seed + i) >>> 0 };
+    const prompt = encoded.reduce((n, ids) => n + ids.length, 0);
     const usage = (done: Completion[]) => {
-      const prompt = encoded.reduce((n, ids) => n + ids.length, 0);
       const completion = done.reduce((n, r) => n + r.completionTokens, 0);
       return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
     };
-    metrics.promptTokens(encoded.reduce((n, ids) => n + ids.length, 0));
+    metrics.promptTokens(prompt);
     if (!req.stream) {
       const done = await Promise.all(jobs.map((j) => service.complete(j.ids, optionsOf(j.seedOffset))));
       return c.json({
@@ -235,19 +234,7 @@ export function createServeApp(opts: ServeAppOptions): Hono {
   });
 
   const notAllowed = (c: Context) => c.json({ detail: "Method Not Allowed" }, 405);
-  for (
-    const path of [
-      "/ping",
-      "/health",
-      "/version",
-      "/metrics",
-      "/invocations",
-      "/v1/models",
-      "/v1/completions",
-    ]
-  ) {
-    app.all(path, notAllowed);
-  }
+  for (const path of ROUTES) app.all(path, notAllowed);
   app.notFound((c) => errorResponse("ENDPOINT_NOT_FOUND", `Cannot find ${c.req.method} ${c.req.path}`, 404));
   return app;
 }

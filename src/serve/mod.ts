@@ -24,11 +24,5 @@ export {
   type ServiceOptions,
 } from "./service.ts";
 export { Metrics } from "./metrics.ts";
-export {
-  BadRequest,
-  generateOptions,
-  MAX_REPETITION_PENALTY,
-  parseCompletion,
-  parseInvocation,
-} from "./params.ts";
+export { BadRequest, MAX_REPETITION_PENALTY, parseCompletion, parseInvocation } from "./params.ts";
 export { createServeApp, type ServeAppOptions } from "./app.ts";

@@ -7,7 +7,7 @@ import type { GenerateOptions } from "./service.ts";
 
 /** A 400 answer: the message names the field that is wrong. */
 export class BadRequest extends Error {
-  constructor(message: string, readonly code = "BAD_REQUEST", readonly status = 400) {
+  constructor(message: string) {
     super(message);
     this.name = "BadRequest";
   }
@@ -17,7 +17,7 @@ export class BadRequest extends Error {
 export const MAX_REPETITION_PENALTY = 10;
 
 /** The most tokens one request may ask for (above any context storyteller trains). */
-export const MAX_TOKENS_LIMIT = 1 << 20;
+const MAX_TOKENS_LIMIT = 1 << 20;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
@@ -30,7 +30,7 @@ function num(field: string, v: unknown, check: (x: number) => boolean, expect: s
 }
 
 /** Reads the generation options present in `src` (absent or null ones stay undefined). */
-export function generateOptions(src: Record<string, unknown>, prefix = ""): GenerateOptions {
+function generateOptions(src: Record<string, unknown>, prefix = ""): GenerateOptions {
   const out: GenerateOptions = {};
   const has = (k: string) => src[k] !== undefined && src[k] !== null;
   const f = (k: string) => prefix + k;
@@ -84,7 +84,7 @@ export function generateOptions(src: Record<string, unknown>, prefix = ""): Gene
 }
 
 /** Rejects keys of `obj` outside `known`, naming the first. */
-export function rejectUnknown(obj: Record<string, unknown>, known: readonly string[], where: string): void {
+function rejectUnknown(obj: Record<string, unknown>, known: readonly string[], where: string): void {
   const extra = Object.keys(obj).filter((k) => !known.includes(k));
   if (extra.length > 0) {
     throw new BadRequest(

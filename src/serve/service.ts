@@ -89,7 +89,7 @@ export class ModelService {
     this.engine = new InferenceEngine(gpu, loaded.model, loaded.params, {
       slots: planSlots(loaded, options),
       context: this.context,
-      prefillRows: Math.max(this.context, 4 * this.context),
+      prefillRows: 4 * this.context,
       maxChunk: options.chunk,
     });
     this.scheduler = new Scheduler(this.engine, {
@@ -198,7 +198,7 @@ export class ModelService {
     return `batch ≤ ${l.slots} sequences, KV cache ${mib} MiB (${l.context} positions each), ${l.maxChunk} tokens per readback${timeout}`;
   }
 
-  /** Stops taking requests and frees the GPU buffers once running ones end. */
+  /** Stops taking requests (running ones finish); the engine's buffers stay until `engine.destroy()`. */
   close(): void {
     this.scheduler.close();
   }
