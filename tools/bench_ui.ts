@@ -9,8 +9,7 @@ import { join } from "node:path";
 import type { Hono } from "hono";
 import { chromium } from "playwright-core";
 import { createServerApp, listen } from "../src/server/mod.ts";
-import { FileStore } from "../src/tracking/mod.ts";
-import { formatMetricLine, formatRunMeta } from "../src/tracking/meta.ts";
+import { FileStore, formatMetricLine, formatRunMeta } from "../src/tracking/mod.ts";
 
 const arg = (name: string, dflt: number) => {
   const i = Deno.args.indexOf(name);
