@@ -9,6 +9,7 @@ import blockedCode from "../../kernels/attention.wgsl" with { type: "text" };
 import rowsCode from "../../kernels/attention_rows.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Gpu, Kernel } from "../gpu/mod.ts";
 import { compose } from "./_wgsl.ts";
+import { elementwiseGrid } from "./residual.ts";
 
 /** The register-blocked kernels (the fast path) and backward_delta. */
 export const ATTENTION: Kernel = { name: "attention", code: compose(common, blockedCode) };
@@ -206,14 +207,14 @@ export function attentionBackward(batch: CommandBatch, args: AttentionBackwardAr
   const fastKv = blocked(batch.gpu, "backward_kv", args);
   const fastQ = blocked(batch.gpu, "backward_q", args);
   // backward_delta lives in the prelude: run it from the module the other two dispatches use.
-  const rows = B * T * NH;
-  const groups = Math.ceil(rows / 256);
-  const x = Math.min(groups, batch.gpu.limits.maxComputeWorkgroupsPerDimension);
   const family = fastKv && fastQ ? ATTENTION : ATTENTION_ROWS;
-  batch.run(family, "backward_delta", { HS }, [u, args.out, args.dout, args.scratch], [
-    x,
-    Math.ceil(groups / x),
-  ]);
+  batch.run(
+    family,
+    "backward_delta",
+    { HS },
+    [u, args.out, args.dout, args.scratch],
+    elementwiseGrid(batch, B * T * NH, 256),
+  );
   if (fastKv && fastQ) {
     batch.run(
       ATTENTION,

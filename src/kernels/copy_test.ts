@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { CommandBatch, createBuffer, readBuffer } from "../gpu/mod.ts";
 import { gpuTest, randomArray } from "../gpu/testing.ts";
-import { copy, grid256 } from "./copy.ts";
+import { copy } from "./copy.ts";
 
 gpuTest("copy moves exactly n elements inside a pass", async (gpu) => {
   const n = 1000;
@@ -13,10 +13,4 @@ gpuTest("copy moves exactly n elements inside a pass", async (gpu) => {
   const got = new Float32Array(await readBuffer(gpu, dst));
   assert.deepEqual(got.subarray(0, n), randomArray(n, 1));
   assert.ok(got.subarray(n).every((x) => x === 7));
-});
-
-Deno.test("grid256 folds large launches into two dimensions", () => {
-  assert.deepEqual(grid256(256), [1, 1]);
-  assert.deepEqual(grid256(257), [2, 1]);
-  assert.deepEqual(grid256(256 * 70000, 65535), [65535, 2]);
 });

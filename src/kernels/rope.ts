@@ -4,6 +4,7 @@
  */
 import code from "../../kernels/rope.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
+import { elementwiseGrid } from "./residual.ts";
 
 export const ROPE: Kernel = { name: "rope", code };
 
@@ -53,14 +54,11 @@ export function rope(batch: CommandBatch, args: RopeArgs): void {
   const params = new ArrayBuffer(32 + 16 * 16);
   new Uint32Array(params, 0, 8).set([pairs, T, H, HS, pos0, 0, 0, 0]);
   new Float32Array(params, 32, HS / 2).set(ropeFrequencies(HS, theta));
-  const groups = Math.ceil(pairs / THREADS);
-  const max = batch.gpu.limits.maxComputeWorkgroupsPerDimension;
-  const x = Math.min(groups, max);
   batch.run(
     ROPE,
     "main",
     { INVERSE: inverse },
     [args.x, batch.uniform(new Uint8Array(params))],
-    [x, Math.ceil(groups / x)],
+    elementwiseGrid(batch, pairs, THREADS),
   );
 }
