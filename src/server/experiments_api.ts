@@ -3,11 +3,9 @@
  * With artifact serving on, the store gives new experiments `mlflow-artifacts:/<id>` (see context.ts).
  */
 import { Hono } from "hono";
-import { enumOf, missing, Params } from "./request.ts";
+import { enumOf, missing, Params, VIEW_TYPES } from "./request.ts";
 import type { ServerContext } from "./context.ts";
 import { proto, TrackingError } from "../tracking/mod.ts";
-
-const VIEW_TYPES = ["ACTIVE_ONLY", "DELETED_ONLY", "ALL"] as const;
 
 /** The experiments routes (mounted under the MLflow API prefix). */
 export function experimentsApi(ctx: ServerContext): Hono {

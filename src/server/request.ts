@@ -4,7 +4,7 @@
  * holding JSON is decoded twice), `run_uuid` accepted for `run_id`, MLflow's wording for missing or mistyped fields.
  */
 import type { Context } from "hono";
-import { type KeyValue, TrackingError } from "../tracking/mod.ts";
+import { type KeyValue, TrackingError, type ViewType } from "../tracking/mod.ts";
 
 type Json = Record<string, unknown>;
 
@@ -184,6 +184,9 @@ export function parseDouble(name: string, v: unknown): number {
   if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
   throw badType(name, v, "a number");
 }
+
+/** The `view_type` / `run_view_type` names of the search endpoints. */
+export const VIEW_TYPES: readonly ViewType[] = ["ACTIVE_ONLY", "DELETED_ONLY", "ALL"];
 
 /** One of the allowed enum names (case-sensitive, as proto JSON). */
 export function enumOf<T extends string>(

@@ -3,20 +3,9 @@
  * inputs and outputs), search and metric histories (paged, and the UI's sampled bulk-interval form).
  */
 import { Hono } from "hono";
-import { enumOf, missing, Params, parseDouble } from "./request.ts";
+import { enumOf, missing, Params, parseDouble, VIEW_TYPES } from "./request.ts";
 import type { ServerContext } from "./context.ts";
-import {
-  type DatasetInput,
-  type Metric,
-  paginate,
-  proto,
-  type RunStatus,
-  TrackingError,
-} from "../tracking/mod.ts";
-
-const STATUSES = ["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"] as const;
-const VIEW_TYPES = ["ACTIVE_ONLY", "DELETED_ONLY", "ALL"] as const;
-const invalid = (m: string) => new TrackingError("INVALID_PARAMETER_VALUE", m);
+import { type DatasetInput, invalid, type Metric, paginate, proto, RUN_STATUSES } from "../tracking/mod.ts";
 
 function metricOf(o: Record<string, unknown>, where: string): Metric & { modelId?: string } {
   if (typeof o.key !== "string" || !o.key) throw missing(`${where}.key`);
@@ -91,7 +80,7 @@ export function runsApi(ctx: ServerContext): Hono {
   app.post("/runs/update", async (c) => {
     const p = await Params.of(c);
     const info = await store.updateRun(p.runId(), {
-      status: enumOf("status", p.str("status"), STATUSES) as RunStatus | undefined,
+      status: enumOf("status", p.str("status"), RUN_STATUSES),
       endTime: p.int("end_time"),
       runName: p.str("run_name") || undefined,
     });

@@ -35,7 +35,7 @@ export type {
   TrackingClient,
   ViewType,
 } from "./types.ts";
-export { type ErrorCode, errorCodeOfStatus, httpStatusOf, TrackingError } from "./errors.ts";
+export { type ErrorCode, errorCodeOfStatus, httpStatusOf, invalid, TrackingError } from "./errors.ts";
 export { getOrCreateExperiment, openTracking } from "./client.ts";
 export { FileStore, type FileStoreOptions } from "./file_store.ts";
 export { MODEL_VERSIONS_TAG, parseLoggedModelStatus } from "./file_logged_models.ts";
@@ -76,4 +76,4 @@ export {
   MAX_TAG_VAL_LENGTH,
   validateKey,
 } from "./validation.ts";
-export { formatMetricLine, formatRunMeta, parseRunMeta } from "./meta.ts";
+export { formatMetricLine, formatRunMeta, parseRunMeta, RUN_STATUSES } from "./meta.ts";
