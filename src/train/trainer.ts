@@ -219,7 +219,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let step = startStep;
   let checkpoint: string | undefined;
 
-  const writeCheckpoint = async (): Promise<string> => {
+  /** Saves a checkpoint; also hands back the parameters it read, so the final model does not read them again. */
+  const writeCheckpoint = async (): Promise<{ path: string; params: Float32Array }> => {
     const read = async (b: GPUBuffer) => new Float32Array(await readBuffer(gpu, b));
     const [params, m, v, amp] = await Promise.all([
       read(engine.params),
@@ -231,7 +232,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const path = await saveCheckpoint(ckptDir, engine.layout, { params, m, v }, state);
     await pruneCheckpoints(ckptDir, t.checkpoint_keep);
     opts.hooks?.onCheckpoint?.(path, step);
-    return path;
+    return { path, params };
   };
 
   while (step < t.max_steps && !opts.stop?.requested) {
@@ -298,16 +299,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
     }
     if (t.checkpoint_interval > 0 && step % t.checkpoint_interval === 0 && step < t.max_steps) {
-      checkpoint = await writeCheckpoint();
+      checkpoint = (await writeCheckpoint()).path;
     }
   }
   if (pendingLog) await pendingLog;
   const interrupted = step < t.max_steps;
   if (!interrupted && (!lastEval || lastEval.step !== step)) lastEval = await evaluate(step);
-  checkpoint = await writeCheckpoint();
+  const final = await writeCheckpoint();
+  checkpoint = final.path;
   const modelDir = `${ckptDir}/model`;
-  const params = new Float32Array(await readBuffer(gpu, engine.params));
-  await saveModelDir(modelDir, engine.layout, params, config, tokenizerToJson(data.tokenizer), {
+  await saveModelDir(modelDir, engine.layout, final.params, config, tokenizerToJson(data.tokenizer), {
     max_new_tokens: Math.min(256, T),
     temperature: 0.8,
     top_k: 50,
