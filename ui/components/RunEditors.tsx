@@ -4,6 +4,7 @@
  */
 import { useState } from "preact/hooks";
 import * as api from "../lib/api.ts";
+import { actions } from "../lib/action.ts";
 import type { Run } from "../lib/runs.ts";
 import { formatHash } from "../lib/url_state.ts";
 import { renderMarkdown } from "../lib/markdown.ts";
@@ -98,14 +99,7 @@ export function Tags(
 ) {
   const [key, setKey] = useState("");
   const [value, setValue] = useState("");
-  const act = async (f: () => Promise<unknown>) => {
-    try {
-      await f();
-      onChanged();
-    } catch (err) {
-      onError((err as Error).message);
-    }
-  };
+  const act = actions(onChanged, onError);
   const tags = Object.entries(run.data.tags).filter(([k]) => k !== NOTE).sort();
   return (
     <section>

@@ -1,6 +1,7 @@
 /** The experiments sidebar: search, pick (Ctrl/⌘-click for several), create, rename, delete and restore. */
 import { useState } from "preact/hooks";
 import * as api from "../lib/api.ts";
+import { actions } from "../lib/action.ts";
 
 interface Props {
   experiments: api.ExperimentInfo[];
@@ -14,14 +15,7 @@ interface Props {
 export function Sidebar({ experiments, current, onOpen, onChanged, onError }: Props) {
   const [q, setQ] = useState("");
   const [showDeleted, setShowDeleted] = useState(false);
-  const act = async (f: () => Promise<unknown>) => {
-    try {
-      await f();
-      onChanged();
-    } catch (err) {
-      onError((err as Error).message);
-    }
-  };
+  const act = actions(onChanged, onError);
   const shown = experiments.filter((e) =>
     (showDeleted || e.lifecycleStage !== "deleted") && e.name.toLowerCase().includes(q.toLowerCase())
   );

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { actions } from "./action.ts";
 import { compareRows } from "./compare.ts";
 import { formatBytes, formatDuration, formatNumber } from "./format.ts";
 import { isSafeUrl, renderMarkdown } from "./markdown.ts";
@@ -143,4 +144,12 @@ Deno.test("format helpers", () => {
   assert.equal(formatNumber(1e-7), "1.0000e-7");
   assert.equal(formatNumber(NaN), "NaN");
   assert.equal(formatBytes(1536), "1.5 KiB");
+});
+
+Deno.test("actions: reload after a change; a failure reaches onError and skips the reload", async () => {
+  const log: string[] = [];
+  const act = actions(() => log.push("reload"), (m) => log.push(`error: ${m}`));
+  await act(() => Promise.resolve(log.push("change")));
+  await act(() => Promise.reject(new Error("Cannot set tag: run is deleted")));
+  assert.deepEqual(log, ["change", "reload", "error: Cannot set tag: run is deleted"]);
 });

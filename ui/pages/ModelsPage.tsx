@@ -1,6 +1,7 @@
 /** The model registry: registered models, and one model's versions (source runs, aliases, tags, descriptions). */
 import { useEffect, useState } from "preact/hooks";
 import * as api from "../lib/api.ts";
+import { actions } from "../lib/action.ts";
 import { formatTime } from "../lib/format.ts";
 
 interface Props {
@@ -62,14 +63,7 @@ function ModelDetail({ name, onError }: { name: string; onError: (m: string) => 
   useEffect(() => {
     load();
   }, [name]);
-  const act = async (f: () => Promise<unknown>) => {
-    try {
-      await f();
-      await load();
-    } catch (err) {
-      onError((err as Error).message);
-    }
-  };
+  const act = actions(load, onError);
   if (error) return <div class="error">{error}</div>;
   if (!model) return <div class="dim">loading…</div>;
   return (
