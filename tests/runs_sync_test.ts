@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { run } from "../src/cli/mod.ts";
+import { cli } from "./_cli.ts";
 import { loadConfig } from "../src/config/mod.ts";
 import { FALLBACK_TAG, openTracking, SYNCED_TAG, type TrackingClient } from "../src/tracking/mod.ts";
 import { createServerApp } from "../src/server/mod.ts";
@@ -12,25 +12,6 @@ import { RunTracker } from "../src/train/tracking.ts";
 import type { StartInfo } from "../src/train/trainer.ts";
 import type { Gpu } from "../src/gpu/mod.ts";
 import type { PreparedData } from "../src/data/mod.ts";
-
-/** Runs the CLI in-process with stdout/stderr captured. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    const code = await run(argv);
-    // deno-lint-ignore no-control-regex
-    const plain = (lines: string[]) => lines.join("\n").replace(/\x1b\[[0-9;]*m/g, "");
-    return { code, out: plain(out), err: plain(err) };
-  } finally {
-    console.log = log;
-    console.error = error;
-    Deno.exitCode = 0;
-  }
-}
 
 /** A live tracking server; `down` makes it answer 503; `batches` records each log-batch request's sizes. */
 function flakyServer(dir: string) {

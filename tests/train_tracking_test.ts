@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { gpuTest } from "../src/gpu/testing.ts";
-import { run } from "../src/cli/mod.ts";
+import { cli } from "./_cli.ts";
 import { flattenConfig, loadConfig } from "../src/config/mod.ts";
 import { openTracking, type TrackingClient } from "../src/tracking/mod.ts";
 import { createServerApp, listen } from "../src/server/mod.ts";
@@ -42,25 +42,6 @@ function sets(dir: string, more: string[] = []): string[] {
     "training.mlflow_run_name=e2e",
     ...more,
   ].flatMap((s) => ["--set", s]);
-}
-
-/** Runs the CLI in-process with stdout/stderr captured (colors removed). */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    const code = await run(argv);
-    // deno-lint-ignore no-control-regex
-    const plain = (lines: string[]) => lines.join("\n").replace(/\x1b\[[0-9;]*m/g, "");
-    return { code, out: plain(out), err: plain(err) };
-  } finally {
-    console.log = log;
-    console.error = error;
-    Deno.exitCode = 0;
-  }
 }
 
 async function walk(dir: string, prefix = ""): Promise<string[]> {
