@@ -110,40 +110,55 @@ function reduceSplit(batch: CommandBatch, scratch: Binding, args: MatmulArgs, sp
   );
 }
 
-/** Records one matmul (two dispatches when split along K) into `batch`. */
-export function matmul(batch: CommandBatch, args: MatmulArgs): void {
+/**
+ * Records the dispatch of one matmul from `kernel`'s `entry`, or with a scratch and too few output tiles the split-K
+ * dispatch and the f32 reduce. `tail` fills params 9..11 and `state` binding 4 (the low-precision fronts).
+ */
+function record(
+  batch: CommandBatch,
+  kernel: Kernel,
+  entry: string,
+  args: MatmulArgs,
+  tail: number[] = [],
+  state?: Binding,
+): void {
   const { M, K, N } = args;
   const w = matmulTile(M, N);
   const constants = { TRANS_A: !!args.transA, TRANS_B: !!args.transB, WX: w, WY: w };
   const splits = args.scratch && (args.count ?? 1) === 1 ? matmulSplit(M, N, K, args.splitTarget) : 1;
   const params = new Uint32Array(12);
-  const alpha = new Float32Array(params.buffer, 12, 1);
+  const grid = (z: number): [number, number, number] => [Math.ceil(N / (w * 8)), Math.ceil(M / (w * 8)), z];
+  const bindings = (c: Binding) => [args.a, args.b, c, batch.uniform(params), state];
   if (splits > 1) {
     const scratch = args.scratch!;
     checkScratch(scratch, splits, M, K, N);
     const chunk = Math.ceil(K / splits / BK) * BK;
-    params.set([M, N, K, 0, 0, 0, M * N, chunk, splits]);
-    alpha[0] = 1;
+    params.set([M, N, K, 0, 0, 0, M * N, chunk, splits, ...tail]);
     batch.run(
-      MATMUL,
-      "main",
+      kernel,
+      entry,
       { ...constants, ACCUMULATE: false, SPLIT_K: true },
-      [args.a, args.b, scratch, batch.uniform(params)],
-      [Math.ceil(N / (w * 8)), Math.ceil(M / (w * 8)), splits],
+      bindings(scratch),
+      grid(splits),
     );
     reduceSplit(batch, scratch, args, splits);
     return;
   }
   const [sa, sb, sc] = args.strides ?? [0, 0, 0];
-  params.set([M, N, K, 0, sa, sb, sc, 0, 0]);
-  alpha[0] = args.alpha ?? 1;
+  params.set([M, N, K, 0, sa, sb, sc, 0, 0, ...tail]);
+  new Float32Array(params.buffer, 12, 1)[0] = args.alpha ?? 1;
   batch.run(
-    MATMUL,
-    "main",
+    kernel,
+    entry,
     { ...constants, ACCUMULATE: !!args.accumulate, SPLIT_K: false },
-    [args.a, args.b, args.c, batch.uniform(params)],
-    [Math.ceil(N / (w * 8)), Math.ceil(M / (w * 8)), args.count ?? 1],
+    bindings(args.c),
+    grid(args.count ?? 1),
   );
+}
+
+/** Records one matmul (two dispatches when split along K) into `batch`. */
+export function matmul(batch: CommandBatch, args: MatmulArgs): void {
+  record(batch, MATMUL, "main", args);
 }
 
 /** One matmul whose A and B are stored in f16 or bf16 (the AMP copies); C and the accumulation stay f32. */
@@ -168,42 +183,10 @@ export function matmulLowPrecision(batch: CommandBatch, args: LowPrecisionMatmul
       `Cannot run the f16 matmul on ${batch.gpu.summary.description}: the adapter lacks shader-f16`,
     );
   }
-  const { M, K, N } = args;
   const kernel = args.dtype === "float16" ? MATMUL_F16 : MATMUL_BF16;
   const entry = args.unscale ? "main_unscale" : "main";
-  const w = matmulTile(M, N);
-  const constants = { TRANS_A: !!args.transA, TRANS_B: !!args.transB, WX: w, WY: w };
-  const splits = args.scratch && (args.count ?? 1) === 1 ? matmulSplit(M, N, K, args.splitTarget) : 1;
-  const params = new Uint32Array(12);
   const tail = [args.aOffset ?? 0, args.bOffset ?? 0, args.unscale?.slot ?? 0];
-  const bindings = (c: Binding) => [args.a, args.b, c, batch.uniform(params), args.unscale?.state];
-  if (splits > 1) {
-    const scratch = args.scratch!;
-    checkScratch(scratch, splits, M, K, N);
-    const chunk = Math.ceil(K / splits / BK) * BK;
-    params.set([M, N, K, 0, 0, 0, M * N, chunk, splits, ...tail]);
-    batch.run(kernel, entry, { ...constants, ACCUMULATE: false, SPLIT_K: true }, bindings(scratch), [
-      Math.ceil(N / (w * 8)),
-      Math.ceil(M / (w * 8)),
-      splits,
-    ]);
-    reduceSplit(batch, scratch, args, splits);
-    return;
-  }
-  const [sa, sb, sc] = args.strides ?? [0, 0, 0];
-  params.set([M, N, K, 0, sa, sb, sc, 0, 0, ...tail]);
-  new Float32Array(params.buffer, 12, 1)[0] = args.alpha ?? 1;
-  batch.run(
-    kernel,
-    entry,
-    { ...constants, ACCUMULATE: !!args.accumulate, SPLIT_K: false },
-    bindings(args.c),
-    [
-      Math.ceil(N / (w * 8)),
-      Math.ceil(M / (w * 8)),
-      args.count ?? 1,
-    ],
-  );
+  record(batch, kernel, entry, args, tail, args.unscale?.state);
 }
 
 /** Records one matmul whose A and B are f16 (no split-K): matmulLowPrecision with dtype float16. */
