@@ -6,7 +6,14 @@
  */
 import type { Config } from "../config/mod.ts";
 import { CommandBatch, type Gpu, openGpu, readBuffer, upload } from "../gpu/mod.ts";
-import { BatchSampler, EvalSampler, prepareData, type PreparedData } from "../data/mod.ts";
+import {
+  BatchSampler,
+  type BatchSamplerState,
+  EvalSampler,
+  prepareData,
+  type PreparedData,
+  tokenizerToJson,
+} from "../data/mod.ts";
 import { Engine, type TokenBatch } from "../model/engine.ts";
 import type { AmpState } from "../model/amp.ts";
 import { initParams } from "../model/init.ts";
@@ -20,7 +27,6 @@ import {
   saveModelDir,
   type TrainState,
 } from "../model/checkpoint.ts";
-import { tokenizerToJson } from "../data/mod.ts";
 import { AdamW } from "./optimizer.ts";
 import { learningRate } from "./schedule.ts";
 import { UsageError } from "../errors.ts";
@@ -129,7 +135,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const engine = new Engine(gpu, config, { batchSize: B, training: true, lossScale: opts.lossScale });
   const optimizer = new AdamW(gpu, engine.layout, t);
   let startStep = 0;
-  let samplerState: unknown;
+  let samplerState: BatchSamplerState | undefined;
   let runId: string | undefined;
   if (resumeFrom) {
     const ck = await loadCheckpoint(resumeFrom, engine.layout);
@@ -137,7 +143,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     upload(gpu.device, optimizer.m, ck.m);
     upload(gpu.device, optimizer.v, ck.v);
     startStep = ck.state.step;
-    samplerState = ck.state.sampler;
+    samplerState = ck.state.sampler as BatchSamplerState; // written by sampler.state() below
     runId = ck.state.runId;
     restoreAmp(engine, ck.state.amp, log);
     log(`resumed from ${resumeFrom} at step ${startStep}`);
@@ -148,7 +154,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     batchSize: B,
     seqLen: T,
     seed: t.seed,
-    state: samplerState as ConstructorParameters<typeof BatchSampler>[1]["state"],
+    state: samplerState,
   });
   // No validation text (data.val empty, data.val_fraction 0) means no evaluations, not a failure.
   const evalSampler = data.val.length > T
