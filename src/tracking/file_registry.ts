@@ -9,7 +9,12 @@ import { exists, listDirs, withLock, writeAtomic } from "./_fs.ts";
 import * as R from "./file_registry_records.ts";
 import { compileEntityFilter, compileEntityOrder, type EntitySchema } from "./search/entities.ts";
 import { paginate } from "./search/paging.ts";
-import type { ModelVersion, RegisteredModel } from "./types.ts";
+import type {
+  CreateModelVersionOptions,
+  ModelVersion,
+  RegisteredModel,
+  SearchRegistryOptions,
+} from "./types.ts";
 import { canonicalStage } from "./uri.ts";
 import {
   MAX_REGISTRY_TAG_VALUE_LENGTH,
@@ -184,14 +189,7 @@ export class FileRegistry {
   createModelVersion(
     name: string,
     source: string,
-    options: {
-      runId?: string;
-      description?: string;
-      tags?: Record<string, string>;
-      runLink?: string;
-      storageLocation?: string;
-      modelId?: string;
-    } = {},
+    options: CreateModelVersionOptions & { storageLocation?: string } = {},
   ): ModelVersion {
     const dir = this.#requireModel(name);
     for (const [k, v] of Object.entries(options.tags ?? {})) this.#checkTag(k, v);
@@ -312,7 +310,7 @@ export class FileRegistry {
   }
 
   searchRegisteredModels(
-    options: { filterString?: string; maxResults?: number; orderBy?: string[]; pageToken?: string } = {},
+    options: SearchRegistryOptions = {},
   ) {
     const pred = compileEntityFilter(MODEL_SCHEMA, options.filterString);
     const order = compileEntityOrder(MODEL_SCHEMA, options.orderBy, [["name", true]]);
@@ -322,7 +320,7 @@ export class FileRegistry {
   }
 
   searchModelVersions(
-    options: { filterString?: string; maxResults?: number; orderBy?: string[]; pageToken?: string } = {},
+    options: SearchRegistryOptions = {},
   ) {
     const pred = compileEntityFilter(VERSION_SCHEMA, options.filterString);
     const order = compileEntityOrder(VERSION_SCHEMA, options.orderBy, [["last_updated_timestamp", false], [

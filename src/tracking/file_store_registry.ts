@@ -10,10 +10,15 @@ import { exists, writeAtomic } from "./_fs.ts";
 import { localArtifactDir, modelVersionOfUri } from "./artifacts.ts";
 import { FileRegistry } from "./file_registry.ts";
 import { MODEL_VERSIONS_TAG } from "./file_logged_models.ts";
-import type { LoggedModel, ModelVersion, RegisteredModel, RegistryClient } from "./types.ts";
+import type {
+  CreateModelVersionOptions,
+  LoggedModel,
+  ModelVersion,
+  RegisteredModel,
+  RegistryClient,
+  SearchRegistryOptions,
+} from "./types.ts";
 import { appendToUri, parseModelsUri, parseRunsUri } from "./uri.ts";
-
-type SearchOptions = { filterString?: string; maxResults?: number; orderBy?: string[]; pageToken?: string };
 
 /** Registry methods of the FileStore; the tracking side supplies run, logged-model and URI lookups. */
 export abstract class FileStoreRegistry implements RegistryClient {
@@ -37,7 +42,7 @@ export abstract class FileStoreRegistry implements RegistryClient {
   async getRegisteredModel(name: string): Promise<RegisteredModel> {
     return this.registry.getRegisteredModel(name);
   }
-  async searchRegisteredModels(options?: SearchOptions) {
+  async searchRegisteredModels(options?: SearchRegistryOptions) {
     return this.registry.searchRegisteredModels(options);
   }
   async updateRegisteredModel(name: string, description: string): Promise<RegisteredModel> {
@@ -63,13 +68,7 @@ export abstract class FileStoreRegistry implements RegistryClient {
   async createModelVersion(
     name: string,
     source: string,
-    options: {
-      runId?: string;
-      description?: string;
-      tags?: Record<string, string>;
-      runLink?: string;
-      modelId?: string;
-    } = {},
+    options: CreateModelVersionOptions = {},
   ): Promise<ModelVersion> {
     let runId = options.runId;
     let modelId = options.modelId;
@@ -124,7 +123,7 @@ export abstract class FileStoreRegistry implements RegistryClient {
   async deleteModelVersion(name: string, version: string): Promise<void> {
     return this.registry.deleteModelVersion(name, version);
   }
-  async searchModelVersions(options?: SearchOptions) {
+  async searchModelVersions(options?: SearchRegistryOptions) {
     return this.registry.searchModelVersions(options);
   }
   async getLatestVersions(name: string, stages?: string[]): Promise<ModelVersion[]> {

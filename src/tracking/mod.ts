@@ -6,6 +6,7 @@
 export type {
   ArtifactFile,
   CreateLoggedModelOptions,
+  CreateModelVersionOptions,
   CreateRunOptions,
   Dataset,
   DatasetInput,
@@ -31,6 +32,7 @@ export type {
   RunStatus,
   SearchExperimentsOptions,
   SearchLoggedModelsOptions,
+  SearchRegistryOptions,
   SearchRunsOptions,
   TrackingClient,
   ViewType,

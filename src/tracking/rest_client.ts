@@ -13,6 +13,7 @@ import * as P from "./proto.ts";
 import type {
   ArtifactFile,
   CreateLoggedModelOptions,
+  CreateModelVersionOptions,
   CreateRunOptions,
   DatasetInput,
   Experiment,
@@ -26,6 +27,7 @@ import type {
   RunStatus,
   SearchExperimentsOptions,
   SearchLoggedModelsOptions,
+  SearchRegistryOptions,
   SearchRunsOptions,
   TrackingClient,
 } from "./types.ts";
@@ -253,7 +255,7 @@ export class RestClient implements TrackingClient {
     return R.getRegisteredModel(this.#http, name);
   }
   searchRegisteredModels(
-    o: { filterString?: string; maxResults?: number; orderBy?: string[]; pageToken?: string } = {},
+    o: SearchRegistryOptions = {},
   ) {
     return R.searchRegisteredModels(this.#http, o);
   }
@@ -275,13 +277,7 @@ export class RestClient implements TrackingClient {
   createModelVersion(
     name: string,
     source: string,
-    o: {
-      runId?: string;
-      description?: string;
-      tags?: Record<string, string>;
-      runLink?: string;
-      modelId?: string;
-    } = {},
+    o: CreateModelVersionOptions = {},
   ) {
     return R.createModelVersion(this.#http, name, source, o);
   }
@@ -295,7 +291,7 @@ export class RestClient implements TrackingClient {
     return R.deleteModelVersion(this.#http, name, version);
   }
   searchModelVersions(
-    o: { filterString?: string; maxResults?: number; orderBy?: string[]; pageToken?: string } = {},
+    o: SearchRegistryOptions = {},
   ) {
     return R.searchModelVersions(this.#http, o);
   }

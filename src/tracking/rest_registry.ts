@@ -4,7 +4,12 @@
  */
 import * as P from "./proto.ts";
 import { kv, type RestHttp } from "./rest_http.ts";
-import type { ModelVersion, RegisteredModel } from "./types.ts";
+import type {
+  CreateModelVersionOptions,
+  ModelVersion,
+  RegisteredModel,
+  SearchRegistryOptions,
+} from "./types.ts";
 
 /** `POST registered-models/create`. */
 export async function createRegisteredModel(
@@ -30,7 +35,7 @@ export async function getRegisteredModel(http: RestHttp, name: string): Promise<
 /** `GET registered-models/search`. */
 export async function searchRegisteredModels(
   http: RestHttp,
-  o: { filterString?: string; maxResults?: number; orderBy?: string[]; pageToken?: string } = {},
+  o: SearchRegistryOptions = {},
 ) {
   const j = await http.call("GET", "registered-models/search", {
     filter: o.filterString,
@@ -78,13 +83,7 @@ export async function createModelVersion(
   http: RestHttp,
   name: string,
   source: string,
-  o: {
-    runId?: string;
-    description?: string;
-    tags?: Record<string, string>;
-    runLink?: string;
-    modelId?: string;
-  } = {},
+  o: CreateModelVersionOptions = {},
 ) {
   const runId = o.runId ?? (source.startsWith("runs:/") ? source.split("/")[1] : undefined);
   const j = await http.call("POST", "model-versions/create", {
@@ -121,7 +120,7 @@ export async function deleteModelVersion(http: RestHttp, name: string, version: 
 /** `GET model-versions/search`. */
 export async function searchModelVersions(
   http: RestHttp,
-  o: { filterString?: string; maxResults?: number; orderBy?: string[]; pageToken?: string } = {},
+  o: SearchRegistryOptions = {},
 ) {
   const j = await http.call("GET", "model-versions/search", {
     filter: o.filterString,

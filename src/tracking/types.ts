@@ -225,6 +225,24 @@ export interface RegisteredModel {
   latestVersions: ModelVersion[];
 }
 
+/** Filter, order and page of a registry search (registered models or model versions). */
+export interface SearchRegistryOptions {
+  filterString?: string;
+  maxResults?: number;
+  orderBy?: string[];
+  pageToken?: string;
+}
+
+/** What `createModelVersion` records besides the name and source. */
+export interface CreateModelVersionOptions {
+  runId?: string;
+  description?: string;
+  tags?: Record<string, string>;
+  runLink?: string;
+  /** The MLflow 3 logged model this version registers (source `models:/m-…`). */
+  modelId?: string;
+}
+
 export interface RegistryClient {
   createRegisteredModel(
     name: string,
@@ -232,7 +250,7 @@ export interface RegistryClient {
   ): Promise<RegisteredModel>;
   getRegisteredModel(name: string): Promise<RegisteredModel>;
   searchRegisteredModels(
-    options?: { filterString?: string; maxResults?: number; orderBy?: string[]; pageToken?: string },
+    options?: SearchRegistryOptions,
   ): Promise<{ registeredModels: RegisteredModel[]; nextPageToken?: string }>;
   updateRegisteredModel(name: string, description: string): Promise<RegisteredModel>;
   renameRegisteredModel(name: string, newName: string): Promise<RegisteredModel>;
@@ -242,20 +260,13 @@ export interface RegistryClient {
   createModelVersion(
     name: string,
     source: string,
-    options?: {
-      runId?: string;
-      description?: string;
-      tags?: Record<string, string>;
-      runLink?: string;
-      /** The MLflow 3 logged model this version registers (source `models:/m-…`). */
-      modelId?: string;
-    },
+    options?: CreateModelVersionOptions,
   ): Promise<ModelVersion>;
   getModelVersion(name: string, version: string): Promise<ModelVersion>;
   updateModelVersion(name: string, version: string, description: string): Promise<ModelVersion>;
   deleteModelVersion(name: string, version: string): Promise<void>;
   searchModelVersions(
-    options?: { filterString?: string; maxResults?: number; orderBy?: string[]; pageToken?: string },
+    options?: SearchRegistryOptions,
   ): Promise<{ modelVersions: ModelVersion[]; nextPageToken?: string }>;
   getLatestVersions(name: string, stages?: string[]): Promise<ModelVersion[]>;
   transitionModelVersionStage(
