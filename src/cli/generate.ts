@@ -2,7 +2,7 @@
 import { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import { openGpu } from "../gpu/mod.ts";
-import { loadModel, MAX_REPETITION_PENALTY, ModelService } from "../serve/mod.ts";
+import { type GenerateOptions, loadModel, MAX_REPETITION_PENALTY, ModelService } from "../serve/mod.ts";
 import { collect, intOption } from "./_options.ts";
 
 /** Parses a number option within [min, max], failing with the option's name. */
@@ -16,16 +16,9 @@ export function numberOption(name: string, min: number, max: number): (value: st
   };
 }
 
-interface GenerateFlags {
+interface GenerateFlags extends GenerateOptions {
   model: string;
   prompt: string;
-  maxTokens?: number;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  seed?: number;
-  stop?: string[];
-  repetitionPenalty?: number;
   trackingUri?: string;
   device: "auto" | "gpu" | "cpu";
 }
@@ -58,24 +51,16 @@ export function generateCommand(): Command {
       "tracking store for runs:/ and models:/ URIs (default MLFLOW_TRACKING_URI or ./mlruns)",
     )
     .option("--device <device>", "auto, gpu or cpu (lavapipe)", "auto")
-    .action(async (flags: GenerateFlags) => {
-      const loaded = await loadModel(flags.model, { trackingUri: flags.trackingUri });
-      const gpu = await openGpu(flags.device);
+    .action(async ({ model, prompt, trackingUri, device, ...options }: GenerateFlags) => {
+      const loaded = await loadModel(model, { trackingUri });
+      const gpu = await openGpu(device);
       const service = new ModelService(gpu, loaded, { maxBatch: 1, chunk: 16, requestTimeoutMs: 0 });
       const out = Deno.stdout;
       const enc = new TextEncoder();
       const write = (s: string) => out.writeSync(enc.encode(s));
-      write(flags.prompt);
+      write(prompt);
       try {
-        await service.complete(flags.prompt, {
-          maxTokens: flags.maxTokens,
-          temperature: flags.temperature,
-          topK: flags.topK,
-          topP: flags.topP,
-          seed: flags.seed,
-          stop: flags.stop,
-          repetitionPenalty: flags.repetitionPenalty,
-        }, write);
+        await service.complete(prompt, options, write);
       } finally {
         write("\n");
         service.close();
