@@ -55,6 +55,7 @@ export class InferenceEngine {
   readonly rowsMax: number;
   /** Host time counters (see EngineStats); reset by assigning emptyStats(). */
   stats: EngineStats = emptyStats();
+  #buffers: EngineBuffers; // all of them, for destroy
   // The buffers (shapes in engine_buffers.ts's EngineBuffers), kept as fields so the recording code reads short.
   #a: EngineBuffers["a"];
   #kc: GPUBuffer[]; // per layer (slots,context,KVH,HS)
@@ -90,7 +91,7 @@ export class InferenceEngine {
       this.params = createBuffer(gpu.device, "serve params", params);
     }
     this.rowsMax = Math.max(limits.prefillRows, limits.slots);
-    const b = allocateEngineBuffers(gpu, model, d, limits, this.rowsMax);
+    const b = (this.#buffers = allocateEngineBuffers(gpu, model, d, limits, this.rowsMax));
     this.#a = b.a;
     this.#kc = b.kc;
     this.#vc = b.vc;
@@ -349,15 +350,7 @@ export class InferenceEngine {
 
   /** Releases every GPU buffer (the parameters too unless `keepParams`). */
   destroy(keepParams = false): void {
-    destroyEngineBuffers({
-      a: this.#a,
-      kc: this.#kc,
-      vc: this.#vc,
-      pre: this.#pre,
-      dec: this.#dec,
-      seen: this.#seen,
-      moe: this.#moe,
-    });
+    destroyEngineBuffers(this.#buffers);
     for (const p of this.#programs.values()) p.destroy();
     this.#programs.clear();
     if (!keepParams) this.params.destroy();

@@ -207,7 +207,9 @@ export class Scheduler {
       joining.push(next);
     }
     const batch = [...this.#active, ...joining];
-    const remaining = (s: Seq) => s.req.maxTokens - s.generated.length - (joining.includes(s) ? 1 : 0);
+    const running = this.#active.length;
+    const joined = (i: number) => i >= running; // batch index of a sequence prefilled now
+    const remaining = (s: Seq, i: number) => s.req.maxTokens - s.generated.length - (joined(i) ? 1 : 0);
     const steps = Math.min(
       this.options.chunk,
       this.engine.limits.maxChunk,
@@ -222,16 +224,16 @@ export class Scheduler {
       topP: s.req.topP,
       repetitionPenalty: s.req.repetitionPenalty,
     });
-    const prefill: PrefillSeq[] = joining.map((s) => ({
+    const prefill: PrefillSeq[] = joining.map((s, j) => ({
       slot: s.slot,
       prompt: s.req.prompt,
-      spec: spec(s, batch.indexOf(s), 0),
+      spec: spec(s, running + j, 0),
     }));
     const decode: DecodeSeq[] = batch.map((s, i) => ({
       slot: s.slot,
       pos: s.pos,
       token: s.token,
-      spec: spec(s, i, joining.includes(s) ? 1 : s.generated.length),
+      spec: spec(s, i, joined(i) ? 1 : s.generated.length),
     }));
     const started = performance.now();
     const { first, chunk } = this.engine.step(prefill, decode, steps);
@@ -248,9 +250,9 @@ export class Scheduler {
       for (let i = 0; i < S; i++) this.#deliver(batch[i], ids[t * S + i]);
     }
     this.options.events?.onChunk?.({ sequences: S, steps, ms: performance.now() - started });
-    for (const s of batch) {
+    for (const [i, s] of batch.entries()) {
       if (steps > 0) {
-        s.token = ids[(steps - 1) * S + batch.indexOf(s)];
+        s.token = ids[(steps - 1) * S + i];
         s.pos += steps;
       }
       if (!s.done && s.req.signal?.aborted) s.done = "abort";
