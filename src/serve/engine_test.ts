@@ -31,6 +31,16 @@ function randomParams(config: ReturnType<typeof tinyConfig>, seed: number): Floa
   return params;
 }
 
+/** An InferenceEngine over the tiny model's whole context. */
+function servingEngine(
+  gpu: Gpu,
+  config: ReturnType<typeof tinyConfig>,
+  params: Float32Array,
+  opts: { slots: number; prefillRows: number; maxChunk: number },
+) {
+  return new InferenceEngine(gpu, config.model, params, { context: config.model.max_seq_len, ...opts });
+}
+
 const prompts = [[1], [5, 9, 2], [7, 7, 7, 7, 7, 3, 1], [60, 0, 13, 44, 2, 8, 31, 30, 29, 11, 12]];
 
 const request = (
@@ -56,12 +66,7 @@ for (const [tie, kvHeads, experts] of [[true, 4, 0], [false, 2, 0], [true, 2, 4]
       const params = randomParams(config, 3);
       const pbuf = createBuffer(gpu.device, "generator params", params);
       const generator = new Generator(gpu, config, pbuf);
-      const engine = new InferenceEngine(gpu, config.model, params, {
-        slots: 3,
-        context: config.model.max_seq_len,
-        prefillRows: 32,
-        maxChunk: 5,
-      });
+      const engine = servingEngine(gpu, config, params, { slots: 3, prefillRows: 32, maxChunk: 5 });
       const scheduler = new Scheduler(engine, { chunk: 5 });
       try {
         for (const prompt of prompts) {
@@ -84,10 +89,8 @@ gpuTest(
   "serve scheduler: concurrent requests join and leave the batch and each gets its solo output",
   async (gpu) => {
     const config = tinyConfig(true, 2);
-    const params = randomParams(config, 11);
-    const engine = new InferenceEngine(gpu, config.model, params, {
+    const engine = servingEngine(gpu, config, randomParams(config, 11), {
       slots: 3,
-      context: config.model.max_seq_len,
       prefillRows: 24,
       maxChunk: 4,
     });
@@ -161,12 +164,7 @@ gpuTest(
     const params = randomParams(config, 5);
     const pbuf = createBuffer(gpu.device, "generator params", params);
     const generator = new Generator(gpu, config, pbuf);
-    const engine = new InferenceEngine(gpu, config.model, params, {
-      slots: 2,
-      context: config.model.max_seq_len,
-      prefillRows: 32,
-      maxChunk: 4,
-    });
+    const engine = servingEngine(gpu, config, params, { slots: 2, prefillRows: 32, maxChunk: 4 });
     const scheduler = new Scheduler(engine, { chunk: 4 });
     try {
       let differs = 0;
@@ -190,10 +188,8 @@ gpuTest(
   "serve scheduler: requests past the timeout fail in the queue or in generation and free their slots",
   async (gpu) => {
     const config = tinyConfig(true, 2);
-    const params = randomParams(config, 11);
-    const engine = new InferenceEngine(gpu, config.model, params, {
+    const engine = servingEngine(gpu, config, randomParams(config, 11), {
       slots: 1,
-      context: config.model.max_seq_len,
       prefillRows: 24,
       maxChunk: 4,
     });
