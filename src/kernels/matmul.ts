@@ -188,8 +188,3 @@ export function matmulLowPrecision(batch: CommandBatch, args: LowPrecisionMatmul
   const tail = [args.aOffset ?? 0, args.bOffset ?? 0, args.unscale?.slot ?? 0];
   record(batch, kernel, entry, args, tail, args.unscale?.state);
 }
-
-/** Records one matmul whose A and B are f16 (no split-K): matmulLowPrecision with dtype float16. */
-export function matmulF16(batch: CommandBatch, args: Omit<MatmulArgs, "scratch" | "splitTarget">): void {
-  matmulLowPrecision(batch, { ...args, dtype: "float16" });
-}

@@ -7,7 +7,6 @@ import {
   matmul,
   MATMUL_BF16,
   MATMUL_F16,
-  matmulF16,
   matmulLowPrecision,
   matmulScratchFloats,
   matmulSplit,
@@ -157,7 +156,19 @@ gpuTest(
         const B = createBuffer(gpu.device, "B16", b.bits);
         const C = createBuffer(gpu.device, "C", c0);
         const batch = new CommandBatch(gpu, "f16 matmul test");
-        matmulF16(batch, { a: A, b: B, c: C, M, K, N, transA, transB, accumulate: true, alpha: 0.5 });
+        matmulLowPrecision(batch, {
+          a: A,
+          b: B,
+          c: C,
+          M,
+          K,
+          N,
+          transA,
+          transB,
+          accumulate: true,
+          alpha: 0.5,
+          dtype: "float16",
+        });
         batch.submit();
         const got = new Float32Array(await readBuffer(gpu, C, M * N * 4));
         const want = matmulRef(a.values, b.values, M, K, N, { transA, transB, alpha: 0.5, out: c0.slice() });
