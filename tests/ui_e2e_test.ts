@@ -6,21 +6,12 @@
  */
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
-import { chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { createServerApp, listen } from "../src/server/mod.ts";
+import { CHROMIUM, haveChromium, launchChromium, SHOTS, watchedPage } from "./_browser.ts";
 import { FileStore } from "../src/tracking/mod.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
 if (!haveChromium) console.warn(`ui e2e: skipped, ${CHROMIUM} not found (apt-get install chromium)`);
-
-const SHOTS = new URL("../test-output/ui/", import.meta.url).pathname;
 
 interface Fixture {
   dir: string;
@@ -108,17 +99,11 @@ Deno.test({
     const fx = await fixture();
     const app = await serverApp(`${fx.dir}/mlruns`, fx.store);
     const srv = listen(app, { host: "127.0.0.1", port: 0, authEnabled: false, name: "ui e2e" });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu"],
-    });
+    const browser = await launchChromium();
     const errors: string[] = [];
     try {
       await Deno.mkdir(SHOTS, { recursive: true });
-      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-      page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
-      page.on("console", (m) => m.type() === "error" && errors.push(`console: ${m.text()}`));
-      page.on("response", (r) => r.status() >= 400 && errors.push(`HTTP ${r.status()} ${r.url()}`));
+      const page = await watchedPage(browser, { width: 1400, height: 900 }, errors);
       await page.goto(`${srv.url}/#/experiments/${fx.expId}`);
       await page.waitForSelector("tr[data-run-id]");
       await page.waitForFunction(() => document.querySelectorAll("tr[data-run-id]").length === 6);

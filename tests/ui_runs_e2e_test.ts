@@ -5,19 +5,10 @@
  * through the tracking library, not by training, so the test stays fast. Screenshots go to test-output/ui/.
  */
 import assert from "node:assert/strict";
-import { chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { createServerApp, listen } from "../src/server/mod.ts";
+import { haveChromium, launchChromium, SHOTS, watchedPage } from "./_browser.ts";
 import { FileStore, type Metric } from "../src/tracking/mod.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
-const SHOTS = new URL("../test-output/ui/", import.meta.url).pathname;
 
 const STEPS = 60, LOG = 5, EVAL = 20, LAYERS = 2, EXPERTS = 4;
 const PROMPT = "Once upon a time";
@@ -137,17 +128,11 @@ Deno.test({
 
     const app = createServerApp({ backendStoreUri: `${dir}/mlruns`, ui: true, artifactsDestination: null });
     const srv = listen(app, { host: "127.0.0.1", port: 0, authEnabled: false, name: "ui runs e2e" });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu"],
-    });
+    const browser = await launchChromium();
     const errors: string[] = [];
     try {
       await Deno.mkdir(SHOTS, { recursive: true });
-      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-      page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
-      page.on("console", (m) => m.type() === "error" && errors.push(`console: ${m.text()}`));
-      page.on("response", (r) => r.status() >= 400 && errors.push(`HTTP ${r.status()} ${r.url()}`));
+      const page = await watchedPage(browser, { width: 1400, height: 1000 }, errors);
 
       // the MoE run: families train/, val/ (open, charted), moe/ (folded, no charts)
       await page.goto(`${srv.url}/#/runs/${ids["moe-tiny"]}`);
