@@ -1,7 +1,7 @@
 /**
  * Every training run is tracked, end to end through the CLI: the exact mlruns layout after `storyteller train` on
- * configs/tiny.yaml, `runs search`, `models register` and loading the registered model for serving, resume into the same run, the real tracking server
- * over REST, a server failing mid-run, an unreachable server, and use_mlflow: false.
+ * configs/tiny.yaml, `runs search`, `models register` and loading the registered model for serving, resume into the
+ * same run, the real tracking server over REST, a server failing mid-run, an unreachable server, and use_mlflow: false.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
