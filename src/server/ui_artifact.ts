@@ -5,7 +5,13 @@
  */
 import { Hono } from "hono";
 import { basename, join } from "node:path";
-import { fileUriToPath, type TrackingClient, TrackingError, validateArtifactPath } from "../tracking/mod.ts";
+import {
+  fileUriToPath,
+  readRange,
+  type TrackingClient,
+  TrackingError,
+  validateArtifactPath,
+} from "../tracking/mod.ts";
 
 const PREVIEW_BYTES = 512 * 1024;
 
@@ -84,15 +90,9 @@ export function artifactApp(client: TrackingClient): Hono {
     if (preview && info.size > PREVIEW_BYTES) {
       const f = await Deno.open(file);
       try {
-        const buf = new Uint8Array(PREVIEW_BYTES);
-        let got = 0;
-        while (got < buf.length) {
-          const n = await f.read(buf.subarray(got));
-          if (n === null) break;
-          got += n;
-        }
+        const head = await readRange(f, 0, PREVIEW_BYTES);
         headers["X-Storyteller-Truncated"] = String(info.size);
-        return c.body(buf.subarray(0, got), 200, headers);
+        return c.body(head as Uint8Array<ArrayBuffer>, 200, headers);
       } finally {
         f.close();
       }

@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import { join } from "node:path";
-import { FileStore, type TrackingClient, TrackingError, validateKey } from "../tracking/mod.ts";
+import { FileStore, readRange, type TrackingClient, TrackingError, validateKey } from "../tracking/mod.ts";
 import { downsampleM4, type Series, sortByX } from "../../ui/lib/downsample.ts";
 
 /** Columns of one metric history in file order, growing as the run logs more. */
@@ -108,15 +108,7 @@ async function readTail(path: string, h: History, size: number): Promise<void> {
   const file = await Deno.open(path, { read: true });
   let bytes: Uint8Array;
   try {
-    await file.seek(h.offset, Deno.SeekMode.Start);
-    bytes = new Uint8Array(size - h.offset);
-    let got = 0;
-    while (got < bytes.length) {
-      const n = await file.read(bytes.subarray(got));
-      if (n === null) break;
-      got += n;
-    }
-    bytes = bytes.subarray(0, got);
+    bytes = await readRange(file, h.offset, size - h.offset);
   } finally {
     file.close();
   }

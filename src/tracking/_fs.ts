@@ -24,6 +24,32 @@ export async function readTextOrNullAsync(path: string): Promise<string | null> 
   }
 }
 
+/** Up to `length` bytes of `file` from `offset` (fewer at the end of the file). */
+export async function readRange(file: Deno.FsFile, offset: number, length: number): Promise<Uint8Array> {
+  if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
+  const out = new Uint8Array(Math.max(0, length));
+  let got = 0;
+  while (got < out.length) {
+    const n = await file.read(out.subarray(got));
+    if (n === null || n === 0) break;
+    got += n;
+  }
+  return out.subarray(0, got);
+}
+
+/** `readRange` with synchronous reads. */
+export function readRangeSync(file: Deno.FsFile, offset: number, length: number): Uint8Array {
+  if (offset > 0) file.seekSync(offset, Deno.SeekMode.Start);
+  const out = new Uint8Array(Math.max(0, length));
+  let got = 0;
+  while (got < out.length) {
+    const n = file.readSync(out.subarray(got));
+    if (n === null || n === 0) break;
+    got += n;
+  }
+  return out.subarray(0, got);
+}
+
 export function exists(path: string): boolean {
   try {
     Deno.statSync(path);

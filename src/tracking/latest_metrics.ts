@@ -6,6 +6,7 @@
  */
 import { latestOf, parseMetricLines } from "./meta.ts";
 import type { Metric } from "./types.ts";
+import { readRange, readRangeSync } from "./_fs.ts";
 
 interface Entry {
   size: number;
@@ -38,15 +39,7 @@ export function latestMetric(path: string, key: string): Metric | undefined {
   if (!("from" in plan)) return plan.latest;
   const file = Deno.openSync(path, { read: true });
   try {
-    file.seekSync(plan.from, Deno.SeekMode.Start);
-    const bytes = new Uint8Array(plan.length);
-    let got = 0;
-    while (got < bytes.length) {
-      const n = file.readSync(bytes.subarray(got));
-      if (n === null || n === 0) break;
-      got += n;
-    }
-    return consume(path, key, st, plan, bytes.subarray(0, got));
+    return consume(path, key, st, plan, readRangeSync(file, plan.from, plan.length));
   } finally {
     file.close();
   }
@@ -88,15 +81,7 @@ export async function latestMetricAsync(path: string, key: string): Promise<Metr
     const st = await file.stat();
     const plan = planRead(path, st);
     if (!("from" in plan)) return plan.latest;
-    if (plan.from > 0) await file.seek(plan.from, Deno.SeekMode.Start);
-    const bytes = new Uint8Array(plan.length);
-    let got = 0;
-    while (got < bytes.length) {
-      const n = await file.read(bytes.subarray(got));
-      if (n === null || n === 0) break;
-      got += n;
-    }
-    return consume(path, key, st, plan, bytes.subarray(0, got));
+    return consume(path, key, st, plan, await readRange(file, plan.from, plan.length));
   } finally {
     file.close();
   }
