@@ -72,10 +72,6 @@ export interface Activations {
   final: FinalActs;
 }
 
-function f32Buffer(device: GPUDevice, label: string, floats: number): GPUBuffer {
-  return createBuffer(device, label, Math.max(1, floats) * F32);
-}
-
 /**
  * Allocates the activations. With `lowPrecision` every matmul input gets its 16-bit copy, and n1, n2 (dense
  * layers), h and nf, whose f32 only feeds that copy, write one shared f32 buffer of N·max(C, I) floats.
@@ -88,7 +84,7 @@ export function allocateActivations(
   lowPrecision?: LowPrecision,
 ): Activations {
   const N = B * T;
-  const buf = (label: string, floats: number) => f32Buffer(device, label, floats);
+  const buf = (label: string, floats: number) => createBuffer(device, label, floats * F32);
   const transient = lowPrecision && buf("amp f32 transient", N * Math.max(d.C, d.I));
   // A matmul input of n floats: AMP keeps the 16-bit copy (and the f32 too when `keepF32`), f32 the f32 only.
   const input = (label: string, n: number, keepF32 = false): MatmulInput =>
@@ -138,7 +134,7 @@ export function allocateGradScratch(
   splitTarget: number,
 ): GradScratch {
   const N = B * T;
-  const buf = (label: string, floats: number) => f32Buffer(device, label, floats);
+  const buf = (label: string, floats: number) => createBuffer(device, label, floats * F32);
   const qw = d.NH * d.HS;
   const kvw = d.KVH * d.HS;
   // Weight-gradient shapes (out, in) with K = N; the largest split scratch serves them all, one at a time.

@@ -87,7 +87,7 @@ export class Engine {
     this.T = options.seqLen ?? d.T;
     const N = (this.N = this.B * this.T);
     const dev = gpu.device;
-    const buf = (label: string, floats: number) => createBuffer(dev, label, Math.max(1, floats) * F32);
+    const buf = (label: string, floats: number) => createBuffer(dev, label, floats * F32);
     this.params = options.params ?? buf("params", this.layout.total);
     this.precision = options.precision ?? resolveAmpDtype(config.training, gpu).dtype;
     const lowPrecision = this.precision === "float32" ? undefined : this.precision;

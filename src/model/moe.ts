@@ -73,8 +73,7 @@ export class MoeScratch {
   /** `splitTarget`: workgroups the weight-gradient splits aim for (0 = never split, as on CPU adapters). */
   constructor(gpu: Gpu, d: MoeDims, readonly splitTarget = GROUPED_SPLIT_TARGET) {
     const S = d.N * d.K;
-    const buf = (label: string, floats: number) =>
-      createBuffer(gpu.device, `moe.${label}`, Math.max(1, floats) * F32);
+    const buf = (label: string, floats: number) => createBuffer(gpu.device, `moe.${label}`, floats * F32);
     this.dyg = buf("dyg", S * d.C);
     this.dh = buf("dh", S * d.I);
     this.dgate = buf("dgate", S * d.I);
@@ -126,7 +125,7 @@ export class MoeLayer {
     const S = (this.S = N * K);
     const tiles = moePlanTiles(S);
     const buf = (label: string, floats: number) =>
-      createBuffer(gpu.device, `L${layer}.moe.${label}`, Math.max(1, floats) * F32);
+      createBuffer(gpu.device, `L${layer}.moe.${label}`, floats * F32);
     this.#b = {
       logits: buf("logits", N * E), // (N,E)
       probs: buf("probs", N * E), // (N,E)

@@ -61,8 +61,7 @@ export function allocateEngineBuffers(
   limits: EngineLimits,
   R: number,
 ): EngineBuffers {
-  const buf = (label: string, floats: number) =>
-    createBuffer(gpu.device, `serve ${label}`, Math.max(1, floats) * F32);
+  const buf = (label: string, floats: number) => createBuffer(gpu.device, `serve ${label}`, floats * F32);
   const S = limits.slots;
   const qw = d.NH * d.HS;
   const kvw = d.KVH * d.HS;
