@@ -16,3 +16,14 @@ export function intOption(name: string, min = 0): (value: string) => number {
     return n;
   };
 }
+
+/** Parses a number option within [min, max], failing with the option's name. */
+export function numberOption(name: string, min: number, max: number): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
+      throw new UsageError(`Cannot parse ${name}: expected a number from ${min} to ${max}, got '${value}'`);
+    }
+    return n;
+  };
+}

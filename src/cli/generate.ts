@@ -1,20 +1,8 @@
 /** `storyteller generate`: write a story with a trained model, streamed to stdout (the KV-cache engine of serve). */
 import { Command } from "commander";
-import { UsageError } from "../errors.ts";
 import { openGpu } from "../gpu/mod.ts";
 import { type GenerateOptions, loadModel, MAX_REPETITION_PENALTY, ModelService } from "../serve/mod.ts";
-import { collect, intOption } from "./_options.ts";
-
-/** Parses a number option within [min, max], failing with the option's name. */
-export function numberOption(name: string, min: number, max: number): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
-      throw new UsageError(`Cannot parse ${name}: expected a number from ${min} to ${max}, got '${value}'`);
-    }
-    return n;
-  };
-}
+import { collect, intOption, numberOption } from "./_options.ts";
 
 interface GenerateFlags extends GenerateOptions {
   model: string;

@@ -13,8 +13,7 @@ import {
   ModelService,
   planSlots,
 } from "../serve/mod.ts";
-import { collect, intOption } from "./_options.ts";
-import { numberOption } from "./generate.ts";
+import { collect, intOption, numberOption } from "./_options.ts";
 import { bold, dim, printWarning } from "./output.ts";
 
 const UNITS: Record<string, number> = {

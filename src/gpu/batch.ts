@@ -84,6 +84,23 @@ export class Profiler {
   }
 }
 
+/** A dispatch grid with defaults filled in; null when empty (nothing to run); throws past the device's limit. */
+export function checkedGrid(
+  gpu: Gpu,
+  pipeline: GPUComputePipeline,
+  workgroups: [number, number?, number?],
+): [number, number, number] | null {
+  const [x, y = 1, z = 1] = workgroups;
+  if (x === 0 || y === 0 || z === 0) return null;
+  const max = gpu.limits.maxComputeWorkgroupsPerDimension;
+  if (x > max || y > max || z > max) {
+    throw new Error(
+      `Cannot dispatch ${pipeline.label}: grid ${x}×${y}×${z} exceeds the limit ${max} per dimension`,
+    );
+  }
+  return [x, y, z];
+}
+
 /** One command encoder's worth of work, submitted once. */
 export class CommandBatch {
   readonly encoder: GPUCommandEncoder;
@@ -111,14 +128,9 @@ export class CommandBatch {
     bindings: (Binding | undefined)[] | GPUBindGroup,
     workgroups: [number, number?, number?],
   ): void {
-    const [x, y = 1, z = 1] = workgroups;
-    if (x === 0 || y === 0 || z === 0) return;
-    const max = this.gpu.limits.maxComputeWorkgroupsPerDimension;
-    if (x > max || y > max || z > max) {
-      throw new Error(
-        `Cannot dispatch ${pipeline.label}: grid ${x}×${y}×${z} exceeds the limit ${max} per dimension`,
-      );
-    }
+    const grid = checkedGrid(this.gpu, pipeline, workgroups);
+    if (!grid) return;
+    const [x, y, z] = grid;
     const group = bindings instanceof GPUBindGroup
       ? bindings
       : this.gpu.pipelines.bindGroup(pipeline, bindings);

@@ -19,4 +19,4 @@ export {
   type Kernel,
   PipelineCache,
 } from "./pipelines.ts";
-export { CommandBatch, drain, Profiler, readBuffer } from "./batch.ts";
+export { checkedGrid, CommandBatch, drain, Profiler, readBuffer } from "./batch.ts";

@@ -4,7 +4,7 @@
  * destroy them under a held bind group). Replaying a decode step is then three encoder calls per dispatch, no
  * hashing. Not a command buffer (WebGPU's are single-use): a chunk still encodes its steps each time.
  */
-import { bindGroup, type Binding, CommandBatch, type Gpu } from "../gpu/mod.ts";
+import { bindGroup, type Binding, checkedGrid, CommandBatch, type Gpu } from "../gpu/mod.ts";
 
 interface Op {
   pipeline: GPUComputePipeline;
@@ -40,18 +40,12 @@ class CapturingBatch extends CommandBatch {
     bindings: (Binding | undefined)[] | GPUBindGroup,
     workgroups: [number, number?, number?],
   ): void {
-    const [x, y = 1, z = 1] = workgroups;
-    if (x === 0 || y === 0 || z === 0) return;
-    const max = this.gpu.limits.maxComputeWorkgroupsPerDimension;
-    if (x > max || y > max || z > max) {
-      throw new Error(
-        `Cannot dispatch ${pipeline.label}: grid ${x}×${y}×${z} exceeds the limit ${max} per dimension`,
-      );
-    }
+    const grid = checkedGrid(this.gpu, pipeline, workgroups);
+    if (!grid) return;
     const group = bindings instanceof GPUBindGroup
       ? bindings
       : bindGroup(this.gpu.device, pipeline, bindings, `${this.label} ${pipeline.label}`);
-    this.ops.push({ pipeline, group, grid: [x, y, z] });
+    this.ops.push({ pipeline, group, grid });
   }
 
   override copy(): void {
