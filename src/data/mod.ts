@@ -40,3 +40,4 @@ export {
   writeTokenFile,
 } from "./token_cache.ts";
 export { BatchSampler, type BatchSamplerOptions, type BatchSamplerState, EvalSampler } from "./sampler.ts";
+export { makeRng } from "./rng.ts";

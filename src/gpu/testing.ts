@@ -3,6 +3,7 @@
  * adapter exists at all, and closeness assertions that report the worst element.
  */
 import { type Gpu, sharedGpu } from "./device.ts";
+import { makeRng } from "../data/mod.ts";
 
 /** The shared test device, or null when the machine has no adapter. */
 export const testGpu: Gpu | null = await sharedGpu();
@@ -51,16 +52,8 @@ export function assertClose(
   }
 }
 
-/** Deterministic pseudo-random floats in [-scale, scale) (mulberry32). */
+/** Deterministic pseudo-random floats in [-scale, scale) (mulberry32, the host's one seeded generator). */
 export function randomArray(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
+  const uniform = makeRng(seed);
+  return Float32Array.from({ length: n }, () => (uniform() * 2 - 1) * scale);
 }

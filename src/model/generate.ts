@@ -4,7 +4,7 @@
  * the trainer's samples, `generate` and `serve` all run on src/serve.
  */
 import type { Config } from "../config/mod.ts";
-import { makeRng } from "../data/rng.ts";
+import { makeRng } from "../data/mod.ts";
 import { CommandBatch, type Gpu } from "../gpu/mod.ts";
 import { Engine } from "./engine.ts";
 
