@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import { AsyncLogger, FileStore } from "../src/tracking/mod.ts";
-import { formatMetricLine, formatRunMeta } from "../src/tracking/meta.ts";
+import { writeSyntheticRuns } from "./_bench_store.ts";
 import { experimentIndex, forgetIndex, SIDECAR } from "../src/tracking/run_index.ts";
 
 if (Deno.args.includes("--cold")) {
@@ -64,35 +64,7 @@ const expDir = join(root, expId);
 
 // Populate with the store's own formats (direct file writes: building 10k runs through the API is not the benchmark).
 let t = performance.now();
-for (let i = 0; i < nRuns; i++) {
-  const runId = crypto.randomUUID().replaceAll("-", "");
-  const dir = join(expDir, runId);
-  for (const sub of ["metrics", "params", "tags", "artifacts"]) {
-    Deno.mkdirSync(join(dir, sub), { recursive: true });
-  }
-  Deno.writeTextFileSync(
-    join(dir, "meta.yaml"),
-    formatRunMeta({
-      runId,
-      experimentId: expId,
-      runName: `run-${i}`,
-      userId: "bench",
-      status: "FINISHED",
-      startTime: 1795758701315 + i,
-      endTime: 1795758801315 + i,
-      artifactUri: `${store.trackingUri}/${expId}/${runId}/artifacts`,
-      lifecycleStage: "active",
-    }),
-  );
-  Deno.writeTextFileSync(join(dir, "tags", "mlflow.runName"), `run-${i}`);
-  for (let m = 0; m < 20; m++) {
-    Deno.writeTextFileSync(
-      join(dir, "metrics", `m${m}`),
-      formatMetricLine({ key: `m${m}`, value: Math.random() * 4, timestamp: 1795758701315, step: 0 }),
-    );
-    Deno.writeTextFileSync(join(dir, "params", `p${m}`), String(i % (m + 2)));
-  }
-}
+writeSyntheticRuns(store, expId, nRuns);
 console.log(
   `populated ${nRuns} runs × 20 metrics × 20 params in ${((performance.now() - t) / 1000).toFixed(1)} s`,
 );

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import type { Hono } from "hono";
 import { chromium } from "playwright-core";
 import { createServerApp, listen } from "../src/server/mod.ts";
-import { FileStore, formatMetricLine, formatRunMeta } from "../src/tracking/mod.ts";
+import { FileStore, formatMetricLine } from "../src/tracking/mod.ts";
+import { writeSyntheticRuns } from "./_bench_store.ts";
 
 const arg = (name: string, dflt: number) => {
   const i = Deno.args.indexOf(name);
@@ -43,35 +44,7 @@ if (reuse) {
 async function populate(): Promise<{ expId: string; bigId: string }> {
   const expId = await store.createExperiment("bench");
   const expDir = join(root, expId);
-  for (let i = 0; i < nRuns; i++) {
-    const runId = crypto.randomUUID().replaceAll("-", "");
-    const dir = join(expDir, runId);
-    for (const sub of ["metrics", "params", "tags", "artifacts"]) {
-      Deno.mkdirSync(join(dir, sub), { recursive: true });
-    }
-    Deno.writeTextFileSync(
-      join(dir, "meta.yaml"),
-      formatRunMeta({
-        runId,
-        experimentId: expId,
-        runName: `run-${i}`,
-        userId: "bench",
-        status: "FINISHED",
-        startTime: 1795758701315 + i * 1000,
-        endTime: 1795758801315 + i * 1000,
-        artifactUri: `${store.trackingUri}/${expId}/${runId}/artifacts`,
-        lifecycleStage: "active",
-      }),
-    );
-    Deno.writeTextFileSync(join(dir, "tags", "mlflow.runName"), `run-${i}`);
-    for (let m = 0; m < 20; m++) {
-      Deno.writeTextFileSync(
-        join(dir, "metrics", `m${m}`),
-        formatMetricLine({ key: `m${m}`, value: Math.random() * 4, timestamp: 1795758701315, step: 0 }),
-      );
-      Deno.writeTextFileSync(join(dir, "params", `p${m}`), String(i % (m + 2)));
-    }
-  }
+  writeSyntheticRuns(store, expId, nRuns, 1000);
   console.log(
     `populated ${nRuns} runs × 20 metrics × 20 params in ${((performance.now() - t) / 1000).toFixed(1)} s`,
   );
