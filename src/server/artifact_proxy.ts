@@ -12,7 +12,7 @@ import { bodyLimit } from "./body_limit.ts";
 import { checkedSegments, decodeUrlPath, resolveUnder } from "./paths.ts";
 import { localArtifactRoot } from "./sources.ts";
 import { Params } from "./request.ts";
-import { paginate, TrackingError } from "../tracking/mod.ts";
+import { isDir, paginate, TrackingError } from "../tracking/mod.ts";
 
 const TEXT = "text/plain; charset=utf-8";
 const TYPES: Record<string, string> = {
@@ -92,14 +92,6 @@ export function listDir(dir: string, base: string): { path: string; is_dir: bool
       return { path, is_dir: false, file_size: Deno.statSync(abs).size };
     })
     .sort((a, b) => (a.path < b.path ? -1 : 1));
-}
-
-function isDir(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
 }
 
 /** The raw (still percent-encoded) path after `/artifacts/` in the request URL. */

@@ -10,15 +10,7 @@ import { missing, Params } from "./request.ts";
 import { checkedSegments, resolveUnder } from "./paths.ts";
 import { localArtifactRoot } from "./sources.ts";
 import { fileResponse, listDir } from "./artifact_proxy.ts";
-import { paginate, parseLoggedModelStatus, proto, TrackingError } from "../tracking/mod.ts";
-
-function isDir(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
-}
+import { isDir, paginate, parseLoggedModelStatus, proto, TrackingError } from "../tracking/mod.ts";
 
 /** The logged-model routes (mounted under the MLflow API prefix). */
 export function loggedModelsApi(ctx: ServerContext): Hono {

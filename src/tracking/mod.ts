@@ -79,4 +79,4 @@ export {
   validateKey,
 } from "./validation.ts";
 export { formatMetricLine, formatRunMeta, parseRunMeta, RUN_STATUSES } from "./meta.ts";
-export { readRange } from "./_fs.ts";
+export { isDir, readRange } from "./_fs.ts";
