@@ -12,6 +12,9 @@ Deno.test("toPyYaml matches PyYAML SafeDumper byte for byte on 287 recorded valu
   for (const c of golden.cases) assert.equal(toPyYaml(c.value), c.yaml, JSON.stringify(c.value));
 });
 
+/** A 13-digit millisecond timestamp as a YAML value; temp-dir names may hold digit runs too, so anchor on ": ". */
+const TIMESTAMP = /: \d{13}$/gm;
+
 function store(): FileStore {
   return new FileStore(join(Deno.makeTempDirSync({ prefix: "st-layout-" }), "mlruns"));
 }
@@ -102,7 +105,7 @@ Deno.test("experiment meta.yaml: key set on create, tags mapping after rename", 
   await s.renameExperiment(expId, "renamed");
   assert.match(Deno.readTextFileSync(metaPath), /name: renamed\ntags:\n {2}mlflow.note.content: notes\n$/);
   assert.equal(
-    Deno.readTextFileSync(join(s.root, "0", "meta.yaml")).replace(/\d{13}/g, "T"),
+    Deno.readTextFileSync(join(s.root, "0", "meta.yaml")).replace(TIMESTAMP, ": T"),
     `artifact_location: ${s.trackingUri}/0\ncreation_time: T\nexperiment_id: '0'\nlast_update_time: T\n` +
       "lifecycle_stage: active\nname: Default\n",
   );
@@ -116,13 +119,13 @@ Deno.test("registry layout: model meta, version meta, aliases and tags", async (
   await s.setRegisteredModelAlias("AddOne", "champion", "1");
   await s.setModelVersionTag("AddOne", "1", "k", "v");
   const mdir = join(s.root, "models", "AddOne");
-  const meta = Deno.readTextFileSync(join(mdir, "meta.yaml")).replace(/\d{13}/g, "T");
+  const meta = Deno.readTextFileSync(join(mdir, "meta.yaml")).replace(TIMESTAMP, ": T");
   assert.equal(
     meta,
     "aliases:\n  champion: '1'\ncreation_timestamp: T\ndeployment_job_id: null\ndeployment_job_state: null\n" +
       "description: adds one\nlast_updated_timestamp: T\nname: AddOne\n",
   );
-  const vmeta = Deno.readTextFileSync(join(mdir, "version-1", "meta.yaml")).replace(/\d{13}/g, "T");
+  const vmeta = Deno.readTextFileSync(join(mdir, "version-1", "meta.yaml")).replace(TIMESTAMP, ": T");
   assert.equal(
     vmeta,
     "creation_timestamp: T\ncurrent_stage: None\ndeployment_job_state: null\ndescription: null\n" +
