@@ -203,9 +203,13 @@ export function createServeApp(opts: ServeAppOptions): Hono {
           abort.abort()
         );
       };
+      // As OpenAI does: usage only when stream_options.include_usage asks, then null on every choice chunk and
+      // counted in one last chunk with no choices.
+      const usageField = req.includeUsage ? { usage: null } : {};
       const choice = (index: number, text: string, finish: string | null) => ({
         ...base,
         choices: [{ text, index, logprobs: null, finish_reason: finish }],
+        ...usageField,
       });
       const done = await Promise.all(jobs.map(async (j, index) => {
         const r = await service.complete(
@@ -217,7 +221,7 @@ export function createServeApp(opts: ServeAppOptions): Hono {
         send(choice(index, "", r.finishReason));
         return r;
       }));
-      send({ ...base, choices: [], usage: usage(done) });
+      if (req.includeUsage) send({ ...base, choices: [], usage: usage(done) });
       await writing;
       if (!abort.signal.aborted) await stream.writeSSE({ data: "[DONE]" });
     }, async (err, stream) => {

@@ -151,7 +151,21 @@ gpuTest("serve app: OpenAI completions, streaming, stop strings, models and metr
     const text = chunks.flatMap((ch) => ch.choices.map((c: { text: string }) => c.text)).join("");
     assert.equal(text, full.text);
     assert.ok(chunks.length >= 3, "several chunks");
-    assert.equal(chunks.at(-1).usage.completion_tokens, full.completionTokens);
+    assert.ok(chunks.every((ch) => !("usage" in ch)), "no usage unless stream_options.include_usage");
+
+    // stream_options.include_usage: usage is null on choice chunks and counted in a last chunk without choices.
+    res = await app.request(
+      "/v1/completions",
+      post({ prompt, max_tokens: 12, temperature: 0, stream: true, stream_options: { include_usage: true } }),
+    );
+    const withUsage = sseData(await res.text()).slice(0, -1).map((d) => JSON.parse(d));
+    assert.ok(withUsage.slice(0, -1).every((ch) => ch.usage === null && ch.choices.length === 1));
+    assert.deepEqual(withUsage.at(-1).choices, []);
+    assert.equal(withUsage.at(-1).usage.completion_tokens, full.completionTokens);
+    assert.equal(
+      withUsage.at(-1).usage.total_tokens,
+      withUsage.at(-1).usage.prompt_tokens + full.completionTokens,
+    );
 
     // A stop string in the middle of the greedy text ends it there.
     const stop = full.text.slice(Math.floor(full.text.length / 2), Math.floor(full.text.length / 2) + 2);
