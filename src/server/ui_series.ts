@@ -17,6 +17,8 @@ interface History {
   /** Bytes of the metric file consumed (complete lines only). */
   offset: number;
   mtime: number;
+  /** Inode of the file read (null where the platform has none): a replaced file is read again from the start. */
+  ino: number | null;
   sorted: Partial<Record<"step" | "time", { n: number; s: Series }>>;
 }
 
@@ -41,10 +43,14 @@ export class SeriesCache {
       return emptyHistory(); // never logged (yet): an empty history, as MLflow's get-history answers
     }
     const mtime = stat.mtime?.getTime() ?? 0;
-    if (h && (stat.size < h.offset || (stat.size === h.offset && mtime !== h.mtime))) h = undefined;
+    const replaced = h !== undefined && (stat.ino ?? null) !== h.ino;
+    if (h && (replaced || stat.size < h.offset || (stat.size === h.offset && mtime !== h.mtime))) {
+      h = undefined;
+    }
     if (!h) h = emptyHistory();
     if (stat.size > h.offset) await readTail(path, h, stat.size);
     h.mtime = mtime;
+    h.ino = stat.ino ?? null;
     this.#remember(id, h);
     return h;
   }
@@ -72,6 +78,7 @@ function emptyHistory(): History {
     value: new Float64Array(cap),
     offset: 0,
     mtime: 0,
+    ino: null,
     sorted: {},
   };
 }
@@ -120,13 +127,18 @@ async function readTail(path: string, h: History, size: number): Promise<void> {
     const nl = text.indexOf("\n", pos);
     const a = text.indexOf(" ", pos);
     const b = a < 0 ? -1 : text.indexOf(" ", a + 1);
-    if (a > 0 && b > 0 && b < nl) {
+    if (a > pos && b > 0 && b < nl) {
       const c = text.indexOf(" ", b + 1);
       const stepEnd = c > 0 && c < nl ? c : nl;
-      h.time[h.n] = Number(text.slice(pos, a));
-      h.value[h.n] = parseValue(text.slice(a + 1, b));
-      h.step[h.n] = Number(text.slice(b + 1, stepEnd));
-      h.n++;
+      const time = Number(text.slice(pos, a));
+      const step = Number(text.slice(b + 1, stepEnd));
+      // A line another writer mangled is skipped rather than charted at step 0 or NaN.
+      if (Number.isFinite(time) && Number.isFinite(step) && b > a + 1 && stepEnd > b + 1) {
+        h.time[h.n] = time;
+        h.value[h.n] = parseValue(text.slice(a + 1, b));
+        h.step[h.n] = step;
+        h.n++;
+      }
     }
     pos = nl + 1;
   }

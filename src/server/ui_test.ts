@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { FileStore } from "../tracking/mod.ts";
 import { uiApp } from "./ui.ts";
 
@@ -76,6 +77,15 @@ Deno.test("ui: metric-series downsamples, keeps spikes, zooms, and follows appen
     const more = (await get(`run_id=${id}&key=train/loss&min=19999`)).body.series[0];
     assert.equal(more.total, 20_003);
     assert.deepEqual(more.y, [values[19_998], values[19_999], 5, null, 7]); // one point before the window
+    // a metric file replaced by another (new inode, more bytes) is read again from its start; mangled lines skip
+    const file = join(store.locateRun(id).runDir, "metrics", "train", "loss");
+    const lines = Array.from({ length: 30_000 }, (_, i) => `${1_700_000_000_000 + i} ${i % 7} ${i}`);
+    lines.splice(10, 0, "garbage line here", "1700000000000 1", " 3 4");
+    Deno.writeTextFileSync(`${file}.new`, lines.join("\n") + "\n");
+    Deno.renameSync(`${file}.new`, file);
+    const replaced = (await get(`run_id=${id}&key=train/loss&min=29998`)).body.series[0];
+    assert.equal(replaced.total, 30_000);
+    assert.deepEqual(replaced.y, [29_997 % 7, 29_998 % 7, 29_999 % 7]);
   });
 });
 
