@@ -1,7 +1,7 @@
 /** `storyteller bench`: training speed (tokens/s, ms/step) and per-kernel GPU time on random tokens. */
 import { Command } from "commander";
 import { loadConfig } from "../config/mod.ts";
-import { openGpu } from "../gpu/mod.ts";
+import { closeGpu, openGpu } from "../gpu/mod.ts";
 import { buildLayout } from "../model/mod.ts";
 import { benchTraining } from "../train/bench.ts";
 import { collect, intOption } from "./_options.ts";
@@ -23,37 +23,40 @@ export function benchCommand(): Command {
       async (opts: { config: string; set: string[]; steps: number; top: number; splitTarget?: number }) => {
         const { config, source } = await loadConfig(opts.config, opts.set);
         const gpu = await openGpu(config.training.device);
-        const B = config.training.batch_size;
-        const T = config.model.max_seq_len;
-        console.log(
-          `${bold("bench")} ${source}: ${
-            buildLayout(config.model).count.toLocaleString("en-US")
-          } parameters, ` +
-            `batch ${B} × ${T}, on ${gpu.summary.description}`,
-        );
-        const r = await benchTraining(gpu, config, opts.steps, 3, { splitTarget: opts.splitTarget });
-        console.log(
-          `${r.precision}  ${Math.round(r.tokensPerSec).toLocaleString("en-US")} tok/s  ${
-            r.msPerStep.toFixed(2)
-          } ms/step  CPU ${r.cpuMsPerStep.toFixed(2)} ms/step recording, ` +
-            `${r.submitMsPerStep.toFixed(2)} ms in submit ` +
-            `(${opts.steps} steps)`,
-        );
-        if (r.kernels.length) {
-          const total = r.kernels.reduce((a, k) => a + k.msPerStep, 0);
+        try {
+          const B = config.training.batch_size;
+          const T = config.model.max_seq_len;
           console.log(
-            `${bold("GPU time per step")} ${total.toFixed(2)} ms (profiled: one pass per dispatch)`,
+            `${bold("bench")} ${source}: ${
+              buildLayout(config.model).count.toLocaleString("en-US")
+            } parameters, ` +
+              `batch ${B} × ${T}, on ${gpu.summary.description}`,
           );
-          for (const k of r.kernels.slice(0, opts.top)) {
+          const r = await benchTraining(gpu, config, opts.steps, 3, { splitTarget: opts.splitTarget });
+          console.log(
+            `${r.precision}  ${Math.round(r.tokensPerSec).toLocaleString("en-US")} tok/s  ${
+              r.msPerStep.toFixed(2)
+            } ms/step  CPU ${r.cpuMsPerStep.toFixed(2)} ms/step recording, ` +
+              `${r.submitMsPerStep.toFixed(2)} ms in submit ` +
+              `(${opts.steps} steps)`,
+          );
+          if (r.kernels.length) {
+            const total = r.kernels.reduce((a, k) => a + k.msPerStep, 0);
             console.log(
-              `  ${k.msPerStep.toFixed(3).padStart(9)} ms  ${
-                (100 * k.msPerStep / total).toFixed(1).padStart(5)
-              }%  ` +
-                `×${k.count}  ${k.label}`,
+              `${bold("GPU time per step")} ${total.toFixed(2)} ms (profiled: one pass per dispatch)`,
             );
+            for (const k of r.kernels.slice(0, opts.top)) {
+              console.log(
+                `  ${k.msPerStep.toFixed(3).padStart(9)} ms  ${
+                  (100 * k.msPerStep / total).toFixed(1).padStart(5)
+                }%  ` +
+                  `×${k.count}  ${k.label}`,
+              );
+            }
           }
+        } finally {
+          await closeGpu(gpu);
         }
-        gpu.device.destroy();
       },
     );
 }

@@ -1,6 +1,6 @@
 /** `storyteller generate`: write a story with a trained model, streamed to stdout (the KV-cache engine of serve). */
 import { Command } from "commander";
-import { openGpu } from "../gpu/mod.ts";
+import { closeGpu, openGpu } from "../gpu/mod.ts";
 import { type GenerateOptions, loadModel, MAX_REPETITION_PENALTY, ModelService } from "../serve/mod.ts";
 import { collect, intOption, numberOption } from "./_options.ts";
 
@@ -53,7 +53,7 @@ export function generateCommand(): Command {
         write("\n");
         service.close();
         service.engine.destroy();
-        gpu.device.destroy();
+        await closeGpu(gpu);
       }
     });
 }

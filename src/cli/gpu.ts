@@ -1,6 +1,6 @@
 /** `storyteller gpu`: adapter, features, requested limits, and a 2-second matmul self-test. */
 import { Command } from "commander";
-import { openGpu } from "../gpu/mod.ts";
+import { closeGpu, openGpu } from "../gpu/mod.ts";
 import { matmulSelfTest } from "../gpu/selftest.ts";
 import { bold, green } from "./output.ts";
 
@@ -44,7 +44,7 @@ export function gpuCommand(): Command {
           `on 97×83×71); ${r.n}×${r.n}×${r.n} f32: ${r.gflops.toFixed(2)} GFLOP/s ` +
           `(${r.matmuls} matmuls in ${r.seconds.toFixed(2)} s)`,
       );
-      gpu.device.destroy();
+      await closeGpu(gpu);
       if (!ok) {
         throw new Error(`Cannot trust this adapter: matmul self-test error ${r.maxError} exceeds 1e-3`);
       }

@@ -1,7 +1,7 @@
 /** `storyteller serve`: serve a trained model over HTTP (MLflow scoring protocol, OpenAI completions, metrics). */
 import { Command } from "commander";
 import { UsageError } from "../errors.ts";
-import { openGpu } from "../gpu/mod.ts";
+import { closeGpu, openGpu } from "../gpu/mod.ts";
 import { activeParamCount } from "../model/mod.ts";
 import { listen } from "../server/mod.ts";
 import {
@@ -154,6 +154,8 @@ export function serveCommand(): Command {
       } finally {
         Deno.removeSignalListener("SIGINT", stop);
         Deno.removeSignalListener("SIGTERM", stop);
+        service?.close();
+        await closeGpu(gpu);
       }
     });
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CommandBatch, createBuffer, Profiler, readBuffer } from "./mod.ts";
+import { closeGpu, CommandBatch, createBuffer, openGpu, Profiler, readBuffer } from "./mod.ts";
 import { gpuTest } from "./testing.ts";
 import { CACHE_TTL_SUBMITS } from "./pipelines.ts";
 import { MATMUL, matmul } from "../kernels/matmul.ts";
@@ -75,4 +75,17 @@ gpuTest("bind groups and uniforms are reused across batches and dropped once unu
   for (let i = 0; i < 2 * CACHE_TTL_SUBMITS; i++) gpu.pipelines.tick();
   assert.deepEqual(gpu.pipelines.cached, { bindGroups: 0, uniforms: 0 });
   assert.deepEqual([...new Float32Array(await step(1))], [7, 10, 15, 22]); // recreated after the sweep
+});
+
+gpuTest("closeGpu lets submitted work finish, then destroys the device and its pooled buffers", async () => {
+  const own = await openGpu("auto");
+  const n = 64;
+  const a = createBuffer(own.device, "a", new Float32Array(n * n).fill(1));
+  const c = own.pool.acquire(n * n * 4, GPUBufferUsage.STORAGE, "c");
+  const batch = new CommandBatch(own, "work left running");
+  for (let i = 0; i < 8; i++) matmul(batch, { a, b: a, c, M: n, K: n, N: n });
+  batch.submit();
+  await closeGpu(own);
+  assert.equal((await own.device.lost).reason, "destroyed");
+  await closeGpu(own); // closing twice is harmless
 });

@@ -179,6 +179,19 @@ export async function openGpu(preference: DevicePreference = "auto"): Promise<Gp
   return gpu;
 }
 
+/**
+ * Waits for the queue to go idle, then destroys the device. Work still running when a process or test worker tears
+ * down races the driver's own teardown (Mesa's lavapipe runs it on its threads), so every owner of a device ends
+ * with this rather than leaving the device to the garbage collector. A lost device is only destroyed.
+ */
+export async function closeGpu(gpu: Gpu): Promise<void> {
+  try {
+    await gpu.device.queue.onSubmittedWorkDone();
+  } catch { /* lost or already destroyed: nothing is running */ }
+  gpu.pool.destroy();
+  gpu.device.destroy();
+}
+
 let shared: Promise<Gpu | null> | undefined;
 
 /**

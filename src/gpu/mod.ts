@@ -2,6 +2,7 @@
 export {
   type AdapterSummary,
   adapterSummary,
+  closeGpu,
   type DevicePreference,
   type Gpu,
   GpuError,

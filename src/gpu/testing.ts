@@ -19,7 +19,23 @@ export function gpuTest(name: string, fn: (gpu: Gpu) => Promise<void> | void): v
     ignore: testGpu === null,
     sanitizeOps: false,
     sanitizeResources: false,
-    fn: () => fn(testGpu!),
+    fn: async () => {
+      try {
+        await fn(testGpu!);
+      } finally {
+        // A test leaves no work running: a test module's worker that tears down while lavapipe still executes
+        // its commands can take the whole test process down at exit.
+        await testGpu!.device.queue.onSubmittedWorkDone();
+      }
+    },
+  });
+}
+
+if (testGpu) {
+  // The module's tests are done: free the device now rather than when the worker's isolate goes away.
+  globalThis.addEventListener("unload", () => {
+    testGpu!.pool.destroy();
+    testGpu!.device.destroy();
   });
 }
 

@@ -5,7 +5,7 @@
  * samples, checkpoints, resume and Ctrl-C live here; tracking hooks in through `hooks`.
  */
 import type { Config } from "../config/mod.ts";
-import { CommandBatch, type Gpu, openGpu, readBuffer, upload } from "../gpu/mod.ts";
+import { closeGpu, CommandBatch, type Gpu, openGpu, readBuffer, upload } from "../gpu/mod.ts";
 import {
   BatchSampler,
   type BatchSamplerState,
@@ -119,9 +119,24 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const t = config.training;
   const log = opts.hooks?.log ?? ((line: string) => console.log(line));
   const { runName, resumeFrom } = await resolveRun(opts, log);
-  const ckptDir = `${t.checkpoint_dir}/${runName}`;
-
   const gpu = await openGpu(t.device);
+  try {
+    return await trainOn(gpu, opts, runName, resumeFrom, log);
+  } finally {
+    await closeGpu(gpu); // also after a failure or an interrupt: nothing may still run when the process exits
+  }
+}
+
+async function trainOn(
+  gpu: Gpu,
+  opts: TrainOptions,
+  runName: string,
+  resumeFrom: string | undefined,
+  log: (line: string) => void,
+): Promise<TrainResult> {
+  const { config } = opts;
+  const t = config.training;
+  const ckptDir = `${t.checkpoint_dir}/${runName}`;
   const amp = resolveAmpDtype(t, gpu);
   if (amp.warning) log(`warning: ${amp.warning}`);
   const T = config.model.max_seq_len;
@@ -325,7 +340,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   inference?.destroy(true);
   optimizer.destroy();
   engine.destroy();
-  gpu.device.destroy();
   return { runName, runId, steps: step, interrupted, finalValLoss: lastEval?.loss, modelDir, checkpoint };
 }
 
