@@ -227,6 +227,30 @@ Deno.test({
       await page.click("text=Charts");
       await page.waitForSelector('.chart-plot[data-metric="loss"][data-rendered] canvas');
       await page.screenshot({ path: `${SHOTS}/charts.png`, fullPage: true });
+
+      // live charts: a tag change re-fetches no chart; a new point re-fetches the chart of its metric
+      const seriesRequests: string[] = [];
+      page.on("request", (r) => {
+        if (r.url().includes("/metric-series")) seriesRequests.push(r.url());
+      });
+      const changed = () =>
+        page.waitForResponse(
+          async (r) => r.url().includes("/api/storyteller/changes") && (await r.json()).runs?.length > 0,
+          { timeout: 10_000 },
+        );
+      const tagSeen = changed();
+      await fx.store.setTag(fx.running, "phase", "warmup");
+      await tagSeen;
+      await new Promise((r) => setTimeout(r, 300)); // the merged runs render
+      assert.deepEqual(seriesRequests, []);
+      const before = await page.getAttribute('.chart-plot[data-metric="loss"]', "data-rendered");
+      await fx.store.logMetric(fx.running, "loss", 1.5, { step: 2 });
+      await page.waitForFunction(
+        (b) => document.querySelector('.chart-plot[data-metric="loss"]')?.getAttribute("data-rendered") !== b,
+        before,
+        { timeout: 10_000 },
+      );
+      assert.equal(seriesRequests.length, 1, seriesRequests.join("\n"));
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();

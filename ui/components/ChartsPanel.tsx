@@ -3,7 +3,7 @@
  * parallel coordinates of chosen params → a metric. Used by an experiment's Charts tab and by Compare.
  */
 import type { ChartSettings } from "../lib/url_state.ts";
-import { availableColumns, type Run } from "../lib/runs.ts";
+import { availableColumns, metricVersion, type Run } from "../lib/runs.ts";
 import { colorAt } from "../lib/colors.ts";
 import { defaultChartKeys, orderMetrics } from "../lib/families.ts";
 import { LineChart } from "./LineChart.tsx";
@@ -19,7 +19,6 @@ interface Props {
   settings: ChartSettings;
   onSettings: (s: ChartSettings) => void;
   onOpen: (runId: string) => void;
-  tick?: number;
 }
 
 /** Chart controls shared by every line chart: x axis, log scale, smoothing. */
@@ -87,7 +86,7 @@ function Select({ label, value, options, onChange }: {
 }
 
 /** The panel component. */
-export function ChartsPanel({ runs, population, settings, onSettings, onOpen, tick }: Props) {
+export function ChartsPanel({ runs, population, settings, onSettings, onOpen }: Props) {
   const pop = population ?? runs;
   const avail = availableColumns(pop);
   const chosen = settings.metrics.filter((k) => avail.metrics.includes(k));
@@ -140,7 +139,7 @@ export function ChartsPanel({ runs, population, settings, onSettings, onOpen, ti
             metric={m}
             runs={runsWith(m)}
             settings={settings}
-            tick={tick}
+            version={metricVersion(shown, [m])}
           />
         ))}
       </div>

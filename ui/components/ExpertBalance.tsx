@@ -3,7 +3,7 @@
  * busiest expert against the even share, the balance metric, and a chart overlaying every expert's fraction
  * over time with the even share dashed, so an expert that takes most tokens stands out at a glance.
  */
-import type { Run } from "../lib/runs.ts";
+import { metricVersion, type Run } from "../lib/runs.ts";
 import type { ChartSettings } from "../lib/url_state.ts";
 import { expertShare, type MoeLayerKeys, moeLayers } from "../lib/families.ts";
 import { colorAt } from "../lib/colors.ts";
@@ -13,7 +13,6 @@ import { LineChart } from "./LineChart.tsx";
 interface Props {
   run: Run;
   settings: ChartSettings;
-  tick?: number;
 }
 
 /** The run's router top-k (param `model.moe.top_k`; 1 when not logged). */
@@ -21,7 +20,7 @@ const topKOf = (run: Run) => Number(run.data.params["model.moe.top_k"]) || 1;
 
 const pct = (f: number) => `${(f * 100).toFixed(f < 0.1 ? 1 : 0)}%`;
 
-function Layer({ run, layer, settings, tick }: Props & { layer: MoeLayerKeys }) {
+function Layer({ run, layer, settings }: Props & { layer: MoeLayerKeys }) {
   const m = run.data.metrics;
   const fractions = layer.experts.map((k) => m[k]?.value);
   const share = expertShare(fractions, topKOf(run));
@@ -71,14 +70,14 @@ function Layer({ run, layer, settings, tick }: Props & { layer: MoeLayerKeys }) 
         reference={share ? { value: share.uniform, label: "even share" } : undefined}
         fromZero
         settings={settings}
-        tick={tick}
+        version={metricVersion([run], layer.experts)}
       />
     </div>
   );
 }
 
 /** The expert-balance section; nothing for a dense run. */
-export function ExpertBalance({ run, settings, tick }: Props) {
+export function ExpertBalance({ run, settings }: Props) {
   const layers = moeLayers(Object.keys(run.data.metrics));
   if (!layers.length) return null;
   const lopsided = layers.filter((l) =>
@@ -96,7 +95,7 @@ export function ExpertBalance({ run, settings, tick }: Props) {
           : "Fraction of routed tokens per expert (latest step in the bar, history in the chart)."}
       </p>
       <div class="chart-grid">
-        {layers.map((l) => <Layer key={l.layer} run={run} layer={l} settings={settings} tick={tick} />)}
+        {layers.map((l) => <Layer key={l.layer} run={run} layer={l} settings={settings} />)}
       </div>
     </section>
   );

@@ -34,8 +34,8 @@ interface Props {
   /** The y axis starts at 0 (shares, so a 2× share looks 2× as high). */
   fromZero?: boolean;
   settings: Pick<ChartSettings, "xAxis" | "logScale" | "smoothing">;
-  /** Changes when the runs logged more (live updates): data is re-fetched, zoom kept. */
-  tick?: number;
+  /** Changes when the lines' runs logged more (metricVersion): data is re-fetched, zoom kept. */
+  version?: string;
   height?: number;
 }
 
@@ -100,13 +100,15 @@ const axisWidth = (values: string[] | undefined) =>
 
 /** The chart component. */
 export function LineChart(
-  { metric, runs, lines: given, reference, fromZero, settings, tick = 0, height = 240 }: Props,
+  { metric, runs, lines: given, reference, fromZero, settings, version = "", height = 240 }: Props,
 ) {
   const lines = given ?? runs.map((r) => ({ ...r, key: metric }));
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const range = useRef<Range>(undefined);
   const loaded = useRef(false);
+  /** The series last fetched: smoothing is applied to them again without a request. */
+  const fetched = useRef<SeriesData[] | null>(null);
   const [status, setStatus] = useState("");
   const [error, setError] = useState("");
   const runKey = lines.map((r) => `${r.id}\0${r.key}`).join(",") + `\0${reference?.value}`;
@@ -136,6 +138,7 @@ export function LineChart(
         )
       ))).flat();
       if (plot.current !== u) return;
+      fetched.current = series;
       const data = alignSeries(series, lines, settings, reference?.value);
       u.setData(data, !keepScale);
       const total = series.reduce((a, s) => a + s.total, 0);
@@ -229,12 +232,22 @@ export function LineChart(
     };
   }, [metric, runKey, settings.xAxis, settings.logScale, height, fromZero]);
 
-  // Smoothing and live data only re-fetch; the zoom window stays.
-  const first = useRef(true);
+  // New points re-fetch; smoothing re-draws what was fetched. The zoom window stays either way.
+  const firstVersion = useRef(true);
   useEffect(() => {
-    if (first.current) first.current = false;
+    if (firstVersion.current) firstVersion.current = false;
     else load(range.current !== undefined);
-  }, [tick, settings.smoothing]);
+  }, [version]);
+  const firstSmoothing = useRef(true);
+  useEffect(() => {
+    if (firstSmoothing.current) firstSmoothing.current = false;
+    else if (plot.current && fetched.current) {
+      plot.current.setData(
+        alignSeries(fetched.current, lines, settings, reference?.value),
+        range.current === undefined,
+      );
+    }
+  }, [settings.smoothing]);
 
   return (
     <div class="chart">

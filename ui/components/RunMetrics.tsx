@@ -3,7 +3,7 @@
  * a checkbox per metric and that family's charts. train/ and val/ are charted (and open) by default, the rest
  * on demand; the choice lives in the URL (`m=`, `m=-` for none).
  */
-import type { Run } from "../lib/runs.ts";
+import { metricVersion, type Run } from "../lib/runs.ts";
 import type { ChartSettings } from "../lib/url_state.ts";
 import { chartedByDefault, defaultChartKeys, familyLabel, groupMetrics } from "../lib/families.ts";
 import { formatNumber } from "../lib/format.ts";
@@ -17,11 +17,10 @@ interface Props {
   run: Run;
   settings: ChartSettings;
   onSettings: (s: ChartSettings) => void;
-  tick?: number;
 }
 
 /** The metrics section of the run page. */
-export function RunMetrics({ run, settings, onSettings, tick }: Props) {
+export function RunMetrics({ run, settings, onSettings }: Props) {
   const i = run.info;
   const keys = Object.keys(run.data.metrics);
   const families = groupMetrics(keys);
@@ -91,7 +90,13 @@ export function RunMetrics({ run, settings, onSettings, tick }: Props) {
             {charted.length > 0 && (
               <div class="chart-grid">
                 {charted.map((k) => (
-                  <LineChart key={k} metric={k} runs={chartRun} settings={settings} tick={tick} />
+                  <LineChart
+                    key={k}
+                    metric={k}
+                    runs={chartRun}
+                    settings={settings}
+                    version={metricVersion([run], [k])}
+                  />
                 ))}
               </div>
             )}

@@ -8,6 +8,7 @@ import {
   columnValue,
   filterRuns,
   mergeRuns,
+  metricVersion,
   type Run,
   runFromJson,
   sortRuns,
@@ -62,6 +63,24 @@ Deno.test("sortRuns: numeric params numerically, missing values last both ways",
   assert.equal(by("param:opt", false), "acdb");
   assert.equal(by("attr:start", true), "dabc");
   assert.equal(columnValue(runs[0], "attr:name"), "run-a");
+});
+
+Deno.test("metricVersion changes with the charted metrics only", () => {
+  const before = metricVersion(runs, ["loss"]);
+  assert.equal(before, metricVersion(runs.map((r) => ({ ...r })), ["loss"]), "same points, same version");
+  const aMoreVal = run("a", 3, { lr: "0.01", opt: "adam" }, { loss: 2.5, "val/loss": 2 });
+  assert.equal(metricVersion([aMoreVal, ...runs.slice(1)], ["loss"]), before, "another metric logged");
+  assert.notEqual(
+    metricVersion([aMoreVal, ...runs.slice(1)], ["val/loss"]),
+    metricVersion(runs, ["val/loss"]),
+  );
+  const aMoreLoss = run("a", 3, { lr: "0.01", opt: "adam" }, { loss: 2.4 });
+  assert.notEqual(
+    metricVersion([aMoreLoss, ...runs.slice(1)], ["loss"]),
+    before,
+    "the charted metric logged",
+  );
+  assert.notEqual(metricVersion(runs.slice(1), ["loss"]), before, "a run left the chart");
 });
 
 Deno.test("availableColumns and mergeRuns", () => {

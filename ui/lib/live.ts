@@ -8,8 +8,6 @@ import { mergeRuns, type Run } from "./runs.ts";
 export interface LiveState {
   runs: Run[];
   loading: boolean;
-  /** Bumped whenever polled changes arrive (charts re-fetch on it). */
-  tick: number;
   error?: string;
 }
 
@@ -28,7 +26,7 @@ export function watchRuns(
 ): () => void {
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let state: LiveState = { runs: [], loading: true, tick: 0 };
+  let state: LiveState = { runs: [], loading: true };
   const set = (patch: Partial<LiveState>) => {
     if (stopped) return;
     state = { ...state, ...patch };
@@ -77,7 +75,6 @@ export function watchRuns(
             const gone = [...c.removed, ...c.runs.filter((r) => !keep(r)).map((r) => r.info.runId)];
             set({
               runs: mergeRuns(state.runs, c.runs.filter(keep), gone),
-              tick: state.tick + 1,
               error: undefined,
             });
             cursor = { epoch: c.epoch, version: c.version };

@@ -188,3 +188,18 @@ export function mergeRuns(runs: Run[], updates: Run[], removed: string[] = []): 
   }
   return out;
 }
+
+/**
+ * What a chart of `keys` over `runs` shows as of the runs' latest points: it changes when any of those metrics
+ * logged more, and not when another metric or a tag did, so a live update re-fetches only the charts it touches.
+ */
+export function metricVersion(runs: Run[], keys: string[]): string {
+  const parts: string[] = [];
+  for (const r of runs) {
+    for (const k of keys) {
+      const m = r.data.metrics[k];
+      parts.push(m ? `${m.timestamp}:${m.step}:${m.value}` : "-");
+    }
+  }
+  return parts.join(",");
+}

@@ -23,7 +23,6 @@ export function ComparePage({ params, navigate }: Props) {
   const chart = readChart(params);
   const [runs, setRuns] = useState<Run[] | null>(null);
   const [error, setError] = useState("");
-  const [tick, setTick] = useState(0);
   const idsKey = ids.join(",");
   const setParams = (p: Record<string, string | undefined>) =>
     navigate(
@@ -33,14 +32,15 @@ export function ComparePage({ params, navigate }: Props) {
 
   useEffect(() => {
     let stop = false;
+    let running = false; // the interval's own copy: `runs` in this closure stays the first render's null
     const load = () =>
       Promise.all(ids.map(api.getRun)).then((rs) => {
         if (stop) return;
         setRuns(rs);
-        if (rs.some((r) => r.info.status === "RUNNING")) setTick((n) => n + 1);
+        running = rs.some((r) => r.info.status === "RUNNING");
       }, (e) => setError(e.message));
     load();
-    const t = setInterval(() => runs?.some((r) => r.info.status === "RUNNING") && load(), 3000);
+    const t = setInterval(() => running && load(), 3000);
     return () => {
       stop = true;
       clearInterval(t);
@@ -107,7 +107,6 @@ export function ComparePage({ params, navigate }: Props) {
         settings={chart}
         onSettings={(c) => setParams(writeChart(c))}
         onOpen={(id) => navigate(formatHash(["runs", id]), false)}
-        tick={tick}
       />
     </div>
   );

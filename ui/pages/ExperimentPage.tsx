@@ -33,12 +33,12 @@ function download(name: string, text: string, type: string) {
 
 /** The experiment page. */
 export function ExperimentPage({ view, experiments, navigate, onError }: Props) {
-  const [live, setLive] = useState<LiveState>({ runs: [], loading: true, tick: 0 });
+  const [live, setLive] = useState<LiveState>({ runs: [], loading: true });
   const filterRef = useRef<HTMLInputElement>(null);
   const idsKey = view.experimentIds.join(",");
 
   useEffect(() => {
-    setLive({ runs: [], loading: true, tick: 0 });
+    setLive({ runs: [], loading: true });
     return watchRuns(view.experimentIds, view.showDeleted, setLive);
   }, [idsKey, view.showDeleted]);
 
@@ -208,7 +208,6 @@ export function ExperimentPage({ view, experiments, navigate, onError }: Props) 
             settings={view.chart}
             onSettings={(chart) => set({ chart })}
             onOpen={(id) => navigate(formatHash(["runs", id]), false)}
-            tick={live.tick}
           />
         )}
     </div>

@@ -157,8 +157,8 @@ export function RunPage({ runId, experiments, params, navigate, onError }: Props
         </table>
       </section>
       <Notes run={run} onSaved={reload} onError={onError} />
-      <RunMetrics run={run} settings={chart} onSettings={setChart} tick={tick} />
-      <ExpertBalance run={run} settings={chart} tick={tick} />
+      <RunMetrics run={run} settings={chart} onSettings={setChart} />
+      <ExpertBalance run={run} settings={chart} />
       <Samples key={i.runId} runId={i.runId} prompt={p["training.sample_prompt"]} tick={tick} />
       <Params params={p} />
       <Tags run={run} onChanged={reload} onError={onError} />
