@@ -3,7 +3,8 @@
  * (`/api/storyteller/…`: downsampled metric histories, live updates). Mounted by the tracking server.
  */
 import { Hono } from "hono";
-import { httpStatusOf, type TrackingClient, TrackingError } from "../tracking/mod.ts";
+import type { TrackingClient } from "../tracking/mod.ts";
+import { renderError } from "./errors.ts";
 import appJs from "../../ui/dist/app.js" with { type: "text" };
 import appCss from "../../ui/dist/app.css" with { type: "text" };
 import { seriesApp, type SeriesCache } from "./ui_series.ts";
@@ -56,17 +57,7 @@ export const UI_CSP =
 /** The UI sub-app; the server mounts it at `/`. */
 export function uiApp(ctx: UiContext): Hono {
   const app = new Hono();
-  app.onError((err, c) => {
-    if (err instanceof TrackingError) {
-      return c.json(
-        { error_code: err.code, message: err.hint ? `${err.message}\n${err.hint}` : err.message },
-        {
-          status: httpStatusOf(err.code) as 400,
-        },
-      );
-    }
-    return c.json({ error_code: "INTERNAL_ERROR", message: String((err as Error)?.message ?? err) }, 500);
-  });
+  app.onError(renderError); // the API's own error shape, hints included
   app.get("/", (c) => {
     c.header("Content-Security-Policy", UI_CSP);
     c.header("Cache-Control", "no-cache");
