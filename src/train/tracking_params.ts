@@ -57,13 +57,26 @@ export function startParams(
   return Object.entries(params).map(([key, v]) => ({ key, value: String(v).slice(0, MAX_PARAM_VAL_LENGTH) }));
 }
 
-/** The OS user, as MLflow's `mlflow.user` tag holds it. */
-export function userName(): string {
-  try {
-    return Deno.env.get("USER") || Deno.env.get("USERNAME") || "unknown";
-  } catch {
-    return "unknown";
+/**
+ * The OS user, as MLflow's `mlflow.user` tag holds it: Python's getpass.getuser() order (LOGNAME, USER, LNAME,
+ * USERNAME), then the passwd entry of the process's uid where the environment names nobody (containers, cron).
+ */
+export function userName(env: (name: string) => string | undefined = (n) => Deno.env.get(n)): string {
+  for (const name of ["LOGNAME", "USER", "LNAME", "USERNAME"]) {
+    try {
+      const v = env(name);
+      if (v) return v;
+    } catch { /* no env permission for this one */ }
   }
+  try {
+    const uid = Deno.uid();
+    if (uid !== null) {
+      const entry = Deno.readTextFileSync("/etc/passwd").split("\n").map((l) => l.split(":"))
+        .find((f) => f.length > 2 && f[2] === String(uid));
+      if (entry?.[0]) return entry[0];
+    }
+  } catch { /* no passwd file, or no permission to read it */ }
+  return "unknown";
 }
 
 /** The git commit and branch of storyteller's source when it runs from a checkout (not from a compiled binary). */
