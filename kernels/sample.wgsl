@@ -6,16 +6,28 @@
 // gather reads it (ids[dst]), so a chunk of decode steps needs no host round trip; DECODE also advances the
 // sequence's position and RNG counter, which also moves its output row, so every step of a chunk replays the
 // same dispatch. A CTRL-style repetition penalty first rescales, in place, the logits of the ids set in the
-// slot's seen-token bitmap (prompt and generated ids); the sampled id joins the bitmap. Twin:
-// src/reference/sample.ts (same kept set and pick; sums may round differently).
+// slot's seen-token bitmap (prompt and generated ids); presence and frequency penalties then subtract from the
+// logits of the ids this request has generated (per-slot counts after the bitmap); the sampled id joins both.
+// With logprobs asked, the log-softmax of the raw row (before any penalty or temperature) gives the sampled id's
+// log-probability and the top-n ids, written as one record per output row after the ids (the penalties keep the
+// raw logits they rescale in `raw`). prompt_logprobs scores prefill rows the same way, each at its next prompt
+// id. Twin: src/reference/sample.ts (same kept set and pick; sums may round differently).
 override WG: u32 = 256u;
 override DECODE: bool = true;
 
+const LPN: u32 = 5u; // most top entries per logprob record (OpenAI's limit)
+const LPW: u32 = 11u; // u32 words per record: [logprob, LPN ids, LPN logprobs] (f32 as bits)
+const NO_TARGET: u32 = 0xffffffffu;
+
 struct Params {
   V: u32,
-  S: u32, // sequences (workgroups)
+  S: u32, // sequences (workgroups); prompt_logprobs: rows of this piece
   step: u32, // output row of counter == start: out[(step + counter − start)·S + s]
-  words: u32, // u32 words per seen bitmap: ⌈V/32⌉
+  words: u32, // u32 words per seen bitmap: ⌈V/32⌉; a slot's state is words + V u32 (bitmap, then counts)
+  lp_base: u32, // out[lp_base + r·LPW ..]: the logprob record of output r (prompt_logprobs: of row row0 + r)
+  row0: u32, // prompt_logprobs: the piece's first prefill row
+  top_n: u32, // prompt_logprobs: top entries per record
+  _pad: u32,
 }
 
 struct Spec {
@@ -27,6 +39,10 @@ struct Spec {
   top_p: f32, // ≥ 1: off
   start: u32, // counter at output row `step`
   penalty: f32, // repetition penalty: seen logits l > 0 become l/penalty, others l·penalty; 1 or ≤ 0: off
+  presence: f32, // generated ids (count c > 0): l −= presence + frequency·c; both 0: off
+  frequency: f32,
+  logprobs: u32, // 0: off; else 1 + the top entries to record
+  _pad: u32,
 }
 
 struct Row {
@@ -40,7 +56,9 @@ struct Row {
 @group(0) @binding(3) var<storage, read_write> out: array<u32>; // (steps,S) sampled ids
 @group(0) @binding(4) var<storage, read_write> rows: array<Row>; // next step's rows (DECODE advances pos)
 @group(0) @binding(5) var<uniform> p: Params;
-@group(0) @binding(6) var<storage, read_write> seen: array<u32>; // (slots, words) bitmap of ids in each slot
+@group(0) @binding(6) var<storage, read_write> seen: array<u32>; // (slots, words + V): bitmap, generated counts
+@group(0) @binding(7) var<storage, read_write> raw: array<f32>; // (S,V) raw logits of penalized ids (logprobs)
+@group(0) @binding(8) var<storage, read_write> targets: array<u32>; // (rows) prompt_logprobs: next prompt id
 
 var<workgroup> red_f: array<f32, WG>;
 var<workgroup> red_u: array<u32, WG>;
@@ -79,6 +97,66 @@ fn sum_u(tid: u32, v: u32) -> u32 {
   let r = red_u[0];
   workgroupBarrier();
   return r;
+}
+
+// Workgroup argmax of each thread's candidate (value v at index i; i == none: no candidate), ties to the lower
+// index: (index, value bits), `none` when no thread had one.
+fn arg_max(tid: u32, v: f32, i: u32, none: u32) -> vec2<u32> {
+  red_f[tid] = v;
+  red_u[tid] = i;
+  workgroupBarrier();
+  for (var w = WG / 2u; w > 0u; w /= 2u) {
+    if (tid < w) {
+      let ob = red_f[tid + w];
+      let oi = red_u[tid + w];
+      if (oi != none && (red_u[tid] == none || ob > red_f[tid] || (ob == red_f[tid] && oi < red_u[tid]))) {
+        red_f[tid] = ob;
+        red_u[tid] = oi;
+      }
+    }
+    workgroupBarrier();
+  }
+  let r = vec2<u32>(red_u[0], bitcast<u32>(red_f[0]));
+  workgroupBarrier();
+  return r;
+}
+
+var<workgroup> top_i: array<u32, LPN>; // the row's n largest raw logits, in order (row_stats)
+var<workgroup> top_v: array<f32, LPN>;
+
+// log Σ exp of the raw row (its log-softmax normalizer) and its n ≤ LPN largest entries into top_i/top_v
+// (ties to the lower index), by n argmax rounds that skip the ids already taken.
+fn row_stats(tid: u32, base: u32, lo: u32, hi: u32, V: u32, n: u32) -> f32 {
+  var m = 0.0;
+  for (var j = 0u; j < max(n, 1u); j++) {
+    var best = 0.0;
+    var bi = V;
+    for (var i = lo; i < hi; i++) {
+      var taken = false;
+      for (var k = 0u; k < j; k++) { taken = taken || top_i[k] == i; }
+      let l = logits[base + i];
+      if (!taken && (bi == V || l > best)) { best = l; bi = i; }
+    }
+    let r = arg_max(tid, best, bi, V);
+    if (tid == 0u && j < LPN) {
+      top_i[j] = r.x;
+      top_v[j] = bitcast<f32>(r.y);
+    }
+    if (j == 0u) { m = bitcast<f32>(r.y); }
+    workgroupBarrier();
+  }
+  var part = 0.0;
+  for (var i = lo; i < hi; i++) { part += exp(logits[base + i] - m); }
+  return m + log(sum_f(tid, part));
+}
+
+// Thread 0: the logprob record at out[o]: lp, then the n top ids and their log-probabilities (norm: log Σ exp).
+fn write_record(o: u32, lp: f32, n: u32, norm: f32) {
+  out[o] = bitcast<u32>(lp);
+  for (var j = 0u; j < min(n, LPN); j++) {
+    out[o + 1u + j] = top_i[j];
+    out[o + 1u + LPN + j] = bitcast<u32>(top_v[j] - norm);
+  }
 }
 
 const MAXC: u32 = 256u; // candidates the single-thread finish handles
@@ -213,13 +291,23 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let per = (V + WG - 1u) / WG;
   let lo = min(V, tid * per);
   let hi = min(V, lo + per);
-  let seen_base = rows[spec.dst].slot * p.words;
-  if (spec.penalty > 0.0 && spec.penalty != 1.0) {
+  let state = rows[spec.dst].slot * (p.words + V); // bitmap at state, counts at state + words
+  // Logprobs read the raw row, so they come before the penalties rescale it in place.
+  var norm = 0.0;
+  if (spec.logprobs > 0u) { norm = row_stats(tid, base, lo, hi, V, spec.logprobs - 1u); }
+  let rep = spec.penalty > 0.0 && spec.penalty != 1.0;
+  let pf = spec.presence != 0.0 || spec.frequency != 0.0;
+  if (rep || pf) {
     for (var i = lo; i < hi; i++) {
-      if (((seen[seen_base + i / 32u] >> (i % 32u)) & 1u) != 0u) {
-        let l = logits[base + i];
-        logits[base + i] = select(l * spec.penalty, l / spec.penalty, l > 0.0);
-      }
+      let hit = rep && seen_bit(state, i);
+      var c = 0u;
+      if (pf) { c = seen[state + p.words + i]; }
+      if (!hit && c == 0u) { continue; }
+      var l = logits[base + i];
+      if (spec.logprobs > 0u) { raw[base + i] = l; } // penalized(state, i, …) holds: the record reads it back
+      if (hit) { l = select(l * spec.penalty, l / spec.penalty, l > 0.0); }
+      if (c > 0u) { l -= spec.presence + spec.frequency * f32(c); }
+      logits[base + i] = l;
     }
   }
   storageBarrier(); // thread 0's top-k finish reads every thread's range
@@ -231,23 +319,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let l = logits[base + i];
     if (l > best || bi == V) { best = l; bi = i; }
   }
-  red_f[tid] = best;
-  red_u[tid] = bi;
-  workgroupBarrier();
-  for (var w = WG / 2u; w > 0u; w /= 2u) {
-    if (tid < w) {
-      let ob = red_f[tid + w];
-      let oi = red_u[tid + w];
-      if (oi != V && (red_u[tid] == V || ob > red_f[tid] || (ob == red_f[tid] && oi < red_u[tid]))) {
-        red_f[tid] = ob;
-        red_u[tid] = oi;
-      }
-    }
-    workgroupBarrier();
-  }
-  let max_l = red_f[0];
-  var token = red_u[0];
-  workgroupBarrier();
+  let am = arg_max(tid, best, bi, V);
+  let max_l = bitcast<f32>(am.y);
+  var token = am.x;
 
   if (spec.temperature > 0.0) {
     // Fast path for small top-k: radix-select the threshold, then one thread finishes over ≤ MAXC candidates.
@@ -333,12 +407,48 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   }
 
   if (tid == 0u) {
+    let r = (p.step + spec.counter - spec.start) * p.S + s;
     ids[spec.dst] = token;
-    out[(p.step + spec.counter - spec.start) * p.S + s] = token;
-    seen[seen_base + token / 32u] |= 1u << (token % 32u);
+    out[r] = token;
+    if (spec.logprobs > 0u) {
+      var l = logits[base + token];
+      if ((rep || pf) && penalized(state, token, rep, pf)) { l = raw[base + token]; }
+      write_record(p.lp_base + r * LPW, l - norm, spec.logprobs - 1u, norm);
+    }
+    seen[state + token / 32u] |= 1u << (token % 32u);
+    if (pf) { seen[state + p.words + token] += 1u; }
     if (DECODE) {
       rows[spec.dst].pos += 1u;
       specs[s].counter = spec.counter + 1u;
     }
   }
+}
+
+fn seen_bit(state: u32, i: u32) -> bool {
+  return ((seen[state + i / 32u] >> (i % 32u)) & 1u) != 0u;
+}
+
+// Whether a penalty touches id i: the repetition penalty every seen id, presence/frequency the generated ones.
+fn penalized(state: u32, i: u32, rep: bool, pf: bool) -> bool {
+  return (rep && seen_bit(state, i)) || (pf && seen[state + p.words + i] > 0u);
+}
+
+var<workgroup> target_w: u32;
+
+// One workgroup per prefill row of this piece (logits (S,V) = the rows' head outputs): the record of the row's
+// next prompt id targets[row0 + r] at out[lp_base + (row0 + r)·LPW]; rows without one (NO_TARGET) are skipped.
+@compute @workgroup_size(WG)
+fn prompt_logprobs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let tid = lid.x;
+  let row = p.row0 + wid.x;
+  if (tid == 0u) { target_w = targets[row]; }
+  let next = workgroupUniformLoad(&target_w);
+  if (next == NO_TARGET) { return; }
+  let V = p.V;
+  let base = wid.x * V;
+  let per = (V + WG - 1u) / WG;
+  let lo = min(V, tid * per);
+  let hi = min(V, lo + per);
+  let norm = row_stats(tid, base, lo, hi, V, p.top_n);
+  if (tid == 0u) { write_record(p.lp_base + row * LPW, logits[base + next] - norm, p.top_n, norm); }
 }

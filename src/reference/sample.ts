@@ -1,7 +1,9 @@
 /**
  * Plain TypeScript twin of kernels/sample.wgsl: the GPU sampling contract (greedy argmax, or temperature with
  * top-k and top-p thresholds found by bitwise search over order-preserving float keys, then an index-order pick
- * with a counter-based per-sequence RNG; the repetition penalty applied before). Not the host sampler of src/model/generate.ts (it sorts instead).
+ * with a counter-based per-sequence RNG; the repetition penalty, then the presence and frequency penalties,
+ * applied before) and the logprob records (log-softmax of the raw logits, top-n). Not the host sampler of
+ * src/model/generate.ts (it sorts instead).
  */
 
 /** One sequence's sampling settings, as the kernel reads them. */
@@ -17,6 +19,9 @@ export interface SampleSpec {
   counter: number;
   /** CTRL-style penalty on tokens already in the sequence (see applyRepetitionPenalty); 1 or absent: off. */
   repetitionPenalty?: number;
+  /** OpenAI's penalties on the ids generated so far (see applyPresenceFrequency); 0 or absent: off. */
+  presencePenalty?: number;
+  frequencyPenalty?: number;
 }
 
 /**
@@ -38,6 +43,50 @@ export function applyRepetitionPenalty(
     out[id] = l > 0 ? l / p : l * p;
   }
   return out;
+}
+
+/**
+ * Logits after OpenAI's presence and frequency penalties, as vLLM applies them after the repetition penalty: each
+ * id generated c > 0 times (`generated` lists the sequence's generated ids, repeats included; not the prompt) has
+ * presence + frequency·c subtracted, in f32 as the kernel computes it. Negative values reward repeats.
+ */
+export function applyPresenceFrequency(
+  logits: Float32Array,
+  generated: Iterable<number>,
+  presence: number,
+  frequency: number,
+): Float32Array {
+  const out = Float32Array.from(logits);
+  if (presence === 0 && frequency === 0) return out;
+  const counts = new Map<number, number>();
+  for (const id of generated) if (id >= 0 && id < out.length) counts.set(id, (counts.get(id) ?? 0) + 1);
+  const p = Math.fround(presence);
+  const f = Math.fround(frequency);
+  for (const [id, c] of counts) out[id] = out[id] - Math.fround(p + Math.fround(f * c));
+  return out;
+}
+
+/** A sampled (or prompt) token's log-probability and the most likely ids at its position, best first. */
+export interface TokenLogprob {
+  logprob: number;
+  top: { id: number; logprob: number }[];
+}
+
+/**
+ * The logprob record the kernel writes for `token` over one row of raw logits (V): log-softmax(logits)[token] and
+ * the n largest entries (ties to the lower index), computed in f64.
+ */
+export function logprobsReference(logits: Float32Array, token: number, n: number): TokenLogprob {
+  let max = -Infinity;
+  for (const l of logits) max = Math.max(max, l);
+  let sum = 0;
+  for (const l of logits) sum += Math.exp(l - max);
+  const norm = max + Math.log(sum);
+  const order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a] || a - b);
+  return {
+    logprob: logits[token] - norm,
+    top: order.slice(0, n).map((id) => ({ id, logprob: logits[id] - norm })),
+  };
 }
 
 /** PCG hash (O'Neill's RXS-M-XS output on one LCG step), as the WGSL computes it in u32 arithmetic. */

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { randomArray } from "../gpu/testing.ts";
 import {
+  applyPresenceFrequency,
   applyRepetitionPenalty,
   keptSet,
+  logprobsReference,
   orderedKey,
   pcgHash,
   sampleReference,
@@ -80,4 +82,37 @@ Deno.test("the repetition penalty divides seen positive logits and multiplies se
   assert.equal(sampleReference(logits, spec), 3);
   assert.equal(sampleReference(applyRepetitionPenalty(logits, [3], 2.5), spec), 0);
   assert.equal(sampleReference(applyRepetitionPenalty(logits, [3], 1.4), spec), 3);
+});
+
+Deno.test("presence and frequency penalties subtract presence + frequency·count from generated ids only", () => {
+  const logits = Float32Array.of(2, -1, 0, 3, -0.5, 1.5);
+  // id 3 generated 3 times, id 1 once, id 9 and -1 out of range; ids 0, 2, 4, 5 never generated.
+  const out = applyPresenceFrequency(logits, [3, 1, 3, 3, 9, -1], 0.5, 0.25);
+  assert.deepEqual([...out], [2, -1.75, 0, 1.75, -0.5, 1.5]);
+  assert.deepEqual([...logits], [2, -1, 0, 3, -0.5, 1.5], "the input is left alone");
+  assert.deepEqual([...applyPresenceFrequency(logits, [3, 1], 0, 0)], [...logits]);
+  // Negative values reward repeats; they stack with the repetition penalty applied first.
+  assert.deepEqual([...applyPresenceFrequency(logits, [5, 5], -1, -0.5)], [2, -1, 0, 3, -0.5, 3.5]);
+  const both = applyPresenceFrequency(applyRepetitionPenalty(logits, [3, 1], 2), [3], 1, 0);
+  assert.deepEqual([...both], [2, -2, 0, 0.5, -0.5, 1.5]);
+  const spec = { temperature: 0, topK: 0, topP: 1, seed: 0, counter: 0 };
+  assert.equal(sampleReference(logits, spec), 3);
+  assert.equal(sampleReference(applyPresenceFrequency(logits, [3, 3], 0.2, 0.5), spec), 0);
+});
+
+Deno.test("logprob records: log-softmax of the row, the top n best first with ties to the lower id", () => {
+  const logits = Float32Array.of(1, 3, -2, 3, 0.5, 2);
+  const r = logprobsReference(logits, 4, 3);
+  const z = Array.from(logits, (l) => Math.exp(l)).reduce((a, b) => a + b, 0);
+  assert(Math.abs(r.logprob - (0.5 - Math.log(z))) < 1e-12);
+  assert.deepEqual(r.top.map((t) => t.id), [1, 3, 5]);
+  assert(Math.abs(r.top[0].logprob - (3 - Math.log(z))) < 1e-12);
+  assert.equal(r.top[0].logprob, r.top[1].logprob);
+  assert.deepEqual(logprobsReference(logits, 4, 0).top, []);
+  // A large common offset changes nothing (the max is subtracted before exp).
+  const shifted = logprobsReference(logits.map((l) => l + 1000), 4, 2);
+  assert(Math.abs(shifted.logprob - r.logprob) < 1e-9);
+  const all = logprobsReference(randomArray(50, 3, 5), 0, 50);
+  const mass = all.top.reduce((a, t) => a + Math.exp(t.logprob), 0);
+  assert(Math.abs(mass - 1) < 1e-9, `probabilities sum to ${mass}`);
 });

@@ -3,7 +3,8 @@
  * of batched decode steps (one row per sequence) whose sampled ids feed the next step's embedding gather on the
  * GPU, so a chunk of N tokens is one submit and one readback. A decode step over S sequences is recorded once as
  * a DispatchProgram and replayed for every step of every chunk into one compute pass. Holds the cache (slots ×
- * context) for every layer and each slot's seen-token bitmap (the repetition penalty).
+ * context) for every layer and each slot's sampling state (seen-token bitmap, generated-id counts). Logprob records
+ * of sampled ids (and, on request, of the prompt tokens, scored after the prefill) come back in the same readback.
  * Buffer sizes and allocation are engine_buffers.ts. Not the scheduler that decides who runs (scheduler.ts) and
  * not training (src/model/engine.ts).
  */
@@ -15,7 +16,14 @@ import { embeddingForward } from "../kernels/embedding.ts";
 import { rmsnormForward } from "../kernels/rmsnorm.ts";
 import { swigluForward } from "../kernels/swiglu.ts";
 import { attendCached, gatherRows, kvAppend, maxCacheLength, ropeRows } from "../kernels/decode.ts";
-import { type GpuSampleSpec, packSpecs, sample, seenBitmap, seenWords } from "../kernels/sample.ts";
+import {
+  type GpuSampleSpec,
+  packSpecs,
+  sample,
+  seenBitmap,
+  seenWords,
+  slotWords,
+} from "../kernels/sample.ts";
 import { buildLayout, type Layout, type ModelDims, modelDims } from "../model/layout.ts";
 import { type MoeLayer, moeTensors } from "../model/moe.ts";
 import {
@@ -26,6 +34,18 @@ import {
   type EngineLimits,
   F32,
 } from "./engine_buffers.ts";
+import {
+  decodeWords,
+  NOTHING,
+  prefillLayout,
+  prefillWords,
+  promptPieceRows,
+  promptTargets,
+  readDecode,
+  readPrefill,
+  type Sampled,
+  scorePromptRows,
+} from "./logprobs.ts";
 import { DispatchProgram } from "./program.ts";
 import { emptyStats, type EngineStats } from "./stats.ts";
 
@@ -35,6 +55,8 @@ export interface PrefillSeq {
   prompt: number[];
   /** Sampling settings with counter 0 and dst = the sequence's index in the following decode chunk. */
   spec: GpuSampleSpec;
+  /** Also score the prompt: the logprob record of each prompt token after the first (spec.logprobs top entries). */
+  scorePrompt?: boolean;
 }
 
 /** A sequence in the decode chunk (index i of the list = spec.dst). */
@@ -62,7 +84,9 @@ export class InferenceEngine {
   #vc: GPUBuffer[];
   #pre: EngineBuffers["pre"];
   #dec: EngineBuffers["dec"];
-  #seen: GPUBuffer; // u32 (slots, seenWords(V)): ids each slot's sequence holds, prompt included
+  #seen: GPUBuffer; // u32 (slots, slotWords(V)): seen bitmap (prompt included), then generated-id counts
+  #piece: number; // prefill rows per prompt-scoring matmul
+  #promptLogits?: GPUBuffer; // (piece, V), allocated by the first prefill that scores its prompt
   #moe: Map<number, MoeLayer>; // layer → its MoE MLP (inference-only use of the training block)
   #programs = new Map<number, DispatchProgram>(); // decode step over S sequences → its recorded dispatches
 
@@ -91,6 +115,7 @@ export class InferenceEngine {
       this.params = createBuffer(gpu.device, "serve params", params);
     }
     this.rowsMax = Math.max(limits.prefillRows, limits.slots);
+    this.#piece = promptPieceRows(limits.promptPieceRows, this.rowsMax, d.V);
     const b = (this.#buffers = allocateEngineBuffers(gpu, model, d, limits, this.rowsMax));
     this.#a = b.a;
     this.#kc = b.kc;
@@ -217,9 +242,11 @@ export class InferenceEngine {
           out: this.#dec.out,
           rows: this.#dec.rows,
           seen: this.#seen,
+          raw: this.#a.raw,
           S,
           V: this.dims.V,
           step: 0,
+          lpBase: this.limits.maxChunk * S,
           decode: true,
         });
       });
@@ -233,15 +260,16 @@ export class InferenceEngine {
    * submits `steps` decode steps over `decode` (which lists the prefilled sequences too, at their spec.dst) and
    * resolves with (steps, decode.length) sampled ids. The caller awaits `first` before calling `chunk()`: a
    * readback resolves only once the queue is idle, so submitting the chunk at once would delay the first tokens
-   * by the whole chunk.
+   * by the whole chunk. Logprob records ride in the same readbacks, only for the sequences that ask.
    */
   step(
     prefill: PrefillSeq[],
     decode: DecodeSeq[],
     steps: number,
-  ): { first: Promise<Uint32Array>; chunk: () => Promise<Uint32Array> } {
+  ): { first: Promise<Sampled>; chunk: () => Promise<Sampled> } {
     const dev = this.gpu.device;
     const { slots, context, maxChunk } = this.limits;
+    const V = this.dims.V;
     const S = decode.length;
     if (S > slots || prefill.length > slots) {
       throw new Error(`Cannot decode ${S} sequences in ${slots} slots`);
@@ -261,7 +289,7 @@ export class InferenceEngine {
       upload(dev, this.#dec.rows, Uint32Array.from(decode.flatMap((s) => [s.slot, s.pos])));
       upload(dev, this.#dec.specs, packSpecs(decode.map((s, i) => ({ ...s.spec, dst: i }))));
     }
-    let first = Promise.resolve(new Uint32Array(0));
+    let first = Promise.resolve(NOTHING);
     if (prefill.length > 0) {
       const R = prefill.reduce((n, s) => n + s.prompt.length, 0);
       if (R > this.rowsMax) {
@@ -287,8 +315,13 @@ export class InferenceEngine {
       upload(dev, this.#pre.rows, rows);
       upload(dev, this.#pre.pick, pick);
       upload(dev, this.#pre.specs, packSpecs(prefill.map((s) => s.spec)));
-      const words = seenWords(this.dims.V);
-      for (const s of prefill) upload(dev, this.#seen, seenBitmap(s.prompt, this.dims.V), s.slot * words * 4);
+      const state = slotWords(V);
+      for (const s of prefill) {
+        upload(dev, this.#seen, seenBitmap(s.prompt, V), s.slot * state * 4);
+        if (s.spec.presencePenalty || s.spec.frequencyPenalty) {
+          upload(dev, this.#seen, new Uint32Array(V), (s.slot * state + seenWords(V)) * 4); // counts start at 0
+        }
+      }
       const t0 = performance.now();
       const batch = new CommandBatch(this.gpu, "prefill");
       this.#forward(batch, this.#pre.ids, this.#pre.rows, R);
@@ -308,20 +341,26 @@ export class InferenceEngine {
         out,
         rows: this.#dec.rows,
         seen: this.#seen,
+        raw: this.#a.raw,
         S: prefill.length,
-        V: this.dims.V,
+        V,
         step: 0,
+        lpBase: prefillLayout(slots).lpBase,
         decode: false,
       });
-      first = batch.read(out, 0, prefill.length * 4).then((b) => new Uint32Array(b));
+      const scored = this.#scorePrompts(batch, prefill, R);
+      const words = prefillWords(prefill, R, slots, scored);
+      first = batch.read(out, 0, words * 4).then((b) =>
+        readPrefill(new Uint32Array(b), prefill, slots, scored, V)
+      );
       const t1 = performance.now();
       batch.submit();
       this.stats.prefills++;
       this.stats.prefillRecordMs += t1 - t0;
       this.stats.prefillSubmitMs += performance.now() - t1;
     }
-    const chunk = () => {
-      if (S === 0 || steps === 0) return Promise.resolve(new Uint32Array(0));
+    const chunk = (): Promise<Sampled> => {
+      if (S === 0 || steps === 0) return Promise.resolve(NOTHING);
       const t0 = performance.now();
       const program = this.#decodeProgram(S);
       const batch = new CommandBatch(this.gpu, "decode");
@@ -334,7 +373,10 @@ export class InferenceEngine {
       if (debugLevel() >= 2) {
         console.error(`[gpu] decode: ${steps} steps × ${program.dispatches} dispatches (S=${S}), one pass`);
       }
-      const ids = batch.read(this.#dec.out, 0, steps * S * 4).then((b) => new Uint32Array(b));
+      const specs = decode.map((s) => s.spec);
+      const lpBase = maxChunk * S; // as the program's uniform says
+      const read = batch.read(this.#dec.out, 0, decodeWords(specs, steps, lpBase) * 4)
+        .then((b): Sampled => readDecode(new Uint32Array(b), specs, steps, lpBase, V));
       const t1 = performance.now();
       batch.submit();
       const st = this.stats;
@@ -343,9 +385,36 @@ export class InferenceEngine {
       st.chunkDispatches += batch.dispatches;
       st.chunkRecordMs += t1 - t0;
       st.chunkSubmitMs += performance.now() - t1;
-      return ids;
+      return read;
     };
     return { first, chunk };
+  }
+
+  /**
+   * Records the prompt scoring of the prefilled sequences that ask for it (logprobs.ts: the head over the prefill
+   * rows in pieces, so the logits never need (R,V) floats). Returns whether anything was scored.
+   */
+  #scorePrompts(batch: CommandBatch, prefill: PrefillSeq[], R: number): boolean {
+    const scoring = promptTargets(prefill, R);
+    if (!scoring) return false;
+    const { C, V } = this.dims;
+    upload(this.gpu.device, this.#pre.targets, scoring.targets);
+    this.#promptLogits ??= createBuffer(this.gpu.device, "serve prompt logits", this.#piece * V * F32);
+    scorePromptRows(batch, {
+      n: this.#a.n,
+      head: this.#w(this.model.tie_embeddings ? "embed.weight" : "head.weight"),
+      logits: this.#promptLogits,
+      targets: this.#pre.targets,
+      out: this.#pre.out,
+      lpBase: prefillLayout(this.limits.slots).promptBase,
+      rowTargets: scoring.targets,
+      topN: scoring.topN,
+      R,
+      C,
+      V,
+      piece: this.#piece,
+    });
+    return true;
   }
 
   /** Releases every GPU buffer (the parameters too unless `keepParams`). */
@@ -353,6 +422,7 @@ export class InferenceEngine {
     destroyEngineBuffers(this.#buffers);
     for (const p of this.#programs.values()) p.destroy();
     this.#programs.clear();
+    this.#promptLogits?.destroy();
     if (!keepParams) this.params.destroy();
   }
 }

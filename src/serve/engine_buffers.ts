@@ -1,11 +1,12 @@
 /**
  * The inference engine's limits and buffers: which models it serves, the KV-cache bytes per slot, and allocating
  * the activations for R rows, the per-layer KV cache (slots × context), the prefill/decode id, row, spec and output
- * buffers, the seen-token bitmap and the MoE layers. Sizes and allocation only; what runs over them is engine.ts.
+ * buffers (sampled ids, then their logprob records), the per-slot sampling state and the MoE layers. Sizes and
+ * allocation only; what runs over them is engine.ts.
  */
 import type { ModelConfig } from "../config/mod.ts";
 import { createBuffer, type Gpu } from "../gpu/mod.ts";
-import { seenWords, SPEC_BYTES } from "../kernels/sample.ts";
+import { LOGPROB_WORDS, slotWords, SPEC_BYTES } from "../kernels/sample.ts";
 import { type ModelDims, modelDims } from "../model/layout.ts";
 import { MoeLayer } from "../model/moe.ts";
 
@@ -22,6 +23,11 @@ export interface EngineLimits {
   prefillRows: number;
   /** Decode steps one chunk may run. */
   maxChunk: number;
+  /**
+   * Prefill rows one prompt-scoring matmul covers (a multiple of 64); default: as many as ~64 MiB of f32 logits
+   * hold. Only prefills that score their prompt (echo with logprobs) allocate this (rows, V) buffer.
+   */
+  promptPieceRows?: number;
 }
 
 /** Bytes of KV cache one slot of `context` positions needs for this model. */
@@ -40,14 +46,28 @@ export function checkServable(model: ModelConfig): void {
 
 /** Every buffer one engine owns (the parameters excepted). Shapes in floats unless marked u32. */
 export interface EngineBuffers {
-  /** Over R rows: x, n (R,C), rstd (R), q/att (R,NH*HS), k/v (R,KVH*HS), gate/up/h (R,I); hs (S,C), logits (S,V). */
-  a: Record<"x" | "n" | "rstd" | "q" | "k" | "v" | "att" | "gate" | "up" | "h" | "hs" | "logits", GPUBuffer>;
+  /**
+   * Over R rows: x, n (R,C), rstd (R), q/att (R,NH*HS), k/v (R,KVH*HS), gate/up/h (R,I); hs (S,C), logits (S,V),
+   * raw (S,V): the sampler's copy of the raw logits it penalizes, for logprob records.
+   */
+  a: Record<
+    "x" | "n" | "rstd" | "q" | "k" | "v" | "att" | "gate" | "up" | "h" | "hs" | "logits" | "raw",
+    GPUBuffer
+  >;
   /** Per layer (slots,context,KVH,HS). */
   kc: GPUBuffer[];
   vc: GPUBuffer[];
-  pre: Record<"ids" | "rows" | "pick" | "specs" | "out", GPUBuffer>;
+  /**
+   * u32: ids (R), rows (R,2), pick (S), targets (R: next prompt id per row, for prompt logprobs); out: S sampled ids,
+   * then S logprob records (LOGPROB_WORDS each) from word S, then R prompt-row records from word S·(1 + LOGPROB_WORDS).
+   */
+  pre: Record<"ids" | "rows" | "pick" | "targets" | "specs" | "out", GPUBuffer>;
+  /**
+   * u32: ids (S), rows (S,2); out: a chunk over S' ≤ S sequences writes (maxChunk,S') sampled ids, then their
+   * logprob records from word maxChunk·S'.
+   */
   dec: Record<"ids" | "rows" | "specs" | "out", GPUBuffer>;
-  /** u32 (slots, seenWords(V)): ids each slot's sequence holds, prompt included. */
+  /** u32 (slots, slotWords(V)): the ids each slot's sequence holds (prompt included), then its generated-id counts. */
   seen: GPUBuffer;
   /** Layer → its MoE MLP (inference-only use of the training block). */
   moe: Map<number, MoeLayer>;
@@ -78,6 +98,7 @@ export function allocateEngineBuffers(
     h: buf("h", R * d.I),
     hs: buf("hs", S * d.C),
     logits: buf("logits", S * d.V),
+    raw: buf("raw logits", S * d.V),
   };
   const moe = new Map<number, MoeLayer>();
   const moeDims = { N: R, C: d.C, I: d.I, E: d.E, K: d.K };
@@ -89,16 +110,17 @@ export function allocateEngineBuffers(
     ids: buf("prefill ids", R),
     rows: buf("prefill rows", 2 * R),
     pick: buf("prefill pick", S),
+    targets: buf("prefill targets", R),
     specs: buf("prefill specs", (S * SPEC_BYTES) / F32),
-    out: buf("prefill out", S),
+    out: buf("prefill out", S * (1 + LOGPROB_WORDS) + R * LOGPROB_WORDS),
   };
   const dec = {
     ids: buf("decode ids", S),
     rows: buf("decode rows", 2 * S),
     specs: buf("decode specs", (S * SPEC_BYTES) / F32),
-    out: buf("decode out", limits.maxChunk * S),
+    out: buf("decode out", limits.maxChunk * S * (1 + LOGPROB_WORDS)),
   };
-  const seen = buf("seen", S * seenWords(d.V));
+  const seen = buf("seen", S * slotWords(d.V));
   return { a, kc, vc, pre, dec, seen, moe };
 }
 

@@ -5,9 +5,17 @@ import { buildLayout } from "../model/layout.ts";
 import { initParams } from "../model/init.ts";
 import { Generator } from "../model/generate.ts";
 import { CommandBatch, createBuffer, type Gpu } from "../gpu/mod.ts";
-import { applyRepetitionPenalty, sampleReference } from "../reference/sample.ts";
+import { assertClose } from "../gpu/testing.ts";
+import {
+  applyPresenceFrequency,
+  applyRepetitionPenalty,
+  logprobsReference,
+  sampleReference,
+  type TokenLogprob,
+} from "../reference/sample.ts";
 import { InferenceEngine } from "./engine.ts";
-import { type GenerationRequest, RequestTimeout, Scheduler } from "./scheduler.ts";
+import type { EngineLimits } from "./engine_buffers.ts";
+import { type GenerationRequest, type GenerationResult, RequestTimeout, Scheduler } from "./scheduler.ts";
 
 function tinyConfig(tie: boolean, kvHeads: number, experts = 0) {
   const c = defaultConfig();
@@ -36,7 +44,7 @@ function servingEngine(
   gpu: Gpu,
   config: ReturnType<typeof tinyConfig>,
   params: Float32Array,
-  opts: { slots: number; prefillRows: number; maxChunk: number },
+  opts: Omit<EngineLimits, "context">,
 ) {
   return new InferenceEngine(gpu, config.model, params, { context: config.model.max_seq_len, ...opts });
 }
@@ -104,61 +112,125 @@ gpuTest(
         request(prompts[1], 17, { temperature: 0.7, seed: 8 }),
         request(prompts[2], 6, { repetitionPenalty: 0.8 }),
         request([3, 4], 1),
+        request(prompts[3], 8, {
+          temperature: 0.8,
+          seed: 3,
+          presencePenalty: 1,
+          frequencyPenalty: 0.5,
+          logprobs: 2,
+        }),
+        request(prompts[1], 5, { logprobs: 0, scorePrompt: true, frequencyPenalty: -1 }),
       ];
-      const solo: number[][] = [];
-      for (const r of reqs) solo.push((await scheduler.submit(r)).tokens);
+      const solo: GenerationResult[] = [];
+      for (const r of reqs) solo.push(await scheduler.submit(r));
       const seen: number[][] = reqs.map(() => []);
+      const streamed: TokenLogprob[][] = reqs.map(() => []);
       const together = await Promise.all(
-        reqs.map((r, i) => scheduler.submit({ ...r, onToken: (id) => void seen[i].push(id) })),
+        reqs.map((r, i) =>
+          scheduler.submit({
+            ...r,
+            onToken: (id, lp) => {
+              seen[i].push(id);
+              if (lp) streamed[i].push(lp);
+            },
+          })
+        ),
       );
       together.forEach((res, i) => {
-        assert.deepEqual(res.tokens, solo[i], `request ${i}`);
-        assert.deepEqual(seen[i], solo[i], `request ${i} streamed`);
+        assert.deepEqual(res.tokens, solo[i].tokens, `request ${i}`);
+        assert.deepEqual(seen[i], solo[i].tokens, `request ${i} streamed`);
         assert.equal(res.tokens.length, reqs[i].maxTokens);
+        if (reqs[i].logprobs === undefined) return assert.equal(res.logprobs, undefined);
+        assertRecords(res.logprobs!, solo[i].logprobs!, `request ${i} logprobs`);
+        assert.deepEqual(streamed[i], res.logprobs, `request ${i}: onToken saw each record`);
+        assert.equal(res.logprobs!.length, res.tokens.length);
+        assert.ok(res.logprobs!.every((r) => r.top.length === reqs[i].logprobs && r.logprob <= 0));
       });
+      assert.equal(together[8].promptLogprobs!.length, prompts[1].length - 1);
+      assert.equal(together[7].promptLogprobs, undefined, "the prompt is scored only when asked");
+      assertRecords(together[8].promptLogprobs!, solo[8].promptLogprobs!, "prompt records");
       assert.equal(scheduler.activeCount, 0);
       assert.equal(scheduler.queueLength, 0);
       // Stop ids end a sequence without being emitted; onToken returning true stops after that token.
-      const stopAt = solo[4][3];
+      const stopAt = solo[4].tokens[3];
       const stopped = await scheduler.submit({ ...reqs[4], stopIds: [stopAt] });
       assert.equal(stopped.finishReason, "stop");
-      assert.deepEqual(stopped.tokens, solo[4].slice(0, solo[4].indexOf(stopAt)));
-      const cut = await scheduler.submit({ ...reqs[0], onToken: (id) => id === solo[0][1] });
-      assert.deepEqual(cut.tokens, solo[0].slice(0, solo[0].indexOf(solo[0][1]) + 1));
+      assert.deepEqual(stopped.tokens, solo[4].tokens.slice(0, solo[4].tokens.indexOf(stopAt)));
+      const first = solo[0].tokens[1];
+      const cut = await scheduler.submit({ ...reqs[0], onToken: (id) => id === first });
+      assert.deepEqual(cut.tokens, solo[0].tokens.slice(0, solo[0].tokens.indexOf(first) + 1));
     } finally {
       engine.destroy();
     }
   },
 );
 
-/** Greedy decoding with the twin's repetition penalty on the no-cache model: one full forward per token. */
-async function greedyWithPenalty(
+/** The penalties a request may set. */
+type Penalties = Pick<GenerationRequest, "repetitionPenalty" | "presencePenalty" | "frequencyPenalty">;
+
+/** Raw logits (V) of each position of `ids` on the no-cache model: one full forward. */
+async function rawRows(gpu: Gpu, generator: Generator, ids: number[]): Promise<Float32Array[]> {
+  const engine = generator.engine;
+  const V = engine.dims.V;
+  const inputs = new Uint32Array(engine.T);
+  inputs.set(ids);
+  engine.upload({ inputs, targets: new Uint32Array(engine.T) });
+  const batch = new CommandBatch(gpu, "oracle");
+  engine.forward(batch);
+  const rows = batch.read(engine.logits, 0, ids.length * V * 4);
+  batch.submit();
+  const all = new Float32Array(await rows);
+  return ids.map((_, t) => all.slice(t * V, (t + 1) * V));
+}
+
+/**
+ * Greedy decoding with the twin's penalties on the no-cache model: one full forward per token. Returns the tokens
+ * and the raw logits each was picked from.
+ */
+async function greedyWithPenalties(
   gpu: Gpu,
   generator: Generator,
   prompt: number[],
   n: number,
-  penalty: number,
+  p: Penalties,
 ) {
-  const engine = generator.engine;
-  const T = engine.T;
-  const V = engine.dims.V;
   const ids = [...prompt];
+  const raw: Float32Array[] = [];
   for (let i = 0; i < n; i++) {
-    const inputs = new Uint32Array(T);
-    inputs.set(ids);
-    engine.upload({ inputs, targets: new Uint32Array(T) });
-    const batch = new CommandBatch(gpu, "oracle");
-    engine.forward(batch);
-    const row = batch.read(engine.logits, (ids.length - 1) * V * 4, V * 4);
-    batch.submit();
-    const logits = applyRepetitionPenalty(new Float32Array(await row), ids, penalty);
+    const row = (await rawRows(gpu, generator, ids)).at(-1)!;
+    raw.push(row);
+    const repeated = applyRepetitionPenalty(row, ids, p.repetitionPenalty ?? 1);
+    const generated = ids.slice(prompt.length);
+    const logits = applyPresenceFrequency(
+      repeated,
+      generated,
+      p.presencePenalty ?? 0,
+      p.frequencyPenalty ?? 0,
+    );
     ids.push(sampleReference(logits, { temperature: 0, topK: 0, topP: 1, seed: 0, counter: 0 }));
   }
-  return ids.slice(prompt.length);
+  return { tokens: ids.slice(prompt.length), raw };
+}
+
+/** Records of two model evaluations agree (the KV-cache engine and the no-cache model sum in other orders). */
+function assertRecords(got: TokenLogprob[], want: TokenLogprob[], label: string): void {
+  assert.equal(got.length, want.length, `${label}: records`);
+  got.forEach((g, i) => {
+    assert.deepEqual(g.top.map((t) => t.id), want[i].top.map((t) => t.id), `${label} ${i}: top ids`);
+    assertClose(
+      [g.logprob, ...g.top.map((t) => t.logprob)],
+      [want[i].logprob, ...want[i].top.map((t) => t.logprob)],
+      `${label} ${i}`,
+      {
+        atol: 2e-3,
+        rtol: 1e-3,
+      },
+    );
+  });
 }
 
 gpuTest(
-  "serve engine: greedy decoding with a repetition penalty equals the no-cache model with the twin's penalty",
+  "serve engine: greedy decoding with repetition, presence and frequency penalties and the logprob records equal the no-cache model's",
   async (gpu) => {
     const config = tinyConfig(false, 2);
     const params = randomParams(config, 5);
@@ -168,15 +240,97 @@ gpuTest(
     const scheduler = new Scheduler(engine, { chunk: 4 });
     try {
       let differs = 0;
-      for (const [prompt, penalty] of [[prompts[2], 1.6], [prompts[3], 3], [prompts[1], 0.7]] as const) {
+      const cases: [number[], Penalties][] = [
+        [prompts[2], { repetitionPenalty: 1.6 }],
+        [prompts[3], { repetitionPenalty: 3 }],
+        [prompts[1], { repetitionPenalty: 0.7 }],
+        [prompts[2], { presencePenalty: 1.5, frequencyPenalty: 0.5 }],
+        [prompts[1], { repetitionPenalty: 1.2, presencePenalty: -0.5, frequencyPenalty: 0.8 }],
+        [prompts[3], { frequencyPenalty: 2 }],
+        [prompts[0], { presencePenalty: -2 }],
+      ];
+      for (const [i, [prompt, penalties]] of cases.entries()) {
         const n = config.model.max_seq_len - prompt.length;
-        const want = await greedyWithPenalty(gpu, generator, [...prompt], n, penalty);
-        const got = await scheduler.submit(request([...prompt], n, { repetitionPenalty: penalty }));
-        assert.deepEqual(got.tokens, want, `prompt ${prompt}, penalty ${penalty}`);
+        const label = `prompt ${prompt}, ${JSON.stringify(penalties)}`;
+        const want = await greedyWithPenalties(gpu, generator, [...prompt], n, penalties);
+        const k = i % 6;
+        const got = await scheduler.submit(
+          request([...prompt], n, { ...penalties, logprobs: k, scorePrompt: true }),
+        );
+        assert.deepEqual(got.tokens, want.tokens, label);
+        // Records score the raw logits, whatever the penalties did to the pick.
+        assertRecords(
+          got.logprobs!,
+          want.raw.map((row, t) => logprobsReference(row, want.tokens[t], k)),
+          label,
+        );
+        const promptRows = await rawRows(gpu, generator, prompt);
+        const wantPrompt = prompt.slice(1).map((id, t) => logprobsReference(promptRows[t], id, k));
+        assertRecords(got.promptLogprobs!, wantPrompt, `${label}, prompt`);
         const plain = await scheduler.submit(request([...prompt], n));
-        if (plain.tokens.join() !== want.join()) differs++;
+        assert.equal(plain.logprobs, undefined);
+        if (plain.tokens.join() !== want.tokens.join()) differs++;
       }
-      assert.ok(differs >= 2, "the penalty changes greedy output");
+      assert.ok(differs >= 5, `the penalties change greedy output (${differs} of ${cases.length})`);
+    } finally {
+      generator.destroy();
+      engine.destroy();
+    }
+  },
+);
+
+gpuTest(
+  "serve engine: prompts scored in one prefill across 64-row pieces equal the no-cache model's records",
+  async (gpu) => {
+    const config = tinyConfig(true, 2);
+    const params = randomParams(config, 9);
+    const pbuf = createBuffer(gpu.device, "generator params", params);
+    const generator = new Generator(gpu, config, pbuf);
+    const engine = servingEngine(gpu, config, params, {
+      slots: 3,
+      prefillRows: 72,
+      maxChunk: 2,
+      promptPieceRows: 64,
+    });
+    const V = config.model.vocab_size;
+    const ps = [1, 2, 3].map((k) => Array.from({ length: 23 }, (_, t) => (k * 13 + t * 7 + t * t) % V));
+    const oracle = await Promise.all(ps.map((p) => rawRows(gpu, generator, p)));
+    try {
+      // 69 prefill rows: pieces 0..63 and 64..68; the last case leaves the second piece unscored.
+      for (const scoring of [[true, true, true], [false, false, true], [true, false, false]]) {
+        const spec = (i: number, counter: number) => ({
+          dst: i,
+          seed: 0,
+          counter,
+          temperature: 0,
+          topK: 0,
+          topP: 1,
+          logprobs: i + 2,
+        });
+        const prefill = ps.map((prompt, i) => ({
+          slot: i,
+          prompt,
+          spec: spec(i, 0),
+          scorePrompt: scoring[i],
+        }));
+        const decode = ps.map((prompt, i) => ({ slot: i, pos: prompt.length, token: 0, spec: spec(i, 1) }));
+        const { first, chunk } = engine.step(prefill, decode, 0);
+        const out = await first;
+        await chunk();
+        ps.forEach((prompt, i) => {
+          const n = i + 2;
+          const rows = oracle[i];
+          const label = `scoring ${scoring}, prompt ${i}`;
+          assertRecords(
+            [out.logprobs![i]!],
+            [logprobsReference(rows.at(-1)!, out.ids[i], n)],
+            `${label}: first token`,
+          );
+          if (!scoring[i]) return assert.equal(out.prompt![i], null, label);
+          const want = prompt.slice(1).map((id, t) => logprobsReference(rows[t], id, n));
+          assertRecords(out.prompt![i]!, want, label);
+        });
+      }
     } finally {
       generator.destroy();
       engine.destroy();

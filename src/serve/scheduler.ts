@@ -5,6 +5,7 @@
  * its deadline (queued or generating) fails with RequestTimeout at once; its slot frees at the chunk's end. Not
  * the HTTP layer (app.ts) and not the GPU work (engine.ts).
  */
+import type { TokenLogprob } from "../reference/sample.ts";
 import type { DecodeSeq, InferenceEngine, PrefillSeq } from "./engine.ts";
 
 /** What a caller asks for; ids in, ids out (text handling is the caller's). */
@@ -18,10 +19,19 @@ export interface GenerationRequest {
   seed: number;
   /** CTRL-style penalty on ids already in the sequence, prompt included (1 or absent: off). */
   repetitionPenalty?: number;
+  /** OpenAI's penalties on the ids generated so far, not the prompt (0 or absent: off). */
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  /** Each generated id's logprob record with this many top alternatives (0 to 5); absent: none. */
+  logprobs?: number;
+  /** With `logprobs`: also score the prompt tokens after the first (see onPrompt and the result). */
+  scorePrompt?: boolean;
   /** Ids that end generation without being emitted (e.g. `<|endoftext|>`). */
   stopIds: number[];
-  /** Sees each new id in order; returning true stops the sequence (a stop string matched). */
-  onToken?: (id: number) => boolean | void;
+  /** Sees each new id in order (with its record when `logprobs` is set); returning true stops the sequence. */
+  onToken?: (id: number, logprob?: TokenLogprob) => boolean | void;
+  /** With `scorePrompt`: the prompt's records (tokens 1..n−1), once the prefill is back, before any token. */
+  onPrompt?: (records: TokenLogprob[]) => void;
   signal?: AbortSignal;
 }
 
@@ -31,6 +41,10 @@ export type FinishReason = "stop" | "length" | "abort";
 /** The outcome of one request. */
 export interface GenerationResult {
   tokens: number[];
+  /** With `logprobs`: one record per token. */
+  logprobs?: TokenLogprob[];
+  /** With `scorePrompt`: the records of prompt tokens 1..n−1. */
+  promptLogprobs?: TokenLogprob[];
   finishReason: FinishReason;
   promptTokens: number;
   /** Milliseconds from submit to the first token (from the prefill's readback). */
@@ -63,6 +77,8 @@ interface Seq {
   pos: number; // position of `token`
   token: number; // last sampled id, fed next
   generated: number[];
+  logprobs: TokenLogprob[];
+  promptLogprobs?: TokenLogprob[];
   submitted: number;
   ttftMs: number;
   done?: FinishReason | "timeout";
@@ -134,6 +150,7 @@ export class Scheduler {
         pos: req.prompt.length,
         token: 0,
         generated: [],
+        logprobs: [],
         submitted: performance.now(),
         ttftMs: 0,
         resolve: (r) => {
@@ -223,11 +240,15 @@ export class Scheduler {
       topK: s.req.topK,
       topP: s.req.topP,
       repetitionPenalty: s.req.repetitionPenalty,
+      presencePenalty: s.req.presencePenalty,
+      frequencyPenalty: s.req.frequencyPenalty,
+      logprobs: s.req.logprobs,
     });
     const prefill: PrefillSeq[] = joining.map((s, j) => ({
       slot: s.slot,
       prompt: s.req.prompt,
       spec: spec(s, running + j, 0),
+      scorePrompt: s.req.scorePrompt === true && s.req.logprobs !== undefined,
     }));
     const decode: DecodeSeq[] = batch.map((s, i) => ({
       slot: s.slot,
@@ -237,17 +258,27 @@ export class Scheduler {
     }));
     const started = performance.now();
     const { first, chunk } = this.engine.step(prefill, decode, steps);
-    const firstIds = await first;
+    const firstOut = await first;
     joining.forEach((s, i) => {
       s.ttftMs = performance.now() - s.submitted;
       this.options.events?.onFirstToken?.(s.ttftMs);
-      this.#deliver(s, firstIds[i]);
+      const prompt = firstOut.prompt?.[i];
+      if (prompt) {
+        s.promptLogprobs = prompt;
+        try {
+          s.req.onPrompt?.(prompt);
+        } catch {
+          s.done = "abort";
+        }
+      }
+      this.#deliver(s, firstOut.ids[i], firstOut.logprobs?.[i]);
     });
     this.#active = batch;
-    const ids = await chunk();
+    const out = await chunk();
+    const ids = out.ids;
     const S = batch.length;
     for (let t = 0; t < steps; t++) {
-      for (let i = 0; i < S; i++) this.#deliver(batch[i], ids[t * S + i]);
+      for (let i = 0; i < S; i++) this.#deliver(batch[i], ids[t * S + i], out.logprobs?.[t * S + i]);
     }
     this.options.events?.onChunk?.({ sequences: S, steps, ms: performance.now() - started });
     for (const [i, s] of batch.entries()) {
@@ -264,7 +295,7 @@ export class Scheduler {
     this.#active = batch.filter((s) => !s.done);
   }
 
-  #deliver(s: Seq, id: number): void {
+  #deliver(s: Seq, id: number, logprob?: TokenLogprob | null): void {
     if (s.done) return;
     if (s.req.signal?.aborted) {
       s.done = "abort";
@@ -275,10 +306,11 @@ export class Scheduler {
       return;
     }
     s.generated.push(id);
+    if (logprob) s.logprobs.push(logprob);
     this.options.events?.onTokens?.(1);
     let stop = false;
     try {
-      stop = s.req.onToken?.(id) === true;
+      stop = s.req.onToken?.(id, logprob ?? undefined) === true;
     } catch {
       s.done = "abort";
       return;
@@ -288,6 +320,13 @@ export class Scheduler {
   }
 
   #result(s: Seq, finishReason: FinishReason): GenerationResult {
-    return { tokens: s.generated, finishReason, promptTokens: s.req.prompt.length, ttftMs: s.ttftMs };
+    return {
+      tokens: s.generated,
+      ...(s.req.logprobs !== undefined ? { logprobs: s.logprobs } : {}),
+      ...(s.promptLogprobs ? { promptLogprobs: s.promptLogprobs } : {}),
+      finishReason,
+      promptTokens: s.req.prompt.length,
+      ttftMs: s.ttftMs,
+    };
   }
 }
