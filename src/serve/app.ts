@@ -11,7 +11,7 @@ import { VERSION } from "../version.ts";
 import type { Metrics } from "./metrics.ts";
 import { BadRequest, parseCompletion, parseInvocation } from "./params.ts";
 import { RequestTimeout } from "./scheduler.ts";
-import type { Completion, GenerateOptions, ModelService } from "./service.ts";
+import type { Completion, EncodedPrompt, GenerateOptions, ModelService, TokenEntry } from "./service.ts";
 
 /** MLflow's scoring-server answer to a request past its timeout (504 DEADLINE_EXCEEDED). */
 const TIMEOUT_MESSAGE = "Request processing time exceeded limit";
@@ -100,6 +100,16 @@ async function invocationBody(c: Context): Promise<unknown> {
   }
 }
 
+/** OpenAI's legacy `logprobs` object of a completion's token entries. */
+function legacyLogprobs(entries: TokenEntry[]) {
+  return {
+    tokens: entries.map((e) => e.token),
+    token_logprobs: entries.map((e) => e.logprob),
+    top_logprobs: entries.map((e) => e.top),
+    text_offset: entries.map((e) => e.offset),
+  };
+}
+
 /** JSON of a request body, or a 400 that says so. */
 async function jsonBody(c: Context): Promise<unknown> {
   try {
@@ -155,7 +165,7 @@ export function createServeApp(opts: ServeAppOptions): Hono {
     const service = ready();
     const { prompts, options } = parseInvocation(await invocationBody(c));
     const encoded = encodeAll(service, prompts, "inputs");
-    const results = await Promise.all(encoded.map((ids) => service.complete(ids, options)));
+    const results = await Promise.all(encoded.map((p) => service.complete(p, options)));
     return c.json({ predictions: results.map((r) => r.text) });
   });
 
@@ -172,23 +182,26 @@ export function createServeApp(opts: ServeAppOptions): Hono {
     const id = `cmpl-${crypto.randomUUID().replaceAll("-", "")}`;
     const created = Math.floor(Date.now() / 1000);
     const base = { id, object: "text_completion", created, model: opts.modelName };
-    const jobs = encoded.flatMap((ids) => Array.from({ length: req.n }, (_, i) => ({ ids, seedOffset: i })));
+    const jobs = encoded.flatMap((p) =>
+      Array.from({ length: req.n }, (_, i) => ({ prompt: p, seedOffset: i }))
+    );
     const optionsOf = (i: number): GenerateOptions =>
       req.options.seed === undefined ? req.options : { ...req.options, seed: (req.options.seed + i) >>> 0 };
-    const prompt = encoded.reduce((n, ids) => n + ids.length, 0);
+    const prompt = encoded.reduce((n, p) => n + p.ids.length, 0);
+    const logprobsOf = (entries: TokenEntry[] | undefined) => entries ? legacyLogprobs(entries) : null;
     const usage = (done: Completion[]) => {
       const completion = done.reduce((n, r) => n + r.completionTokens, 0);
       return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
     };
     metrics.promptTokens(prompt);
     if (!req.stream) {
-      const done = await Promise.all(jobs.map((j) => service.complete(j.ids, optionsOf(j.seedOffset))));
+      const done = await Promise.all(jobs.map((j) => service.complete(j.prompt, optionsOf(j.seedOffset))));
       return c.json({
         ...base,
         choices: done.map((r, index) => ({
           text: r.text,
           index,
-          logprobs: null,
+          logprobs: logprobsOf(r.logprobs),
           finish_reason: r.finishReason,
         })),
         usage: usage(done),
@@ -206,19 +219,26 @@ export function createServeApp(opts: ServeAppOptions): Hono {
       // As OpenAI does: usage only when stream_options.include_usage asks, then null on every choice chunk and
       // counted in one last chunk with no choices.
       const usageField = req.includeUsage ? { usage: null } : {};
-      const choice = (index: number, text: string, finish: string | null) => ({
+      // With logprobs, each chunk carries the entries of the tokens its text delta holds.
+      const wantLogprobs = req.options.logprobs !== undefined;
+      const choice = (index: number, text: string, finish: string | null, entries: TokenEntry[]) => ({
         ...base,
-        choices: [{ text, index, logprobs: null, finish_reason: finish }],
+        choices: [{
+          text,
+          index,
+          logprobs: logprobsOf(wantLogprobs ? entries : undefined),
+          finish_reason: finish,
+        }],
         ...usageField,
       });
       const done = await Promise.all(jobs.map(async (j, index) => {
         const r = await service.complete(
-          j.ids,
+          j.prompt,
           optionsOf(j.seedOffset),
-          (delta) => send(choice(index, delta, null)),
+          (delta, entries) => send(choice(index, delta, null, entries)),
           abort.signal,
         );
-        send(choice(index, "", r.finishReason));
+        send(choice(index, "", r.finishReason, []));
         return r;
       }));
       if (req.includeUsage) send({ ...base, choices: [], usage: usage(done) });
@@ -243,14 +263,14 @@ export function createServeApp(opts: ServeAppOptions): Hono {
   return app;
 }
 
-/** Prompt ids of every prompt, or a 400 naming `field` for one that leaves no room in the context. */
-function encodeAll(service: ModelService, prompts: string[], field: string): number[][] {
-  return prompts.map((p, i) => {
-    const ids = service.encode(p);
+/** Every prompt with its ids, or a 400 naming `field` for one that leaves no room in the context. */
+function encodeAll(service: ModelService, prompts: string[], field: string): EncodedPrompt[] {
+  return prompts.map((text, i) => {
+    const ids = service.encode(text);
     const problem = service.checkPrompt(ids);
     if (problem) {
       throw new BadRequest(`Invalid value for '${field}${prompts.length > 1 ? `[${i}]` : ""}': ${problem}`);
     }
-    return ids;
+    return { text, ids };
   });
 }

@@ -191,13 +191,19 @@ gpuTest("serve app: OpenAI completions, streaming, stop strings, models and metr
         [{ prompt, n: 1000 }, "'n'"],
         [{ prompt, beam: 1 }, "'beam'"],
         [{ prompt: 5 }, "'prompt'"],
-        [{ prompt, logprobs: 3 }, "'logprobs'"],
+        [{ prompt, logprobs: 6 }, "'logprobs'"],
+        [{ prompt, logprobs: 1.5 }, "'logprobs'"],
+        [{ prompt, logprobs: true }, "'logprobs'"],
+        [{ prompt, echo: "yes" }, "'echo'"],
+        [{ prompt, best_of: 2 }, "'best_of'"],
+        [{ prompt, suffix: "!" }, "'suffix'"],
         [{ prompt, stream: "yes" }, "'stream'"],
         [{ prompt, repetition_penalty: 0 }, "'repetition_penalty'"],
         [{ prompt, repetition_penalty: 11 }, "'repetition_penalty'"],
         [{ prompt, repetition_penalty: "1.2" }, "'repetition_penalty'"],
-        [{ prompt, frequency_penalty: 0.5 }, "'frequency_penalty'"],
-        [{ prompt, presence_penalty: 0.5 }, "'presence_penalty'"],
+        [{ prompt, frequency_penalty: 2.5 }, "'frequency_penalty'"],
+        [{ prompt, presence_penalty: -3 }, "'presence_penalty'"],
+        [{ prompt, presence_penalty: "1" }, "'presence_penalty'"],
       ] as const
     ) {
       res = await app.request("/v1/completions", post(req));
@@ -263,6 +269,159 @@ gpuTest(
       assert.match(metrics, /storyteller_requests_total\{route="\/v1\/completions",status="504"\} 1/);
     } finally {
       await slow.cleanup();
+    }
+  },
+);
+
+/** OpenAI's legacy logprobs object, as the tests read it. */
+interface Logprobs {
+  tokens: string[];
+  token_logprobs: (number | null)[];
+  top_logprobs: (Record<string, number> | null)[];
+  text_offset: number[];
+}
+
+/** Checks the shape OpenAI's legacy completions give `logprobs` with `n` top entries requested. */
+function assertLogprobs(lp: Logprobs, n: number, label: string): void {
+  assert.deepEqual(
+    Object.keys(lp).sort(),
+    ["text_offset", "token_logprobs", "tokens", "top_logprobs"],
+    label,
+  );
+  const len = lp.tokens.length;
+  for (const list of [lp.token_logprobs, lp.top_logprobs, lp.text_offset]) {
+    assert.equal(list.length, len, label);
+  }
+  lp.tokens.forEach((token, i) => {
+    const top = lp.top_logprobs[i];
+    const logprob = lp.token_logprobs[i];
+    if (top === null || logprob === null) return;
+    assert.ok(logprob <= 0, `${label} ${i}: logprob ${logprob}`);
+    assert.equal(top[token], logprob, `${label} ${i}: the chosen token is always in top_logprobs`);
+    // n most likely + the chosen one; tokens that decode alike (U+FFFD bytes) share a key.
+    assert.ok(Object.keys(top).length <= n + 1, `${label} ${i}: ${Object.keys(top).length} entries`);
+    if (i > 0) assert.ok(lp.text_offset[i] >= lp.text_offset[i - 1], `${label}: offsets never go back`);
+  });
+}
+
+gpuTest(
+  "serve app: logprobs, echo, and presence/frequency penalties in both APIs (OpenAI's legacy completions shape)",
+  async (gpu) => {
+    const { app, service, cleanup } = await setup(gpu);
+    const complete = async (body: Record<string, unknown>) => {
+      const res = await app.request("/v1/completions", post(body));
+      assert.equal(res.status, 200, JSON.stringify(body));
+      return await res.json();
+    };
+    try {
+      const prompt = "The fox";
+      const greedy = { prompt, max_tokens: 10, temperature: 0 };
+      const plain = (await complete(greedy)).choices[0];
+      assert.equal(plain.logprobs, null);
+
+      // logprobs: 3 — the same text, one entry per generated token; greedy picks are each position's best.
+      const body = await complete({ ...greedy, logprobs: 3 });
+      const c = body.choices[0];
+      assert.equal(c.text, plain.text);
+      const lp: Logprobs = c.logprobs;
+      assertLogprobs(lp, 3, "logprobs 3");
+      assert.equal(lp.tokens.length, body.usage.completion_tokens);
+      assert.equal(lp.text_offset[0], prompt.length, "offsets count from the start of the prompt");
+      lp.top_logprobs.forEach((top, i) => {
+        assert.equal(Math.max(...Object.values(top!)), lp.token_logprobs[i], `greedy token ${i} is the best`);
+      });
+      assert.ok(
+        lp.top_logprobs.some((t) => Object.keys(t!).length === 3),
+        "three alternatives where they differ",
+      );
+      const zero: Logprobs = (await complete({ ...greedy, logprobs: 0 })).choices[0].logprobs;
+      assert.deepEqual(
+        zero.token_logprobs,
+        lp.token_logprobs,
+        "the same log-probabilities, however many top",
+      );
+      zero.top_logprobs.forEach((top, i) =>
+        assert.deepEqual(top, { [zero.tokens[i]]: zero.token_logprobs[i] })
+      );
+
+      // Sampled: every token's logprob is its raw-model probability (temperature does not enter).
+      const hot = await complete({ ...greedy, temperature: 1.5, seed: 3, logprobs: 2 });
+      assertLogprobs(hot.choices[0].logprobs, 2, "sampled");
+
+      // echo: the prompt leads the text; with logprobs, its tokens lead the lists, the first without a logprob.
+      const echoed = (await complete({ ...greedy, echo: true })).choices[0];
+      assert.equal(echoed.text, prompt + plain.text);
+      assert.equal(echoed.logprobs, null);
+      const both = await complete({ ...greedy, echo: true, logprobs: 1 });
+      const e: Logprobs = both.choices[0].logprobs;
+      assert.equal(both.choices[0].text, prompt + plain.text);
+      assertLogprobs(e, 1, "echo");
+      const P = both.usage.prompt_tokens;
+      assert.equal(e.tokens.length, P + both.usage.completion_tokens);
+      assert.equal(e.tokens.slice(0, P).join(""), prompt);
+      assert.equal(e.token_logprobs[0], null);
+      assert.equal(e.top_logprobs[0], null);
+      assert.ok(e.token_logprobs.slice(1).every((x) => typeof x === "number" && x <= 0));
+      assert.equal(e.text_offset[0], 0);
+      assert.deepEqual(e.text_offset.slice(P), lp.text_offset);
+      assert.deepEqual(e.token_logprobs.slice(P), lp.token_logprobs);
+
+      // Streaming: each chunk carries the entries of its own text; together they equal the non-streamed object.
+      let res = await app.request(
+        "/v1/completions",
+        post({ ...greedy, echo: true, logprobs: 1, stream: true }),
+      );
+      const chunks = sseData(await res.text()).slice(0, -1).map((d) => JSON.parse(d).choices[0]);
+      assert.equal(chunks[0].text, prompt, "the echoed prompt comes first, on its own");
+      assert.deepEqual(chunks[0].logprobs.tokens, e.tokens.slice(0, P));
+      const joined = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] } as Logprobs;
+      for (const ch of chunks) {
+        for (const k of Object.keys(joined) as (keyof Logprobs)[]) {
+          (joined[k] as unknown[]).push(...ch.logprobs[k]);
+        }
+      }
+      assert.deepEqual(joined, e);
+      assert.equal(chunks.map((ch) => ch.text).join(""), prompt + plain.text);
+      assert.equal(chunks.at(-1).finish_reason, "length");
+
+      // A stop string cuts the text and the entries of the tokens past the cut.
+      const at = Math.floor(plain.text.length / 2);
+      const stop = plain.text.slice(at, at + 2);
+      const cut = (await complete({ ...greedy, logprobs: 2, stop: [stop] })).choices[0];
+      const kept = plain.text.slice(0, plain.text.indexOf(stop));
+      assert.equal(cut.text, kept);
+      const end = prompt.length + [...kept].length;
+      const keep = lp.text_offset.filter((o) => o < end).length;
+      assert.deepEqual(cut.logprobs.text_offset, lp.text_offset.slice(0, keep));
+      assert.deepEqual(cut.logprobs.token_logprobs, lp.token_logprobs.slice(0, keep));
+      assert.ok(keep < lp.tokens.length);
+
+      // Presence and frequency penalties: same answers from both APIs and the service; negative ones reward repeats.
+      for (const [presence, frequency] of [[-2, -2], [2, 1]]) {
+        const opts = {
+          temperature: 0,
+          maxTokens: 10,
+          presencePenalty: presence,
+          frequencyPenalty: frequency,
+        };
+        const want = await service.complete(prompt, opts);
+        const params = { ...greedy, presence_penalty: presence, frequency_penalty: frequency };
+        assert.equal((await complete(params)).choices[0].text, want.text);
+        res = await app.request(
+          "/invocations",
+          post({ inputs: [prompt], params: { ...params, prompt: undefined } }),
+        );
+        assert.deepEqual(await res.json(), { predictions: [want.text] });
+        if (presence < 0) assert.notEqual(want.text, plain.text, "rewarding repeats changes the greedy text");
+      }
+      res = await app.request("/invocations", post({ inputs: [prompt], params: { presence_penalty: 2.5 } }));
+      assert.equal(res.status, 400);
+      assert.match((await res.json()).message, /'params\.presence_penalty'/);
+      res = await app.request("/invocations", post({ inputs: [prompt], params: { logprobs: 2 } }));
+      assert.equal(res.status, 400, "logprobs are a completions field, not a scoring param");
+      await res.body?.cancel();
+    } finally {
+      await cleanup();
     }
   },
 );

@@ -4,6 +4,7 @@
  * completions, Prometheus metrics).
  */
 export { type DecodeSeq, InferenceEngine, type PrefillSeq } from "./engine.ts";
+export type { Sampled } from "./logprobs.ts";
 export { checkServable, type EngineLimits, kvBytesPerSlot } from "./engine_buffers.ts";
 export { emptyStats, type EngineStats } from "./stats.ts";
 export {
@@ -18,11 +19,19 @@ export { type LoadedModel, loadModel, ModelLoadError, resolveModelDir } from "./
 export {
   type Completion,
   DEFAULT_SERVICE_OPTIONS,
+  type EncodedPrompt,
   type GenerateOptions,
   ModelService,
   planSlots,
   type ServiceOptions,
+  type TokenEntry,
 } from "./service.ts";
 export { Metrics } from "./metrics.ts";
-export { BadRequest, MAX_REPETITION_PENALTY, parseCompletion, parseInvocation } from "./params.ts";
+export {
+  BadRequest,
+  MAX_LOGPROBS,
+  MAX_REPETITION_PENALTY,
+  parseCompletion,
+  parseInvocation,
+} from "./params.ts";
 export { createServeApp, type ServeAppOptions } from "./app.ts";

@@ -3,6 +3,7 @@
  * `/v1/completions`) and the prompts of MLflow's four JSON input shapes. Every problem is a BadRequest naming the
  * field. Not the routes themselves (app.ts).
  */
+import { LOGPROB_TOP_MAX } from "../kernels/sample.ts";
 import type { GenerateOptions } from "./service.ts";
 
 /** A 400 answer: the message names the field that is wrong. */
@@ -15,6 +16,9 @@ export class BadRequest extends Error {
 
 /** The largest repetition_penalty accepted (Hugging Face models use about 1.0–1.5). */
 export const MAX_REPETITION_PENALTY = 10;
+
+/** The most top alternatives `logprobs` may ask for (OpenAI's legacy completions limit; the sampler's record size). */
+export const MAX_LOGPROBS = LOGPROB_TOP_MAX;
 
 /** The most tokens one request may ask for (above any context storyteller trains). */
 const MAX_TOKENS_LIMIT = 1 << 20;
@@ -68,6 +72,14 @@ function generateOptions(src: Record<string, unknown>, prefix = ""): GenerateOpt
       `a number in (0, ${MAX_REPETITION_PENALTY}]; 1 = off`,
     );
   }
+  for (
+    const [k, key] of [["presence_penalty", "presencePenalty"], [
+      "frequency_penalty",
+      "frequencyPenalty",
+    ]] as const
+  ) {
+    if (has(k)) out[key] = num(f(k), src[k], (x) => x >= -2 && x <= 2, "a number from -2 to 2; 0 = off");
+  }
   if (has("stop")) {
     const s = src.stop;
     const list = typeof s === "string" ? [s] : s;
@@ -105,6 +117,8 @@ const GEN_PARAMS = [
   "seed",
   "stop",
   "repetition_penalty",
+  "presence_penalty",
+  "frequency_penalty",
 ] as const;
 
 /** The prompt of one row: a string, or the `prompt` (or only) column of a record. */
@@ -252,12 +266,20 @@ export function parseCompletion(body: unknown, maxChoices: number): CompletionRe
   if (body.model != null && typeof body.model !== "string") {
     throw new BadRequest(`Invalid value for 'model': expected a string`);
   }
+  if (body.logprobs != null) {
+    options.logprobs = num(
+      "logprobs",
+      body.logprobs,
+      (x) => Number.isInteger(x) && x >= 0 && x <= MAX_LOGPROBS,
+      `an integer from 0 to ${MAX_LOGPROBS}, or null`,
+    );
+  }
+  if (body.echo != null && typeof body.echo !== "boolean") {
+    throw new BadRequest(`Invalid value for 'echo': expected a boolean`);
+  }
+  if (body.echo === true) options.echo = true;
   const unsupported: [string, boolean][] = [
-    ["echo", body.echo != null && body.echo !== false],
-    ["logprobs", body.logprobs != null],
     ["best_of", body.best_of != null && body.best_of !== 1],
-    ["frequency_penalty", body.frequency_penalty != null && body.frequency_penalty !== 0],
-    ["presence_penalty", body.presence_penalty != null && body.presence_penalty !== 0],
     ["suffix", body.suffix != null],
     [
       "logit_bias",
@@ -266,8 +288,7 @@ export function parseCompletion(body: unknown, maxChoices: number): CompletionRe
   ];
   for (const [field, bad] of unsupported) {
     if (!bad) continue;
-    const hint = field.endsWith("_penalty") ? " (use 'repetition_penalty', e.g. 1.2)" : "";
-    throw new BadRequest(`Unsupported value for '${field}': this server does not implement it${hint}`);
+    throw new BadRequest(`Unsupported value for '${field}': this server does not implement it`);
   }
   return {
     prompts: prompts as string[],

@@ -1,9 +1,11 @@
 /**
  * Text in, text out: one loaded model with its engine and scheduler. Tokenizes prompts, applies the model's
  * generation defaults, caps max_tokens by the context, ends on `<|endoftext|>` and stop strings (text held back
- * while it could still become a stop string), and streams text deltas. Not HTTP (app.ts) and not GPU (engine.ts).
+ * while it could still become a stop string), echoes the prompt on request, and streams text deltas, each with the
+ * logprob entries of the tokens whose text it carries. Not HTTP (app.ts) and not GPU (engine.ts).
  */
 import type { Gpu } from "../gpu/mod.ts";
+import type { TokenLogprob } from "../reference/sample.ts";
 import { InferenceEngine } from "./engine.ts";
 import { kvBytesPerSlot } from "./engine_buffers.ts";
 import type { LoadedModel } from "./load.ts";
@@ -20,6 +22,31 @@ export interface GenerateOptions {
   stop?: string[];
   /** CTRL-style repetition penalty over the prompt and the generated ids (1: off, the default). */
   repetitionPenalty?: number;
+  /** OpenAI's penalties over the generated ids (0: off, the default). */
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  /** Logprob entries for the generated tokens, with this many top alternatives (0 to 5); absent: none. */
+  logprobs?: number;
+  /** Prefix the prompt to the text (and, with `logprobs`, its tokens to the entries; the first has no logprob). */
+  echo?: boolean;
+}
+
+/** One token of a completion, as OpenAI's legacy `logprobs` object lists it. */
+export interface TokenEntry {
+  /** The token's id decoded alone. */
+  token: string;
+  /** Its log-probability under the model's raw distribution (null for the first prompt token). */
+  logprob: number | null;
+  /** The most likely tokens at its position and the token itself, by decoded text (null for the first prompt token). */
+  top: Record<string, number> | null;
+  /** Characters (code points) from the start of the prompt to the token's text. */
+  offset: number;
+}
+
+/** A prompt already tokenized: its text (for echo) and ids. */
+export interface EncodedPrompt {
+  text: string;
+  ids: number[];
 }
 
 /** One finished completion. */
@@ -28,6 +55,8 @@ export interface Completion {
   finishReason: FinishReason;
   promptTokens: number;
   completionTokens: number;
+  /** With `logprobs`: the entries of the tokens in `text` (the echoed prompt's, then the kept generated ones). */
+  logprobs?: TokenEntry[];
 }
 
 /** Engine sizing, from the CLI (--max-batch, --kv-memory, --chunk). */
@@ -72,6 +101,39 @@ function pendingStopPrefix(text: string, stops: string[]): number {
   }
   return hold;
 }
+
+/** Code points in `s` (what Python's len counts, for OpenAI's text_offset). */
+function codePoints(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdbff || i + 1 === s.length) n++;
+  }
+  return n;
+}
+
+/**
+ * Text of a token stream as far as it is settled: each token's bytes go through a streaming UTF-8 decoder, so the
+ * bytes of a character still incomplete wait for the token that completes it (invalid bytes become U+FFFD at
+ * once). `text` is always a prefix of the whole decode; special tokens add nothing.
+ */
+class SettledText {
+  text = "";
+  points = 0; // code points of text
+  #decoder = new TextDecoder();
+
+  constructor(readonly tokenizer: LoadedModel["tokenizer"]) {}
+
+  push(id: number): void {
+    if (this.tokenizer.isSpecial(id)) return;
+    const piece = this.#decoder.decode(this.tokenizer.tokenBytes(id), { stream: true });
+    this.text += piece;
+    this.points += codePoints(piece);
+  }
+}
+
+/** Logprobs as JSON carries them: finite, at least −9999 (OpenAI's and vLLM's floor). */
+const finite = (x: number) => Math.max(x, -9999);
 
 /** The served model. */
 export class ModelService {
@@ -124,38 +186,107 @@ export class ModelService {
       : null;
   }
 
-  /** Generates one completion of `prompt`; `onText` sees each new piece of text (never part of a stop string). */
+  /** Decodes `id` alone, special tokens included (a logprob entry's token). */
+  #token(id: number): string {
+    return this.loaded.tokenizer.decode([id]);
+  }
+
+  /**
+   * The chosen `id` and the record's top ids as a token → logprob map (n + 1 entries at most, as OpenAI's). Ids that
+   * decode alike (bytes of an incomplete character all read U+FFFD) share a key: the chosen one keeps it, then the
+   * likelier.
+   */
+  #topEntries(record: TokenLogprob, id: number): Record<string, number> {
+    const top: Record<string, number> = Object.create(null);
+    for (const t of [{ id, logprob: record.logprob }, ...record.top]) {
+      const key = this.#token(t.id);
+      if (!(key in top)) top[key] = finite(t.logprob);
+    }
+    return top;
+  }
+
+  /** Entries of the prompt tokens: the first without a logprob, then one per record (tokens 1..n−1). */
+  #promptEntries(ids: number[], records: TokenLogprob[]): TokenEntry[] {
+    const settled = new SettledText(this.loaded.tokenizer);
+    return ids.map((id, j) => {
+      const offset = settled.points;
+      settled.push(id);
+      return {
+        token: this.#token(id),
+        logprob: j === 0 ? null : finite(records[j - 1].logprob),
+        top: j === 0 ? null : this.#topEntries(records[j - 1], id),
+        offset,
+      };
+    });
+  }
+
+  /**
+   * Generates one completion of `prompt`; `onText` sees each new piece of text (never part of a stop string) with
+   * the logprob entries of the tokens whose text starts in it (when `logprobs` is asked). With `echo`, the prompt
+   * comes first, as a piece of its own. A stop string cuts the text and the entries of the tokens past the cut.
+   */
   async complete(
-    prompt: string | number[],
+    prompt: string | number[] | EncodedPrompt,
     opts: GenerateOptions,
-    onText?: (delta: string) => void,
+    onText?: (delta: string, logprobs: TokenEntry[]) => void,
     signal?: AbortSignal,
   ): Promise<Completion> {
-    const ids = typeof prompt === "string" ? this.encode(prompt) : prompt;
+    const tok = this.loaded.tokenizer;
+    const ids = typeof prompt === "string"
+      ? this.encode(prompt)
+      : Array.isArray(prompt)
+      ? prompt
+      : prompt.ids;
+    const promptText = typeof prompt === "string"
+      ? prompt
+      : Array.isArray(prompt)
+      ? tok.decode(prompt, { skipSpecial: true })
+      : prompt.text;
     const problem = this.checkPrompt(ids);
     if (problem) throw new RangeError(`Cannot generate: ${problem}`);
     const g = this.loaded.generation;
-    const tok = this.loaded.tokenizer;
     const stops = (opts.stop ?? []).filter((s) => s.length > 0);
     const eos = [tok.eotId, g.eos_token_id].filter((x): x is number => typeof x === "number" && x >= 0);
     const maxTokens = capTokens(opts.maxTokens ?? g.max_new_tokens, ids.length, this.context);
+    const wantLogprobs = opts.logprobs !== undefined;
+    const echo = opts.echo === true;
+    const head = echo ? promptText : ""; // the text before the generated text
+    const promptLength = codePoints(promptText);
+    const entries: TokenEntry[] = []; // every entry passed on, in order
+    const pending: { start: number; entry: TokenEntry }[] = []; // generated, waiting for their text to go out
     const out: number[] = [];
+    const settled = new SettledText(tok);
     let text = "";
     let emitted = 0;
     let stopped = false;
+    const emit = (delta: string, logprobs: TokenEntry[]) => {
+      entries.push(...logprobs);
+      onText?.(delta, logprobs);
+    };
     const flush = (final: boolean) => {
       let end = text.length;
-      if (!final) {
-        end -= pendingStopPrefix(text, stops);
-        while (end > emitted && text.charCodeAt(end - 1) === 0xfffd) end--; // an incomplete UTF-8 sequence
-      }
-      if (end > emitted) {
-        onText?.(text.slice(emitted, end));
-        emitted = end;
+      if (!final) end = Math.min(end - pendingStopPrefix(text, stops), settled.text.length);
+      // A token goes with the piece its text starts in; at the end, all that are left unless a stop string cut
+      // them off.
+      const limit = !final ? end : stopped ? text.length : Infinity;
+      let k = 0;
+      while (k < pending.length && pending[k].start < limit) k++;
+      const taken = pending.splice(0, k).map((p) => p.entry);
+      if (final) pending.length = 0;
+      if (end > emitted || taken.length > 0) {
+        emit(text.slice(emitted, Math.max(end, emitted)), taken);
+        emitted = Math.max(end, emitted);
       }
     };
+    if (echo && !wantLogprobs && promptText.length > 0) emit(promptText, []);
     if (maxTokens < 1) {
-      return { text: "", finishReason: "length", promptTokens: ids.length, completionTokens: 0 };
+      return {
+        text: head,
+        finishReason: "length",
+        promptTokens: ids.length,
+        completionTokens: 0,
+        ...(wantLogprobs ? { logprobs: entries } : {}),
+      };
     }
     const res = await this.scheduler.submit({
       prompt: ids,
@@ -164,12 +295,29 @@ export class ModelService {
       topK: opts.topK ?? g.top_k,
       topP: opts.topP ?? g.top_p,
       repetitionPenalty: opts.repetitionPenalty ?? g.repetition_penalty ?? 1,
+      presencePenalty: opts.presencePenalty ?? 0,
+      frequencyPenalty: opts.frequencyPenalty ?? 0,
+      logprobs: opts.logprobs,
+      scorePrompt: echo && wantLogprobs,
       seed: opts.seed ?? crypto.getRandomValues(new Uint32Array(1))[0],
       stopIds: eos,
       signal,
-      onToken: (id) => {
+      onPrompt: (records) => emit(promptText, this.#promptEntries(ids, records)),
+      onToken: (id, record) => {
+        const start = settled.text.length; // where this token's text begins
+        const offset = promptLength + settled.points;
+        settled.push(id);
         out.push(id);
         text = tok.decode(out, { skipSpecial: true });
+        if (record) {
+          const entry = {
+            token: this.#token(id),
+            logprob: finite(record.logprob),
+            top: this.#topEntries(record, id),
+            offset,
+          };
+          pending.push({ start, entry });
+        }
         const hit = stops.map((s) => text.indexOf(s)).filter((i) => i >= 0);
         if (hit.length > 0) {
           text = text.slice(0, Math.min(...hit));
@@ -181,10 +329,11 @@ export class ModelService {
     });
     flush(true);
     return {
-      text,
+      text: head + text,
       finishReason: stopped ? "stop" : res.finishReason,
       promptTokens: ids.length,
       completionTokens: res.tokens.length,
+      ...(wantLogprobs ? { logprobs: entries } : {}),
     };
   }
 
