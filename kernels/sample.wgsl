@@ -53,7 +53,7 @@ struct Row {
 @group(0) @binding(0) var<storage, read_write> logits: array<f32>; // (S,V); the penalty rescales in place
 @group(0) @binding(1) var<storage, read_write> specs: array<Spec>; // (S)
 @group(0) @binding(2) var<storage, read_write> ids: array<u32>; // next step's token ids
-@group(0) @binding(3) var<storage, read_write> out: array<u32>; // (steps,S) sampled ids
+@group(0) @binding(3) var<storage, read_write> out: array<u32>; // (steps,S) sampled ids; records from lp_base
 @group(0) @binding(4) var<storage, read_write> rows: array<Row>; // next step's rows (DECODE advances pos)
 @group(0) @binding(5) var<uniform> p: Params;
 @group(0) @binding(6) var<storage, read_write> seen: array<u32>; // (slots, words + V): bitmap, generated counts

@@ -1,7 +1,8 @@
 /**
  * Serving end to end: train a tiny tracked model through the CLI, register it, start `storyteller serve` as a
  * subprocess on models:/<name>@<alias> and exercise every route (scoring protocol, completions with streaming,
- * models, metrics), concurrency and bad input; greedy output through the server equals `storyteller generate`'s.
+ * logprobs, echo and presence/frequency penalties, models, metrics), concurrency and bad input; greedy output
+ * through the server equals `storyteller generate`'s.
  */
 import assert from "node:assert/strict";
 import { gpuTest } from "../src/gpu/testing.ts";
@@ -246,6 +247,68 @@ gpuTest("serve e2e: a trained, registered model over every route; greedy equals 
     );
     assert.equal(streamed.join(""), generated);
 
+    // logprobs: OpenAI's legacy object; the trained model writes ASCII, so the tokens spell the text.
+    const greedy = { prompt, temperature: 0, max_tokens: 20 };
+    const scored = await (await post("/v1/completions", { ...greedy, logprobs: 3 })).json();
+    const lp = scored.choices[0].logprobs;
+    assert.equal(scored.choices[0].text, generated);
+    assert.equal(lp.tokens.join(""), generated);
+    assert.equal(lp.tokens.length, scored.usage.completion_tokens);
+    let offset = prompt.length;
+    lp.tokens.forEach((token: string, i: number) => {
+      assert.equal(lp.text_offset[i], offset, `offset of token ${i}`);
+      offset += token.length;
+      const top = lp.top_logprobs[i];
+      assert.equal(top[token], lp.token_logprobs[i]);
+      assert.equal(
+        Math.max(...Object.values(top) as number[]),
+        lp.token_logprobs[i],
+        "greedy takes the best",
+      );
+      assert.ok(Object.keys(top).length === 3 && lp.token_logprobs[i] <= 0);
+    });
+    // echo with logprobs: the prompt's tokens first (the first without a logprob), then the same entries.
+    const echoed = await (await post("/v1/completions", { ...greedy, logprobs: 3, echo: true })).json();
+    const e = echoed.choices[0].logprobs;
+    const P = echoed.usage.prompt_tokens;
+    assert.equal(echoed.choices[0].text, prompt + generated);
+    assert.equal(e.tokens.slice(0, P).join(""), prompt);
+    assert.deepEqual([e.token_logprobs[0], e.top_logprobs[0], e.text_offset[0]], [null, null, 0]);
+    assert.ok(e.token_logprobs.slice(1, P).every((x: number) => x < 0));
+    assert.deepEqual(e.tokens.slice(P), lp.tokens);
+    assert.deepEqual(e.token_logprobs.slice(P), lp.token_logprobs);
+    // Streamed: each chunk's entries are its text's tokens, the prompt in a chunk of its own.
+    res = await post("/v1/completions", { ...greedy, logprobs: 3, echo: true, stream: true });
+    const chunks = (await res.text()).split("\n").filter((l) => l.startsWith("data: {"))
+      .map((l) => JSON.parse(l.slice(6)).choices[0]);
+    assert.equal(chunks[0].text, prompt);
+    for (const ch of chunks) assert.equal(ch.logprobs.tokens.join(""), ch.text);
+    assert.deepEqual(chunks.flatMap((ch) => ch.logprobs.token_logprobs), e.token_logprobs);
+
+    // Presence and frequency penalties: each greedy pick beats the top alternatives once their penalties are
+    // taken off the raw logprobs; the scoring protocol takes them too.
+    const penalties = { presence_penalty: 1.5, frequency_penalty: 0.5, repetition_penalty: 1 };
+    const pen = await (await post("/v1/completions", { ...greedy, ...penalties, logprobs: 5 })).json();
+    const pl = pen.choices[0].logprobs;
+    assert.notEqual(pen.choices[0].text, generated, "the penalties change the story");
+    const counts = new Map<string, number>();
+    pl.tokens.forEach((token: string, i: number) => {
+      const score = (t: string) => {
+        const c = counts.get(t) ?? 0;
+        return pl.top_logprobs[i][t] -
+          (c > 0 ? penalties.presence_penalty + penalties.frequency_penalty * c : 0);
+      };
+      for (const alt of Object.keys(pl.top_logprobs[i])) {
+        assert.ok(score(token) >= score(alt) - 1e-4, `token ${i}: ${token} (${score(token)}) vs ${alt}`);
+      }
+      counts.set(token, (counts.get(token) ?? 0) + 1);
+    });
+    res = await post("/invocations", {
+      inputs: [prompt],
+      params: { temperature: 0, max_tokens: 20, ...penalties },
+    });
+    assert.deepEqual(await res.json(), { predictions: [pen.choices[0].text] });
+
     // Concurrency: 16 seeded requests at once (8 slots: some wait in the queue) each get their solo answer.
     const prompts = Array.from(
       { length: 16 },
@@ -282,6 +345,9 @@ gpuTest("serve e2e: a trained, registered model over every route; greedy equals 
         ["/v1/completions", { prompt, max_tokens: 10_000_000 }, 400],
         ["/v1/completions", { prompt, temperature: "warm" }, 400],
         ["/v1/completions", { prompt, mystery: true }, 400],
+        ["/v1/completions", { prompt, logprobs: 9 }, 400],
+        ["/v1/completions", { prompt, echo: "yes" }, 400],
+        ["/v1/completions", { prompt, presence_penalty: 5 }, 400],
         ["/v1/completions", { prompt: "x".repeat(2 << 20) }, 413],
       ] as const
     ) {

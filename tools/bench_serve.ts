@@ -4,6 +4,10 @@
  * shape (default the tiny config). Fixed-length generations (no stop ids) so every run does the same work.
  *
  *   deno run -A tools/bench_serve.ts [--config tiny] [--prompt 8] [--tokens 48] [--streams 1,8,32] [--chunk 16] [--device auto] [--greedy] [--repetition-penalty 1]
+ *     [--presence-penalty 0] [--frequency-penalty 0] [--logprobs N] [--echo]
+ *
+ * --logprobs N asks every stream for logprob records with N top entries (absent: none); --echo also scores the
+ * prompt (echo with logprobs).
  */
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/mod.ts";
@@ -24,6 +28,10 @@ const { values } = parseArgs({
     repeat: { type: "string", default: "2" },
     greedy: { type: "boolean", default: false },
     "repetition-penalty": { type: "string", default: "1" },
+    "presence-penalty": { type: "string", default: "0" },
+    "frequency-penalty": { type: "string", default: "0" },
+    logprobs: { type: "string" },
+    echo: { type: "boolean", default: false },
   },
 });
 
@@ -50,6 +58,10 @@ const request = (i: number): GenerationRequest => ({
   topP: 0.95,
   seed: i,
   repetitionPenalty: Number(values["repetition-penalty"]),
+  presencePenalty: Number(values["presence-penalty"]),
+  frequencyPenalty: Number(values["frequency-penalty"]),
+  logprobs: values.logprobs === undefined ? undefined : Number(values.logprobs),
+  scorePrompt: values.echo,
   stopIds: [],
 });
 
@@ -57,7 +69,12 @@ console.log(
   `bench_serve: ${values.config} (V ${m.vocab_size}, C ${m.hidden_size}, L ${m.num_layers}, T ${m.max_seq_len}, ` +
     `${layout.count.toLocaleString("en-US")} params), ${
       values.greedy ? "greedy" : "T 0.8, top-k 50, top-p 0.95"
-    }, repetition penalty ${values["repetition-penalty"]}, prompt ${P}, ${N} new tokens, chunk ${chunk}, ` +
+    }, penalties repetition ${values["repetition-penalty"]} presence ${
+      values["presence-penalty"]
+    } frequency ${values["frequency-penalty"]}, logprobs ${values.logprobs ?? "off"}${
+      values.echo ? " (prompt scored)" : ""
+    }, prompt ${P}, ${N} new tokens, ` +
+    `chunk ${chunk}, ` +
     `${gpu.summary.description || gpu.summary.device}`,
 );
 await scheduler.submit(request(0)); // warm-up: pipelines
