@@ -308,6 +308,23 @@ gpuTest("serve e2e: a trained, registered model over every route; greedy equals 
       params: { temperature: 0, max_tokens: 20, ...penalties },
     });
     assert.deepEqual(await res.json(), { predictions: [pen.choices[0].text] });
+    const penGen = await cliProcess(
+      "generate",
+      "-m",
+      `${dir}/ckpt/serve-e2e/model`,
+      "--prompt",
+      prompt,
+      "--temperature",
+      "0",
+      "--max-tokens",
+      "20",
+      "--presence-penalty",
+      "1.5",
+      "--frequency-penalty",
+      "0.5",
+    );
+    assert.equal(penGen.code, 0, penGen.err);
+    assert.equal(penGen.out.slice(prompt.length).replace(/\n$/, ""), pen.choices[0].text);
 
     // Concurrency: 16 seeded requests at once (8 slots: some wait in the queue) each get their solo answer.
     const prompts = Array.from(

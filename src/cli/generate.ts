@@ -35,6 +35,16 @@ export function generateCommand(): Command {
       numberOption("--repetition-penalty", 0.001, MAX_REPETITION_PENALTY),
     )
     .option(
+      "--presence-penalty <p>",
+      "subtract p from the logits of ids already generated (−2 to 2; 0 = off)",
+      numberOption("--presence-penalty", -2, 2),
+    )
+    .option(
+      "--frequency-penalty <p>",
+      "subtract p × count from the logits of ids already generated (−2 to 2; 0 = off)",
+      numberOption("--frequency-penalty", -2, 2),
+    )
+    .option(
       "--tracking-uri <uri>",
       "tracking store for runs:/ and models:/ URIs (default MLFLOW_TRACKING_URI or ./mlruns)",
     )
