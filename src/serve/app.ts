@@ -124,6 +124,7 @@ export function createServeApp(opts: ServeAppOptions): Hono {
   const app = new Hono();
   const metrics = opts.metrics;
   const maxChoices = opts.maxChoices ?? 64;
+  const startedAt = Math.floor(Date.now() / 1000); // /v1/models' `created`: when this server took the model
   app.onError((err, c) => {
     if (err instanceof HTTPException && err.res) return err.getResponse();
     if (err instanceof BadRequest || err instanceof RangeError) {
@@ -172,7 +173,7 @@ export function createServeApp(opts: ServeAppOptions): Hono {
   app.get("/v1/models", (c) =>
     c.json({
       object: "list",
-      data: [{ id: opts.modelName, object: "model", created: 0, owned_by: "storyteller" }],
+      data: [{ id: opts.modelName, object: "model", created: startedAt, owned_by: "storyteller" }],
     }));
 
   app.post("/v1/completions", async (c) => {

@@ -213,6 +213,7 @@ gpuTest("serve app: OpenAI completions, streaming, stop strings, models and metr
 
     body = await (await app.request("/v1/models")).json();
     assert.equal(body.data[0].id, "model");
+    assert.ok(Math.abs(body.data[0].created - Date.now() / 1000) < 600, `created ${body.data[0].created}`);
     const metrics = await (await app.request("/metrics")).text();
     assert.match(metrics, /storyteller_requests_total\{route="\/v1\/completions",status="200"\} \d+/);
     assert.match(metrics, /storyteller_generated_tokens_total [1-9]\d*/);
