@@ -2,6 +2,7 @@
  * `prepareData`: from a resolved config to a tokenizer and train/validation token arrays, through the cache.
  * Cache entries are keyed by a hash of the sources (path, size, mtime; generator parameters for builtin:stories),
  * the split and the tokenizer, so any change rebuilds them; files are renamed into place only when complete.
+ * The same identities give each split its dataset digest (`DataStats.datasets`, logged as MLflow dataset inputs).
  */
 import type { Config } from "../config/mod.ts";
 import { UsageError } from "../errors.ts";
@@ -41,7 +42,36 @@ export interface DataStats {
   /** Whether the token files were read from the cache rather than built. */
   cacheHit: boolean;
   dtype: TokenDtype;
+  /** The training text and, when there is any, the validation text, as the run tracker records them. */
+  datasets: { training: DataSplit; validation: DataSplit | null };
 }
+
+/** One split of the prepared data, identified without reading its text again. */
+export interface DataSplit {
+  /**
+   * The config's specs as written (`builtin:stories`, `data/*.txt`), comma-separated; validation held out of the
+   * training text is `<train specs> (val_fraction <f>)`.
+   */
+  name: string;
+  /**
+   * 8 hex digits of a sha256 over what decides this split's tokens: the sources' identities (real path, size,
+   * mtime; generator, story count, seed and version for builtin:stories), the hold-out fraction, the format and
+   * text field, the tokenizer (sha256 of its JSON) and the split's role. The token cache's key hashes the same
+   * identities, so the digest changes exactly when the cache would be rebuilt.
+   */
+  digest: string;
+  /** The sources read, with real paths (files are not read again to describe them). */
+  sources: SourceIdentity[];
+  /** The fraction of documents held out for validation (every 1/f-th); 0 when data.val is used. */
+  holdOut: number;
+  docs: number;
+  tokens: number;
+}
+
+/** A corpus source as the cache identifies it: a file by its real path, the generator with its version. */
+export type SourceIdentity =
+  | (Extract<CorpusSource, { kind: "file" }>)
+  | (Extract<CorpusSource, { kind: "builtin" }> & { generator: number });
 
 /** What the trainer gets from `prepareData`. */
 export interface PreparedData {
@@ -104,12 +134,13 @@ export async function prepareData(config: Config, opts: PrepareOptions = {}): Pr
     );
   }
   const tokJson = tokenizerToJson(tokenizer);
+  const tokenizerHash = await sha256Hex(tokJson);
   const key = (await sha256Hex(JSON.stringify({
     v: CACHE_VERSION,
     split,
     format: data.format,
     textField: data.text_field,
-    tokenizer: await sha256Hex(tokJson),
+    tokenizer: tokenizerHash,
   }))).slice(0, 20);
   const dir = `${data.cache_dir}/data-${key}`;
   const dtype = tokenDtype(tokenizer.vocabSize);
@@ -147,6 +178,38 @@ export async function prepareData(config: Config, opts: PrepareOptions = {}): Pr
       },
     );
   }
+  const digest = async (role: string, sources: SourceIdentity[], holdOut: number) =>
+    (await sha256Hex(JSON.stringify({
+      v: CACHE_VERSION,
+      role,
+      sources,
+      holdOut,
+      format: data.format,
+      textField: data.text_field,
+      tokenizer: tokenizerHash,
+    }))).slice(0, 8);
+  const trainName = data.train.join(", ");
+  const datasets: DataStats["datasets"] = {
+    training: {
+      name: trainName,
+      digest: await digest("training", split.train, holdOut),
+      sources: split.train,
+      holdOut,
+      docs: meta.trainDocs,
+      tokens: train.length,
+    },
+    validation: null,
+  };
+  if (split.val || holdOut > 0) {
+    datasets.validation = {
+      name: split.val ? data.val.join(", ") : `${trainName} (val_fraction ${holdOut})`,
+      digest: await digest("validation", split.val ?? split.train, split.val ? 0 : holdOut),
+      sources: split.val ?? split.train,
+      holdOut: split.val ? 0 : holdOut,
+      docs: meta.valDocs,
+      tokens: val.length,
+    };
+  }
   return {
     tokenizer,
     train,
@@ -162,6 +225,7 @@ export async function prepareData(config: Config, opts: PrepareOptions = {}): Pr
       tokenizerSource,
       cacheHit,
       dtype,
+      datasets,
     },
     trainSampler: (o) => new BatchSampler(train, o),
     evalSampler: (o) => new EvalSampler(val, o),
@@ -188,9 +252,10 @@ async function readMeta(path: string): Promise<Meta | null> {
   }
 }
 
-async function sourceIds(sources: CorpusSource[]): Promise<unknown[]> {
+/** The sources as the cache keys them (the key order is part of the key: keep it). */
+async function sourceIds(sources: CorpusSource[]): Promise<SourceIdentity[]> {
   return await Promise.all(
-    sources.map(async (s) =>
+    sources.map(async (s): Promise<SourceIdentity> =>
       s.kind === "builtin"
         ? { ...s, generator: STORIES_VERSION }
         : { ...s, path: await Deno.realPath(s.path) }

@@ -54,6 +54,10 @@ Deno.test("builtin:stories trains a tokenizer, tokenizes, splits off validation 
     assert.equal(c.stats.cacheHit, false);
     assert.notDeepEqual(c.train, a.train);
 
+    // Existing caches stay valid: the key of this configuration is pinned (it was data-380c15e47c12e168a9af
+    // before the dataset digests were added; change it only together with CACHE_VERSION).
+    assert.match(a.files.train, /\/data-380c15e47c12e168a9af\/train\.bin$/);
+
     const batch = a.trainSampler({ batchSize: 2, seqLen: 32, seed: 1 }).next();
     assert.equal(batch.length, 2 * 33);
     assert.equal(a.evalSampler({ batchSize: 2, seqLen: 32 }).batch(0)[0], a.val[0]);
@@ -119,5 +123,72 @@ Deno.test("too little text, a missing path and a too-large tokenizer are usage e
       prepareData(config),
       (e) => e instanceof UsageError && /set model.vocab_size to at least 300/.test(e.hint ?? ""),
     );
+  });
+});
+
+Deno.test("dataset digests: stable across runs and cache hits, different when the text or tokenization is", async () => {
+  await withTemp(async (dir) => {
+    const config = smallConfig(dir);
+    const a = (await prepareData(config)).stats.datasets;
+    assert.equal(a.training.name, "builtin:stories");
+    assert.equal(a.validation?.name, "builtin:stories (val_fraction 0.05)");
+    assert.deepEqual(a.training.sources, [{ kind: "builtin", stories: 200, seed: 1, generator: 1 }]);
+    assert.deepEqual([a.training.docs, a.validation?.docs], [190, 10]);
+    assert.match(a.training.digest, /^[0-9a-f]{8}$/);
+    assert.notEqual(a.training.digest, a.validation?.digest, "the held-out split is other text");
+    const hit = await prepareData(config);
+    assert.equal(hit.stats.cacheHit, true);
+    assert.deepEqual(hit.stats.datasets, a, "a cache hit describes the same datasets");
+    assert.equal(hit.stats.datasets.training.tokens, hit.train.length);
+
+    const digests = async (change: (c: Config) => void) => {
+      const c = smallConfig(dir);
+      change(c);
+      const d = (await prepareData(c)).stats.datasets;
+      return [d.training.digest, d.validation?.digest];
+    };
+    const base = [a.training.digest, a.validation?.digest];
+    assert.deepEqual(await digests(() => {}), base, "same inputs, same digests");
+    const seed = await digests((c) => c.data.builtin_seed = 2);
+    assert.ok(seed[0] !== base[0] && seed[1] !== base[1], "other stories");
+    const vocab = await digests((c) => c.model.vocab_size = 280);
+    assert.ok(vocab[0] !== base[0] && vocab[1] !== base[1], "another tokenizer");
+    const split = await digests((c) => c.data.val_fraction = 0.1);
+    assert.ok(split[0] !== base[0] && split[1] !== base[1], "another hold-out");
+    const none = await prepareData({ ...config, data: { ...config.data, val_fraction: 0 } });
+    assert.equal(none.stats.datasets.validation, null, "no validation text, no validation dataset");
+  });
+});
+
+Deno.test("dataset digests of files: identified by path, size and mtime, never read again", async () => {
+  await withTemp(async (dir) => {
+    const stories = [...generateStories({ count: 60, seed: 4 })];
+    await Deno.writeTextFile(`${dir}/train.txt`, stories.slice(0, 50).join("\n<|endoftext|>\n"));
+    await Deno.writeTextFile(`${dir}/val.txt`, stories.slice(50).join("\n<|endoftext|>\n"));
+    const config = smallConfig(dir);
+    config.data.train = [`${dir}/train.txt`];
+    config.data.val = [`${dir}/val.txt`];
+    const a = (await prepareData(config)).stats.datasets;
+    assert.equal(a.training.name, `${dir}/train.txt`);
+    assert.equal(a.validation?.name, `${dir}/val.txt`);
+    assert.deepEqual(a.validation?.sources.map((s) => s.kind === "file" && s.path), [
+      await Deno.realPath(`${dir}/val.txt`),
+    ]);
+    assert.equal(a.validation?.holdOut, 0);
+
+    // The same bytes with another mtime are another dataset to the cache, and so to the digest.
+    await Deno.utime(`${dir}/val.txt`, 1_700_000_000, 1_700_000_000);
+    const b = (await prepareData(config)).stats.datasets;
+    assert.equal(b.training.digest, a.training.digest, "the training text did not change");
+    assert.notEqual(b.validation?.digest, a.validation?.digest);
+
+    // Other bytes with the same identity (size, mtime): the digest comes from the identity, not the text.
+    const text = await Deno.readTextFile(`${dir}/train.txt`);
+    const { mtime } = await Deno.stat(`${dir}/train.txt`);
+    await Deno.writeTextFile(`${dir}/train.txt`, text.replace(/a/g, "o"));
+    await Deno.utime(`${dir}/train.txt`, mtime!, mtime!);
+    const c = await prepareData(config);
+    assert.equal(c.stats.cacheHit, true);
+    assert.deepEqual(c.stats.datasets, b);
   });
 });
