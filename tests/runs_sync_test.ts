@@ -37,6 +37,36 @@ function flakyServer(dir: string) {
   return { state, server, url: `http://127.0.0.1:${server.addr.port}` };
 }
 
+/** The training and validation splits as prepareData describes builtin:stories(4000, seed 1). */
+const DATASETS = {
+  training: {
+    name: "builtin:stories",
+    digest: "0a1b2c3d",
+    sources: [{ kind: "builtin", stories: 4000, seed: 1, generator: 1 }],
+    holdOut: 0.05,
+    docs: 3800,
+    tokens: 900000,
+  },
+  validation: {
+    name: "builtin:stories (val_fraction 0.05)",
+    digest: "4e5f6a7b",
+    sources: [{ kind: "builtin", stories: 4000, seed: 1, generator: 1 }],
+    holdOut: 0.05,
+    docs: 200,
+    tokens: 47000,
+  },
+};
+
+/** context → digest of each dataset input of a run, and how many inputs it has. */
+async function inputsOf(c: TrackingClient, runId: string) {
+  const inputs = (await c.getRun(runId)).inputs!.datasetInputs;
+  return {
+    count: inputs.length,
+    digests: Object.fromEntries(inputs.map((d) => [d.tags["mlflow.data.context"], d.dataset.digest])),
+  };
+}
+const BOTH = { count: 2, digests: { training: "0a1b2c3d", validation: "4e5f6a7b" } };
+
 /** One tracked "training run" without a GPU: steps 2 and 4, an eval with a sample, a model directory. */
 async function trackRun(
   dir: string,
@@ -61,7 +91,10 @@ async function trackRun(
     startStep: 0,
     paramCount: 10,
     gpu: { summary: { description: "fake", isFallback: true }, hasF16: false } as unknown as Gpu,
-    data: { stats: { sources: "x" }, tokenizer: { vocabSize: 300 } } as unknown as PreparedData,
+    data: {
+      stats: { sources: "x", datasets: DATASETS },
+      tokenizer: { vocabSize: 300 },
+    } as unknown as PreparedData,
   } satisfies StartInfo;
   const modelDir = `${dir}/ckpt/${name}/model`;
   await Deno.mkdir(modelDir, { recursive: true });
@@ -113,7 +146,13 @@ Deno.test("a server failing mid-run: runs sync appends what it missed, FINISHED;
 
     const dry = await cli(...argv, "--dry-run");
     assert.equal(dry.code, 0, dry.err);
-    assert.match(dry.out, /would send 6 points, \d+ params?, \d+ tags?, 7 artifacts, status FINISHED/);
+    // The store took the dataset inputs at start; the fallback run holds them too, so nothing is left to send.
+    assert.deepEqual(await inputsOf(client, runId), BOTH);
+    assert.deepEqual(await inputsOf(openTracking(tracker.fallbackRoot!), argv[4]), BOTH);
+    assert.match(
+      dry.out,
+      /would send 6 points, \d+ params?, \d+ tags?, 7 artifacts, 0 datasets, status FINISHED/,
+    );
     assert.deepEqual(await steps(client, runId, "train/loss"), [2]);
 
     state.batches = [];
@@ -121,7 +160,7 @@ Deno.test("a server failing mid-run: runs sync appends what it missed, FINISHED;
     assert.equal(r.code, 0, r.err);
     assert.match(
       r.out,
-      new RegExp(`→ ${url} run ${runId}: sent 6 points, 0 params, \\d+ tags?, 7 artifacts`),
+      new RegExp(`→ ${url} run ${runId}: sent 6 points, 0 params, \\d+ tags?, 7 artifacts, 0 datasets`),
     );
     assert.match(r.out, /^1 run: sent 6 points/m);
     assert.ok(state.batches.every((b) => b.metrics <= 1000 && b.params <= 100 && b.tags <= 100));
@@ -134,11 +173,13 @@ Deno.test("a server failing mid-run: runs sync appends what it missed, FINISHED;
     const local = await fb.getRun(argv[4]);
     assert.equal(local.data.tags[SYNCED_TAG], `${url}#${runId}`);
     assert.deepEqual(await files(client, runId), await files(fb, local.info.runId));
+    assert.deepEqual(await inputsOf(client, runId), BOTH);
 
     state.batches = [];
     const again = await cli(...argv);
     assert.equal(again.code, 0, again.err);
-    assert.match(again.out, /sent 0 points, 0 params, 0 tags, 0 artifacts$/m);
+    assert.match(again.out, /sent 0 points, 0 params, 0 tags, 0 artifacts, 0 datasets$/m);
+    assert.deepEqual(await inputsOf(client, runId), BOTH);
     assert.deepEqual(state.batches, []);
     assert.deepEqual(await steps(client, runId, "train/loss"), [2, 4]);
   } finally {
@@ -158,6 +199,7 @@ Deno.test("a server down at start: runs sync turns the local run into a new serv
     const fb = openTracking(tracker.fallbackRoot!);
     const local = await fb.getRun(tracker.runId!);
     assert.equal(local.data.tags[FALLBACK_TAG], `${url} run (not created)`);
+    assert.deepEqual(await inputsOf(fb, local.info.runId), BOTH);
 
     // The server fails after the run was created: the rerun continues into that run instead of a second one.
     state.batchesDown = true;
@@ -166,14 +208,20 @@ Deno.test("a server down at start: runs sync turns the local run into a new serv
     assert.equal(failed.code, 1, failed.out);
     assert.match(
       failed.err,
-      /delivered before it failed: run \w+ \(new\), 0 points, 0 params, 0 tags, 0 artifacts; rerun/,
+      /delivered before it failed: run \w+ \(new\), 0 points, 0 params, 0 tags, 0 artifacts, 0 datasets; rerun/,
     );
     const r = await cli(...syncCommandOf(messages.at(-1)!));
     assert.equal(r.code, 0, r.err);
     const client = openTracking(url);
     assert.equal((await client.searchRuns({ experimentNames: ["storyteller"] })).runs.length, 1);
     const [copy] = (await client.searchRuns({ experimentNames: ["storyteller"] })).runs;
-    assert.match(r.out, new RegExp(`→ ${url} run ${copy.info.runId}: sent \\d+ points, \\d+ params`));
+    assert.match(r.out, new RegExp(`→ ${url} run ${copy.info.runId}: sent \\d+ points, .* 2 datasets`));
+    assert.match(r.out, /^1 run: sent .* 2 datasets/m);
+    const byContext = async (c: TrackingClient, id: string) =>
+      (await c.getRun(id)).inputs!.datasetInputs.toSorted((a, b) =>
+        a.tags["mlflow.data.context"].localeCompare(b.tags["mlflow.data.context"])
+      );
+    assert.deepEqual(await byContext(client, copy.info.runId), await byContext(fb, local.info.runId));
     assert.equal((await fb.getRun(tracker.runId!)).data.tags[SYNCED_TAG], `${url}#${copy.info.runId}`);
     assert.equal(copy.info.runName, "offline");
     assert.equal(copy.info.startTime, local.info.startTime);
@@ -197,7 +245,8 @@ Deno.test("a server down at start: runs sync turns the local run into a new serv
 
     const again = await cli("runs", "sync", tracker.fallbackRoot!);
     assert.equal(again.code, 0, again.err);
-    assert.match(again.out, /sent 0 points, 0 params, 0 tags, 0 artifacts$/m);
+    assert.match(again.out, /sent 0 points, 0 params, 0 tags, 0 artifacts, 0 datasets$/m);
+    assert.deepEqual(await inputsOf(client, copy.info.runId), BOTH);
     assert.equal((await client.searchRuns({ experimentNames: ["storyteller"] })).runs.length, 1);
   } finally {
     await server.shutdown();

@@ -1,23 +1,73 @@
 /**
  * Every training run is tracked, end to end through the CLI: the exact mlruns layout after `storyteller train` on
- * configs/tiny.yaml, `runs search`, `models register` and loading the registered model for serving, resume into the
- * same run, the real tracking server over REST, a server failing mid-run, an unreachable server, and use_mlflow: false.
+ * configs/tiny.yaml (dataset inputs included), `runs search`, `models register` and loading the registered model for
+ * serving, resume into the same run, the real tracking server over REST, a server failing mid-run or refusing the
+ * dataset inputs for a while, an unreachable server, and use_mlflow: false.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { gpuTest } from "../src/gpu/testing.ts";
 import { cli } from "./_cli.ts";
 import { flattenConfig, loadConfig } from "../src/config/mod.ts";
-import { openTracking, type TrackingClient } from "../src/tracking/mod.ts";
+import { openTracking, type Run, type TrackingClient } from "../src/tracking/mod.ts";
 import { createServerApp, listen } from "../src/server/mod.ts";
 import { readMLmodel } from "../src/model/mlmodel.ts";
 import { loadModel } from "../src/serve/mod.ts";
 import { RunTracker } from "../src/train/tracking.ts";
 import type { StartInfo } from "../src/train/trainer.ts";
 import type { Gpu } from "../src/gpu/mod.ts";
-import type { PreparedData } from "../src/data/mod.ts";
+import { prepareData, type PreparedData } from "../src/data/mod.ts";
 
 const TINY = new URL("../configs/tiny.yaml", import.meta.url).pathname;
+
+const md5 = (text: string) => createHash("md5").update(text, "utf8").digest("hex");
+const SCHEMA = '{"mlflow_colspec": [{"type": "string", "name": "text", "required": true}]}';
+/** The source of builtin:stories(300, seed 1), the data of sets() below. */
+const STORIES_SOURCE =
+  '{"tags": {"mlflow.source.name": "storyteller builtin:stories", "mlflow.source.type": ' +
+  '"LOCAL", "storyteller.stories": "300", "storyteller.seed": "1", "storyteller.generator_version": "1"}}';
+
+/** context → [name, digest, source type, profile] of a run's dataset inputs. */
+const inputsOf = (run: Run) =>
+  Object.fromEntries(
+    run.inputs!.datasetInputs.map((d) => [
+      d.tags["mlflow.data.context"],
+      [d.dataset.name, d.dataset.digest, d.dataset.sourceType, d.dataset.profile],
+    ]),
+  );
+
+/** A fake start's data: builtin:stories(4000, seed 1) split as prepareData would describe it. */
+const split = (name: string, digest: string, docs: number, tokens: number) => ({
+  name,
+  digest,
+  sources: [{ kind: "builtin", stories: 4000, seed: 1, generator: 1 }],
+  holdOut: 0.05,
+  docs,
+  tokens,
+});
+const DATASETS = {
+  training: split("builtin:stories", "0a1b2c3d", 3800, 900000),
+  validation: split("builtin:stories (val_fraction 0.05)", "4e5f6a7b", 200, 47000),
+};
+const FAKE_INPUTS = {
+  training: ["builtin:stories", "0a1b2c3d", "code", '{"num_documents": 3800, "num_tokens": 900000}'],
+  validation: [
+    "builtin:stories (val_fraction 0.05)",
+    "4e5f6a7b",
+    "code",
+    '{"num_documents": 200, "num_tokens": 47000}',
+  ],
+};
+
+/** What inputsOf should show for the data prepareData describes. */
+function expectedInputs(data: PreparedData["stats"]["datasets"]) {
+  const row = (
+    d: typeof data.training,
+  ) => [d.name, d.digest, "code", `{"num_documents": ${d.docs}, "num_tokens": ${d.tokens}}`];
+  return { training: row(data.training), validation: row(data.validation!) };
+}
 
 /** configs/tiny.yaml made tiny and fast: 6 steps, logs at 2/4/6, evals at 0/3/6. */
 function sets(dir: string, more: string[] = []): string[] {
@@ -129,22 +179,53 @@ gpuTest(
       assert.match(r.out, new RegExp(`tracking: run ${runId} in experiment 'storyteller' at ${root}`));
       assert.match(r.out, /view it with: storyteller ui --backend-store-uri /);
 
-      const runDir = join(root, runs[0].info.experimentId, runId);
-      const files = (await walk(runDir)).filter((f) => !/^(params|tags)\/|source\.git/.test(f));
-      assert.deepEqual(files, [...ARTIFACT_FILES, "meta.yaml", ...METRIC_FILES].sort());
-      const tags = (await walk(join(runDir, "tags"))).filter((t) => !t.startsWith("mlflow.source.git."));
-      assert.deepEqual(tags, TAGS);
+      const expDir = join(root, runs[0].info.experimentId);
+      const runDir = join(expDir, runId);
       const { config } = await loadConfig(
         TINY,
         sets(dir, [`training.mlflow_tracking_uri=${root}`])
           .filter((s) => s !== "--set"),
       );
+      // The datasets as prepareData describes them (a cache hit now): 5% of the 300 stories held out.
+      const data = (await prepareData(config)).stats.datasets;
+      assert.deepEqual(
+        [data.training.name, data.training.docs, data.validation?.name, data.validation?.docs],
+        ["builtin:stories", 285, "builtin:stories (val_fraction 0.05)", 15],
+      );
+      const splits = [["training", data.training], ["validation", data.validation!]] as const;
+      const inputFiles = splits.map(([, d]) => `inputs/${md5(md5(d.name + d.digest) + runId)}/meta.yaml`);
+      const files = (await walk(runDir)).filter((f) => !/^(params|tags)\/|source\.git/.test(f));
+      assert.deepEqual(files, [...ARTIFACT_FILES, ...inputFiles, "meta.yaml", ...METRIC_FILES].sort());
+      for (const [context, d] of splits) {
+        const id = md5(d.name + d.digest);
+        assert.match(d.digest, /^[0-9a-f]{8}$/);
+        assert.equal(
+          await Deno.readTextFile(join(runDir, "inputs", md5(id + runId), "meta.yaml")),
+          `destination_id: ${id}\ndestination_type: RUN\nsource_id: ${id}\nsource_type: DATASET\n` +
+            `tags:\n  mlflow.data.context: ${context}\n`,
+        );
+        assert.deepEqual(parseYaml(await Deno.readTextFile(join(expDir, "datasets", id, "meta.yaml"))), {
+          digest: d.digest,
+          name: d.name,
+          profile: `{"num_documents": ${d.docs}, "num_tokens": ${d.tokens}}`,
+          schema: SCHEMA,
+          source: STORIES_SOURCE,
+          source_type: "code",
+        });
+      }
+      assert.deepEqual((await walk(join(expDir, "datasets"))).length, 2);
+      const tags = (await walk(join(runDir, "tags"))).filter((t) => !t.startsWith("mlflow.source.git."));
+      assert.deepEqual(tags, TAGS);
       const configKeys = Object.keys(flattenConfig(config))
         .filter((k) => k !== "training.tags" && k !== "training.notes");
       const params = (await walk(join(runDir, "params"))).filter((p) => p !== "source.git_commit");
       assert.deepEqual(params, [...configKeys, ...DERIVED_PARAMS].sort());
       assert.equal(await Deno.readTextFile(join(runDir, "params/model.hidden_size")), "32");
       assert.equal(await Deno.readTextFile(join(runDir, "params/training.max_steps")), "6");
+      assert.equal(
+        await Deno.readTextFile(join(runDir, "params/dataset.train_tokens")),
+        String(data.training.tokens),
+      );
       assert.match(await Deno.readTextFile(join(runDir, "meta.yaml")), /^status: 3$/m);
 
       assert.deepEqual(await stepsOf(store, runId, "train/loss"), [2, 4, 6]);
@@ -204,6 +285,11 @@ gpuTest(
       const run2 = await store.getRun(runId);
       assert.equal(run2.info.status, "FINISHED");
       assert.equal(JSON.parse(run2.data.tags["mlflow.log-model.history"]).length, 2);
+      // The same data gives the same digests, and logging the inputs again added nothing.
+      assert.deepEqual(inputsOf(run2), expectedInputs(data));
+      assert.equal(run2.inputs!.datasetInputs.length, 2);
+      assert.deepEqual((await walk(join(runDir, "inputs"))).sort(), inputFiles.map((f) => f.slice(7)).sort());
+      assert.equal((await walk(join(expDir, "datasets"))).length, 2);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -238,6 +324,12 @@ gpuTest("storyteller train against the real tracking server over REST", async ()
     assert.deepEqual(await stepsOf(client, runId, "train/loss"), [2, 4, 6]);
     assert.deepEqual(await stepsOf(client, runId, "val/perplexity"), [0, 3, 6]);
     assert.equal(runs[0].data.params["model.num_layers"], "1");
+    const { config } = await loadConfig(TINY, sets(dir).filter((s) => s !== "--set"));
+    const data = (await prepareData(config)).stats.datasets;
+    const run = await client.getRun(runId);
+    assert.deepEqual(inputsOf(run), expectedInputs(data));
+    assert.equal(run.inputs!.datasetInputs[0].dataset.source, STORIES_SOURCE);
+    assert.equal(run.inputs!.datasetInputs[0].dataset.schema, SCHEMA);
     const model = (await client.listArtifacts(runId, "model")).map((a) => a.path).sort();
     assert.deepEqual(model, [
       "model/MLmodel",
@@ -287,6 +379,11 @@ gpuTest(
       assert.equal(run.info.status, "FINISHED");
       assert.deepEqual(await stepsOf(fb, run.info.runId, "train/loss"), [2, 4, 6]);
       assert.ok((await fb.listArtifacts(run.info.runId)).some((a) => a.path === "model"));
+      const { config } = await loadConfig(TINY, sets(dir).filter((s) => s !== "--set"));
+      assert.deepEqual(
+        inputsOf(await fb.getRun(run.info.runId)),
+        expectedInputs((await prepareData(config)).stats.datasets),
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -343,7 +440,10 @@ Deno.test("the tracking server failing mid-run: what it missed lands in the loca
       startStep: 0,
       paramCount: 10,
       gpu: { summary: { description: "fake", isFallback: true }, hasF16: false } as unknown as Gpu,
-      data: { stats: { sources: "x" }, tokenizer: { vocabSize: 300 } } as unknown as PreparedData,
+      data: {
+        stats: { sources: "x", datasets: DATASETS },
+        tokenizer: { vocabSize: 300 },
+      } as unknown as PreparedData,
     } satisfies StartInfo;
     const modelDir = `${dir}/ckpt/flaky/model`;
     await Deno.mkdir(modelDir, { recursive: true });
@@ -373,11 +473,94 @@ Deno.test("the tracking server failing mid-run: what it missed lands in the loca
     assert.deepEqual(await stepsOf(fb, fbRun.info.runId, "train/loss"), [4]);
     assert.deepEqual(await stepsOf(fb, fbRun.info.runId, "val/loss"), [4]);
     assert.equal(fbRun.data.params["model.hidden_size"], "64");
+    // The store took the dataset inputs at start; the fallback run has them too, as it has the params.
+    assert.deepEqual(inputsOf(await client.getRun(runId)), FAKE_INPUTS);
+    assert.deepEqual(inputsOf(await fb.getRun(fbRun.info.runId)), FAKE_INPUTS);
     const names = (await fb.listArtifacts(fbRun.info.runId)).map((a) => a.path).sort();
     assert.deepEqual(names, ["config.yaml", "model", "samples"]);
     const warnings = messages.filter((m) => m.startsWith("warning:"));
     assert.equal(warnings.length, 1, warnings.join("\n"));
     assert.match(messages.at(-1)!, new RegExp(`could not be delivered to ${url}; they were written to run`));
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a server refusing the dataset inputs (503) at start: retried at the end, else in the fallback", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "st-train-inputs-" });
+  const app = createServerApp({
+    backendStoreUri: `${dir}/server/mlruns`,
+    artifactsDestination: `${dir}/server/mlartifacts`,
+  });
+  const state = { inputsDown: true };
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req) =>
+      state.inputsDown && req.url.endsWith("/runs/log-inputs")
+        ? new Response("unavailable", { status: 503 })
+        : app.fetch(req),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    const modelDir = `${dir}/model`;
+    await Deno.mkdir(modelDir, { recursive: true });
+    for (const f of ["model.safetensors", "config.json", "tokenizer.json", "generation_config.json"]) {
+      await Deno.writeTextFile(join(modelDir, f), "{}");
+    }
+    const client = openTracking(url);
+    /** One tracked run; `between` runs after start, before finish. */
+    const track = async (name: string, between: () => void) => {
+      const { config } = await loadConfig("tiny", [
+        `training.checkpoint_dir=${dir}/ckpt`,
+        `training.mlflow_tracking_uri=${url}`,
+      ]);
+      const messages: string[] = [];
+      const tracker = new RunTracker(config, {
+        warn: (m) => messages.push(`warning: ${m}`),
+        info: (m) => messages.push(m),
+        flushIntervalMs: 10,
+        exitTimeoutMs: 2000,
+      });
+      const { runId } = await tracker.start({
+        runName: name,
+        ckptDir: `${dir}/ckpt/${name}`,
+        startStep: 0,
+        paramCount: 10,
+        gpu: { summary: { description: "fake", isFallback: true }, hasF16: false } as unknown as Gpu,
+        data: {
+          stats: { sources: "x", datasets: DATASETS },
+          tokenizer: { vocabSize: 300 },
+        } as unknown as PreparedData,
+      });
+      tracker.logPoint({ step: 2, loss: 5, lr: 1e-3, gradNorm: 0.5, tokensPerSec: 1000 });
+      between();
+      await tracker.finish({ runName: name, steps: 2, interrupted: false, modelDir });
+      return { runId, messages, tracker };
+    };
+
+    // The store takes them before the run ends: delivered then, FINISHED, no fallback.
+    const back = await track("back", () => state.inputsDown = false);
+    assert.equal(back.messages.length, 1, back.messages.join("\n"));
+    assert.match(
+      back.messages[0],
+      /warning: tracking: cannot log the dataset inputs to .*; they are retried/,
+    );
+    const run = await client.getRun(back.runId);
+    assert.equal(run.info.status, "FINISHED");
+    assert.deepEqual(inputsOf(run), FAKE_INPUTS);
+    assert.equal(back.tracker.fallbackRoot, undefined);
+
+    // Never: the inputs and the status go to the fallback run, and the note says so.
+    state.inputsDown = true;
+    const never = await track("never", () => {});
+    assert.equal(never.messages.filter((m) => m.startsWith("warning:")).length, 1, never.messages.join("\n"));
+    assert.match(never.messages.at(-1)!, /2 dataset inputs, the status FINISHED could not be delivered/);
+    assert.equal((await client.getRun(never.runId)).info.status, "RUNNING");
+    assert.equal((await client.getRun(never.runId)).inputs!.datasetInputs.length, 0);
+    const fb = openTracking(never.tracker.fallbackRoot!);
+    const [fbRun] = (await fb.searchRuns({ experimentNames: ["storyteller"] })).runs;
+    assert.deepEqual(inputsOf(await fb.getRun(fbRun.info.runId)), FAKE_INPUTS);
   } finally {
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });

@@ -100,13 +100,16 @@ async function syncCommand(source: string, o: { runId?: string[]; to?: string; d
     rest: { maxRetries: 3 },
     onRun: (r) => console.log(syncLine(r, verb)),
   });
-  const sum = (k: "points" | "params" | "tags" | "artifacts") => results.reduce((n, r) => n + r[k], 0);
+  const sum = (k: "points" | "params" | "tags" | "artifacts" | "datasets" | "models") =>
+    results.reduce((n, r) => n + r[k], 0);
   const conflicts = results.flatMap((r) => r.conflicts.map((c) => `${r.sourceRunId}: ${c}`));
   const total = {
     points: sum("points"),
     params: sum("params"),
     tags: sum("tags"),
     artifacts: sum("artifacts"),
+    datasets: sum("datasets"),
+    models: sum("models"),
   };
   const statuses = results.filter((r) => r.status).length;
   console.log(

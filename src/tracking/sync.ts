@@ -1,7 +1,8 @@
 /**
  * `runs sync`: delivers runs from a local fallback `mlruns` to the store they were meant for. Only what the target
- * lacks is sent (points, params, tags, artifacts by path and size, the final status), so a rerun continues and a
- * second sync sends nothing. Not a general store-to-store copy: datasets inputs and logged models stay behind.
+ * lacks is sent (points, params, tags, dataset inputs, links to logged models, artifacts by path and size, the
+ * final status), so a rerun continues and a second sync sends nothing. Not a general store-to-store copy: logged
+ * models themselves stay behind (a link is sent only where the target has the model).
  */
 import { dirname, join } from "node:path";
 import { describeError, FixableError, UsageError } from "../errors.ts";
@@ -9,7 +10,16 @@ import { localArtifactDir } from "./artifacts.ts";
 import { getOrCreateExperiment, openTracking } from "./client.ts";
 import { TrackingError } from "./errors.ts";
 import type { RestClientOptions } from "./rest_http.ts";
-import type { ArtifactFile, KeyValue, Metric, Run, RunStatus, TrackingClient } from "./types.ts";
+import type {
+  ArtifactFile,
+  DatasetInput,
+  KeyValue,
+  Metric,
+  Run,
+  RunOutputs,
+  RunStatus,
+  TrackingClient,
+} from "./types.ts";
 import { resolveTrackingUri } from "./uri.ts";
 import { MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH } from "./validation.ts";
 
@@ -48,6 +58,12 @@ export interface RunSync {
   params: number;
   tags: number;
   artifacts: number;
+  /** Dataset inputs (`runs/log-inputs`). */
+  datasets: number;
+  /** Links to logged models: model inputs and outputs. */
+  models: number;
+  /** Logged models the run links to that the target does not have: their links stay behind. */
+  modelsLeft: string[];
   status?: RunStatus;
   /** Params the target holds with another value: `key (local → target)`; skipped. */
   conflicts: string[];
@@ -207,8 +223,48 @@ interface Missing {
   params: KeyValue[];
   tags: KeyValue[];
   artifacts: ArtifactFile[];
+  datasets: DatasetInput[];
+  modelInputs: { modelId: string }[];
+  modelOutputs: RunOutputs["modelOutputs"];
+  modelsLeft: string[];
   status?: RunStatus;
   conflicts: string[];
+}
+
+/** A dataset input's identity in a run, as MLflow keys it: the dataset's name and digest. */
+const datasetKey = (d: DatasetInput) => JSON.stringify([d.dataset.name, d.dataset.digest]);
+
+/** The dataset inputs and model links of `run` that `have` lacks; links to models the target lacks stay behind. */
+async function missingLinks(
+  src: TrackingClient,
+  target: TrackingClient,
+  run: Run,
+  have: Run | undefined,
+  m: Missing,
+): Promise<void> {
+  // Searches leave inputs and outputs out: only getRun has them.
+  const full = run.inputs && run.outputs ? run : await src.getRun(run.info.runId);
+  const haveDatasets = new Set(have?.inputs?.datasetInputs.map(datasetKey));
+  m.datasets = (full.inputs?.datasetInputs ?? []).filter((d) => !haveDatasets.has(datasetKey(d)));
+  const haveInputs = new Set(have?.inputs?.modelInputs.map((x) => x.modelId));
+  const haveOutputs = new Set(have?.outputs?.modelOutputs.map((x) => `${x.modelId}@${x.step}`));
+  const inputs = (full.inputs?.modelInputs ?? []).filter((x) => !haveInputs.has(x.modelId));
+  const outputs = (full.outputs?.modelOutputs ?? []).filter((x) =>
+    !haveOutputs.has(`${x.modelId}@${x.step}`)
+  );
+  const known = new Map<string, boolean>();
+  for (const id of new Set([...inputs, ...outputs].map((x) => x.modelId))) {
+    try {
+      await target.getLoggedModel(id);
+      known.set(id, true);
+    } catch (err) {
+      if (!(err instanceof TrackingError && err.code === "RESOURCE_DOES_NOT_EXIST")) throw err;
+      known.set(id, false);
+      m.modelsLeft.push(id);
+    }
+  }
+  m.modelInputs = inputs.filter((x) => known.get(x.modelId));
+  m.modelOutputs = outputs.filter((x) => known.get(x.modelId));
 }
 
 async function missingOf(
@@ -217,7 +273,17 @@ async function missingOf(
   run: Run,
   have?: Run,
 ): Promise<Missing> {
-  const m: Missing = { points: [], params: [], tags: [], artifacts: [], conflicts: [] };
+  const m: Missing = {
+    points: [],
+    params: [],
+    tags: [],
+    artifacts: [],
+    datasets: [],
+    modelInputs: [],
+    modelOutputs: [],
+    modelsLeft: [],
+    conflicts: [],
+  };
   for (const [key, value] of Object.entries(run.data.params)) {
     const there = have?.data.params[key];
     if (there === undefined) m.params.push({ key, value });
@@ -239,6 +305,7 @@ async function missingOf(
     have ? (await listFiles(target, have.info.runId)).map((f) => [f.path, f.fileSize]) : [],
   );
   m.artifacts = (await listFiles(src, run.info.runId)).filter((f) => there.get(f.path) !== f.fileSize);
+  await missingLinks(src, target, run, have, m);
   if (run.info.status !== "RUNNING" && (!have || have.info.status === "RUNNING")) m.status = run.info.status;
   return m;
 }
@@ -263,6 +330,9 @@ async function syncRun(
     params: 0,
     tags: 0,
     artifacts: 0,
+    datasets: 0,
+    models: 0,
+    modelsLeft: [],
     conflicts: [],
   };
   let found: { run?: Run; reason?: string } | undefined;
@@ -285,6 +355,7 @@ async function syncRun(
     return fail(err);
   }
   result.conflicts = missing.conflicts;
+  result.modelsLeft = missing.modelsLeft;
   result.created = !found.run;
   result.reason = found.reason;
   result.targetRunId = found.run?.info.runId;
@@ -294,6 +365,8 @@ async function syncRun(
       params: missing.params.length,
       tags: missing.tags.length,
       artifacts: missing.artifacts.length,
+      datasets: missing.datasets.length,
+      models: missing.modelInputs.length + missing.modelOutputs.length,
       status: missing.status,
     });
     return result;
@@ -323,6 +396,15 @@ async function syncRun(
       const tags = missing.tags.slice(i, i + MAX_PARAMS_TAGS_PER_BATCH);
       await target.logBatch(runId, { tags });
       result.tags += tags.length;
+    }
+    if (missing.datasets.length || missing.modelInputs.length) {
+      await target.logInputs(runId, { datasets: missing.datasets, models: missing.modelInputs });
+      result.datasets += missing.datasets.length;
+      result.models += missing.modelInputs.length;
+    }
+    if (missing.modelOutputs.length) {
+      await target.logOutputs(runId, missing.modelOutputs);
+      result.models += missing.modelOutputs.length;
     }
     for (let i = 0; i < missing.points.length; i += MAX_METRICS_PER_BATCH) {
       const metrics = missing.points.slice(i, i + MAX_METRICS_PER_BATCH);
@@ -369,12 +451,25 @@ async function sendArtifacts(
   }
 }
 
-/** `12 points, 3 params, 4 tags, 2 artifacts, status FINISHED` (or `nothing`). */
+/**
+ * `12 points, 3 params, 4 tags, 2 artifacts, 2 datasets, status FINISHED`; links to logged models are named only
+ * when there are some (sent, or left behind because the target lacks the model).
+ */
 export function describeSync(
-  r: Pick<RunSync, "points" | "params" | "tags" | "artifacts" | "status">,
+  r:
+    & Pick<RunSync, "points" | "params" | "tags" | "artifacts" | "status">
+    & Partial<Pick<RunSync, "datasets" | "models" | "modelsLeft">>,
 ): string {
   const n = (count: number, what: string) => `${count} ${what}${count === 1 ? "" : "s"}`;
   const parts = [n(r.points, "point"), n(r.params, "param"), n(r.tags, "tag"), n(r.artifacts, "artifact")];
+  parts.push(n(r.datasets ?? 0, "dataset"));
+  if (r.models) parts.push(n(r.models, "model link"));
+  if (r.modelsLeft?.length) {
+    parts.push(
+      `links to ${n(r.modelsLeft.length, "logged model")} left behind (not in the target: ` +
+        `${r.modelsLeft.join(", ")})`,
+    );
+  }
   if (r.status) parts.push(`status ${r.status}`);
   return parts.join(", ");
 }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FixableError, UsageError } from "../errors.ts";
 import {
+  describeSync,
   FALLBACK_TAG,
   getOrCreateExperiment,
   openTracking,
@@ -10,7 +11,7 @@ import {
   SYNCED_TAG,
   syncRuns,
 } from "./mod.ts";
-import type { Run, TrackingClient } from "./mod.ts";
+import type { DatasetInput, Run, TrackingClient } from "./mod.ts";
 
 const T0 = 1_790_000_000_000;
 const point = (step: number, value: number) => ({ key: "train/loss", value, step, timestamp: T0 + step });
@@ -103,6 +104,9 @@ Deno.test("a fallback run: only the missing points, params, tags and files are a
         params: 1,
         tags: 1, // storyteller.checkpoint
         artifacts: 2,
+        datasets: 0,
+        models: 0,
+        modelsLeft: [],
         status: "FINISHED",
         conflicts: [],
       },
@@ -124,7 +128,10 @@ Deno.test("a fallback run: only the missing points, params, tags and files are a
     assert.equal((await source.getRun(fId)).data.tags[SYNCED_TAG], `${target.trackingUri}#${tId}`);
 
     const again = await syncRuns(root);
-    assert.deepEqual([again[0].points, again[0].params, again[0].tags, again[0].artifacts], [0, 0, 0, 0]);
+    assert.deepEqual(
+      [again[0].points, again[0].params, again[0].tags, again[0].artifacts, again[0].datasets],
+      [0, 0, 0, 0, 0],
+    );
     assert.equal(again[0].status, undefined);
     assert.equal((await target.getMetricHistory(tId, "train/loss")).length, 4);
   });
@@ -260,5 +267,98 @@ Deno.test("a target that cannot be written stops with what was delivered and how
       /delivered before it failed: 0 points, 0 params.*rerun the same command to continue/,
     );
     await assert.rejects(syncRuns(root, { to: root }), /that is the store it is in/);
+  });
+});
+
+/** A dataset input as the run tracker logs one. */
+const input = (context: string, digest: string): DatasetInput => ({
+  dataset: {
+    name: "builtin:stories",
+    digest,
+    sourceType: "code",
+    source: '{"tags":{"storyteller.stories":"4000"}}',
+    schema: '{"mlflow_colspec":[{"type":"string","name":"text","required":true}]}',
+    profile: '{"num_documents":10,"num_tokens":1000}',
+  },
+  tags: { "mlflow.data.context": context },
+});
+
+/** context → digest of a run's dataset inputs. */
+const datasetsOf = async (c: TrackingClient, runId: string) =>
+  Object.fromEntries(
+    (await c.getRun(runId)).inputs!.datasetInputs.map((
+      d,
+    ) => [d.tags["mlflow.data.context"], d.dataset.digest]),
+  );
+
+Deno.test("dataset inputs and model links: what the target lacks is sent once; links to absent models stay", async () => {
+  await withDir(async (dir) => {
+    const { target, tId, source, fId, root } = await fallbackPair(dir);
+    // The store took the training input at start; the fallback run holds both, as the run tracker writes it.
+    await target.logInputs(tId, { datasets: [input("training", "0a1b2c3d")] });
+    await source.logInputs(fId, {
+      datasets: [input("training", "0a1b2c3d"), input("validation", "4e5f6a7b")],
+    });
+    // A logged model the store has (its copy in the local store under the same id), and one only local.
+    const shared = await target.createLoggedModel(
+      (await target.getRun(tId)).info.experimentId,
+      { name: "model", sourceRunId: tId },
+    );
+    const sExp = (await source.getRun(fId)).info.experimentId;
+    const sharedDir = join(dir, "target", shared.experimentId, "models", shared.modelId);
+    await Deno.mkdir(join(root, sExp, "models"), { recursive: true });
+    const cp = await new Deno.Command("cp", { args: ["-r", sharedDir, join(root, sExp, "models")] }).output();
+    assert.ok(cp.success, new TextDecoder().decode(cp.stderr));
+    const local = await source.createLoggedModel(sExp, { name: "model", sourceRunId: fId });
+    await source.logInputs(fId, { models: [{ modelId: shared.modelId }] });
+    await source.logOutputs(fId, [{ modelId: shared.modelId, step: 4 }, { modelId: local.modelId, step: 4 }]);
+
+    const [dry] = await syncRuns(root, { dryRun: true });
+    assert.deepEqual([dry.datasets, dry.models, dry.modelsLeft], [1, 2, [local.modelId]]);
+    assert.deepEqual(await datasetsOf(target, tId), { training: "0a1b2c3d" }, "a dry run sends nothing");
+
+    const [r] = await syncRuns(root);
+    assert.deepEqual([r.datasets, r.models, r.modelsLeft], [1, 2, [local.modelId]]);
+    const after = await target.getRun(tId);
+    assert.deepEqual(await datasetsOf(target, tId), { training: "0a1b2c3d", validation: "4e5f6a7b" });
+    assert.deepEqual(
+      after.inputs!.datasetInputs.find((d) => d.tags["mlflow.data.context"] === "validation"),
+      input("validation", "4e5f6a7b"),
+      "the dataset arrives whole: source, schema and profile",
+    );
+    assert.deepEqual(after.inputs!.modelInputs, [{ modelId: shared.modelId }]);
+    assert.deepEqual(after.outputs!.modelOutputs, [{ modelId: shared.modelId, step: 4 }]);
+
+    const [again] = await syncRuns(root);
+    assert.deepEqual([again.datasets, again.models, again.modelsLeft], [0, 0, [local.modelId]]);
+    assert.equal((await target.getRun(tId)).inputs!.datasetInputs.length, 2);
+    assert.match(
+      describeSync(again),
+      new RegExp(`0 datasets, links to 1 logged model left behind \\(not in the target: ${local.modelId}\\)`),
+    );
+  });
+});
+
+Deno.test("a whole local run synced as a new run carries its dataset inputs", async () => {
+  await withDir(async (dir) => {
+    const source = openTracking(join(dir, "fb"));
+    const target = openTracking(join(dir, "target"));
+    const r = await source.createRun({
+      experimentId: await getOrCreateExperiment(source, "storyteller"),
+      runName: "offline",
+      tags: { [FALLBACK_TAG]: `${target.trackingUri} run (not created)` },
+    });
+    const inputs = [input("training", "0a1b2c3d"), input("validation", "4e5f6a7b")];
+    await source.logInputs(r.info.runId, { datasets: inputs });
+    await source.setTerminated(r.info.runId, "FINISHED");
+    const [first] = await syncRuns(join(dir, "fb"));
+    assert.equal(first.created, true);
+    assert.equal(first.datasets, 2);
+    const copy = await target.getRun(first.targetRunId!);
+    // Listed in input-id order, which the run id decides: compare by context.
+    const byContext = (l: DatasetInput[]) =>
+      l.toSorted((a, b) => a.tags["mlflow.data.context"].localeCompare(b.tags["mlflow.data.context"]));
+    assert.deepEqual(byContext(copy.inputs!.datasetInputs), inputs);
+    assert.equal((await syncRuns(join(dir, "fb")))[0].datasets, 0);
   });
 });

@@ -1,15 +1,16 @@
 /**
  * The run tracker: one training run is one MLflow run. It opens the store, creates the run (or continues it on
- * resume), logs params and tags, turns trainer hooks into metric points through AsyncLogger, uploads the model,
- * config and samples, and sets the final status. A failing store never stops training: points wait in memory and
- * are retried, and what is still undelivered at exit goes to a local fallback `mlruns` beside the checkpoints
- * (tracking_fallback.ts).
+ * resume), logs params, tags and the dataset inputs, turns trainer hooks into metric points through AsyncLogger,
+ * uploads the model, config and samples, and sets the final status. A failing store never stops training: points
+ * wait in memory and are retried, and what is still undelivered at exit goes to a local fallback `mlruns` beside
+ * the checkpoints (tracking_fallback.ts).
  */
 import { basename, join, resolve } from "node:path";
 import type { Config } from "../config/mod.ts";
 import { describeError } from "../errors.ts";
 import {
   AsyncLogger,
+  type DatasetInput,
   getOrCreateExperiment,
   type KeyValue,
   MAX_PARAMS_TAGS_PER_BATCH,
@@ -25,6 +26,7 @@ import { toYaml } from "../yaml.ts";
 import type { EvalPoint, LogPoint, StartInfo, TrainHooks, TrainResult } from "./trainer.ts";
 import { fallbackNotice, openFallbackRun, Relay } from "./tracking_fallback.ts";
 import { gitSource, startParams, startTags, userName } from "./tracking_params.ts";
+import { datasetInputs } from "./tracking_datasets.ts";
 
 export interface RunTrackerOptions {
   /** Warnings (default: console.error with "warning: "). */
@@ -40,6 +42,9 @@ export interface RunTrackerOptions {
 }
 
 type Artifact = { local: string; path: string; dir: boolean };
+
+/** Answers that retrying cannot change: the store understood the dataset inputs and refused them. */
+const REFUSED = new Set(["INVALID_PARAMETER_VALUE", "BAD_REQUEST", "ENDPOINT_NOT_FOUND"]);
 
 /** Tracks one training run; use `hooks()` to wire it into train(), then `finish()` or `fail()`. */
 export class RunTracker {
@@ -59,6 +64,9 @@ export class RunTracker {
   #staging?: string;
   #modelHistory: unknown[] = [];
   #params: KeyValue[] = [];
+  /** The run's dataset inputs; `#inputsPending` while the store has not taken them. */
+  #inputs: DatasetInput[] = [];
+  #inputsPending = false;
   /** Set once the store failed at start or at exit: the fallback run and where it lives. */
   #fallback?: { root: string; client: TrackingClient; runId: string };
   #storeDown = false;
@@ -121,6 +129,7 @@ export class RunTracker {
   async start(info: StartInfo): Promise<{ runId: string }> {
     const t = this.config.training;
     this.#ckptDir = info.ckptDir;
+    this.#inputs = datasetInputs(info.data.stats);
     this.#staging = await Deno.makeTempDir({ prefix: "storyteller-run-" });
     await Deno.writeTextFile(join(this.#staging, "config.yaml"), toYaml(this.config));
     let existingParams: Record<string, string> = {};
@@ -156,6 +165,7 @@ export class RunTracker {
       this.#tag(key, value);
     }
     this.#params = startParams(this.config, info, git);
+    await this.#logInputs();
     const changed: string[] = [];
     for (const p of this.#params) {
       const before = existingParams[p.key];
@@ -169,6 +179,36 @@ export class RunTracker {
       );
     }
     return { runId: this.runId! };
+  }
+
+  /**
+   * Logs the dataset inputs where the run is (a resumed run already holding them is unchanged: logging an input
+   * again is a no-op). A store that fails keeps them pending, to be retried at the end and else written to the
+   * fallback run; one the server refuses (a bad value, an MLflow older than 2.4) drops them with a warning.
+   */
+  async #logInputs(): Promise<void> {
+    const fb = this.#fallback;
+    try {
+      await (fb?.client ?? this.#client).logInputs(fb?.runId ?? this.#runId!, { datasets: this.#inputs });
+      this.#inputsPending = false;
+    } catch (err) {
+      if (err instanceof TrackingError && REFUSED.has(err.code)) {
+        this.#inputs = [];
+        this.#inputsPending = false;
+        this.#warn(`tracking: dropping the run's dataset inputs: ${describeError(err)}`);
+        return;
+      }
+      this.#inputsPending = true;
+      if (fb) {
+        this.#warn(`tracking: cannot log the dataset inputs to ${fb.root}: ${describeError(err)}`);
+      } else if (!this.#warnedDown) {
+        this.#warnedDown = true;
+        this.#warn(
+          `tracking: cannot log the dataset inputs to ${this.trackingUri}: ${describeError(err)}; ` +
+            `they are retried at the end of the run`,
+        );
+      }
+    }
   }
 
   /** AsyncLogger's warnings, less a second one for the same outage and "works again" from the fallback. */
@@ -319,7 +359,8 @@ export class RunTracker {
     let terminated = false;
     if (!this.#fallback) {
       const delivered = await logger.flush(this.#storeDown ? 1_000 : this.#exitTimeoutMs);
-      if (delivered && !this.#storeDown) {
+      if (delivered && !this.#storeDown && this.#inputsPending) await this.#logInputs();
+      if (delivered && !this.#storeDown && !this.#inputsPending) {
         try {
           await this.#client.setTerminated(this.#runId!, status);
           terminated = true;
@@ -335,6 +376,7 @@ export class RunTracker {
     const startedInFallback = this.#fallback !== undefined;
     const missed = [
       logger.pending ? `${logger.pending} values` : "",
+      this.#inputsPending ? `${this.#inputs.length} dataset inputs` : "",
       this.#undelivered.length ? `${this.#undelivered.length} artifacts` : "",
       `the status ${status}`,
     ].filter((s) => s).join(", ");
@@ -345,6 +387,8 @@ export class RunTracker {
       for (let i = 0; i < this.#params.length; i += MAX_PARAMS_TAGS_PER_BATCH) {
         await fb.client.logBatch(fb.runId, { params: this.#params.slice(i, i + MAX_PARAMS_TAGS_PER_BATCH) });
       }
+      // Like the params, the inputs make the fallback run whole even where the store has them already.
+      if (this.#inputs.length) await fb.client.logInputs(fb.runId, { datasets: this.#inputs });
       if (!(await logger.close(this.#exitTimeoutMs))) {
         throw new Error(`${logger.pending} values were not written`);
       }

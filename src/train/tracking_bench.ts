@@ -1,6 +1,7 @@
 /**
- * Tracking overhead of one run, without a GPU: RunTracker start (params, tags), 1000 log points and 100 evaluations
- * queued, finish (a 10 MiB model, config, samples; FINISHED), against a file store and the real server over REST.
+ * Tracking overhead of one run, without a GPU: RunTracker start (params, tags, dataset inputs), 1000 log points
+ * and 100 evaluations queued, finish (a 10 MiB model, config, samples; FINISHED), against a file store and the
+ * real server over REST.
  * Run: deno run -A src/train/tracking_bench.ts
  */
 import { loadConfig } from "../config/mod.ts";
@@ -38,7 +39,16 @@ async function once(kind: "file" | "rest") {
     startStep: 0,
     paramCount: 1,
     gpu: { summary: { description: "x", isFallback: true }, hasF16: false } as unknown as Gpu,
-    data: { stats: { sources: "x" }, tokenizer: { vocabSize: 1 } } as unknown as PreparedData,
+    data: {
+      stats: {
+        sources: "x",
+        datasets: {
+          training: { name: "x", digest: "0a1b2c3d", sources: [], holdOut: 0, docs: 1, tokens: 1 },
+          validation: null,
+        },
+      },
+      tokenizer: { vocabSize: 1 },
+    } as unknown as PreparedData,
   };
   const t0 = performance.now();
   await tracker.start(info);

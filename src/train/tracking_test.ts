@@ -7,11 +7,34 @@ import { join } from "node:path";
 import { loadConfig } from "../config/mod.ts";
 import type { Gpu } from "../gpu/mod.ts";
 import type { PreparedData } from "../data/mod.ts";
-import { openTracking, type TrackingClient } from "../tracking/mod.ts";
+import { openTracking, type Run, type TrackingClient } from "../tracking/mod.ts";
 import { readMLmodel } from "../model/mlmodel.ts";
 import { RunTracker, sampleFileName } from "./tracking.ts";
 import { startParams } from "./tracking_params.ts";
 import type { StartInfo, TrainResult } from "./trainer.ts";
+
+/** A split of builtin:stories(4000, seed 1) as prepareData describes it. */
+const split = (role: string, docs: number, tokens: number) => ({
+  name: role === "training" ? "builtin:stories" : "builtin:stories (val_fraction 0.05)",
+  digest: role === "training" ? "0a1b2c3d" : "4e5f6a7b",
+  sources: [{ kind: "builtin", stories: 4000, seed: 1, generator: 1 }],
+  holdOut: 0.05,
+  docs,
+  tokens,
+});
+
+/** context → [name, digest, profile] of a run's dataset inputs. */
+const inputsOf = (run: Run) =>
+  Object.fromEntries(
+    run.inputs!.datasetInputs.map((d) => [
+      d.tags["mlflow.data.context"],
+      [d.dataset.name, d.dataset.digest, d.dataset.profile],
+    ]),
+  );
+const INPUTS = {
+  training: ["builtin:stories", "0a1b2c3d", '{"num_documents": 10, "num_tokens": 1000}'],
+  validation: ["builtin:stories (val_fraction 0.05)", "4e5f6a7b", '{"num_documents": 1, "num_tokens": 50}'],
+};
 
 async function setup(sets: string[] = []) {
   const dir = await Deno.makeTempDir({ prefix: "st-tracker-" });
@@ -41,6 +64,10 @@ async function setup(sets: string[] = []) {
         sources: "builtin:stories(4000, seed 1)",
         valSources: "5% of train",
         tokenizerSource: "cache/tok.json",
+        datasets: {
+          training: split("training", 10, 1000),
+          validation: split("validation", 1, 50),
+        },
       },
       tokenizer: { vocabSize: 300 },
     } as unknown as PreparedData,
@@ -117,6 +144,8 @@ Deno.test("a run: params, tags, metrics with extras, model as MLmodel, config an
     assert.deepEqual(await steps(store, runId, "val/perplexity"), [4]);
     assert.equal(run.data.metrics["moe/layer_1_balance"].value, 1.25);
     assert.equal(run.data.metrics["moe/layer_1_entropy"].step, 4);
+    assert.deepEqual(inputsOf(run), INPUTS);
+    assert.equal(run.inputs!.datasetInputs[0].dataset.sourceType, "code");
 
     const artifacts = join(new URL(run.info.artifactUri).pathname);
     assert.equal(
@@ -167,6 +196,11 @@ Deno.test("an exception marks the run FAILED with the error tag; a resume contin
     assert.match(s.messages.join("\n"), /keeps the first values of training\.max_steps \(300 → 600\)/);
     assert.equal(JSON.parse(run.data.tags["mlflow.log-model.history"]).length, 1);
     assert.equal((await store.searchRuns({ experimentNames: ["storyteller"] })).runs.length, 1);
+    // The resumed run logged its inputs again: a no-op, not a second pair.
+    assert.deepEqual(inputsOf(run), INPUTS);
+    assert.equal(run.inputs!.datasetInputs.length, 2);
+    const runDir = new URL(".", run.info.artifactUri).pathname; // the artifacts dir's parent
+    assert.equal([...Deno.readDirSync(join(runDir, "inputs"))].length, 2);
   } finally {
     await s.cleanup();
   }
@@ -230,6 +264,7 @@ Deno.test("an unreachable server at start: one warning, the run is logged to the
     const run = await fb.getRun(runId);
     assert.equal(run.info.status, "KILLED");
     assert.deepEqual(await steps(fb, runId, "train/loss"), [1]);
+    assert.deepEqual(inputsOf(run), INPUTS);
     assert.equal(s.messages.filter((m) => m.startsWith("warning:")).length, 1);
     assert.match(s.messages[0], /cannot start a run at http:\/\/127\.0\.0\.1:\d+ .*logging this run to/);
     assert.match(s.messages.at(-1)!, /could not be reached; this run was logged to run \w+ in /);
