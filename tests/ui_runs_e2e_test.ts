@@ -1,7 +1,8 @@
 /**
  * The tracking UI on runs shaped like `storyteller train` writes them (docs/tracking.md keys: train/*, val/*,
- * moe/layer_X_*, train/loss_scale; samples/step_N.txt, config.yaml), in headless Chromium: metric families,
- * default charts, the MoE expert-balance charts, the Samples section and chart ranges. The store is written
+ * moe/layer_X_*, train/loss_scale; samples/step_N.txt, config.yaml; training/validation dataset inputs), in
+ * headless Chromium: metric families, default charts, the MoE expert-balance charts, the Samples section, the
+ * Datasets section and chart ranges. The store is written
  * through the tracking library, not by training, so the test stays fast. Screenshots go to test-output/ui/.
  */
 import assert from "node:assert/strict";
@@ -9,6 +10,8 @@ import type { Page } from "playwright-core";
 import { createServerApp, listen } from "../src/server/mod.ts";
 import { haveChromium, launchChromium, SHOTS, watchedPage } from "./_browser.ts";
 import { FileStore, type Metric } from "../src/tracking/mod.ts";
+import { datasetInputs } from "../src/train/tracking_datasets.ts";
+import type { DataStats } from "../src/data/mod.ts";
 
 const STEPS = 60, LOG = 5, EVAL = 20, LAYERS = 2, EXPERTS = 4;
 const PROMPT = "Once upon a time";
@@ -24,6 +27,41 @@ interface Spec {
   lr: number;
   moe?: boolean;
   amp?: boolean;
+}
+
+type Split = DataStats["datasets"]["training"];
+const file = (path: string) => ({ kind: "file", path, format: "text", size: 1000, mtimeMs: 1.7e12 }) as const;
+const stories = { kind: "builtin", stories: 4000, seed: 1, generator: 1 } as const;
+const split = (name: string, digest: string, sources: Split["sources"], docs: number, tokens: number) => ({
+  name,
+  digest,
+  sources,
+  holdOut: 0.05,
+  docs,
+  tokens,
+});
+/**
+ * The datasets of a run as prepareData describes them: builtin:stories with 5% held out (dense runs), a glob of
+ * three shards with a separate validation file (MoE), one file and no validation (AMP).
+ */
+function datasetsOf(s: Spec): DataStats["datasets"] {
+  if (s.moe) {
+    const shards = ["a", "b", "c"].map((x) => file(`/data/shards/${x}.txt`));
+    return {
+      training: split("/data/shards/*.txt", "5d41402a", shards, 12000, 3456789),
+      validation: split("/data/val.txt", "7d793037", [file("/data/val.txt")], 600, 170000),
+    };
+  }
+  if (s.amp) {
+    return {
+      training: split("/data/tiny stories.txt", "c4ca4238", [file("/data/tiny stories.txt")], 500, 80000),
+      validation: null,
+    };
+  }
+  return {
+    training: split("builtin:stories", "0a1b2c3d", [stories], 3800, 903214),
+    validation: split("builtin:stories (val_fraction 0.05)", "4e5f6a7b", [stories], 200, 47520),
+  };
 }
 
 /** One run as the trainer logs it; layer 1 of the MoE run sends ~46% of its tokens to expert 2 by the end. */
@@ -47,6 +85,7 @@ async function writeRun(store: FileStore, expId: string, s: Spec, t0: number, di
     params: Object.entries(params).map(([key, value]) => ({ key, value })),
     tags: [{ key: "storyteller.version", value: "0.1.0" }],
   });
+  await store.logInputs(id, { datasets: datasetInputs({ datasets: datasetsOf(s) }) });
   const metrics: Metric[] = [];
   const at = (key: string, value: number, step: number) =>
     metrics.push({ key, value, step, timestamp: t0 + step * 150 });
@@ -163,6 +202,22 @@ Deno.test({
       ]);
       assert.match(await page.textContent("h2") ?? "", /^storyteller \/ moe-tiny/, "experiment name, not id");
 
+      // datasets: training then validation, with name, digest, the profile's counts and the source
+      const rows = "section.run-datasets tbody tr";
+      assert.equal(await page.textContent("section.run-datasets h3"), "Datasets (2)");
+      assert.deepEqual(await attrs(page, rows, "data-context"), ["training", "validation"]);
+      assert.deepEqual(await texts(page, `${rows} td.name`), ["/data/shards/*.txt", "/data/val.txt"]);
+      assert.deepEqual(await texts(page, `${rows} code.digest`), ["5d41402a", "7d793037"]);
+      assert.deepEqual(await attrs(page, `${rows} td.documents`, "data-value"), ["12000", "600"]);
+      assert.deepEqual(await attrs(page, `${rows} td.tokens`, "data-value"), ["3456789", "170000"]);
+      const digits = (l: string[]) => l.map((t) => t.replace(/\D/g, ""));
+      assert.deepEqual(digits(await texts(page, `${rows} td.tokens`)), ["3456789", "170000"], "counts shown");
+      assert.deepEqual(await texts(page, `${rows} td.source`), [
+        "3 sources: /data/shards/a.txt, /data/shards/b.txt, …",
+        "/data/val.txt",
+      ]);
+      await page.locator("section.run-datasets").screenshot({ path: `${SHOTS}/run_datasets.png` });
+
       // expert balance: one chart per layer overlaying its 4 experts and the even share; layer 1 flagged
       const layers = ".expert-balance .moe-layer";
       assert.deepEqual(await attrs(page, layers, "data-layer"), ["0", "1"]);
@@ -213,11 +268,33 @@ Deno.test({
       await page.goto(`${srv.url}/#/runs/${ids["amp-f16"]}`);
       await page.waitForSelector('.chart-plot[data-metric="train/loss_scale"][data-rendered]');
       assert.equal(await page.locator(".expert-balance").count(), 0);
+      assert.deepEqual(await texts(page, "section.run-datasets tbody tr td:not(.num)"), [
+        "training",
+        "/data/tiny stories.txt",
+        "c4ca4238",
+        "/data/tiny stories.txt",
+      ]);
       const [lo, hi] = await range(page, "train/loss_scale", "y");
       assert.ok(lo > 60000 && hi < 70000 && lo < 65536 && hi > 65536, `loss scale y range ${lo}–${hi}`);
       await page.waitForSelector('.chart-plot[data-metric="train/skipped_steps"][data-rendered]');
       const [zlo, zhi] = await range(page, "train/skipped_steps", "y");
       assert.ok(zlo < 0 && zhi > 0 && zhi <= 1, `skipped steps y range ${zlo}–${zhi}`);
+
+      // a dense run: builtin:stories, 5% held out for validation; both dense runs share the two datasets
+      await page.goto(`${srv.url}/#/runs/${ids["dense-lr1e-3"]}`);
+      await page.waitForFunction(
+        (id) => document.querySelector("#run-id")?.textContent === id,
+        ids["dense-lr1e-3"],
+      );
+      assert.deepEqual(await texts(page, "section.run-datasets tbody tr td.name"), [
+        "builtin:stories",
+        "builtin:stories (val_fraction 0.05)",
+      ]);
+      assert.deepEqual(await texts(page, "section.run-datasets tbody tr td.source"), [
+        "builtin:stories (4000 stories, seed 1)",
+        "builtin:stories (4000 stories, seed 1)",
+      ]);
+      assert.equal((await Array.fromAsync(Deno.readDir(`${dir}/mlruns/${expId}/datasets`))).length, 5);
 
       // one point: the x range hugs it instead of spanning 0–100,000 steps
       // (the previous run's val/loss chart may still be on screen for a moment: wait for this run's page and a
@@ -239,6 +316,7 @@ Deno.test({
       const [xlo, xhi] = await range(page, "val/loss", "x");
       assert.ok(xlo <= 0 && xhi >= 0 && xhi - xlo <= 2, `one-point x range ${xlo}–${xhi}`);
       assert.equal(await page.locator("section.samples").count(), 0, "no samples yet: no section");
+      assert.equal(await page.locator("section.run-datasets").count(), 0, "no inputs: no section");
 
       // the runs table: train/loss and val/loss are the first metric columns; the chooser lists families
       await page.goto(`${srv.url}/#/experiments/${expId}`);

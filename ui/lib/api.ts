@@ -2,7 +2,7 @@
  * The browser's client for the tracking server: standard MLflow REST calls (`/api/2.0/mlflow/…`) and the
  * UI-only extras (`/api/storyteller/…`). Errors surface as ApiError carrying the server's MLflow message.
  */
-import { type Run, runFromJson } from "./runs.ts";
+import { type Run, runFromJson, runInputsFromJson } from "./runs.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -94,8 +94,11 @@ export async function searchRuns(
   return { runs: (j.runs ?? []).map(runFromJson), next: j.next_page_token };
 }
 
-export const getRun = async (id: string): Promise<Run> =>
-  runFromJson((await call("GET", "runs/get", undefined, { run_id: id })).run);
+/** One run with its inputs (datasets, models), which searches leave out. */
+export async function getRun(id: string): Promise<Run> {
+  const j = (await call("GET", "runs/get", undefined, { run_id: id })).run;
+  return { ...runFromJson(j), inputs: runInputsFromJson(j?.inputs) };
+}
 export const setTag = (runId: string, key: string, value: string) =>
   call("POST", "runs/set-tag", { run_id: runId, key, value });
 export const deleteTag = (runId: string, key: string) =>

@@ -203,3 +203,80 @@ export function metricVersion(runs: Run[], keys: string[]): string {
   }
   return parts.join(",");
 }
+
+/** A run's dataset and model inputs. */
+export type RunInputs = NonNullable<Run["inputs"]>;
+
+/** A run's inputs from MLflow REST JSON (`runs/get`'s `run.inputs`; searches leave them out). */
+export function runInputsFromJson(j: Json): RunInputs {
+  const kv = (l: Json[] | undefined) =>
+    Object.fromEntries((l ?? []).map((t: Json) => [t.key, t.value ?? ""]));
+  return {
+    datasetInputs: (j?.dataset_inputs ?? []).map((d: Json) => ({
+      dataset: {
+        name: d.dataset?.name ?? "",
+        digest: d.dataset?.digest ?? "",
+        sourceType: d.dataset?.source_type ?? "",
+        source: d.dataset?.source ?? "",
+        ...(d.dataset?.schema ? { schema: d.dataset.schema } : {}),
+        ...(d.dataset?.profile ? { profile: d.dataset.profile } : {}),
+      },
+      tags: kv(d.tags),
+    })),
+    modelInputs: (j?.model_inputs ?? []).map((m: Json) => ({ modelId: m.model_id })),
+  };
+}
+
+/** One row of the run page's Datasets section. */
+export interface DatasetRow {
+  /** The input tag `mlflow.data.context` (`training`, `validation`), or "" when the input has none. */
+  context: string;
+  name: string;
+  digest: string;
+  /** The profile's document and token counts (storyteller's `num_documents`/`num_tokens`, MLflow's `num_rows`). */
+  documents?: number;
+  tokens?: number;
+  /** Where the text came from, shortened: a file path, `builtin:stories (N stories, seed S)`, `N sources`. */
+  source: string;
+}
+
+/** The dataset inputs as the run page lists them: training first, then validation, then any other context. */
+export function datasetRows(inputs: RunInputs | undefined): DatasetRow[] {
+  const order = (c: string) => c === "training" ? 0 : c === "validation" ? 1 : 2;
+  return (inputs?.datasetInputs ?? []).map(({ dataset: d, tags }) => {
+    const profile = parseObject(d.profile);
+    const count = (v: unknown) => typeof v === "number" && Number.isFinite(v) ? v : undefined;
+    return {
+      context: tags["mlflow.data.context"] ?? "",
+      name: d.name,
+      digest: d.digest,
+      documents: count(profile.num_documents) ?? count(profile.num_rows),
+      tokens: count(profile.num_tokens),
+      source: describeSource(d.sourceType, parseObject(d.source)),
+    };
+  }).sort((a, b) => order(a.context) - order(b.context) || a.name.localeCompare(b.name));
+}
+
+function parseObject(text: string | undefined): Record<string, Json> {
+  try {
+    const v = text ? JSON.parse(text) : {};
+    return v && typeof v === "object" && !Array.isArray(v) ? v : {};
+  } catch {
+    return {};
+  }
+}
+
+/** A source in a few words (docs/tracking.md lists the formats the trainer writes). */
+function describeSource(type: string, s: Record<string, Json>): string {
+  const path = (uri: string) => uri.startsWith("file://") ? decodeURIComponent(new URL(uri).pathname) : uri;
+  if (typeof s.uri === "string") return path(s.uri);
+  const tags = s.tags ?? {};
+  if (type === "code" && tags["storyteller.stories"]) {
+    return `builtin:stories (${tags["storyteller.stories"]} stories, seed ${tags["storyteller.seed"]})`;
+  }
+  if (Array.isArray(s.uris)) {
+    const n = s.uris.length + (Number(s.more) || 0);
+    return `${n} sources: ${s.uris.slice(0, 2).map(path).join(", ")}${n > 2 ? ", …" : ""}`;
+  }
+  return type;
+}

@@ -1,12 +1,13 @@
 /**
- * One run: overview (status, times, source, model, copyable id), Markdown notes, metrics grouped by family with
+ * One run: overview (status, times, source, model, copyable id), Markdown notes, the datasets it used (MLflow
+ * dataset inputs: context, name, digest, counts), metrics grouped by family with
  * their charts, MoE expert balance, the story samples by step, params grouped by section, tags, the artifacts
  * browser and "register model". Running runs refresh every two seconds; charts keep their zoom.
  */
 import { useEffect, useState } from "preact/hooks";
 import * as api from "../lib/api.ts";
 import type { Run } from "../lib/runs.ts";
-import { runDuration } from "../lib/runs.ts";
+import { datasetRows, runDuration } from "../lib/runs.ts";
 import { formatHash, readChart, writeChart } from "../lib/url_state.ts";
 import { formatDuration, formatTime } from "../lib/format.ts";
 import { Artifacts } from "../components/Artifacts.tsx";
@@ -52,6 +53,44 @@ function Params({ params }: { params: Record<string, string> }) {
           </table>
         </details>
       ))}
+    </section>
+  );
+}
+
+/** The run's dataset inputs, training first: context, name, digest, the profile's counts and the source. */
+function Datasets({ run }: { run: Run }) {
+  const rows = datasetRows(run.inputs);
+  if (rows.length === 0) return null;
+  const count = (n: number | undefined) => n === undefined ? <span class="dim">—</span> : n.toLocaleString();
+  return (
+    <section class="run-datasets">
+      <h3>Datasets ({rows.length})</h3>
+      <table class="list datasets">
+        <thead>
+          <tr>
+            <th>Context</th>
+            <th>Name</th>
+            <th>Digest</th>
+            <th class="num">Documents</th>
+            <th class="num">Tokens</th>
+            <th>Source</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((d) => (
+            <tr key={`${d.name}|${d.digest}`} data-context={d.context} data-digest={d.digest}>
+              <td class="context">{d.context || <span class="dim">—</span>}</td>
+              <td class="name">{d.name}</td>
+              <td>
+                <code class="digest">{d.digest}</code>
+              </td>
+              <td class="num documents" data-value={d.documents ?? ""}>{count(d.documents)}</td>
+              <td class="num tokens" data-value={d.tokens ?? ""}>{count(d.tokens)}</td>
+              <td class="source dim">{d.source}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </section>
   );
 }
@@ -157,6 +196,7 @@ export function RunPage({ runId, experiments, params, navigate, onError }: Props
         </table>
       </section>
       <Notes run={run} onSaved={reload} onError={onError} />
+      <Datasets run={run} />
       <RunMetrics run={run} settings={chart} onSettings={setChart} />
       <ExpertBalance run={run} settings={chart} />
       <Samples key={i.runId} runId={i.runId} prompt={p["training.sample_prompt"]} tick={tick} />
