@@ -214,7 +214,8 @@ export async function searchRunsText(o: SearchOptions): Promise<string> {
   return (rows.length ? formatTable(header, rows) : "(no runs match)") + more;
 }
 
-function describeRun(run: Run): string {
+/** The text of `runs describe`: info, params, metrics, tags, and the dataset inputs with their context. */
+export function describeRun(run: Run): string {
   const i = run.info;
   const when = (ms: number | null) => (ms ? new Date(ms).toISOString() : "-");
   const lines = [
@@ -232,5 +233,13 @@ function describeRun(run: Run): string {
   section("params", Object.entries(run.data.params));
   section("metrics", Object.values(run.data.metrics).map((m) => [m.key, `${m.value} (step ${m.step})`]));
   section("tags", Object.entries(run.data.tags));
+  const datasets = run.inputs?.datasetInputs ?? [];
+  if (datasets.length) {
+    lines.push("datasets:");
+    for (const { dataset: d, tags } of datasets) {
+      const context = tags["mlflow.data.context"] ?? "-";
+      lines.push(`  ${context.padEnd(10)}  ${d.name}  digest ${d.digest}  ${d.sourceType} ${d.source}`);
+    }
+  }
   return lines.join("\n");
 }
