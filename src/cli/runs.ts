@@ -52,7 +52,9 @@ export function runsCommand(): Command {
     .action(userErrors(async (o: SearchOptions) => {
       console.log(await searchRunsText(o));
     }));
-  cmd.command("describe").argument("<run-id>").description("show a run's info, params, metrics and tags")
+  cmd.command("describe").argument("<run-id>").description(
+    "show a run's info, params, metrics, tags and datasets",
+  )
     .option("--format <format>", "text or json", "text")
     .option("--tracking-uri <uri>", "tracking store or server")
     .action(userErrors(async (runId: string, o: { format: string; trackingUri?: string }) => {
