@@ -3,9 +3,16 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FileStore } from "../src/tracking/mod.ts";
 import { experimentIndex, experimentIndexAsync, forgetIndex, SIDECAR } from "../src/tracking/run_index.ts";
-import type { Run } from "../src/tracking/types.ts";
+import type { DatasetInput, Run } from "../src/tracking/types.ts";
 
 const N_RUNS = 300;
+
+function dataset(name: string, context: string): DatasetInput {
+  return {
+    dataset: { name, digest: "d1g35t", sourceType: "local", source: `{"uri": "file:///${name}"}` },
+    tags: { "mlflow.data.context": context },
+  };
+}
 
 function byId(runs: Iterable<Run>): Map<string, Run> {
   return new Map([...runs].map((r) => [r.info.runId, structuredClone(r)]));
@@ -29,6 +36,12 @@ Deno.test("async cold index build equals the sync build, with runs written durin
           { key: "val/acc", value: i / N_RUNS, timestamp: 1000, step: 0 },
         ],
       });
+      // A third of the runs have dataset inputs (the index reads them too).
+      if (i % 3 === 0) {
+        await store.logInputs(info.runId, {
+          datasets: [dataset("train", "training"), dataset("val", "validation")],
+        });
+      }
       ids.push(info.runId);
     }
     // One long history (read whole, then cached) and a directory that is not a run.
@@ -56,6 +69,7 @@ Deno.test("async cold index build equals the sync build, with runs written durin
       });
       if (writes === 2) await store.createRun({ experimentId: expId, runName: "late" });
       if (writes === 3) await store.deleteRun(ids[5]);
+      if (writes === 1) await store.logInputs(ids[1], { datasets: [dataset("late", "training")] });
       writes++;
       await new Promise((r) => setTimeout(r, 0));
     }
@@ -71,6 +85,9 @@ Deno.test("async cold index build equals the sync build, with runs written durin
     assert.equal(syncRuns.size, N_RUNS + 1);
     assert.equal(syncRuns.get(ids[5])!.info.lifecycleStage, "deleted");
     assert.equal(syncRuns.get(ids[0])!.data.metrics.long.step, 5999);
+    assert.equal(syncRuns.get(ids[3])!.inputs?.datasetInputs.length, 2);
+    assert.deepEqual(syncRuns.get(ids[1])!.inputs?.datasetInputs.map((d) => d.dataset.name), ["late"]);
+    assert.equal(syncRuns.get(ids[2])!.inputs, undefined);
     assert.deepEqual(asyncRuns, syncRuns);
 
     // And a search through the store (async path) after a fresh start agrees with both.

@@ -2,13 +2,15 @@
  * Run inputs and outputs in MLflow's file layout (spec §1.6, §1.7): datasets stored once per experiment under
  * `<exp>/datasets/<md5(name+digest)>/`, a run's inputs under `<run>/inputs/<md5(source_id+run_id)>/` and the
  * logged models it produced under `<run>/outputs/<model_id>/`. Written the way MLflow writes them — including
- * `destination_id` = source id, so MLflow's own readers see what they expect.
+ * `destination_id` = source id, so MLflow's own readers see what they expect. Logging inputs journals the run, so
+ * the run index (run_index.ts), which reads dataset inputs for search, re-reads it.
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { toPyYaml } from "../pyyaml.ts";
 import { invalid } from "./errors.ts";
-import { exists, listDirs, readTextOrNull, writeAtomic } from "./_fs.ts";
+import { exists, listDirs, readTextOrNull, readTextOrNullAsync, writeAtomic } from "./_fs.ts";
+import { journal } from "./file_runs.ts";
 import { parseYamlObject } from "./meta.ts";
 import type { Dataset, DatasetInput, RunInputs, RunOutputs } from "./types.ts";
 import { validateModelId } from "./file_logged_models.ts";
@@ -99,6 +101,7 @@ export function logInputs(
       tags: {},
     });
   }
+  journal(expDir, runId);
 }
 
 /** Records the logged models a run produced (`<run>/outputs/<model_id>/meta.yaml`). */
@@ -125,14 +128,41 @@ export function logOutputs(runDir: string, models: { modelId: string; step: numb
   }
 }
 
-function readMeta(path: string): Record<string, unknown> | null {
-  const text = readTextOrNull(path);
+function parseMeta(text: string | null, path: string): Record<string, unknown> | null {
   if (text === null) return null;
   try {
     return parseYamlObject(text, path);
   } catch {
     return null; // a half-written or foreign file: skipped, as MLflow skips unreadable entries
   }
+}
+
+function readMeta(path: string): Record<string, unknown> | null {
+  return parseMeta(readTextOrNull(path), path);
+}
+
+async function readMetaAsync(path: string): Promise<Record<string, unknown> | null> {
+  try {
+    return parseMeta(await readTextOrNullAsync(path), path);
+  } catch {
+    return null; // unreadable (e.g. a directory in its place)
+  }
+}
+
+function datasetOf(d: Record<string, unknown>): Dataset {
+  return {
+    name: String(d.name),
+    digest: String(d.digest),
+    sourceType: String(d.source_type),
+    source: String(d.source),
+    ...(d.schema != null ? { schema: String(d.schema) } : {}),
+    ...(d.profile != null ? { profile: String(d.profile) } : {}),
+  };
+}
+
+function inputTags(m: Record<string, unknown>): Record<string, string> {
+  const tags = m.tags && typeof m.tags === "object" ? m.tags as Record<string, unknown> : {};
+  return Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, String(v)]));
 }
 
 /** The run's dataset and model inputs. */
@@ -146,19 +176,72 @@ export function readRunInputs(expDir: string, runDir: string): RunInputs {
       continue;
     }
     const d = readMeta(join(expDir, "datasets", String(m.source_id), "meta.yaml"));
-    if (!d) continue;
-    const tags = m.tags && typeof m.tags === "object" ? m.tags as Record<string, unknown> : {};
-    out.datasetInputs.push({
-      dataset: {
-        name: String(d.name),
-        digest: String(d.digest),
-        sourceType: String(d.source_type),
-        source: String(d.source),
-        ...(d.schema != null ? { schema: String(d.schema) } : {}),
-        ...(d.profile != null ? { profile: String(d.profile) } : {}),
-      },
-      tags: Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, String(v)])),
-    });
+    if (d) out.datasetInputs.push({ dataset: datasetOf(d), tags: inputTags(m) });
+  }
+  return out;
+}
+
+/**
+ * The dataset metas of one experiment by dataset id, shared by the inputs of all its runs. A dataset's meta.yaml
+ * is written once and never rewritten (by MLflow or here), so a cached one stays true; a missing one is not cached.
+ */
+export type DatasetMetas = Map<string, Dataset>;
+
+/**
+ * Whether any run of the experiment in `expDir` can have dataset inputs: an input whose dataset meta is missing is
+ * skipped, so without `<exp>/datasets/` there are none — one stat instead of one look into every run's `inputs/`.
+ */
+export function hasDatasets(expDir: string): boolean {
+  return exists(join(expDir, "datasets"));
+}
+
+/**
+ * The run's dataset inputs (what search filters on and returns; model inputs are left to `readRunInputs`), in
+ * `readRunInputs`' order, their datasets taken from `metas` when known (the same object for every run).
+ */
+export function readDatasetInputs(expDir: string, runDir: string, metas: DatasetMetas): DatasetInput[] {
+  const out: DatasetInput[] = [];
+  for (const id of listDirs(join(runDir, "inputs")).sort()) {
+    const m = readMeta(join(runDir, "inputs", id, "meta.yaml"));
+    if (!m || m.source_type === "MODEL") continue;
+    const sourceId = String(m.source_id);
+    let dataset = metas.get(sourceId);
+    if (!dataset) {
+      const d = readMeta(join(expDir, "datasets", sourceId, "meta.yaml"));
+      if (!d) continue;
+      metas.set(sourceId, dataset = datasetOf(d));
+    }
+    out.push({ dataset, tags: inputTags(m) });
+  }
+  return out;
+}
+
+/** `readDatasetInputs` with asynchronous reads (the run's input metas in parallel). */
+export async function readDatasetInputsAsync(
+  expDir: string,
+  runDir: string,
+  metas: DatasetMetas,
+): Promise<DatasetInput[]> {
+  const ids: string[] = [];
+  try {
+    for await (const e of Deno.readDir(join(runDir, "inputs"))) if (e.isDirectory) ids.push(e.name);
+  } catch {
+    return [];
+  }
+  const inputs = await Promise.all(
+    ids.sort().map((id) => readMetaAsync(join(runDir, "inputs", id, "meta.yaml"))),
+  );
+  const out: DatasetInput[] = [];
+  for (const m of inputs) {
+    if (!m || m.source_type === "MODEL") continue;
+    const sourceId = String(m.source_id);
+    let dataset = metas.get(sourceId);
+    if (!dataset) {
+      const d = await readMetaAsync(join(expDir, "datasets", sourceId, "meta.yaml"));
+      if (!d) continue;
+      metas.set(sourceId, dataset = metas.get(sourceId) ?? datasetOf(d));
+    }
+    out.push({ dataset, tags: inputTags(m) });
   }
   return out;
 }

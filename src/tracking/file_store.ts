@@ -53,11 +53,14 @@ function inView(stage: string, view: ViewType = "ACTIVE_ONLY"): boolean {
   return view === "ALL" || (view === "ACTIVE_ONLY" ? stage === "active" : stage === "deleted");
 }
 
+/** A search result callers may change without touching the index (its dataset inputs' objects stay shared). */
 function copyRun(r: Run): Run {
-  return {
+  const out: Run = {
     info: { ...r.info },
     data: { metrics: { ...r.data.metrics }, params: { ...r.data.params }, tags: { ...r.data.tags } },
   };
+  if (r.inputs) out.inputs = { datasetInputs: [...r.inputs.datasetInputs], modelInputs: [] };
+  return out;
 }
 
 /** Options of a FileStore. */

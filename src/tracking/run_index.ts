@@ -6,16 +6,17 @@
  * bounds how long such a write can go unseen. A sidecar file (`.storyteller-index.json` in the experiment dir,
  * ignored by MLflow) lets a fresh process start warm. One refresh (a generator) serves two drivers: the async one
  * reads runs in parallel (a cold build of 10,000 runs), the sync one reads them one by one.
+ * Each run carries its dataset inputs (what `dataset.*` filters look at and searches return; not its model inputs
+ * or outputs), read only in experiments that have a `datasets/` directory, their dataset metas cached by id.
  */
 import { join } from "node:path";
-import { listDirs, mtimeOf, readTextOrNull, writeAtomic } from "./_fs.ts";
+import { listDirs, mtimeOf } from "./_fs.ts";
 import { JOURNAL, readRun, readRunAsync, RESERVED_IN_EXPERIMENT } from "./file_runs.ts";
-import { parsePyFloat } from "./meta.ts";
-import { pyFloatRepr } from "../pyyaml.ts";
-import type { Metric, Run } from "./types.ts";
+import { type DatasetMetas, hasDatasets, readDatasetInputs, readDatasetInputsAsync } from "./file_inputs.ts";
+import { readSidecar, SIDECAR, writeSidecar } from "./run_index_sidecar.ts";
+import type { DatasetInput, Run } from "./types.ts";
 
-export const SIDECAR = ".storyteller-index.json";
-const SIDECAR_VERSION = 1;
+export { SIDECAR };
 /** Save the sidecar when a refresh re-read at least this many runs. */
 const SAVE_THRESHOLD = 50;
 
@@ -36,6 +37,8 @@ interface ExperimentIndex {
   sweptAt: number;
   /** Bumped whenever an entry is added, replaced or removed (keys result caches). */
   generation: number;
+  /** The experiment's dataset metas read so far, by dataset id. */
+  datasets: DatasetMetas;
 }
 
 /** Default bound on how long a write by a non-storyteller tool may stay invisible to search. */
@@ -57,28 +60,51 @@ const indexes = new Map<string, ExperimentIndex>();
 /** The async refresh in progress per experiment directory: the next one waits for it. */
 const building = new Map<string, Promise<unknown>>();
 
-function loadEntry(expDir: string, id: string, expId: string): Loaded | null {
+/** What a refresh reads: these runs, with their dataset inputs when `metas` is given (the experiment has some). */
+interface Plan {
+  ids: string[];
+  metas: DatasetMetas | null;
+}
+
+function loadEntry(expDir: string, id: string, expId: string, metas: DatasetMetas | null): Loaded | null {
   const dir = join(expDir, id);
   const metaMtime = mtimeOf(join(dir, "meta.yaml"));
   try {
-    return accept(readRun(dir), id, expId, metaMtime);
+    return accept(readRun(dir), metas ? readDatasetInputs(expDir, dir, metas) : [], id, expId, metaMtime);
   } catch {
     return null; // unreadable or vanished: MLflow skips such directories too
   }
 }
 
-async function loadEntryAsync(expDir: string, id: string, expId: string): Promise<Loaded | null> {
+async function loadEntryAsync(
+  expDir: string,
+  id: string,
+  expId: string,
+  metas: DatasetMetas | null,
+): Promise<Loaded | null> {
   const dir = join(expDir, id);
   try {
     const metaMtime = (await Deno.stat(join(dir, "meta.yaml"))).mtime?.getTime() ?? 0;
-    return accept(await readRunAsync(dir), id, expId, metaMtime);
+    const [run, inputs] = await Promise.all([
+      readRunAsync(dir),
+      metas ? readDatasetInputsAsync(expDir, dir, metas) : [],
+    ]);
+    return accept(run, inputs, id, expId, metaMtime);
   } catch {
     return null;
   }
 }
 
-function accept(run: Run, id: string, expId: string, metaMtime: number): Loaded | null {
-  return run.info.runId === id && run.info.experimentId === expId ? { run, metaMtime } : null;
+function accept(
+  run: Run,
+  inputs: DatasetInput[],
+  id: string,
+  expId: string,
+  metaMtime: number,
+): Loaded | null {
+  if (run.info.runId !== id || run.info.experimentId !== expId) return null;
+  if (inputs.length) run.inputs = { datasetInputs: inputs, modelInputs: [] };
+  return { run, metaMtime };
 }
 
 /**
@@ -89,14 +115,14 @@ function accept(run: Run, id: string, expId: string, metaMtime: number): Loaded 
 async function loadEntriesAsync(
   expDir: string,
   expId: string,
-  ids: string[],
+  { ids, metas }: Plan,
   syncMsPerRun: number,
 ): Promise<(Loaded | null)[]> {
   const out: (Loaded | null)[] = new Array(ids.length).fill(null);
   let next = 0, yielded = performance.now();
   while (next < ids.length) {
     const t0 = performance.now(), end = Math.min(ids.length, next + SYNC_CHUNK);
-    for (; next < end; next++) out[next] = loadEntry(expDir, ids[next], expId);
+    for (; next < end; next++) out[next] = loadEntry(expDir, ids[next], expId, metas);
     const t1 = performance.now();
     if ((t1 - t0) / SYNC_CHUNK > syncMsPerRun) break;
     if (t1 - yielded > YIELD_MS) await new Promise((r) => setTimeout(r, 0)), yielded = performance.now();
@@ -104,7 +130,7 @@ async function loadEntriesAsync(
   const worker = async () => {
     while (next < ids.length) {
       const i = next++;
-      out[i] = await loadEntryAsync(expDir, ids[i], expId);
+      out[i] = await loadEntryAsync(expDir, ids[i], expId, metas);
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length - next) }, worker));
@@ -149,53 +175,6 @@ function journalSize(expDir: string): number {
   }
 }
 
-type SidecarRun = [
-  string,
-  number,
-  Run["info"],
-  [string, string, number, number][],
-  Record<string, string>,
-  Record<string, string>,
-];
-
-function loadSidecar(expDir: string): ExperimentIndex | null {
-  const text = readTextOrNull(join(expDir, SIDECAR));
-  if (text === null) return null;
-  try {
-    const j = JSON.parse(text) as { v: number; dirMtime: number; journalOffset: number; runs: SidecarRun[] };
-    if (j.v !== SIDECAR_VERSION) return null;
-    const entries = new Map<string, Entry>();
-    for (const [id, metaMtime, info, ms, params, tags] of j.runs) {
-      const metrics: Record<string, Metric> = {};
-      for (const [key, v, timestamp, step] of ms) {
-        metrics[key] = { key, value: parsePyFloat(v), timestamp, step };
-      }
-      entries.set(id, { metaMtime, seq: 0, run: { info, data: { metrics, params, tags } } });
-    }
-    // The directory listing is always re-checked after a sidecar load (dirMtime 0 forces it).
-    return { dirMtime: 0, journalOffset: j.journalOffset, entries, sweptAt: 0, generation: ++generations };
-  } catch {
-    return null;
-  }
-}
-
-function saveSidecar(expDir: string, idx: ExperimentIndex): void {
-  const runs: SidecarRun[] = [];
-  for (const [id, e] of idx.entries) {
-    const ms = Object.values(e.run.data.metrics).map((m) =>
-      [m.key, pyFloatRepr(m.value), m.timestamp, m.step] as [string, string, number, number]
-    );
-    runs.push([id, e.metaMtime, e.run.info, ms, e.run.data.params, e.run.data.tags]);
-  }
-  try {
-    writeAtomic(
-      join(expDir, SIDECAR),
-      JSON.stringify({ v: SIDECAR_VERSION, dirMtime: idx.dirMtime, journalOffset: idx.journalOffset, runs }),
-      expDir,
-    );
-  } catch { /* a read-only store still searches, just without the sidecar */ }
-}
-
 /**
  * A cheap stamp of an experiment directory's state as the file store writes it: its mtime (runs added or removed)
  * and its journal's size (every storyteller write). Equal stamps mean no storyteller writer changed anything.
@@ -214,15 +193,18 @@ interface Snapshot {
  * One refresh of the index of `expDir`: plans what changed (journal, directory listing, sweep), yields the run ids
  * to read, receives what was read (null: not a readable run) and applies it. Both drivers share it.
  */
-function* refresh(expDir: string, staleMs: number): Generator<string[], Snapshot, (Loaded | null)[]> {
+function* refresh(expDir: string, staleMs: number): Generator<Plan, Snapshot, (Loaded | null)[]> {
   let idx = indexes.get(expDir);
   if (!idx) {
-    idx = loadSidecar(expDir) ?? {
+    const saved = readSidecar(expDir);
+    idx = {
+      // The directory listing is always re-checked after a sidecar load (dirMtime 0 forces it).
       dirMtime: 0,
-      journalOffset: journalSize(expDir),
-      entries: new Map(),
+      journalOffset: saved?.journalOffset ?? journalSize(expDir),
+      entries: new Map([...saved?.runs ?? []].map(([id, e]) => [id, { ...e, seq: 0 }])),
       sweptAt: 0,
       generation: ++generations,
+      datasets: new Map(),
     };
     indexes.set(expDir, idx);
   }
@@ -260,7 +242,7 @@ function* refresh(expDir: string, staleMs: number): Generator<string[], Snapshot
   if (load.size > 0) {
     const ids = [...load];
     const seq = ++loadSeq;
-    const got = yield ids;
+    const got = yield { ids, metas: hasDatasets(expDir) ? idx.datasets : null };
     ids.forEach((id, i) => {
       const cur = idx.entries.get(id);
       if (cur && cur.seq > seq) return; // a refresh that started later already read it (sync during async)
@@ -270,7 +252,7 @@ function* refresh(expDir: string, staleMs: number): Generator<string[], Snapshot
     });
   }
   if (changed > 0) idx.generation = ++generations;
-  if (load.size >= SAVE_THRESHOLD) saveSidecar(expDir, idx);
+  if (load.size >= SAVE_THRESHOLD) writeSidecar(expDir, idx);
   const entries = idx.entries;
   return {
     generation: idx.generation,
@@ -291,7 +273,10 @@ function* refresh(expDir: string, staleMs: number): Generator<string[], Snapshot
 export function experimentIndex(expDir: string, expId: string, staleMs = DEFAULT_STALE_MS): Snapshot {
   const steps = refresh(expDir, staleMs);
   let step = steps.next();
-  while (!step.done) step = steps.next(step.value.map((id) => loadEntry(expDir, id, expId)));
+  while (!step.done) {
+    const { ids, metas } = step.value;
+    step = steps.next(ids.map((id) => loadEntry(expDir, id, expId, metas)));
+  }
   return step.value;
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { TrackingError } from "../errors.ts";
-import type { Run } from "../types.ts";
+import type { DatasetInput, Run } from "../types.ts";
 import { compileRunFilter, compileRunOrder, searchRunList } from "./runs.ts";
 import { parseFilter } from "./filter.ts";
 
@@ -135,7 +135,87 @@ Deno.test("errors name the problem and its column", () => {
   fails("start_time > 'a'", /Expected numeric value type for attribute/);
   fails("tags.t IS maybe", /Invalid clause/);
   fails("run_id IN 'a'", /expected a non-empty list/);
-  fails("dataset.name = 'x'", /dataset inputs are not recorded/);
+});
+
+/** A run with dataset inputs `[name, digest, context?]` (undefined: a run whose inputs were never read). */
+function withInputs(id: string, start: number, inputs?: [string, string, string?][]): Run {
+  const r = run(id, { start });
+  if (!inputs) return r;
+  const datasetInputs: DatasetInput[] = inputs.map(([name, digest, context]) => ({
+    dataset: { name, digest, sourceType: "local", source: "{}" },
+    tags: context === undefined ? {} : { "mlflow.data.context": context } as Record<string, string>,
+  }));
+  return { ...r, inputs: { datasetInputs, modelInputs: [] } };
+}
+
+const DS_RUNS = [
+  withInputs("d1", 5, [["stories", "abc123", "training"], ["stories-val", "def456", "validation"]]),
+  withInputs("d2", 4, [["Stories", "12345678", "training"]]),
+  withInputs("d3", 3, [["extra", "ffff0000"]]),
+  withInputs("d4", 2),
+  withInputs("d5", 1, []),
+];
+
+function dsIds(filter: string): string[] {
+  return searchRunList(DS_RUNS, { filterString: filter }).runs.map((r) => r.info.runId);
+}
+
+Deno.test("dataset.name, digest and context: a run matches when ANY of its dataset inputs does", () => {
+  assert.deepEqual(dsIds("dataset.name = 'stories'"), ["d1"]);
+  assert.deepEqual(dsIds("datasets.digest = 'def456'"), ["d1"]);
+  assert.deepEqual(dsIds("dataset.context = 'training'"), ["d1", "d2"]);
+  assert.deepEqual(dsIds("dataset.context = 'validation'"), ["d1"]);
+  assert.deepEqual(dsIds("dataset.name LIKE 'stories%'"), ["d1"]);
+  assert.deepEqual(dsIds("dataset.name ILIKE 'STORIES'"), ["d1", "d2"]);
+  assert.deepEqual(dsIds("dataset.digest LIKE '%0000'"), ["d3"]);
+  assert.deepEqual(dsIds("dataset.context ILIKE 'VALID%'"), ["d1"]);
+  assert.deepEqual(dsIds("dataset.name IN ('stories', 'extra')"), ["d1", "d3"]);
+  assert.deepEqual(dsIds('`dataset`."name" = "extra"'), ["d3"]);
+  // Each clause may be met by a different input, as in MLflow.
+  assert.deepEqual(dsIds("dataset.context = 'validation' AND dataset.name = 'stories'"), ["d1"]);
+  assert.deepEqual(dsIds("dataset.context = 'training' AND dataset.digest = 'def456'"), ["d1"]);
+});
+
+Deno.test("dataset.* != and NOT IN: any other input passes; runs without dataset inputs never match", () => {
+  // d1 has a second input named otherwise; d4 (inputs unread) and d5 (none) never match.
+  assert.deepEqual(dsIds("dataset.name != 'stories'"), ["d1", "d2", "d3"]);
+  assert.deepEqual(dsIds("dataset.name != 'extra'"), ["d1", "d2"]);
+  assert.deepEqual(dsIds("dataset.name NOT IN ('stories', 'stories-val', 'extra')"), ["d2"]);
+  // context looks only at inputs that carry the tag: d3's input has none.
+  assert.deepEqual(dsIds("dataset.context != 'training'"), ["d1"]);
+  assert.deepEqual(dsIds("dataset.context NOT IN ('training')"), ["d1"]);
+  assert.deepEqual(dsIds("dataset.context LIKE '%'"), ["d1", "d2"]);
+  assert.deepEqual(dsIds("dataset.name LIKE '%'"), ["d1", "d2", "d3"]);
+});
+
+Deno.test("dataset.* IN lists keep only what Python's str.islower() accepts, as MLflow does", () => {
+  assert.deepEqual(dsIds("dataset.name IN ('Stories')"), []); // an uppercase letter: dropped
+  assert.deepEqual(dsIds("dataset.digest IN ('12345678')"), []); // no cased letter: dropped
+  // NOT IN a list emptied by the drop: every run with a dataset input passes.
+  assert.deepEqual(dsIds("dataset.name NOT IN ('Stories')"), ["d1", "d2", "d3"]);
+  assert.deepEqual(dsIds("dataset.digest IN ('12345678', 'abc123')"), ["d1"]);
+  assert.deepEqual(dsIds("dataset.name = 'Stories'"), ["d2"]); // = compares as written
+});
+
+Deno.test("dataset.* errors, in MLflow's order: key, then value, then comparator", () => {
+  fails(
+    "dataset.foo = 'x'",
+    /Invalid dataset key 'foo' specified. Valid keys are '\['name','digest','context'\]'/,
+    1,
+  );
+  fails("dataset.foo > 5", /Invalid dataset key 'foo'/, 1);
+  fails("dataset.name = 5", /Expected a quoted string value for dataset attributes. Got value 5 \(at/, 16);
+  fails("dataset.name > 5", /Expected a quoted string value for dataset attributes/, 16);
+  fails("dataset.name = train", /Parameter value is either not quoted .* string value train. Use either/, 16);
+  fails(
+    "dataset.name > 'a'",
+    /Invalid comparator '>' not one of '\['=','!=','LIKE','ILIKE','IN','NOT IN'\]'/,
+    14,
+  );
+  fails("dataset.context IS NULL", /Invalid comparator 'IS NULL'/, 17);
+  fails("dataset.name IN 'a'", /expected a non-empty list/);
+  assert.throws(() => compileRunOrder(["dataset.name DESC"]), /Invalid order_by entity type 'dataset'/);
+  assert.throws(() => compileRunOrder(["dataset.size"]), /Invalid dataset key 'size'/);
 });
 
 Deno.test("identifiers split at the first dot; quoting forms", () => {

@@ -1,8 +1,9 @@
 /**
  * search_runs semantics over in-memory runs: MLflow's per-entity checks on parsed clauses, the predicate,
- * multi-key ordering (missing values last, NaN after numbers) and offset page tokens.
+ * multi-key ordering (missing values last, NaN after numbers) and offset page tokens. `dataset.*` clauses look at
+ * `run.inputs.datasetInputs` (the file store's index fills them; see file_inputs.ts).
  */
-import type { Run, RunsPage } from "../types.ts";
+import type { DatasetInput, Run, RunsPage } from "../types.ts";
 import {
   type Clause,
   filterError,
@@ -44,6 +45,13 @@ const ATTR_ALIASES: Record<string, string> = {
 };
 const NUMERIC_CMP = ["=", "!=", "<", "<=", ">", ">="];
 const STRING_CMP = ["=", "!=", "LIKE", "ILIKE"];
+const DATASET_KEYS = ["name", "digest", "context"];
+const DATASET_CMP = ["=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"];
+/** The input tag that names a dataset's role in the run (`training`, `validation`): `dataset.context`. */
+const CONTEXT_TAG = "mlflow.data.context";
+
+/** `['a', 'b']`, the way the messages list valid values. */
+const listed = (values: string[]) => JSON.stringify(values).replaceAll('"', "'");
 
 export function entityType(ident: Identifier, input: string): EntityType {
   const t = TYPE_ALIASES[ident.type];
@@ -62,12 +70,27 @@ function attributeKey(ident: Identifier, input: string, forOrder: boolean): stri
   if (STRING_ATTRS.includes(key) || NUMERIC_ATTRS.includes(key)) return key;
   const valid = [...STRING_ATTRS, ...NUMERIC_ATTRS, ...(forOrder ? ["created"] : [])];
   throw filterError(
-    `Invalid attribute key '${ident.key}' specified. Valid keys are '${
-      JSON.stringify(valid).replaceAll('"', "'")
-    }'`,
+    `Invalid attribute key '${ident.key}' specified. Valid keys are '${listed(valid)}'`,
     input,
     ident.column,
   );
+}
+
+function datasetKey(ident: Identifier, input: string): string {
+  if (DATASET_KEYS.includes(ident.key)) return ident.key;
+  throw filterError(
+    `Invalid dataset key '${ident.key}' specified. Valid keys are '${listed(DATASET_KEYS)}'`,
+    input,
+    ident.column,
+  );
+}
+
+/**
+ * The values of an IN / NOT IN list that MLflow keeps: those Python's `str.islower()` accepts (a cased letter
+ * and no uppercase one). It drops the rest silently (run ids are lowercase hex; a MySQL IN ignores case).
+ */
+function listValues(values: string[]): Set<string> {
+  return new Set(values.filter((v) => v === v.toLowerCase() && v !== v.toUpperCase()));
 }
 
 type Getter = (run: Run) => string | number | null | undefined;
@@ -93,7 +116,7 @@ function attrGetter(key: string): Getter {
 
 function badComparator(c: Clause, allowed: string[], input: string): never {
   throw filterError(
-    `Invalid comparator '${c.comparator}' not one of '${JSON.stringify(allowed).replaceAll('"', "'")}'`,
+    `Invalid comparator '${c.comparator}' not one of '${listed(allowed)}'`,
     input,
     c.comparatorColumn,
   );
@@ -168,13 +191,7 @@ function compileClause(c: Clause, input: string): (run: Run) => boolean {
       return v !== undefined && test(v);
     };
   }
-  if (type === "dataset") {
-    throw filterError(
-      `Cannot filter on '${c.ident.text}': dataset inputs are not recorded by this store`,
-      input,
-      c.ident.column,
-    );
-  }
+  if (type === "dataset") return compileDatasetClause(c, input);
   const attr = attributeKey(c.ident, input, false);
   const get = attrGetter(attr);
   if (NUMERIC_ATTRS.includes(attr)) {
@@ -188,8 +205,7 @@ function compileClause(c: Clause, input: string): (run: Run) => boolean {
   if (c.comparator === "IN" || c.comparator === "NOT IN") {
     if (attr !== "run_id") badComparator(c, STRING_CMP, input);
     if (c.value.kind !== "list") throw filterError("Expected a list of quoted strings", input, c.valueColumn);
-    // MLflow drops ids with uppercase letters (run ids are lowercase hex).
-    const ids = new Set(c.value.values.filter((v) => v === v.toLowerCase()));
+    const ids = listValues(c.value.values);
     const neg = c.comparator === "NOT IN";
     return (r) => ids.has(r.info.runId) !== neg;
   }
@@ -198,6 +214,49 @@ function compileClause(c: Clause, input: string): (run: Run) => boolean {
   return (r) => {
     const v = get(r);
     return typeof v === "string" && test(v);
+  };
+}
+
+/**
+ * `dataset.name|digest|context`: true when ANY dataset input of the run passes (context: the input's
+ * `mlflow.data.context` tag; inputs without one never pass), so a run without dataset inputs never matches, `!=`
+ * and `NOT IN` included. Checked in MLflow's order: the key, the value, then the comparator.
+ */
+function compileDatasetClause(c: Clause, input: string): (run: Run) => boolean {
+  const key = datasetKey(c.ident, input);
+  const unquoted = isUnquotedWord(c.value);
+  if (unquoted !== null) {
+    throw filterError(
+      `Parameter value is either not quoted or unidentified quote types used for string value ${unquoted}. ` +
+        `Use either single or double quotes.`,
+      input,
+      c.valueColumn,
+    );
+  }
+  if (c.value.kind === "number") {
+    throw filterError(
+      `Expected a quoted string value for dataset attributes. Got value ${c.value.raw}`,
+      input,
+      c.valueColumn,
+    );
+  }
+  if (!DATASET_CMP.includes(c.comparator)) badComparator(c, DATASET_CMP, input);
+  const v = c.value, neg = c.comparator === "NOT IN";
+  const set = v.kind === "list" ? listValues(v.values) : null;
+  const test = set
+    ? (x: string) => set.has(x) !== neg
+    : stringTest(c.comparator, v.kind === "string" ? v.value : "");
+  const pick: (d: DatasetInput) => string | undefined = key === "context"
+    ? (d) => d.tags[CONTEXT_TAG]
+    : key === "name"
+    ? (d) => d.dataset.name
+    : (d) => d.dataset.digest;
+  return (r) => {
+    for (const d of r.inputs?.datasetInputs ?? []) {
+      const v = pick(d);
+      if (v !== undefined && test(v)) return true;
+    }
+    return false;
   };
 }
 
@@ -221,7 +280,10 @@ function orderKey(clause: string): SortKey {
   if (type === "metric") return { get: (r) => r.data.metrics[key]?.value, ascending };
   if (type === "param") return { get: (r) => r.data.params[key], ascending };
   if (type === "tag") return { get: (r) => r.data.tags[key], ascending };
-  if (type === "dataset") throw filterError(`Invalid order_by entity type 'dataset'`, clause, ident.column);
+  if (type === "dataset") {
+    datasetKey(ident, clause);
+    throw filterError(`Invalid order_by entity type 'dataset'`, clause, ident.column);
+  }
   return { get: attrGetter(attributeKey(ident, clause, true)), ascending };
 }
 
