@@ -55,6 +55,37 @@ Deno.test("filterRuns: same grammar as runs search, errors keep their column", (
   assert.match(typo.problem!.message, /Invalid entity type 'metrix'/);
 });
 
+Deno.test("filterRuns: dataset.* terms match the dataset inputs a search returned", () => {
+  const withInputs = (id: string, inputs?: unknown) =>
+    runFromJson({ info: { run_id: id, experiment_id: "0", start_time: 1 }, data: {}, inputs });
+  const dataset = (name: string, digest: string, context: string) => ({
+    dataset: { name, digest, source_type: "local", source: "{}" },
+    tags: [{ key: "mlflow.data.context", value: context }],
+  });
+  // runs/search JSON as the server sends it: inputs.dataset_inputs, or an empty `inputs` without any.
+  const searched = [
+    withInputs("t", {
+      dataset_inputs: [dataset("stories", "90307e28", "training"), dataset("val", "1a2b", "validation")],
+    }),
+    withInputs("o", { dataset_inputs: [dataset("other", "3c4d", "training")] }),
+    withInputs("n", {}),
+    withInputs("old"), // a server that sends no inputs
+  ];
+  const ids = (f: string) => {
+    const out = filterRuns(searched, f);
+    assert.equal(out.problem, undefined, f);
+    return out.runs.map((r) => r.info.runId);
+  };
+  assert.deepEqual(ids("dataset.name = 'stories'"), ["t"]);
+  assert.deepEqual(ids("dataset.context = 'training'"), ["t", "o"]);
+  assert.deepEqual(ids("dataset.name != 'stories'"), ["t", "o"]);
+  assert.deepEqual(ids("datasets.digest IN ('3c4d', '90307e28')"), ["t", "o"]);
+  assert.deepEqual(searched[0].inputs?.datasetInputs[0].tags, { "mlflow.data.context": "training" });
+  const bad = filterRuns(searched, "dataset.size = '1'");
+  assert.match(bad.problem!.message, /Invalid dataset key 'size'/);
+  assert.equal(bad.problem!.column, 1);
+});
+
 Deno.test("sortRuns: numeric params numerically, missing values last both ways", () => {
   const by = (c: string, d: boolean) => sortRuns(runs, c, d).map((r) => r.info.runId).join("");
   assert.equal(by("param:lr", false), "cabd");

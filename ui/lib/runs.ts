@@ -14,7 +14,10 @@ type Json = any;
 const num = (v: unknown): number =>
   v === "NaN" ? NaN : v === "Infinity" ? Infinity : v === "-Infinity" ? -Infinity : Number(v);
 
-/** A run from MLflow REST JSON (`runs/search`, `runs/get`). */
+/**
+ * A run from MLflow REST JSON (`runs/search`, `runs/get`), with its inputs when the JSON has them (a search gives
+ * dataset inputs, which the filter box's `dataset.*` terms look at).
+ */
 export function runFromJson(j: Json): Run {
   const metrics: Record<string, Metric> = {};
   for (const m of j.data?.metrics ?? []) {
@@ -41,6 +44,7 @@ export function runFromJson(j: Json): Run {
       lifecycleStage: i.lifecycle_stage === "deleted" ? "deleted" : "active",
     },
     data: { metrics, params: kv(j.data?.params), tags: kv(j.data?.tags) },
+    ...(j.inputs ? { inputs: runInputsFromJson(j.inputs) } : {}),
   };
 }
 
@@ -207,7 +211,7 @@ export function metricVersion(runs: Run[], keys: string[]): string {
 /** A run's dataset and model inputs. */
 export type RunInputs = NonNullable<Run["inputs"]>;
 
-/** A run's inputs from MLflow REST JSON (`runs/get`'s `run.inputs`; searches leave them out). */
+/** A run's inputs from MLflow REST JSON (`run.inputs`; a search's runs carry dataset inputs, not model inputs). */
 export function runInputsFromJson(j: Json): RunInputs {
   const kv = (l: Json[] | undefined) =>
     Object.fromEntries((l ?? []).map((t: Json) => [t.key, t.value ?? ""]));
