@@ -137,13 +137,30 @@ function parseMeta(text: string | null, path: string): Record<string, unknown> |
   }
 }
 
-function readMeta(path: string): Record<string, unknown> | null {
-  return parseMeta(readTextOrNull(path), path);
+/**
+ * An input's meta.yaml: flat but for its `tags` block, which both writers put last (keys sorted), so its two
+ * parts each take the YAML reader's flat-mapping fast path (a full parse per input was most of what indexing
+ * inputs cost). Any other layout is parsed whole.
+ */
+function parseInputMeta(text: string | null, path: string): Record<string, unknown> | null {
+  const at = text?.indexOf("\ntags:\n") ?? -1;
+  if (text === null || at < 0) return parseMeta(text, path);
+  const block = text.slice(at + 7);
+  if (/^(?: {2}[^ \n][^\n]*\n)*$/.test(block)) {
+    const head = parseMeta(text.slice(0, at + 1), path),
+      tags = parseMeta(block.replaceAll(/^ {2}/gm, ""), path);
+    if (head && tags) return { ...head, tags };
+  }
+  return parseMeta(text, path);
 }
 
-async function readMetaAsync(path: string): Promise<Record<string, unknown> | null> {
+function readMeta(path: string, parse = parseMeta): Record<string, unknown> | null {
+  return parse(readTextOrNull(path), path);
+}
+
+async function readMetaAsync(path: string, parse = parseMeta): Promise<Record<string, unknown> | null> {
   try {
-    return parseMeta(await readTextOrNullAsync(path), path);
+    return parse(await readTextOrNullAsync(path), path);
   } catch {
     return null; // unreadable (e.g. a directory in its place)
   }
@@ -169,7 +186,7 @@ function inputTags(m: Record<string, unknown>): Record<string, string> {
 export function readRunInputs(expDir: string, runDir: string): RunInputs {
   const out: RunInputs = { datasetInputs: [], modelInputs: [] };
   for (const id of listDirs(join(runDir, "inputs")).sort()) {
-    const m = readMeta(join(runDir, "inputs", id, "meta.yaml"));
+    const m = readMeta(join(runDir, "inputs", id, "meta.yaml"), parseInputMeta);
     if (!m) continue;
     if (m.source_type === "MODEL") {
       out.modelInputs.push({ modelId: String(m.source_id) });
@@ -202,7 +219,7 @@ export function hasDatasets(expDir: string): boolean {
 export function readDatasetInputs(expDir: string, runDir: string, metas: DatasetMetas): DatasetInput[] {
   const out: DatasetInput[] = [];
   for (const id of listDirs(join(runDir, "inputs")).sort()) {
-    const m = readMeta(join(runDir, "inputs", id, "meta.yaml"));
+    const m = readMeta(join(runDir, "inputs", id, "meta.yaml"), parseInputMeta);
     if (!m || m.source_type === "MODEL") continue;
     const sourceId = String(m.source_id);
     let dataset = metas.get(sourceId);
@@ -229,7 +246,7 @@ export async function readDatasetInputsAsync(
     return [];
   }
   const inputs = await Promise.all(
-    ids.sort().map((id) => readMetaAsync(join(runDir, "inputs", id, "meta.yaml"))),
+    ids.sort().map((id) => readMetaAsync(join(runDir, "inputs", id, "meta.yaml"), parseInputMeta)),
   );
   const out: DatasetInput[] = [];
   for (const m of inputs) {
