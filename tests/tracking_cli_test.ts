@@ -81,3 +81,46 @@ Deno.test("storyteller runs search prints the guide's query as a table", async (
   assert.equal((await cli("models", "set-alias", "Story", "champion", "1", "--tracking-uri", root)).code, 0);
   assert.match((await cli("models", "describe", "Story", "--tracking-uri", root)).out, /1\s+None\s+champion/);
 });
+
+Deno.test("storyteller runs search --filter on dataset inputs; a bad dataset key exits 2 at its column", async () => {
+  const root = join(Deno.makeTempDirSync({ prefix: "st-cli-ds-" }), "mlruns");
+  const s = new FileStore(root);
+  const exp = await s.createExperiment("storyteller");
+  const input = (name: string, context: string) => ({
+    dataset: { name, digest: "90307e28", sourceType: "local", source: `{"uri": "file:///${name}"}` },
+    tags: { "mlflow.data.context": context },
+  });
+  for (
+    const [name, inputs] of [["a", [input("stories", "training")]], ["b", [input("val", "validation")]], [
+      "c",
+      [],
+    ]] as const
+  ) {
+    const r = await s.createRun({ experimentId: exp, runName: name });
+    if (inputs.length) await s.logInputs(r.info.runId, { datasets: [...inputs] });
+  }
+  const search = (filter: string) =>
+    cli(
+      "runs",
+      "search",
+      "--experiment-name",
+      "storyteller",
+      "--filter",
+      filter,
+      "--order-by",
+      "run_name",
+      "--format",
+      "csv",
+      "--tracking-uri",
+      root,
+    );
+  const names = (out: string) => out.trim().split("\n").slice(1).map((l) => l.split(",")[1]);
+  const training = await search("dataset.context = 'training'");
+  assert.equal(training.code, 0, training.err);
+  assert.deepEqual(names(training.out), ["a"]);
+  assert.deepEqual(names((await search("dataset.digest = '90307e28'")).out), ["a", "b"]);
+  assert.deepEqual(names((await search("dataset.name != 'stories'")).out), ["b"]);
+  const bad = await search("params.lr = '1' AND dataset.size = 'x'");
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /Invalid dataset key 'size' specified\. Valid keys are .* \(at column 21\)/);
+});

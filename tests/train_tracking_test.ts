@@ -254,6 +254,18 @@ gpuTest(
       );
       assert.equal(search.code, 0, search.err);
       assert.match(search.out, new RegExp(runId));
+      const byData = await cli(
+        "runs",
+        "search",
+        "--experiment-name",
+        "storyteller",
+        "--filter",
+        `dataset.context = 'training' AND dataset.digest = '${data.training.digest}'`,
+        "--tracking-uri",
+        root,
+      );
+      assert.equal(byData.code, 0, byData.err);
+      assert.match(byData.out, new RegExp(runId));
       const reg = await cli(
         "models",
         "register",
