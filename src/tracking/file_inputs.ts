@@ -155,7 +155,11 @@ function parseInputMeta(text: string | null, path: string): Record<string, unkno
 }
 
 function readMeta(path: string, parse = parseMeta): Record<string, unknown> | null {
-  return parse(readTextOrNull(path), path);
+  try {
+    return parse(readTextOrNull(path), path);
+  } catch {
+    return null; // unreadable (e.g. a directory in its place)
+  }
 }
 
 async function readMetaAsync(path: string, parse = parseMeta): Promise<Record<string, unknown> | null> {

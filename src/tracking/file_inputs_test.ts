@@ -60,3 +60,23 @@ Deno.test("input metas read the same in every layout as a whole YAML parse does"
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("an unreadable input entry is skipped, the run's other inputs still read", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "st-inputs-" });
+  try {
+    Deno.mkdirSync(join(dir, "datasets", DS_ID), { recursive: true });
+    Deno.writeTextFileSync(
+      join(dir, "datasets", DS_ID, "meta.yaml"),
+      "digest: d\nname: n\nsource: s\nsource_type: code\n",
+    );
+    const runDir = join(dir, "run");
+    Deno.mkdirSync(join(runDir, "inputs", "0001", "meta.yaml"), { recursive: true }); // a directory in its place
+    Deno.mkdirSync(join(runDir, "inputs", "0002"), { recursive: true });
+    Deno.writeTextFileSync(join(runDir, "inputs", "0002", "meta.yaml"), HEAD + "tags: {}\n");
+    const one = [{ dataset: { name: "n", digest: "d", sourceType: "code", source: "s" }, tags: {} }];
+    assert.deepEqual(readDatasetInputs(dir, runDir, new Map()), one);
+    assert.deepEqual(readRunInputs(dir, runDir).datasetInputs, one);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
