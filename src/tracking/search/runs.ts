@@ -1,7 +1,7 @@
 /**
  * search_runs semantics over in-memory runs: MLflow's per-entity checks on parsed clauses, the predicate,
  * multi-key ordering (missing values last, NaN after numbers) and offset page tokens. `dataset.*` clauses look at
- * `run.inputs.datasetInputs` (the file store's index fills them; see file_inputs.ts).
+ * `run.inputs.datasetInputs`, which search results carry (in a file store, from the run index: run_index.ts).
  */
 import type { DatasetInput, Run, RunsPage } from "../types.ts";
 import {
