@@ -88,7 +88,10 @@ export function parsePyYaml(text: string): unknown {
     parseDocument(text, { prettyErrors: false, version: "1.1", customTags: pyFloatTags }).toJS();
 }
 
-/** PyYAML's float resolver (a dot is required: `90307e28` is a string) in place of the generic YAML 1.1 ones. */
+/**
+ * PyYAML's float and bool resolvers (a float needs a dot: `90307e28` is a string; `y`/`n` are strings) in place of
+ * the generic YAML 1.1 ones.
+ */
 function pyFloatTags(tags: Tags): Tags {
   const FLOAT = "tag:yaml.org,2002:float";
   const pyFloat: ScalarTag = {
@@ -106,7 +109,19 @@ function pyFloatTags(tags: Tags): Tags {
       return Number(t);
     },
   };
-  return [...tags.filter((t) => typeof t === "string" || t.tag !== FLOAT), pyFloat];
+  // PyYAML's bool resolver: yes/no/true/false/on/off in three casings; `y` and `n` stay strings (YAML 1.1 says bool).
+  const BOOL = "tag:yaml.org,2002:bool";
+  const pyBool: ScalarTag = {
+    tag: BOOL,
+    default: true,
+    test: /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/,
+    resolve: (text: string) => /^(?:yes|true|on)$/i.test(text),
+  };
+  return [
+    ...tags.filter((t) => typeof t === "string" || (t.tag !== FLOAT && t.tag !== BOOL)),
+    pyFloat,
+    pyBool,
+  ];
 }
 
 function parseFlatMapping(text: string): Record<string, unknown> | null {

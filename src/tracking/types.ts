@@ -51,7 +51,7 @@ export interface RunData {
 export interface Run {
   info: RunInfo;
   data: RunData;
-  /** Datasets and models the run consumed (filled by getRun, not by searches). */
+  /** Datasets and models the run consumed (getRun fills both; FileStore searches fill the dataset inputs). */
   inputs?: RunInputs;
   /** Logged models the run produced (filled by getRun, not by searches). */
   outputs?: RunOutputs;
