@@ -1,7 +1,7 @@
 /**
  * `GET /api/storyteller/changes`: the cheap "what changed since" poll behind live updates. The server keeps a
- * fingerprint per run (status, end time, lifecycle, name, latest metric steps/timestamps, param and tag sizes)
- * and a version counter; a client sends the version it has seen and gets back only the runs that changed.
+ * fingerprint per run (status, end time, lifecycle, name, latest metric steps/timestamps, param and tag sizes,
+ * dataset inputs) and a version counter; a client sends the version it has seen and gets back only the runs that changed.
  */
 import { Hono } from "hono";
 import { proto, type Run, type TrackingClient, TrackingError } from "../tracking/mod.ts";
@@ -27,7 +27,8 @@ function fingerprint(r: Run): string {
   for (const k in r.data.tags) tagLen += k.length + r.data.tags[k].length * 3 + 1;
   for (const k in r.data.params) paramLen += k.length + r.data.params[k].length + 1;
   const i = r.info;
-  return `${i.status}|${i.endTime}|${i.lifecycleStage}|${i.runName}|${m}|${tagLen}|${paramLen}`;
+  const inputs = r.inputs?.datasetInputs.length ?? 0;
+  return `${i.status}|${i.endTime}|${i.lifecycleStage}|${i.runName}|${m}|${tagLen}|${paramLen}|${inputs}`;
 }
 
 async function scanAll(client: TrackingClient, experimentIds: string[]): Promise<Run[]> {

@@ -133,6 +133,18 @@ Deno.test("ui: changes returns only the runs changed since a version", async () 
     await store.deleteRun(a.info.runId);
     const c2 = await poll(c1.version);
     assert.deepEqual(c2.runs.map((r: { info: { run_name: string } }) => r.info.run_name).sort(), ["a", "b"]);
+    await store.logInputs(b.info.runId, {
+      datasets: [{
+        dataset: { name: "stories", digest: "5d41402a", sourceType: "local", source: "{}" },
+        tags: { "mlflow.data.context": "training" },
+      }],
+    });
+    const c3 = await poll(c2.version);
+    assert.deepEqual(
+      c3.runs.map((r: { info: { run_name: string } }) => r.info.run_name),
+      ["b"],
+      "new inputs",
+    );
     assert.equal((await app.request("/api/storyteller/changes?since=1")).status, 400);
     assert.equal((await app.request("/api/storyteller/changes?experiment_ids=0&since=x")).status, 400);
   });
