@@ -64,6 +64,9 @@ export class GpuError extends Error {
   }
 }
 
+/** Uncaptured GPU errors printed as they arrive; check() still reports the rest. */
+const MAX_PRINTED_ERRORS = 5;
+
 const NO_ADAPTER_HINT = "on Linux without a GPU, install Mesa's CPU Vulkan driver: " +
   "apt-get install -y mesa-vulkan-drivers; otherwise install your GPU's Vulkan, Metal or DX12 driver";
 
@@ -131,9 +134,13 @@ export async function openGpu(preference: DevicePreference = "auto"): Promise<Gp
     requiredLimits: limits,
   });
   const errors: string[] = [];
+  let printed = 0;
   const record = (message: string) => {
     errors.push(message);
-    printError(`GPU error: ${message}`);
+    // One bad buffer invalidates everything bound to it: show the first few, not hundreds of echoes.
+    if (printed < MAX_PRINTED_ERRORS) printError(`GPU error: ${message}`);
+    else if (printed === MAX_PRINTED_ERRORS) printError("GPU error: further GPU errors are not shown");
+    printed++;
   };
   device.addEventListener(
     "uncapturederror",

@@ -5,6 +5,7 @@
  * imported text, so a compiled binary embeds it; specialisation uses `override` constants, never string templates.
  */
 import { debugLevel } from "../cli/output.ts";
+import { checkBindingSize } from "./limits.ts";
 
 /** A WGSL module: its name (for labels and cache keys) and source text. */
 export interface Kernel {
@@ -167,7 +168,14 @@ export function bindGroup(
 ): GPUBindGroup {
   const entries: GPUBindGroupEntry[] = [];
   resources.forEach((r, binding) => {
-    if (r) entries.push({ binding, resource: r instanceof GPUBuffer ? { buffer: r } : r });
+    if (!r) return;
+    checkBindingSize(
+      device,
+      r instanceof GPUBuffer ? r : r.buffer,
+      bindingBytes(r),
+      `'${label ?? pipeline.label}'`,
+    );
+    entries.push({ binding, resource: r instanceof GPUBuffer ? { buffer: r } : r });
   });
   return device.createBindGroup({
     label: label ?? pipeline.label,

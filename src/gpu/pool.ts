@@ -2,6 +2,7 @@
  * Buffers: creation with labels, uploads, and a pool that recycles short-lived buffers (staging, scratch) by
  * size class so a training loop allocates nothing after its first step.
  */
+import { checkBufferSize } from "./limits.ts";
 
 /** Storage buffer usage that kernels read, write, copy from and copy into. */
 export const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -29,6 +30,7 @@ export class BufferPool {
       reused.label = label;
       return reused;
     }
+    checkBufferSize(this.device, label, size);
     const buffer = this.device.createBuffer({ size, usage, label });
     this.#owned.add(buffer);
     return buffer;
@@ -62,6 +64,7 @@ export function createBuffer(
 ): GPUBuffer {
   const bytes = typeof sizeOrData === "number" ? sizeOrData : sizeOrData.byteLength;
   const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+  checkBufferSize(device, label, size);
   if (typeof sizeOrData === "number") return device.createBuffer({ label, size, usage });
   const buffer = device.createBuffer({ label, size, usage, mappedAtCreation: true });
   new Uint8Array(buffer.getMappedRange()).set(
