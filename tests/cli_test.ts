@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import type { Command } from "commander";
 import { buildProgram, run } from "../src/cli/mod.ts";
+import { gpuTest } from "../src/gpu/testing.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -96,3 +97,38 @@ Deno.test("usage errors exit 2; --dry-run prints the resolved config, parameter 
   assert.match(r.stdout, /memory estimate: [\d.]+ MiB/);
   assert.ok(!r.stdout.includes("\x1b["), "no colors when not a TTY");
 });
+
+gpuTest(
+  "a model beyond the adapter's buffer limit exits 2 at once: the buffer, its size, the limit, no data work",
+  async (gpu) => {
+    const params = 17_532_239_872; // 16.3 GiB of parameters: past maxBufferSize on lavapipe (2 GiB)
+    if (gpu.limits.maxBufferSize >= params) return; // an adapter that can hold them has nothing to refuse
+    const dir = await Deno.makeTempDir({ prefix: "st-oversize-" });
+    try {
+      const r = await storyteller([
+        "train",
+        ...[
+          "--set",
+          "model.vocab_size=1048576",
+          "--set",
+          "model.hidden_size=4096",
+          "--set",
+          "model.num_heads=32",
+        ],
+        ...["--set", "model.intermediate_size=4096", "--set", "model.num_layers=1"],
+        ...["--set", "training.use_mlflow=false", "--set", `training.checkpoint_dir=${dir}/ckpt`],
+        ...["--set", `data.cache_dir=${dir}/cache`],
+      ]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        /^error: Cannot create GPU buffer 'params' of 16\.33 GiB \(17,532,239,872 bytes\): /m,
+      );
+      assert.match(r.stderr, /\(maxBufferSize\)\nhint: lower training\.batch_size/);
+      assert.doesNotMatch(r.stderr, /GPU error|at .*\.ts:\d+/, "one error, no WebGPU echoes, no stack");
+      assert.deepEqual([...Deno.readDirSync(dir)], [], "no tokenizer, token cache or checkpoint was written");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -141,14 +141,15 @@ async function trainOn(
   if (amp.warning) log(`warning: ${amp.warning}`);
   const T = config.model.max_seq_len;
   const B = t.batch_size;
+  // The model's buffers first: a model or batch beyond the adapter's limits fails before any data preparation.
+  const engine = new Engine(gpu, config, { batchSize: B, training: true, lossScale: opts.lossScale });
+  const optimizer = new AdamW(gpu, engine.layout, t);
   const data = await prepareData(config, { log, seqLen: T });
   if (data.tokenizer.vocabSize > config.model.vocab_size) {
     throw new UsageError(
       `Cannot train: the tokenizer has ${data.tokenizer.vocabSize} tokens, more than model.vocab_size ${config.model.vocab_size}`,
     );
   }
-  const engine = new Engine(gpu, config, { batchSize: B, training: true, lossScale: opts.lossScale });
-  const optimizer = new AdamW(gpu, engine.layout, t);
   let startStep = 0;
   let samplerState: BatchSamplerState | undefined;
   let runId: string | undefined;
