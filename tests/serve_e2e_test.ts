@@ -153,21 +153,26 @@ gpuTest("serve e2e: a trained, registered model over every route; greedy equals 
     const sampledStory = sampledGen.out.slice(prompt.length).replace(/\n$/, "");
     assert.ok(new Set(sampledStory).size >= 4, `a varied sample: ${JSON.stringify(sampledStory)}`);
     // Greedy with a repetition penalty: generate and the server agree too.
-    const penalized = await cliProcess(
-      "generate",
-      "-m",
-      `${dir}/ckpt/serve-e2e/model`,
-      "--prompt",
-      prompt,
-      "--temperature",
-      "0",
-      "--max-tokens",
-      "20",
-      "--repetition-penalty",
-      "1.5",
-    );
-    assert.equal(penalized.code, 0, penalized.err);
-    const penalizedStory = penalized.out.slice(prompt.length).replace(/\n$/, "");
+    /** The story `generate` writes greedily (20 tokens) with `flags`. */
+    const greedyStory = async (...flags: string[]) => {
+      const r = await cliProcess(
+        "generate",
+        ...[
+          "-m",
+          `${dir}/ckpt/serve-e2e/model`,
+          "--prompt",
+          prompt,
+          "--temperature",
+          "0",
+          "--max-tokens",
+          "20",
+        ],
+        ...flags,
+      );
+      assert.equal(r.code, 0, r.err);
+      return r.out.slice(prompt.length).replace(/\n$/, "");
+    };
+    const penalizedStory = await greedyStory("--repetition-penalty", "1.5");
     const badPenalty = await cliProcess(
       "generate",
       "-m",
@@ -308,23 +313,10 @@ gpuTest("serve e2e: a trained, registered model over every route; greedy equals 
       params: { temperature: 0, max_tokens: 20, ...penalties },
     });
     assert.deepEqual(await res.json(), { predictions: [pen.choices[0].text] });
-    const penGen = await cliProcess(
-      "generate",
-      "-m",
-      `${dir}/ckpt/serve-e2e/model`,
-      "--prompt",
-      prompt,
-      "--temperature",
-      "0",
-      "--max-tokens",
-      "20",
-      "--presence-penalty",
-      "1.5",
-      "--frequency-penalty",
-      "0.5",
+    assert.equal(
+      await greedyStory("--presence-penalty", "1.5", "--frequency-penalty", "0.5"),
+      pen.choices[0].text,
     );
-    assert.equal(penGen.code, 0, penGen.err);
-    assert.equal(penGen.out.slice(prompt.length).replace(/\n$/, ""), pen.choices[0].text);
 
     // Concurrency: 16 seeded requests at once (8 slots: some wait in the queue) each get their solo answer.
     const prompts = Array.from(
