@@ -6,24 +6,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type DatasetInput, FileStore } from "../src/tracking/mod.ts";
+import { datasetInput } from "../tools/_bench_store.ts";
 import { experimentIndex, experimentIndexAsync, forgetIndex, SIDECAR } from "../src/tracking/run_index.ts";
 import type { Run } from "../src/tracking/types.ts";
 
 const MOD = new URL("../src/tracking/mod.ts", import.meta.url).href;
 
-function input(name: string, digest: string, context?: string): DatasetInput {
-  return {
-    dataset: {
-      name,
-      digest,
-      sourceType: "local",
-      source: JSON.stringify({ uri: `file:///data/${name}.txt` }),
-      schema: '{"mlflow_colspec": [{"type": "string", "name": "text", "required": true}]}',
-      profile: '{"num_documents": 12, "num_tokens": 3400}',
-    },
-    tags: context === undefined ? {} : { "mlflow.data.context": context },
-  };
-}
+/** A dataset input as training logs it (`context` absent: no context tag). */
+const input = datasetInput;
 
 const TRAIN = input("stories", "a1b2c3d4", "training");
 const VAL = input("stories-val", "e5f6a7b8", "validation");

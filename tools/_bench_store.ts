@@ -5,12 +5,39 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { datasetId, type FileStore, formatMetricLine, formatRunMeta } from "../src/tracking/mod.ts";
+import {
+  datasetId,
+  type DatasetInput,
+  type FileStore,
+  formatMetricLine,
+  formatRunMeta,
+} from "../src/tracking/mod.ts";
 
 /** Dataset pairs (training, validation) the runs with inputs draw from, as a store of many trainings holds few. */
 const DATASET_PAIRS = 4;
 
 const md5 = (text: string) => createHash("md5").update(text, "utf8").digest("hex");
+
+const SCHEMA = JSON.stringify({ mlflow_colspec: [{ type: "string", name: "text", required: true }] });
+const PROFILE = JSON.stringify({ num_documents: 5000, num_tokens: 1200000 });
+
+/**
+ * A storyteller-shaped dataset input (a local text file, a text schema, a document/token profile), for logging
+ * through the API; `context` becomes its `mlflow.data.context` tag.
+ */
+export function datasetInput(name: string, digest: string, context?: string): DatasetInput {
+  return {
+    dataset: {
+      name,
+      digest,
+      sourceType: "local",
+      source: JSON.stringify({ uri: `file:///data/${name}.txt` }),
+      schema: SCHEMA,
+      profile: PROFILE,
+    },
+    tags: context === undefined ? {} : { "mlflow.data.context": context },
+  };
+}
 
 /** `<exp>/datasets/<id>/meta.yaml` of dataset `name` in MLflow's layout; returns the dataset id. */
 function writeDataset(expDir: string, name: string, digest: string): string {

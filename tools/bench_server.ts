@@ -7,7 +7,8 @@
  * Usage: deno run -A tools/bench_server.ts [--runs 10000] [--concurrency 50] [--duration 30] [--batch 20]
  */
 import { join } from "node:path";
-import { type DatasetInput, FileStore } from "../src/tracking/mod.ts";
+import { FileStore } from "../src/tracking/mod.ts";
+import { datasetInput } from "./_bench_store.ts";
 
 function arg(name: string, dflt: number): number {
   const i = Deno.args.indexOf(`--${name}`);
@@ -18,23 +19,9 @@ function arg(name: string, dflt: number): number {
 const nRuns = arg("runs", 10000), conc = arg("concurrency", 50), seconds = Math.min(arg("duration", 30), 120);
 const batch = arg("batch", 20);
 
-/** A storyteller-shaped dataset input: a local text file with a text schema and a document/token profile. */
-function input(name: string, digest: string, context: string): DatasetInput {
-  return {
-    dataset: {
-      name,
-      digest,
-      sourceType: "local",
-      source: JSON.stringify({ uri: `file:///data/${name}.txt` }),
-      schema: JSON.stringify({ mlflow_colspec: [{ type: "string", name: "text", required: true }] }),
-      profile: JSON.stringify({ num_documents: 5000, num_tokens: 1200000 }),
-    },
-    tags: { "mlflow.data.context": context },
-  };
-}
 const PAIRS = Array.from({ length: 4 }, (_, k) => [
-  input(`stories-${k}`, `5eed000${k}`, "training"),
-  input(`stories-${k}-val`, `5eed100${k}`, "validation"),
+  datasetInput(`stories-${k}`, `5eed000${k}`, "training"),
+  datasetInput(`stories-${k}-val`, `5eed100${k}`, "validation"),
 ]);
 
 const dir = Deno.makeTempDirSync({ prefix: "st-bench-server-" });
