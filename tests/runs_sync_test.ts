@@ -9,9 +9,7 @@ import { loadConfig } from "../src/config/mod.ts";
 import { FALLBACK_TAG, openTracking, SYNCED_TAG, type TrackingClient } from "../src/tracking/mod.ts";
 import { createServerApp } from "../src/server/mod.ts";
 import { RunTracker } from "../src/train/tracking.ts";
-import type { StartInfo } from "../src/train/trainer.ts";
-import type { Gpu } from "../src/gpu/mod.ts";
-import type { PreparedData } from "../src/data/mod.ts";
+import { fakeStartInfo } from "../src/train/testing.ts";
 
 /** A live tracking server; `down` makes it answer 503; `batches` records each log-batch request's sizes. */
 function flakyServer(dir: string) {
@@ -36,26 +34,6 @@ function flakyServer(dir: string) {
   });
   return { state, server, url: `http://127.0.0.1:${server.addr.port}` };
 }
-
-/** The training and validation splits as prepareData describes builtin:stories(4000, seed 1). */
-const DATASETS = {
-  training: {
-    name: "builtin:stories",
-    digest: "0a1b2c3d",
-    sources: [{ kind: "builtin", stories: 4000, seed: 1, generator: 1 }],
-    holdOut: 0.05,
-    docs: 3800,
-    tokens: 900000,
-  },
-  validation: {
-    name: "builtin:stories (val_fraction 0.05)",
-    digest: "4e5f6a7b",
-    sources: [{ kind: "builtin", stories: 4000, seed: 1, generator: 1 }],
-    holdOut: 0.05,
-    docs: 200,
-    tokens: 47000,
-  },
-};
 
 /** context → digest of each dataset input of a run, and how many inputs it has. */
 async function inputsOf(c: TrackingClient, runId: string) {
@@ -85,17 +63,7 @@ async function trackRun(
     info: (m) => messages.push(m),
     flushIntervalMs: 10,
   });
-  const info = {
-    runName: name,
-    ckptDir: `${dir}/ckpt/${name}`,
-    startStep: 0,
-    paramCount: 10,
-    gpu: { summary: { description: "fake", isFallback: true }, hasF16: false } as unknown as Gpu,
-    data: {
-      stats: { sources: "x", datasets: DATASETS },
-      tokenizer: { vocabSize: 300 },
-    } as unknown as PreparedData,
-  } satisfies StartInfo;
+  const info = fakeStartInfo(name, dir);
   const modelDir = `${dir}/ckpt/${name}/model`;
   await Deno.mkdir(modelDir, { recursive: true });
   for (const f of ["model.safetensors", "config.json", "tokenizer.json", "generation_config.json"]) {

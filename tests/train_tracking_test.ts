@@ -16,8 +16,7 @@ import { createServerApp, listen } from "../src/server/mod.ts";
 import { readMLmodel } from "../src/model/mlmodel.ts";
 import { loadModel } from "../src/serve/mod.ts";
 import { RunTracker } from "../src/train/tracking.ts";
-import type { StartInfo } from "../src/train/trainer.ts";
-import type { Gpu } from "../src/gpu/mod.ts";
+import { fakeStartInfo } from "../src/train/testing.ts";
 import { prepareData, type PreparedData } from "../src/data/mod.ts";
 
 const TINY = new URL("../configs/tiny.yaml", import.meta.url).pathname;
@@ -39,18 +38,6 @@ const inputsOf = (run: Run) =>
   );
 
 /** A fake start's data: builtin:stories(4000, seed 1) split as prepareData would describe it. */
-const split = (name: string, digest: string, docs: number, tokens: number) => ({
-  name,
-  digest,
-  sources: [{ kind: "builtin", stories: 4000, seed: 1, generator: 1 }],
-  holdOut: 0.05,
-  docs,
-  tokens,
-});
-const DATASETS = {
-  training: split("builtin:stories", "0a1b2c3d", 3800, 900000),
-  validation: split("builtin:stories (val_fraction 0.05)", "4e5f6a7b", 200, 47000),
-};
 const FAKE_INPUTS = {
   training: ["builtin:stories", "0a1b2c3d", "code", '{"num_documents": 3800, "num_tokens": 900000}'],
   validation: [
@@ -446,17 +433,7 @@ Deno.test("the tracking server failing mid-run: what it missed lands in the loca
       info: (m) => messages.push(m),
       flushIntervalMs: 10,
     });
-    const info = {
-      runName: "flaky",
-      ckptDir: `${dir}/ckpt/flaky`,
-      startStep: 0,
-      paramCount: 10,
-      gpu: { summary: { description: "fake", isFallback: true }, hasF16: false } as unknown as Gpu,
-      data: {
-        stats: { sources: "x", datasets: DATASETS },
-        tokenizer: { vocabSize: 300 },
-      } as unknown as PreparedData,
-    } satisfies StartInfo;
+    const info = fakeStartInfo("flaky", dir);
     const modelDir = `${dir}/ckpt/flaky/model`;
     await Deno.mkdir(modelDir, { recursive: true });
     for (const f of ["model.safetensors", "config.json", "tokenizer.json", "generation_config.json"]) {
@@ -534,17 +511,7 @@ Deno.test("a server refusing the dataset inputs (503) at start: retried at the e
         flushIntervalMs: 10,
         exitTimeoutMs: 2000,
       });
-      const { runId } = await tracker.start({
-        runName: name,
-        ckptDir: `${dir}/ckpt/${name}`,
-        startStep: 0,
-        paramCount: 10,
-        gpu: { summary: { description: "fake", isFallback: true }, hasF16: false } as unknown as Gpu,
-        data: {
-          stats: { sources: "x", datasets: DATASETS },
-          tokenizer: { vocabSize: 300 },
-        } as unknown as PreparedData,
-      });
+      const { runId } = await tracker.start(fakeStartInfo(name, dir));
       tracker.logPoint({ step: 2, loss: 5, lr: 1e-3, gradNorm: 0.5, tokensPerSec: 1000 });
       between();
       await tracker.finish({ runName: name, steps: 2, interrupted: false, modelDir });
