@@ -7,33 +7,9 @@ import { join } from "node:path";
 import { cli } from "./_cli.ts";
 import { loadConfig } from "../src/config/mod.ts";
 import { FALLBACK_TAG, openTracking, SYNCED_TAG, type TrackingClient } from "../src/tracking/mod.ts";
-import { createServerApp } from "../src/server/mod.ts";
 import { RunTracker } from "../src/train/tracking.ts";
 import { fakeStartInfo } from "../src/train/testing.ts";
-
-/** A live tracking server; `down` makes it answer 503; `batches` records each log-batch request's sizes. */
-function flakyServer(dir: string) {
-  const app = createServerApp({
-    backendStoreUri: `${dir}/server/mlruns`,
-    artifactsDestination: `${dir}/server/mlartifacts`,
-  });
-  const state = {
-    down: false,
-    /** Only log-batch calls fail (503). */
-    batchesDown: false,
-    batches: [] as { metrics: number; params: number; tags: number }[],
-  };
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    if (state.down) return new Response("unavailable", { status: 503 });
-    if (req.url.endsWith("/runs/log-batch")) {
-      if (state.batchesDown) return new Response("unavailable", { status: 503 });
-      const j = await req.clone().json();
-      state.batches.push({ metrics: j.metrics.length, params: j.params.length, tags: j.tags.length });
-    }
-    return app.fetch(req);
-  });
-  return { state, server, url: `http://127.0.0.1:${server.addr.port}` };
-}
+import { flakyServer } from "./_flaky_server.ts";
 
 /** context → digest of each dataset input of a run, and how many inputs it has. */
 async function inputsOf(c: TrackingClient, runId: string) {
@@ -170,9 +146,9 @@ Deno.test("a server down at start: runs sync turns the local run into a new serv
     assert.deepEqual(await inputsOf(fb, local.info.runId), BOTH);
 
     // The server fails after the run was created: the rerun continues into that run instead of a second one.
-    state.batchesDown = true;
+    state.failing.add("/runs/log-batch");
     const failed = await cli(...syncCommandOf(messages.at(-1)!));
-    state.batchesDown = false;
+    state.failing.delete("/runs/log-batch");
     assert.equal(failed.code, 1, failed.out);
     assert.match(
       failed.err,

@@ -13,6 +13,7 @@ import { cli } from "./_cli.ts";
 import { flattenConfig, loadConfig } from "../src/config/mod.ts";
 import { openTracking, type Run, type TrackingClient } from "../src/tracking/mod.ts";
 import { createServerApp, listen } from "../src/server/mod.ts";
+import { flakyServer } from "./_flaky_server.ts";
 import { readMLmodel } from "../src/model/mlmodel.ts";
 import { loadModel } from "../src/serve/mod.ts";
 import { RunTracker } from "../src/train/tracking.ts";
@@ -412,16 +413,7 @@ gpuTest("use_mlflow: false writes no store at all; checkpoints and the model wor
 
 Deno.test("the tracking server failing mid-run: what it missed lands in the local fallback at exit", async () => {
   const dir = await Deno.makeTempDir({ prefix: "st-train-flaky-" });
-  const app = createServerApp({
-    backendStoreUri: `${dir}/server/mlruns`,
-    artifactsDestination: `${dir}/server/mlartifacts`,
-  });
-  const state = { down: false };
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (req) => state.down ? new Response("unavailable", { status: 503 }) : app.fetch(req),
-  );
-  const url = `http://127.0.0.1:${server.addr.port}`;
+  const { state, server, url } = flakyServer(dir);
   try {
     const { config } = await loadConfig("tiny", [
       `training.checkpoint_dir=${dir}/ckpt`,
@@ -478,19 +470,8 @@ Deno.test("the tracking server failing mid-run: what it missed lands in the loca
 
 Deno.test("a server refusing the dataset inputs (503) at start: retried at the end, else in the fallback", async () => {
   const dir = await Deno.makeTempDir({ prefix: "st-train-inputs-" });
-  const app = createServerApp({
-    backendStoreUri: `${dir}/server/mlruns`,
-    artifactsDestination: `${dir}/server/mlartifacts`,
-  });
-  const state = { inputsDown: true };
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (req) =>
-      state.inputsDown && req.url.endsWith("/runs/log-inputs")
-        ? new Response("unavailable", { status: 503 })
-        : app.fetch(req),
-  );
-  const url = `http://127.0.0.1:${server.addr.port}`;
+  const { state, server, url } = flakyServer(dir);
+  state.failing.add("/runs/log-inputs");
   try {
     const modelDir = `${dir}/model`;
     await Deno.mkdir(modelDir, { recursive: true });
@@ -519,7 +500,7 @@ Deno.test("a server refusing the dataset inputs (503) at start: retried at the e
     };
 
     // The store takes them before the run ends: delivered then, FINISHED, no fallback.
-    const back = await track("back", () => state.inputsDown = false);
+    const back = await track("back", () => state.failing.clear());
     assert.equal(back.messages.length, 1, back.messages.join("\n"));
     assert.match(
       back.messages[0],
@@ -531,7 +512,7 @@ Deno.test("a server refusing the dataset inputs (503) at start: retried at the e
     assert.equal(back.tracker.fallbackRoot, undefined);
 
     // Never: the inputs and the status go to the fallback run, and the note says so.
-    state.inputsDown = true;
+    state.failing.add("/runs/log-inputs");
     const never = await track("never", () => {});
     assert.equal(never.messages.filter((m) => m.startsWith("warning:")).length, 1, never.messages.join("\n"));
     assert.match(never.messages.at(-1)!, /2 dataset inputs, the status FINISHED could not be delivered/);
