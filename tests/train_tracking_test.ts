@@ -607,3 +607,37 @@ gpuTest(
     }
   },
 );
+
+gpuTest("a second Ctrl-C quits at once: exit 130, the run KILLED, no crash at exit", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "st-train-sigint2-" });
+  const root = `${dir}/mlruns`;
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        ...["run", "-A", new URL("../main.ts", import.meta.url).pathname, "train", "--config", TINY],
+        ...sets(dir, [`training.mlflow_tracking_uri=${root}`, "training.max_steps=100000"]),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    let out = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      out += decoder.decode(chunk);
+      if (/step +4\//.test(out)) break;
+    }
+    child.kill("SIGINT");
+    await new Promise((r) => setTimeout(r, 50));
+    child.kill("SIGINT");
+    const status = await child.status;
+    const err = await stderr;
+    assert.equal(status.code, 130, err);
+    assert.doesNotMatch(err, /panicked|double free|Aborted/);
+    const [run] = (await openTracking(root).searchRuns({ experimentNames: ["storyteller"] })).runs;
+    assert.equal(run.info.status, "KILLED");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -11,6 +11,10 @@ import { RunTracker } from "../train/tracking.ts";
 import { fileUriToPath } from "../tracking/mod.ts";
 import { resolve } from "node:path";
 
+/** The longest a second Ctrl-C waits for the GPU's step in flight before it exits. */
+const QUIT_WAIT_MS = 3000;
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 export interface TrainOptions {
   config?: string;
   set: string[];
@@ -74,9 +78,15 @@ async function runTraining(config: Config, resume: string | boolean | undefined)
       info: (m) => bar.interrupt(() => console.error(m)),
     })
     : undefined;
+  let device: GPUDevice | undefined; // set once training starts
   const onSigint = () => {
     if (stop.requested) {
-      void (tracker?.abort() ?? Promise.resolve()).finally(() => Deno.exit(130));
+      // Quit now, but not under the GPU's feet: exiting while the driver still runs queued work can abort the
+      // process at exit, so wait for the step in flight (at most QUIT_WAIT_MS).
+      const idle = device
+        ? Promise.race([device.queue.onSubmittedWorkDone().catch(() => {}), delay(QUIT_WAIT_MS)])
+        : Promise.resolve();
+      void Promise.all([tracker?.abort() ?? Promise.resolve(), idle]).finally(() => Deno.exit(130));
       return;
     }
     stop.requested = true;
@@ -88,6 +98,7 @@ async function runTraining(config: Config, resume: string | boolean | undefined)
       log: (line) => bar.print(dim(line)),
       onStart: ({ runName, gpu, data, paramCount, startStep: s }) => {
         startStep = s;
+        device = gpu.device;
         trainStarted = performance.now();
         bar.print(
           `${bold("training")} ${runName}: ${paramCount.toLocaleString("en-US")} parameters on ` +
