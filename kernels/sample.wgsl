@@ -5,12 +5,13 @@
 // is counter-based, u = hash(seed, counter). The sampled id is written where the next decode step's embedding
 // gather reads it (ids[dst]), so a chunk of decode steps needs no host round trip; DECODE also advances the
 // sequence's position and RNG counter, which also moves its output row, so every step of a chunk replays the
-// same dispatch. A CTRL-style repetition penalty first rescales, in place, the logits of the ids set in the
-// slot's seen-token bitmap (prompt and generated ids); presence and frequency penalties then subtract from the
-// logits of the ids this request has generated (per-slot counts after the bitmap); the sampled id joins both.
-// With logprobs asked, the log-softmax of the raw row (before any penalty or temperature) gives the sampled id's
-// log-probability and the top-n ids, written as one record per output row after the ids (the penalties keep the
-// raw logits they rescale in `raw`). prompt_logprobs scores prefill rows the same way, each at its next prompt
+// same dispatch. First a logit bias adds to the logits of the ids in the sequence's (id, bias) list; then a
+// CTRL-style repetition penalty rescales, in place, the logits of the ids set in the slot's seen-token bitmap
+// (prompt and generated ids); presence and frequency penalties then subtract from the logits of the ids this
+// request has generated (per-slot counts after the bitmap); the sampled id joins both (vLLM's order).
+// With logprobs asked, the log-softmax of the raw row (before any bias, penalty or temperature) gives the sampled
+// id's log-probability and the top-n ids, written as one record per output row after the ids (the bias and the
+// penalties keep the raw logits they change in `raw`). prompt_logprobs scores prefill rows the same way, each at its next prompt
 // id. Twin: src/reference/sample.ts (same kept set and pick; sums may round differently).
 override WG: u32 = 256u;
 override DECODE: bool = true;
@@ -42,6 +43,8 @@ struct Spec {
   presence: f32, // generated ids (count c > 0): l −= presence + frequency·c; both 0: off
   frequency: f32,
   logprobs: u32, // 0: off; else 1 + the top entries to record
+  bias_off: u32, // this sequence's logit bias: bias[bias_off .. bias_off + bias_n]
+  bias_n: u32, // 0: off
   _pad: u32,
 }
 
@@ -59,6 +62,7 @@ struct Row {
 @group(0) @binding(6) var<storage, read_write> seen: array<u32>; // (slots, words + V): bitmap, generated counts
 @group(0) @binding(7) var<storage, read_write> raw: array<f32>; // (S,V) raw logits of penalized ids (logprobs)
 @group(0) @binding(8) var<storage, read_write> targets: array<u32>; // (rows) prompt_logprobs: next prompt id
+@group(0) @binding(9) var<storage, read_write> bias: array<vec2<u32>>; // (id, f32 bias bits) lists, ids unique
 
 var<workgroup> red_f: array<f32, WG>;
 var<workgroup> red_u: array<u32, WG>;
@@ -297,6 +301,22 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   if (spec.logprobs > 0u) { norm = row_stats(tid, base, lo, hi, V, spec.logprobs - 1u); }
   let rep = spec.penalty > 0.0 && spec.penalty != 1.0;
   let pf = spec.presence != 0.0 || spec.frequency != 0.0;
+  let keep = spec.logprobs > 0u; // `raw` keeps the logit of every id changed below, saved before its first change
+  if (spec.bias_n > 0u) {
+    if (keep && (rep || pf)) {
+      for (var i = lo; i < hi; i++) {
+        if (penalized(state, i, rep, pf)) { raw[base + i] = logits[base + i]; }
+      }
+    }
+    storageBarrier(); // the list's ids fall in any thread's range
+    for (var k = tid; k < spec.bias_n; k += WG) {
+      let e = bias[spec.bias_off + k];
+      if (e.x >= V) { continue; }
+      if (keep) { raw[base + e.x] = logits[base + e.x]; }
+      logits[base + e.x] += bitcast<f32>(e.y);
+    }
+    storageBarrier();
+  }
   if (rep || pf) {
     for (var i = lo; i < hi; i++) {
       let hit = rep && seen_bit(state, i);
@@ -304,7 +324,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       if (pf) { c = seen[state + p.words + i]; }
       if (!hit && c == 0u) { continue; }
       var l = logits[base + i];
-      if (spec.logprobs > 0u) { raw[base + i] = l; } // penalized(state, i, …) holds: the record reads it back
+      if (keep && spec.bias_n == 0u) { raw[base + i] = l; } // the record reads it back (penalized(…) holds)
       if (hit) { l = select(l * spec.penalty, l / spec.penalty, l > 0.0); }
       if (c > 0u) { l -= spec.presence + spec.frequency * f32(c); }
       logits[base + i] = l;
@@ -410,9 +430,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let r = (p.step + spec.counter - spec.start) * p.S + s;
     ids[spec.dst] = token;
     out[r] = token;
-    if (spec.logprobs > 0u) {
+    if (keep) {
       var l = logits[base + token];
-      if ((rep || pf) && penalized(state, token, rep, pf)) { l = raw[base + token]; }
+      if (((rep || pf) && penalized(state, token, rep, pf)) || in_bias(spec, token)) { l = raw[base + token]; }
       write_record(p.lp_base + r * LPW, l - norm, spec.logprobs - 1u, norm);
     }
     seen[state + token / 32u] |= 1u << (token % 32u);
@@ -422,6 +442,14 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       specs[s].counter = spec.counter + 1u;
     }
   }
+}
+
+// Whether id i is in the sequence's logit bias list (thread 0, for the record: at most 300 entries).
+fn in_bias(spec: Spec, i: u32) -> bool {
+  for (var k = 0u; k < spec.bias_n; k++) {
+    if (bias[spec.bias_off + k].x == i) { return true; }
+  }
+  return false;
 }
 
 fn seen_bit(state: u32, i: u32) -> bool {

@@ -1,18 +1,21 @@
 /**
  * Launches kernels/sample.wgsl: per-sequence token sampling on the GPU (greedy, temperature, top-k, top-p, seeded)
- * with repetition, presence and frequency penalties over per-slot state (a seen-token bitmap, then the counts of
- * generated ids), writing the sampled id where the next decode step reads it, and, when asked, each sampled id's
+ * with a logit bias (a per-sequence (id, bias) list) and repetition, presence and frequency penalties over per-slot
+ * state (a seen-token bitmap, then the counts of generated ids), writing the sampled id where the next decode step reads it, and, when asked, each sampled id's
  * log-probability with the top-n alternatives; `promptLogprobs` scores prefill rows the same way. The host-side
  * layouts of the specs, slot state and logprob records live here too. Twin: src/reference/sample.ts.
  */
 import code from "../../kernels/sample.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
-import type { SampleSpec, TokenLogprob } from "../reference/sample.ts";
+import type { LogitBias, SampleSpec, TokenLogprob } from "../reference/sample.ts";
 
 export const SAMPLE: Kernel = { name: "sample", code };
 
 /** Bytes of one Spec struct in the WGSL. */
-export const SPEC_BYTES = 48;
+export const SPEC_BYTES = 56;
+
+/** Most (id, bias) pairs one sequence's logit bias may list (OpenAI's limit for `logit_bias`). */
+export const MAX_LOGIT_BIAS = 300;
 
 /** Most top entries a logprob record holds (OpenAI's limit for `logprobs`). */
 export const LOGPROB_TOP_MAX = 5;
@@ -30,6 +33,8 @@ export interface GpuSampleSpec extends SampleSpec {
   start?: number;
   /** Record the sampled id's logprob and this many top alternatives (0 to LOGPROB_TOP_MAX); absent: off. */
   logprobs?: number;
+  /** Where `logitBias` sits in the launch's bias buffer (in pairs, as packLogitBias wrote it); needed with one. */
+  biasOffset?: number;
 }
 
 /** u32 words of one seen-token bitmap over V ids. */
@@ -51,12 +56,29 @@ export function seenBitmap(ids: Iterable<number>, V: number): Uint32Array {
   return out;
 }
 
+/** A logit bias as the kernel's bias buffer holds it: (id, f32 bias bits) u32 pairs. */
+export function packLogitBias(bias: LogitBias): Uint32Array {
+  const out = new Uint32Array(2 * bias.length);
+  const f = new Float32Array(out.buffer);
+  bias.forEach(([id, b], k) => {
+    out[2 * k] = id;
+    f[2 * k + 1] = b;
+  });
+  return out;
+}
+
 /** Packs specs into the (S) array<Spec> layout of the kernel. */
 export function packSpecs(specs: GpuSampleSpec[]): Uint32Array {
   const out = new Uint32Array((specs.length * SPEC_BYTES) / 4);
   const f = new Float32Array(out.buffer);
   specs.forEach((s, i) => {
     const o = (i * SPEC_BYTES) / 4;
+    const biased = s.logitBias?.length ?? 0;
+    if (biased > 0 && s.biasOffset === undefined) {
+      throw new Error(
+        `Cannot pack sampling spec ${i}: it has a logit bias of ${biased} ids but no biasOffset`,
+      );
+    }
     out[o] = s.dst;
     out[o + 1] = s.seed >>> 0;
     out[o + 2] = s.counter >>> 0;
@@ -68,6 +90,8 @@ export function packSpecs(specs: GpuSampleSpec[]): Uint32Array {
     f[o + 8] = s.presencePenalty ?? 0;
     f[o + 9] = s.frequencyPenalty ?? 0;
     out[o + 10] = s.logprobs === undefined ? 0 : 1 + Math.min(LOGPROB_TOP_MAX, Math.max(0, s.logprobs));
+    out[o + 11] = biased > 0 ? s.biasOffset! : 0;
+    out[o + 12] = biased;
   });
   return out;
 }
@@ -99,8 +123,10 @@ export interface SampleArgs {
   /** u32 (slots, slotWords(V)): each slot's seen bitmap (the sampled id is added), then its generated-id counts
    * (the sampled id's count grows when the spec has a presence or frequency penalty) */
   seen: Binding;
-  /** (S,V) f32 scratch: the raw logits of the ids a penalty rescales, kept for the logprob records */
+  /** (S,V) f32 scratch: the raw logits of the ids a bias or penalty changes, kept for the logprob records */
   raw: Binding;
+  /** u32 (pairs,2): the specs' logit bias lists (packLogitBias), at their biasOffset; read only where one is set */
+  bias: Binding;
   S: number;
   V: number;
   /** Output row of each spec's `start` counter. */
@@ -127,6 +153,8 @@ export function sample(batch: CommandBatch, a: SampleArgs): void {
       batch.uniform(Uint32Array.of(a.V, a.S, a.step, seenWords(a.V), a.lpBase, 0, 0, 0)),
       a.seen,
       a.raw,
+      undefined, // binding 8: prompt_logprobs' targets
+      a.bias,
     ],
     [a.S],
   );

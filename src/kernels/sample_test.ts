@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import { CommandBatch, createBuffer, readBuffer } from "../gpu/mod.ts";
 import { assertClose, gpuTest, randomArray } from "../gpu/testing.ts";
 import {
+  applyLogitBias,
   applyPresenceFrequency,
   applyRepetitionPenalty,
   keptSet,
+  type LogitBias,
   logprobsReference,
   sampleReference,
   type TokenLogprob,
@@ -13,6 +15,7 @@ import {
   type GpuSampleSpec,
   LOGPROB_WORDS,
   NO_TARGET,
+  packLogitBias,
   packSpecs,
   promptLogprobs,
   readLogprob,
@@ -30,9 +33,29 @@ const rows0 = (dst: number) => 2 * dst;
 const SW = SPEC_BYTES / 4;
 
 /**
+ * The bias buffer of `specs`' logit bias lists, each placed at a biasOffset of its own with 3 decoy pairs (a huge
+ * bias on id 0) before it, so a wrong offset or count shows; returns the specs with their offsets set.
+ */
+function placeBias(specs: GpuSampleSpec[]): { specs: GpuSampleSpec[]; pairs: Uint32Array } {
+  const decoy: LogitBias = [[0, 1e6], [0, 1e6], [0, 1e6]];
+  const lists: LogitBias[] = [];
+  let next = 0;
+  const placed = specs.map((spec) => {
+    if (!spec.logitBias?.length) return spec;
+    lists.push(decoy, spec.logitBias);
+    next += decoy.length;
+    const at = next;
+    next += spec.logitBias.length;
+    return { ...spec, biasOffset: at };
+  });
+  lists.push(decoy);
+  return { specs: placed, pairs: packLogitBias(lists.flat()) };
+}
+
+/**
  * Runs `launches` sampling dispatches over S rows (row s at slot 2·dst; its seen bitmap from `seen[s]` and its
- * generated-id counts from `generated[s]`); returns (out, records, ids, rows, specs, state) read back, out and
- * records from output row 1 on.
+ * generated-id counts from `generated[s]`; its logit bias from its spec, see placeBias); returns (out, records,
+ * ids, rows, specs, state) read back, out and records from output row 1 on.
  */
 async function runSample(
   gpu: Parameters<Parameters<typeof gpuTest>[1]>[0],
@@ -49,7 +72,9 @@ async function runSample(
   const V = logits.length / S;
   const dev = gpu.device;
   const L = createBuffer(dev, "logits", logits);
-  const P = createBuffer(dev, "specs", packSpecs(specs));
+  const placed = placeBias(specs);
+  const P = createBuffer(dev, "specs", packSpecs(placed.specs));
+  const bias = createBuffer(dev, "bias", placed.pairs);
   const ids = createBuffer(dev, "ids", new Uint32Array(S + 2).fill(7));
   const lpBase = 3 * S;
   const out = createBuffer(dev, "out", new Uint32Array(3 * S * (1 + LOGPROB_WORDS)).fill(99999));
@@ -73,6 +98,7 @@ async function runSample(
       rows,
       seen: stateBuf,
       raw,
+      bias,
       S,
       V,
       step: 1,
@@ -90,7 +116,7 @@ async function runSample(
     specs: u32(await readBuffer(gpu, P)),
     state: u32(await readBuffer(gpu, stateBuf)),
   };
-  for (const b of [L, P, ids, out, rows, stateBuf, raw]) b.destroy();
+  for (const b of [L, P, ids, out, rows, stateBuf, raw, bias]) b.destroy();
   return res;
 }
 
@@ -359,6 +385,115 @@ gpuTest(
       const row = logits.subarray(s * V, (s + 1) * V);
       assertRecord(readLogprob(records, s, n, V), logprobsReference(row, out[s], n), `row ${s} (n=${n})`);
     }
+  },
+);
+
+/** `pairs` with each id's first bias only (a logit bias lists an id once). */
+function uniqueIds(pairs: [number, number][]): LogitBias {
+  return [...new Map(pairs.reverse()).entries()].reverse();
+}
+
+gpuTest(
+  "sample: a logit bias is added before the penalties, ±100 forces or forbids an id, each sequence has its own list",
+  async (gpu) => {
+    let agree = 0;
+    let total = 0;
+    for (const [S, V, seed] of [[6, 333, 1], [17, 1000, 2], [3, 37, 3], [1, 257, 4]] as const) {
+      const logits = randomArray(S * V, 60 + seed, 3);
+      const seen: number[][] = [];
+      const generated: number[][] = [];
+      const kinds: number[] = [];
+      const best: number[] = [];
+      const specs: GpuSampleSpec[] = Array.from({ length: S }, (_, s) => {
+        const row = logits.subarray(s * V, (s + 1) * V);
+        let b = 0;
+        for (let i = 1; i < V; i++) if (row[i] > row[b]) b = i;
+        best.push(b);
+        const twice = (s * 5 + 2) % V;
+        generated.push([b, twice, twice]);
+        seen.push([b, twice, (s * 11 + 3) % V]);
+        // 0: no list; 1: small biases (the argmax, both sides of 32, the last id, one past V) while a penalized
+        // id without a bias leads; 2: +100 on a penalized id; 3: −100 on the argmax among up to 300 small biases
+        // (more than a workgroup's threads).
+        const kind = (s + seed) % 4;
+        kinds.push(kind);
+        if (kind === 1) row[twice] = 8;
+        const many = Array.from(
+          { length: Math.min(V - 1, 299) },
+          (_, j) => [(b + 1 + j * 7) % V, (j % 5) - 2],
+        );
+        const lists: [number, number][][] = [
+          [],
+          [[b, -1.5], [31 % V, 2], [32 % V, -0.25], [V - 1, 0.75], [V + 3, 50]].filter(([id]) =>
+            id !== twice
+          ) as [number, number][],
+          [[twice, 100], [b, 3]],
+          [[b, -100], ...many as [number, number][]],
+        ];
+        return {
+          dst: s,
+          seed: seed * 100 + s,
+          counter: s,
+          temperature: s % 2 === 0 ? 0 : 0.8,
+          topK: [0, 7, 0][s % 3],
+          topP: [1, 0.9][s % 2],
+          repetitionPenalty: [1, 1.3, 0.8][s % 3],
+          presencePenalty: [0, 0.5, -0.7][s % 3],
+          frequencyPenalty: [0, 0.3][s % 2],
+          logprobs: s % 3 === 2 ? undefined : s % 6,
+          logitBias: kind === 0 && s % 2 === 0 ? undefined : uniqueIds(lists[kind]),
+        };
+      });
+      const { out, records } = await runSample(gpu, logits, specs, false, { seen, generated });
+      for (let s = 0; s < S; s++) {
+        const spec = specs[s];
+        const row = logits.subarray(s * V, (s + 1) * V);
+        const biased = applyLogitBias(row, spec.logitBias ?? []);
+        const repeated = applyRepetitionPenalty(biased, seen[s], spec.repetitionPenalty!);
+        const penalized = applyPresenceFrequency(
+          repeated,
+          generated[s],
+          spec.presencePenalty!,
+          spec.frequencyPenalty!,
+        );
+        const want = sampleReference(penalized, spec);
+        const label = `S=${S} V=${V} row ${s} (kind ${kinds[s]})`;
+        if (spec.temperature === 0) assert.equal(out[s], want, `greedy ${label}`);
+        else assert.ok(keptSet(penalized, spec).has(out[s]), `${label}: ${out[s]} outside the kept set`);
+        if (kinds[s] === 2) assert.equal(out[s], generated[s][1], `${label}: +100 forces the id`);
+        if (kinds[s] === 3) assert.notEqual(out[s], best[s], `${label}: −100 forbids the argmax`);
+        total++;
+        if (want === out[s]) agree++;
+        const n = spec.logprobs;
+        // Records score the raw row, whatever the bias and the penalties did (a forced id is penalized too).
+        if (n !== undefined) {
+          assertRecord(readLogprob(records, s, n, V), logprobsReference(row, out[s], n), `${label} record`);
+        }
+      }
+    }
+    assert.ok(agree >= total - 2, `only ${agree}/${total} draws equal the reference`);
+
+    // The order shows where the bias meets the repetition penalty: (−1 + 2) / 2 = 0.5 beats 0.3, while
+    // −1 · 2 + 2 = 0 would not.
+    const V = 37;
+    const logits = new Float32Array(V).fill(-5);
+    logits[4] = -1;
+    logits[20] = 0.3;
+    const spec = {
+      dst: 0,
+      seed: 0,
+      counter: 0,
+      temperature: 0,
+      topK: 0,
+      topP: 1,
+      repetitionPenalty: 2,
+      logitBias: [[4, 2]] as LogitBias,
+    };
+    const { out } = await runSample(gpu, logits, [spec], false, { seen: [[4]] });
+    assert.equal(out[0], 4);
+    const rep = (l: Float32Array) => applyRepetitionPenalty(l, [4], 2);
+    assert.equal(sampleReference(rep(applyLogitBias(logits, spec.logitBias)), spec), 4);
+    assert.equal(sampleReference(applyLogitBias(rep(logits), spec.logitBias), spec), 20);
   },
 );
 

@@ -1,10 +1,13 @@
 /**
  * Plain TypeScript twin of kernels/sample.wgsl: the GPU sampling contract (greedy argmax, or temperature with
  * top-k and top-p thresholds found by bitwise search over order-preserving float keys, then an index-order pick
- * with a counter-based per-sequence RNG; the repetition penalty, then the presence and frequency penalties,
- * applied before) and the logprob records (log-softmax of the raw logits, top-n). Not the host sampler of
- * src/model/generate.ts (it sorts instead).
+ * with a counter-based per-sequence RNG; the logit bias, then the repetition penalty, then the presence and
+ * frequency penalties, applied before, in vLLM's order) and the logprob records (log-softmax of the raw logits,
+ * top-n). Not the host sampler of src/model/generate.ts (it sorts instead).
  */
+
+/** OpenAI's `logit_bias` as (id, bias) pairs: each id at most once, bias in [-100, 100]. */
+export type LogitBias = ReadonlyArray<readonly [id: number, bias: number]>;
 
 /** One sequence's sampling settings, as the kernel reads them. */
 export interface SampleSpec {
@@ -22,6 +25,20 @@ export interface SampleSpec {
   /** OpenAI's penalties on the ids generated so far (see applyPresenceFrequency); 0 or absent: off. */
   presencePenalty?: number;
   frequencyPenalty?: number;
+  /** Added to the listed ids' logits before the penalties (see applyLogitBias); empty or absent: off. */
+  logitBias?: LogitBias;
+}
+
+/**
+ * Logits after OpenAI's logit bias, as vLLM applies it before the penalties: each listed id's logit plus its bias,
+ * in f32 as the kernel adds it. Ids outside [0, V) change nothing; +100 all but forces an id, −100 all but bans it.
+ */
+export function applyLogitBias(logits: Float32Array, bias: LogitBias): Float32Array {
+  const out = Float32Array.from(logits);
+  for (const [id, b] of bias) {
+    if (id >= 0 && id < out.length) out[id] = out[id] + Math.fround(b);
+  }
+  return out;
 }
 
 /**

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomArray } from "../gpu/testing.ts";
 import {
+  applyLogitBias,
   applyPresenceFrequency,
   applyRepetitionPenalty,
   keptSet,
@@ -115,4 +116,23 @@ Deno.test("logprob records: log-softmax of the row, the top n best first with ti
   const all = logprobsReference(randomArray(50, 3, 5), 0, 50);
   const mass = all.top.reduce((a, t) => a + Math.exp(t.logprob), 0);
   assert(Math.abs(mass - 1) < 1e-9, `probabilities sum to ${mass}`);
+});
+
+Deno.test("the logit bias adds to the listed ids only; +100 forces an id and −100 forbids one", () => {
+  const logits = Float32Array.of(2, -1, 0, 3, -0.5, 1.5);
+  const out = applyLogitBias(logits, [[1, 4.5], [3, -0.25], [9, 100], [-1, 100]]);
+  assert.deepEqual([...out], [2, 3.5, 0, 2.75, -0.5, 1.5]);
+  assert.deepEqual([...logits], [2, -1, 0, 3, -0.5, 1.5], "the input is left alone");
+  assert.deepEqual([...applyLogitBias(logits, [])], [...logits]);
+  // In f32, as the kernel adds it: 0.1 is not exact.
+  assert.equal(applyLogitBias(Float32Array.of(1), [[0, 0.1]])[0], Math.fround(1 + Math.fround(0.1)));
+  const greedy = { temperature: 0, topK: 0, topP: 1, seed: 0, counter: 0 };
+  assert.equal(sampleReference(logits, greedy), 3);
+  assert.equal(sampleReference(applyLogitBias(logits, [[3, -100]]), greedy), 0);
+  for (let c = 0; c < 200; c++) {
+    const hot = { temperature: 1.5, topK: 0, topP: 1, seed: 4, counter: c };
+    assert.equal(sampleReference(applyLogitBias(logits, [[4, 100]]), hot), 4);
+    const banned = sampleReference(applyLogitBias(logits, [[3, -100], [0, -100]]), hot);
+    assert.ok(banned !== 3 && banned !== 0, `draw ${c}: ${banned}`);
+  }
 });

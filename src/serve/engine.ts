@@ -3,8 +3,9 @@
  * of batched decode steps (one row per sequence) whose sampled ids feed the next step's embedding gather on the
  * GPU, so a chunk of N tokens is one submit and one readback. A decode step over S sequences is recorded once as
  * a DispatchProgram and replayed for every step of every chunk into one compute pass. Holds the cache (slots ×
- * context) for every layer and each slot's sampling state (seen-token bitmap, generated-id counts). Logprob records
- * of sampled ids (and, on request, of the prompt tokens, scored after the prefill) come back in the same readback.
+ * context) for every layer and each slot's sampling state (seen-token bitmap, generated-id counts, logit bias
+ * list). Logprob records of sampled ids (and, on request, of the prompt tokens, scored after the prefill) come
+ * back in the same readback.
  * Buffer sizes and allocation are engine_buffers.ts. Not the scheduler that decides who runs (scheduler.ts) and
  * not training (src/model/engine.ts).
  */
@@ -18,6 +19,8 @@ import { swigluForward } from "../kernels/swiglu.ts";
 import { attendCached, gatherRows, kvAppend, maxCacheLength, ropeRows } from "../kernels/decode.ts";
 import {
   type GpuSampleSpec,
+  MAX_LOGIT_BIAS,
+  packLogitBias,
   packSpecs,
   sample,
   seenBitmap,
@@ -53,7 +56,10 @@ import { emptyStats, type EngineStats } from "./stats.ts";
 export interface PrefillSeq {
   slot: number;
   prompt: number[];
-  /** Sampling settings with counter 0 and dst = the sequence's index in the following decode chunk. */
+  /**
+   * Sampling settings with counter 0 and dst = the sequence's index in the following decode chunk; its logitBias
+   * is stored in the slot here, and the decode specs of this slot carry the same list.
+   */
   spec: GpuSampleSpec;
   /** Also score the prompt: the logprob record of each prompt token after the first (spec.logprobs top entries). */
   scorePrompt?: boolean;
@@ -85,6 +91,7 @@ export class InferenceEngine {
   #pre: EngineBuffers["pre"];
   #dec: EngineBuffers["dec"];
   #seen: GPUBuffer; // u32 (slots, slotWords(V)): seen bitmap (prompt included), then generated-id counts
+  #bias: GPUBuffer; // u32 (slots, MAX_LOGIT_BIAS, 2): each slot's logit bias list
   #piece: number; // prefill rows per prompt-scoring matmul
   #promptLogits?: GPUBuffer; // (piece, V), allocated by the first prefill that scores its prompt
   #moe: Map<number, MoeLayer>; // layer → its MoE MLP (inference-only use of the training block)
@@ -123,6 +130,7 @@ export class InferenceEngine {
     this.#pre = b.pre;
     this.#dec = b.dec;
     this.#seen = b.seen;
+    this.#bias = b.bias;
     this.#moe = b.moe;
   }
 
@@ -243,6 +251,7 @@ export class InferenceEngine {
           rows: this.#dec.rows,
           seen: this.#seen,
           raw: this.#a.raw,
+          bias: this.#bias,
           S,
           V: this.dims.V,
           step: 0,
@@ -284,10 +293,18 @@ export class InferenceEngine {
         );
       }
     });
+    // A slot's logit bias list sits at a fixed place of the bias buffer, written once by its prefill.
+    const placed = (spec: GpuSampleSpec, slot: number): GpuSampleSpec => {
+      const n = spec.logitBias?.length ?? 0;
+      if (n > MAX_LOGIT_BIAS) {
+        throw new RangeError(`Cannot sample with a logit bias of ${n} ids: the limit is ${MAX_LOGIT_BIAS}`);
+      }
+      return n > 0 ? { ...spec, biasOffset: slot * MAX_LOGIT_BIAS } : spec;
+    };
     if (S > 0) {
       upload(dev, this.#dec.ids, Uint32Array.from(decode, (s) => s.token));
       upload(dev, this.#dec.rows, Uint32Array.from(decode.flatMap((s) => [s.slot, s.pos])));
-      upload(dev, this.#dec.specs, packSpecs(decode.map((s, i) => ({ ...s.spec, dst: i }))));
+      upload(dev, this.#dec.specs, packSpecs(decode.map((s, i) => ({ ...placed(s.spec, s.slot), dst: i }))));
     }
     let first = Promise.resolve(NOTHING);
     if (prefill.length > 0) {
@@ -314,10 +331,13 @@ export class InferenceEngine {
       upload(dev, this.#pre.ids, ids);
       upload(dev, this.#pre.rows, rows);
       upload(dev, this.#pre.pick, pick);
-      upload(dev, this.#pre.specs, packSpecs(prefill.map((s) => s.spec)));
+      upload(dev, this.#pre.specs, packSpecs(prefill.map((s) => placed(s.spec, s.slot))));
       const state = slotWords(V);
       for (const s of prefill) {
         upload(dev, this.#seen, seenBitmap(s.prompt, V), s.slot * state * 4);
+        if (s.spec.logitBias?.length) {
+          upload(dev, this.#bias, packLogitBias(s.spec.logitBias), s.slot * MAX_LOGIT_BIAS * 2 * 4);
+        }
         if (s.spec.presencePenalty || s.spec.frequencyPenalty) {
           upload(dev, this.#seen, new Uint32Array(V), (s.slot * state + seenWords(V)) * 4); // counts start at 0
         }
@@ -342,6 +362,7 @@ export class InferenceEngine {
         rows: this.#dec.rows,
         seen: this.#seen,
         raw: this.#a.raw,
+        bias: this.#bias,
         S: prefill.length,
         V,
         step: 0,

@@ -1,12 +1,12 @@
 /**
  * The inference engine's limits and buffers: which models it serves, the KV-cache bytes per slot, and allocating
  * the activations for R rows, the per-layer KV cache (slots × context), the prefill/decode id, row, spec and output
- * buffers (sampled ids, then their logprob records), the per-slot sampling state and the MoE layers. Sizes and
- * allocation only; what runs over them is engine.ts.
+ * buffers (sampled ids, then their logprob records), the per-slot sampling state and logit bias lists, and the
+ * MoE layers. Sizes and allocation only; what runs over them is engine.ts.
  */
 import type { ModelConfig } from "../config/mod.ts";
 import { createBuffer, type Gpu } from "../gpu/mod.ts";
-import { LOGPROB_WORDS, slotWords, SPEC_BYTES } from "../kernels/sample.ts";
+import { LOGPROB_WORDS, MAX_LOGIT_BIAS, slotWords, SPEC_BYTES } from "../kernels/sample.ts";
 import { type ModelDims, modelDims } from "../model/layout.ts";
 import { MoeLayer } from "../model/moe.ts";
 
@@ -69,6 +69,8 @@ export interface EngineBuffers {
   dec: Record<"ids" | "rows" | "specs" | "out", GPUBuffer>;
   /** u32 (slots, slotWords(V)): the ids each slot's sequence holds (prompt included), then its generated-id counts. */
   seen: GPUBuffer;
+  /** u32 (slots, MAX_LOGIT_BIAS, 2): each slot's logit bias list as (id, f32 bias bits), written at its prefill. */
+  bias: GPUBuffer;
   /** Layer → its MoE MLP (inference-only use of the training block). */
   moe: Map<number, MoeLayer>;
 }
@@ -121,12 +123,13 @@ export function allocateEngineBuffers(
     out: buf("decode out", limits.maxChunk * S * (1 + LOGPROB_WORDS)),
   };
   const seen = buf("seen", S * slotWords(d.V));
-  return { a, kc, vc, pre, dec, seen, moe };
+  const bias = buf("logit bias", S * MAX_LOGIT_BIAS * 2);
+  return { a, kc, vc, pre, dec, seen, bias, moe };
 }
 
 /** Releases every buffer of `b`. */
 export function destroyEngineBuffers(b: EngineBuffers): void {
   for (const group of [b.a, b.pre, b.dec]) for (const x of Object.values(group)) x.destroy();
-  for (const x of [...b.kc, ...b.vc, b.seen]) x.destroy();
+  for (const x of [...b.kc, ...b.vc, b.seen, b.bias]) x.destroy();
   for (const moe of b.moe.values()) moe.destroy();
 }
