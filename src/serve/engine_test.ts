@@ -7,6 +7,7 @@ import { Generator } from "../model/generate.ts";
 import { CommandBatch, createBuffer, type Gpu } from "../gpu/mod.ts";
 import { assertClose } from "../gpu/testing.ts";
 import {
+  applyLogitBias,
   applyPresenceFrequency,
   applyRepetitionPenalty,
   logprobsReference,
@@ -120,6 +121,15 @@ gpuTest(
           logprobs: 2,
         }),
         request(prompts[1], 5, { logprobs: 0, scorePrompt: true, frequencyPenalty: -1 }),
+        // Logit bias lists of their own in one batch: a forced id, a forbidden and a favoured one, every id.
+        request(prompts[0], 10, { temperature: 0.9, seed: 21, logitBias: [[17, 100]], logprobs: 1 }),
+        request(prompts[2], 7, { logitBias: [[9, -100], [3, 2.5]], presencePenalty: 0.5 }),
+        request(prompts[3], 9, {
+          temperature: 1.1,
+          topK: 12,
+          seed: 4,
+          logitBias: Array.from({ length: 61 }, (_, id) => [id, (id % 7) - 3] as const),
+        }),
       ];
       const solo: GenerationResult[] = [];
       for (const r of reqs) solo.push(await scheduler.submit(r));
@@ -146,6 +156,8 @@ gpuTest(
         assert.equal(res.logprobs!.length, res.tokens.length);
         assert.ok(res.logprobs!.every((r) => r.top.length === reqs[i].logprobs && r.logprob <= 0));
       });
+      assert.deepEqual(together[9].tokens, Array(10).fill(17), "+100 forces id 17 at every step");
+      assert.ok(!together[10].tokens.includes(9), "−100 keeps id 9 out");
       assert.equal(together[8].promptLogprobs!.length, prompts[1].length - 1);
       assert.equal(together[7].promptLogprobs, undefined, "the prompt is scored only when asked");
       assertRecords(together[8].promptLogprobs!, solo[8].promptLogprobs!, "prompt records");
@@ -159,14 +171,37 @@ gpuTest(
       const first = solo[0].tokens[1];
       const cut = await scheduler.submit({ ...reqs[0], onToken: (id) => id === first });
       assert.deepEqual(cut.tokens, solo[0].tokens.slice(0, solo[0].tokens.indexOf(first) + 1));
+      // With logprobs, the stop id's record comes back apart from the tokens'.
+      const at = solo[7].tokens.indexOf(solo[7].tokens[3]);
+      const ended = await scheduler.submit({ ...reqs[7], stopIds: [solo[7].tokens[3]] });
+      assert.deepEqual(ended.tokens, solo[7].tokens.slice(0, at));
+      assertRecords([ended.stopLogprob!], [solo[7].logprobs![at]], "the stop id's record");
+      assert.equal(stopped.stopLogprob, undefined, "no record without logprobs");
+      // A logit bias the kernel cannot take is refused before it reaches the GPU.
+      for (
+        const [bias, needle] of [
+          [[[61, 1]], /id 61 is not a token id \(0 to 60\)/],
+          [[[5, 1], [5, 2]], /id 5 is listed twice/],
+          [[[5, 101]], /from -100 to 100/],
+          [Array.from({ length: 301 }, (_, i) => [i % 61, 0]), /301 ids, at most 300/],
+        ] as const
+      ) {
+        await assert.rejects(
+          scheduler.submit(request([1], 2, { logitBias: bias as [number, number][] })),
+          (e: Error) => e instanceof RangeError && needle.test(e.message),
+        );
+      }
     } finally {
       engine.destroy();
     }
   },
 );
 
-/** The penalties a request may set. */
-type Penalties = Pick<GenerationRequest, "repetitionPenalty" | "presencePenalty" | "frequencyPenalty">;
+/** The penalties (and the logit bias) a request may set. */
+type Penalties = Pick<
+  GenerationRequest,
+  "repetitionPenalty" | "presencePenalty" | "frequencyPenalty" | "logitBias"
+>;
 
 /** Raw logits (V) of each position of `ids` on the no-cache model: one full forward. */
 async function rawRows(gpu: Gpu, generator: Generator, ids: number[]): Promise<Float32Array[]> {
@@ -184,8 +219,8 @@ async function rawRows(gpu: Gpu, generator: Generator, ids: number[]): Promise<F
 }
 
 /**
- * Greedy decoding with the twin's penalties on the no-cache model: one full forward per token. Returns the tokens
- * and the raw logits each was picked from.
+ * Greedy decoding with the twin's logit bias and penalties on the no-cache model: one full forward per token.
+ * Returns the tokens and the raw logits each was picked from.
  */
 async function greedyWithPenalties(
   gpu: Gpu,
@@ -199,7 +234,11 @@ async function greedyWithPenalties(
   for (let i = 0; i < n; i++) {
     const row = (await rawRows(gpu, generator, ids)).at(-1)!;
     raw.push(row);
-    const repeated = applyRepetitionPenalty(row, ids, p.repetitionPenalty ?? 1);
+    const repeated = applyRepetitionPenalty(
+      applyLogitBias(row, p.logitBias ?? []),
+      ids,
+      p.repetitionPenalty ?? 1,
+    );
     const generated = ids.slice(prompt.length);
     const logits = applyPresenceFrequency(
       repeated,
@@ -272,6 +311,57 @@ gpuTest(
         if (plain.tokens.join() !== want.tokens.join()) differs++;
       }
       assert.ok(differs >= 5, `the penalties change greedy output (${differs} of ${cases.length})`);
+    } finally {
+      generator.destroy();
+      engine.destroy();
+    }
+  },
+);
+
+gpuTest(
+  "serve engine: greedy decoding with a logit bias equals the no-cache model's; +100 forces an id, −100 on the greedy pick changes it",
+  async (gpu) => {
+    const config = tinyConfig(true, 2);
+    const params = randomParams(config, 7);
+    const pbuf = createBuffer(gpu.device, "generator params", params);
+    const generator = new Generator(gpu, config, pbuf);
+    const engine = servingEngine(gpu, config, params, { slots: 2, prefillRows: 32, maxChunk: 4 });
+    const scheduler = new Scheduler(engine, { chunk: 4 });
+    try {
+      const prompt = prompts[1];
+      const n = config.model.max_seq_len - prompt.length;
+      const plain = (await scheduler.submit(request(prompt, n))).tokens;
+      const pick = plain[0];
+      const cases: Penalties[] = [
+        { logitBias: [[pick, -100]] },
+        { logitBias: [[pick, -100], [plain[1], 1.5]], repetitionPenalty: 1.3, presencePenalty: 0.5 },
+        { logitBias: [[40, 100]], frequencyPenalty: 0.2 },
+        {
+          logitBias: Array.from({ length: 61 }, (_, id) => [id, ((id % 5) - 2) * 0.7]),
+          repetitionPenalty: 0.7,
+        },
+      ];
+      for (const [i, c] of cases.entries()) {
+        const label = `case ${i}`;
+        const want = await greedyWithPenalties(gpu, generator, [...prompt], n, c);
+        const got = await scheduler.submit(request(prompt, n, { ...c, logprobs: 3 }));
+        assert.deepEqual(got.tokens, want.tokens, label);
+        // Records score the raw logits, a forced or forbidden id's too.
+        assertRecords(
+          got.logprobs!,
+          want.raw.map((row, t) => logprobsReference(row, want.tokens[t], 3)),
+          label,
+        );
+        if (i < 2) {
+          assert.notEqual(got.tokens[0], pick, `${label}: −100 moves the greedy pick`);
+          assert.ok(!got.tokens.includes(pick), `${label}: and keeps it out of the whole generation`);
+        }
+      }
+      const forced = await scheduler.submit(
+        request(prompt, n, { temperature: 1.3, seed: 9, logitBias: [[40, 100]] }),
+      );
+      assert.deepEqual(forced.tokens, Array(n).fill(40), "+100 forces the id through the whole generation");
+      assert.ok(plain.filter((t) => t === 40).length < n / 2, "the model alone does not write it");
     } finally {
       generator.destroy();
       engine.destroy();

@@ -5,7 +5,8 @@
  * its deadline (queued or generating) fails with RequestTimeout at once; its slot frees at the chunk's end. Not
  * the HTTP layer (app.ts) and not the GPU work (engine.ts).
  */
-import type { TokenLogprob } from "../reference/sample.ts";
+import { MAX_LOGIT_BIAS } from "../kernels/sample.ts";
+import type { LogitBias, TokenLogprob } from "../reference/sample.ts";
 import type { DecodeSeq, InferenceEngine, PrefillSeq } from "./engine.ts";
 
 /** What a caller asks for; ids in, ids out (text handling is the caller's). */
@@ -22,6 +23,8 @@ export interface GenerationRequest {
   /** OpenAI's penalties on the ids generated so far, not the prompt (0 or absent: off). */
   presencePenalty?: number;
   frequencyPenalty?: number;
+  /** OpenAI's logit bias: (id, bias) pairs added to the logits before the penalties; ids < V, each once. */
+  logitBias?: LogitBias;
   /** Each generated id's logprob record with this many top alternatives (0 to 5); absent: none. */
   logprobs?: number;
   /** With `logprobs`: also score the prompt tokens after the first (see onPrompt and the result). */
@@ -43,6 +46,8 @@ export interface GenerationResult {
   tokens: number[];
   /** With `logprobs`: one record per token. */
   logprobs?: TokenLogprob[];
+  /** With `logprobs`: the record of the stop id that ended the sequence (sampled, but not in `tokens`). */
+  stopLogprob?: TokenLogprob;
   /** With `scorePrompt`: the records of prompt tokens 1..n−1. */
   promptLogprobs?: TokenLogprob[];
   finishReason: FinishReason;
@@ -78,6 +83,7 @@ interface Seq {
   token: number; // last sampled id, fed next
   generated: number[];
   logprobs: TokenLogprob[];
+  stopLogprob?: TokenLogprob;
   promptLogprobs?: TokenLogprob[];
   submitted: number;
   ttftMs: number;
@@ -85,6 +91,19 @@ interface Seq {
   timer?: ReturnType<typeof setTimeout>;
   resolve: (r: GenerationResult) => void;
   reject: (e: unknown) => void;
+}
+
+/** What is wrong with a logit bias over V ids (the kernel adds each pair once, in parallel), or null. */
+export function checkLogitBias(bias: LogitBias, V: number): string | null {
+  if (bias.length > MAX_LOGIT_BIAS) return `it lists ${bias.length} ids, at most ${MAX_LOGIT_BIAS} fit`;
+  const ids = new Set<number>();
+  for (const [id, b] of bias) {
+    if (!Number.isInteger(id) || id < 0 || id >= V) return `id ${id} is not a token id (0 to ${V - 1})`;
+    if (ids.has(id)) return `id ${id} is listed twice`;
+    if (!(Math.abs(b) <= 100)) return `the bias of id ${id} is ${b}, not a number from -100 to 100`;
+    ids.add(id);
+  }
+  return null;
 }
 
 /** The largest max_tokens a prompt of `promptLen` tokens can have within `context` positions. */
@@ -142,6 +161,10 @@ export class Scheduler {
       return Promise.reject(
         new RangeError(`Cannot generate ${req.maxTokens} tokens after ${req.prompt.length}`),
       );
+    }
+    const biasProblem = checkLogitBias(req.logitBias ?? [], this.engine.dims.V);
+    if (biasProblem) {
+      return Promise.reject(new RangeError(`Cannot generate with this logit bias: ${biasProblem}`));
     }
     return new Promise((resolve, reject) => {
       const seq: Seq = {
@@ -242,6 +265,7 @@ export class Scheduler {
       repetitionPenalty: s.req.repetitionPenalty,
       presencePenalty: s.req.presencePenalty,
       frequencyPenalty: s.req.frequencyPenalty,
+      logitBias: s.req.logitBias,
       logprobs: s.req.logprobs,
     });
     const prefill: PrefillSeq[] = joining.map((s, j) => ({
@@ -303,6 +327,7 @@ export class Scheduler {
     }
     if (s.req.stopIds.includes(id)) {
       s.done = "stop";
+      if (logprob) s.stopLogprob = logprob;
       return;
     }
     s.generated.push(id);
@@ -323,6 +348,7 @@ export class Scheduler {
     return {
       tokens: s.generated,
       ...(s.req.logprobs !== undefined ? { logprobs: s.logprobs } : {}),
+      ...(s.stopLogprob ? { stopLogprob: s.stopLogprob } : {}),
       ...(s.promptLogprobs ? { promptLogprobs: s.promptLogprobs } : {}),
       finishReason,
       promptTokens: s.req.prompt.length,
