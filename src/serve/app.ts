@@ -164,7 +164,9 @@ export function createServeApp(opts: ServeAppOptions): Hono {
 
   app.post("/invocations", async (c) => {
     const service = ready();
-    const { prompts, options } = parseInvocation(await invocationBody(c));
+    const { prompts, options } = parseInvocation(await invocationBody(c), {
+      vocabSize: service.engine.dims.V,
+    });
     const encoded = encodeAll(service, prompts, "inputs");
     const results = await Promise.all(encoded.map((p) => service.complete(p, options)));
     return c.json({ predictions: results.map((r) => r.text) });
@@ -178,18 +180,28 @@ export function createServeApp(opts: ServeAppOptions): Hono {
 
   app.post("/v1/completions", async (c) => {
     const service = ready();
-    const req = parseCompletion(await jsonBody(c), maxChoices);
+    const req = parseCompletion(await jsonBody(c), {
+      vocabSize: service.engine.dims.V,
+      maxChoices,
+      temperature: service.loaded.generation.temperature,
+    });
     const encoded = encodeAll(service, req.prompts, "prompt");
     const id = `cmpl-${crypto.randomUUID().replaceAll("-", "")}`;
     const created = Math.floor(Date.now() / 1000);
     const base = { id, object: "text_completion", created, model: opts.modelName };
+    // best_of candidates per prompt (n without it), seeded seed, seed + 1, … as n's choices are.
     const jobs = encoded.flatMap((p) =>
-      Array.from({ length: req.n }, (_, i) => ({ prompt: p, seedOffset: i }))
+      Array.from({ length: req.bestOf }, (_, i) => ({ prompt: p, seedOffset: i }))
     );
-    const optionsOf = (i: number): GenerateOptions =>
-      req.options.seed === undefined ? req.options : { ...req.options, seed: (req.options.seed + i) >>> 0 };
+    const ranked = req.bestOf > req.n;
+    const optionsOf = (i: number): GenerateOptions => ({
+      ...req.options,
+      ...(req.options.seed === undefined ? {} : { seed: (req.options.seed + i) >>> 0 }),
+      ...(ranked ? { score: true } : {}),
+    });
     const prompt = encoded.reduce((n, p) => n + p.ids.length, 0);
     const logprobsOf = (entries: TokenEntry[] | undefined) => entries ? legacyLogprobs(entries) : null;
+    // Every candidate's tokens count, as OpenAI bills best_of (vLLM counts only the returned ones).
     const usage = (done: Completion[]) => {
       const completion = done.reduce((n, r) => n + r.completionTokens, 0);
       return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
@@ -197,9 +209,10 @@ export function createServeApp(opts: ServeAppOptions): Hono {
     metrics.promptTokens(prompt);
     if (!req.stream) {
       const done = await Promise.all(jobs.map((j) => service.complete(j.prompt, optionsOf(j.seedOffset))));
+      const chosen = ranked ? bestOf(done, req.bestOf, req.n) : done;
       return c.json({
         ...base,
-        choices: done.map((r, index) => ({
+        choices: chosen.map((r, index) => ({
           text: r.text,
           index,
           logprobs: logprobsOf(r.logprobs),
@@ -262,6 +275,21 @@ export function createServeApp(opts: ServeAppOptions): Hono {
   for (const path of ROUTES) app.all(path, notAllowed);
   app.notFound((c) => errorResponse("ENDPOINT_NOT_FOUND", `Cannot find ${c.req.method} ${c.req.path}`, 404));
   return app;
+}
+
+/**
+ * The n best of each prompt's `candidates` consecutive completions, best first: the highest mean log-probability
+ * per token (OpenAI's "highest log probability per token"); ties keep the candidates' order.
+ */
+function bestOf(done: Completion[], candidates: number, n: number): Completion[] {
+  const score = (r: Completion) => r.meanLogprob ?? -Infinity;
+  const out: Completion[] = [];
+  for (let p = 0; p < done.length; p += candidates) {
+    const group = done.slice(p, p + candidates).map((r, i) => ({ r, i }));
+    group.sort((a, b) => score(b.r) - score(a.r) || a.i - b.i);
+    out.push(...group.slice(0, n).map((g) => g.r));
+  }
+  return out;
 }
 
 /** Every prompt with its ids, or a 400 naming `field` for one that leaves no room in the context. */

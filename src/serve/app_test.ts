@@ -195,7 +195,6 @@ gpuTest("serve app: OpenAI completions, streaming, stop strings, models and metr
         [{ prompt, logprobs: 1.5 }, "'logprobs'"],
         [{ prompt, logprobs: true }, "'logprobs'"],
         [{ prompt, echo: "yes" }, "'echo'"],
-        [{ prompt, best_of: 2 }, "'best_of'"],
         [{ prompt, suffix: "!" }, "'suffix'"],
         [{ prompt, stream: "yes" }, "'stream'"],
         [{ prompt, repetition_penalty: 0 }, "'repetition_penalty'"],
@@ -420,6 +419,153 @@ gpuTest(
       assert.match((await res.json()).message, /'params\.presence_penalty'/);
       res = await app.request("/invocations", post({ inputs: [prompt], params: { logprobs: 2 } }));
       assert.equal(res.status, 400, "logprobs are a completions field, not a scoring param");
+      await res.body?.cancel();
+    } finally {
+      await cleanup();
+    }
+  },
+);
+
+gpuTest(
+  "serve app: logit_bias in both APIs and best_of ranking by mean logprob (OpenAI's legacy completions)",
+  async (gpu) => {
+    const { app, service, cleanup } = await setup(gpu);
+    const complete = async (body: Record<string, unknown>) => {
+      const res = await app.request("/v1/completions", post(body));
+      assert.equal(res.status, 200, JSON.stringify(body));
+      return await res.json();
+    };
+    const tok = service.loaded.tokenizer;
+    try {
+      const prompt = "The fox";
+      const greedy = { prompt, max_tokens: 10, temperature: 0 };
+      const plain = (await complete(greedy)).choices[0].text;
+      const ids = service.encode(prompt);
+      const first = (await service.scheduler.submit({
+        prompt: ids,
+        maxTokens: 1,
+        temperature: 0,
+        topK: 0,
+        topP: 1,
+        seed: 0,
+        stopIds: [],
+      })).tokens[0];
+
+      // −100 on the greedy pick: another story, the same from the service, /v1/completions and /invocations.
+      const want = await service.complete(prompt, {
+        temperature: 0,
+        maxTokens: 10,
+        logitBias: [[first, -100]],
+      });
+      assert.notEqual(want.text, plain);
+      assert.ok(!want.text.startsWith(tok.decode([first])), "the forbidden id does not start it");
+      const banned = { ...greedy, logit_bias: { [first]: -100, "7": 0 } };
+      assert.equal((await complete(banned)).choices[0].text, want.text);
+      let res = await app.request(
+        "/invocations",
+        post({ inputs: [prompt], params: { ...banned, prompt: undefined } }),
+      );
+      assert.deepEqual(await res.json(), { predictions: [want.text] });
+
+      // +100 forces an id at every step, sampled too; logprobs stay the model's own (a forced id is unlikely).
+      const fox = service.encode(" fox").at(-1)!;
+      const forced = await complete({
+        prompt,
+        max_tokens: 6,
+        temperature: 1.2,
+        seed: 5,
+        logprobs: 1,
+        logit_bias: { [fox]: 100 },
+      });
+      const c = forced.choices[0];
+      assert.equal(c.text, tok.decode(Array(6).fill(fox)));
+      assert.deepEqual(c.logprobs.tokens, Array(6).fill(tok.decode([fox])));
+      assert.ok(c.logprobs.token_logprobs.every((x: number) => x <= 0), `${c.logprobs.token_logprobs}`);
+      assert.ok(
+        c.logprobs.token_logprobs.some((x: number) => x < -0.01),
+        "the record is the raw probability, not the biased one (≈ 1)",
+      );
+
+      // best_of: the n candidates seeded seed, seed + 1, … are those `n` returns; the best mean logprob wins.
+      // <|endoftext|> is forbidden, so every candidate's score is the mean of its returned token_logprobs.
+      const eot = { [tok.eotId!]: -100 };
+      const sampled = { prompt, max_tokens: 8, temperature: 1.3, seed: 11, logit_bias: eot };
+      const all = await complete({ ...sampled, n: 4, logprobs: 0 });
+      const mean = (ch: { logprobs: { token_logprobs: number[] } }) =>
+        ch.logprobs.token_logprobs.reduce((a, x) => a + x, 0) / ch.logprobs.token_logprobs.length;
+      const order = [0, 1, 2, 3].sort((a, b) => mean(all.choices[b]) - mean(all.choices[a]));
+      assert.ok(new Set(all.choices.map(mean)).size === 4, "four different candidates");
+      const best = await complete({ ...sampled, n: 1, best_of: 4, logprobs: 0 });
+      assert.equal(best.choices.length, 1);
+      assert.deepEqual(best.choices[0], { ...all.choices[order[0]], index: 0 });
+      assert.ok(all.choices.every((ch: never) => mean(ch) <= mean(best.choices[0])));
+      assert.deepEqual(best.usage, all.usage, "usage counts every candidate's tokens");
+      assert.equal(best.usage.completion_tokens, 4 * 8);
+      const two = await complete({ ...sampled, n: 2, best_of: 4 });
+      assert.deepEqual(
+        two.choices.map((ch: { text: string }) => ch.text),
+        [order[0], order[1]].map((i) => all.choices[i].text),
+      );
+      assert.deepEqual(two.choices.map((ch: { index: number; logprobs: null }) => [ch.index, ch.logprobs]), [[
+        0,
+        null,
+      ], [1, null]]);
+      // Several prompts: each gets the best of its own candidates.
+      const prompts = [prompt, "Once upon"];
+      const each = await complete({ ...sampled, prompt: prompts, n: 3, logprobs: 0 });
+      const bestEach = await complete({ ...sampled, prompt: prompts, best_of: 3, logprobs: 0 });
+      assert.equal(bestEach.choices.length, 2);
+      for (const [p, choice] of bestEach.choices.entries()) {
+        const group = each.choices.slice(3 * p, 3 * p + 3);
+        const top = Math.max(...group.map(mean));
+        assert.equal(mean(choice), top, `prompt ${p}`);
+        assert.ok(
+          group.some((ch: { text: string }) => ch.text === choice.text),
+          `prompt ${p}: one of its own`,
+        );
+        assert.equal(choice.index, p);
+      }
+      // best_of = n is n: streamed as before.
+      res = await app.request("/v1/completions", post({ ...sampled, n: 2, best_of: 2, stream: true }));
+      assert.equal(res.status, 200);
+      assert.equal(sseData(await res.text()).at(-1), "[DONE]");
+
+      const tooMany = Object.fromEntries(Array.from({ length: 301 }, (_, i) => [String(i), 1]));
+      for (
+        const [body, needle] of [
+          [{ prompt, logit_bias: [1] }, "'logit_bias'"],
+          [{ prompt, logit_bias: "x" }, "'logit_bias'"],
+          [{ prompt, logit_bias: { abc: 1 } }, '"abc" is not a token id'],
+          [{ prompt, logit_bias: { "-1": 1 } }, '"-1" is not a token id'],
+          [{ prompt, logit_bias: { "007": 1 } }, '"007" is not a token id'],
+          [
+            { prompt, logit_bias: { "300": 1 } },
+            "token id 300 is outside the model's vocabulary (ids 0 to 299)",
+          ],
+          [{ prompt, logit_bias: { "5": 101 } }, `'logit_bias["5"]': 101`],
+          [{ prompt, logit_bias: { "5": "1" } }, `'logit_bias["5"]'`],
+          [{ prompt, logit_bias: tooMany }, "301 entries, at most 300"],
+          [{ prompt, best_of: 0 }, "'best_of'"],
+          [{ prompt, best_of: 1.5 }, "'best_of'"],
+          [{ prompt, n: 3, best_of: 2 }, "an integer from n (3) to 64"],
+          [{ prompt, best_of: 2, stream: true }, "cannot be streamed"],
+          [{ prompt, best_of: 2, temperature: 0 }, "greedy"],
+          [{ prompt: [prompt, prompt, prompt], best_of: 22 }, "3 prompts × best_of=22 exceed 64"],
+        ] as const
+      ) {
+        res = await app.request("/v1/completions", post(body));
+        assert.equal(res.status, 400, JSON.stringify(body).slice(0, 80));
+        const msg = (await res.json()).message;
+        assert.ok(msg.includes(needle), `${msg} should mention ${needle}`);
+      }
+      res = await app.request(
+        "/invocations",
+        post({ inputs: [prompt], params: { logit_bias: { "999": 1 } } }),
+      );
+      assert.equal(res.status, 400);
+      assert.match((await res.json()).message, /'params\.logit_bias': token id 999 is outside/);
+      res = await app.request("/invocations", post({ inputs: [prompt], params: { best_of: 2 } }));
+      assert.equal(res.status, 400, "best_of is a completions field");
       await res.body?.cancel();
     } finally {
       await cleanup();

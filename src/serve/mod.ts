@@ -9,6 +9,7 @@ export { checkServable, type EngineLimits, kvBytesPerSlot } from "./engine_buffe
 export { emptyStats, type EngineStats } from "./stats.ts";
 export {
   capTokens,
+  checkLogitBias,
   type FinishReason,
   type GenerationRequest,
   type GenerationResult,
@@ -33,5 +34,6 @@ export {
   MAX_REPETITION_PENALTY,
   parseCompletion,
   parseInvocation,
+  type RequestLimits,
 } from "./params.ts";
 export { createServeApp, type ServeAppOptions } from "./app.ts";

@@ -3,7 +3,8 @@
  * `/v1/completions`) and the prompts of MLflow's four JSON input shapes. Every problem is a BadRequest naming the
  * field. Not the routes themselves (app.ts).
  */
-import { LOGPROB_TOP_MAX } from "../kernels/sample.ts";
+import { LOGPROB_TOP_MAX, MAX_LOGIT_BIAS } from "../kernels/sample.ts";
+import type { LogitBias } from "../reference/sample.ts";
 import type { GenerateOptions } from "./service.ts";
 
 /** A 400 answer: the message names the field that is wrong. */
@@ -23,6 +24,19 @@ export const MAX_LOGPROBS = LOGPROB_TOP_MAX;
 /** The most tokens one request may ask for (above any context storyteller trains). */
 const MAX_TOKENS_LIMIT = 1 << 20;
 
+/** What a request is checked against: the served model and the server's limits. */
+export interface RequestLimits {
+  /** The model's vocabulary: a logit_bias names ids 0 to vocabSize − 1. */
+  vocabSize: number;
+  /** Prompts × best_of (n without it) one completions request may ask for. */
+  maxChoices: number;
+  /** The model's default temperature (generation_config.json), for a request that sets none. */
+  temperature: number;
+}
+
+/** A token id as OpenAI's logit_bias keys spell it: a decimal integer without sign, spaces or leading zeros. */
+const TOKEN_KEY = /^(0|[1-9][0-9]*)$/;
+
 const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 
@@ -33,8 +47,46 @@ function num(field: string, v: unknown, check: (x: number) => boolean, expect: s
   return v;
 }
 
+/**
+ * OpenAI's `logit_bias` ({"50256": -100}) as (id, bias) pairs, zero biases dropped; every key a token id below V,
+ * every value a number from -100 to 100, at most MAX_LOGIT_BIAS entries.
+ */
+function logitBias(field: string, v: unknown, V: number): LogitBias {
+  if (!isObject(v)) {
+    throw new BadRequest(
+      `Invalid value for '${field}': expected an object mapping token ids (strings such as "50256") to biases ` +
+        `from -100 to 100, got ${JSON.stringify(v)?.slice(0, 80)}`,
+    );
+  }
+  const entries = Object.entries(v);
+  if (entries.length > MAX_LOGIT_BIAS) {
+    throw new BadRequest(
+      `Invalid value for '${field}': ${entries.length} entries, at most ${MAX_LOGIT_BIAS} are allowed`,
+    );
+  }
+  const out: [number, number][] = [];
+  for (const [key, bias] of entries) {
+    if (!TOKEN_KEY.test(key)) {
+      throw new BadRequest(
+        `Invalid key in '${field}': ${JSON.stringify(key)} is not a token id (expected a decimal integer ` +
+          `string such as "50256")`,
+      );
+    }
+    const id = Number(key);
+    if (id >= V) {
+      throw new BadRequest(
+        `Invalid key in '${field}': token id ${key} is outside the model's vocabulary (ids 0 to ${V - 1})`,
+      );
+    }
+    if (num(`${field}["${key}"]`, bias, (x) => Math.abs(x) <= 100, "a number from -100 to 100") !== 0) {
+      out.push([id, bias as number]);
+    }
+  }
+  return out;
+}
+
 /** Reads the generation options present in `src` (absent or null ones stay undefined). */
-function generateOptions(src: Record<string, unknown>, prefix = ""): GenerateOptions {
+function generateOptions(src: Record<string, unknown>, vocabSize: number, prefix = ""): GenerateOptions {
   const out: GenerateOptions = {};
   const has = (k: string) => src[k] !== undefined && src[k] !== null;
   const f = (k: string) => prefix + k;
@@ -92,6 +144,10 @@ function generateOptions(src: Record<string, unknown>, prefix = ""): GenerateOpt
     }
     out.stop = list as string[];
   }
+  if (has("logit_bias")) {
+    const bias = logitBias(f("logit_bias"), src.logit_bias, vocabSize);
+    if (bias.length > 0) out.logitBias = bias;
+  }
   return out;
 }
 
@@ -119,6 +175,7 @@ const GEN_PARAMS = [
   "repetition_penalty",
   "presence_penalty",
   "frequency_penalty",
+  "logit_bias",
 ] as const;
 
 /** The prompt of one row: a string, or the `prompt` (or only) column of a record. */
@@ -138,7 +195,10 @@ function promptOf(row: unknown, where: string): string {
 }
 
 /** Prompts and options of an MLflow scoring-protocol body (`/invocations`). */
-export function parseInvocation(body: unknown): { prompts: string[]; options: GenerateOptions } {
+export function parseInvocation(
+  body: unknown,
+  limits: Pick<RequestLimits, "vocabSize">,
+): { prompts: string[]; options: GenerateOptions } {
   if (!isObject(body)) {
     throw new BadRequest(
       `Invalid input. The input must be a JSON dictionary with exactly one of the input fields ${
@@ -160,7 +220,7 @@ export function parseInvocation(body: unknown): { prompts: string[]; options: Ge
   const params = body.params ?? {};
   if (!isObject(params)) throw new BadRequest(`Invalid value for 'params': expected a JSON object`);
   rejectUnknown(params, GEN_PARAMS, "'params'");
-  const options = generateOptions(params, "params.");
+  const options = generateOptions(params, limits.vocabSize, "params.");
   const format = present[0];
   const data = body[format];
   let prompts: string[];
@@ -210,6 +270,8 @@ export interface CompletionRequest {
   prompts: string[];
   options: GenerateOptions;
   n: number;
+  /** Candidates generated per prompt (≥ n); the n with the highest mean logprob are returned. */
+  bestOf: number;
   stream: boolean;
   includeUsage: boolean;
 }
@@ -238,7 +300,8 @@ const COMPLETION_FIELDS = [
 ] as const;
 
 /** Parses an OpenAI-style completions body; fields we cannot honour with a non-default value are refused. */
-export function parseCompletion(body: unknown, maxChoices: number): CompletionRequest {
+export function parseCompletion(body: unknown, limits: RequestLimits): CompletionRequest {
+  const maxChoices = limits.maxChoices;
   if (!isObject(body)) throw new BadRequest("Invalid request: the body must be a JSON object");
   rejectUnknown(body, COMPLETION_FIELDS, "the request body");
   const p = body.prompt;
@@ -246,7 +309,7 @@ export function parseCompletion(body: unknown, maxChoices: number): CompletionRe
   if (!Array.isArray(prompts) || prompts.length === 0 || !prompts.every((x) => typeof x === "string")) {
     throw new BadRequest(`Invalid value for 'prompt': expected a string or a non-empty list of strings`);
   }
-  const options = generateOptions(body);
+  const options = generateOptions(body, limits.vocabSize);
   const n = body.n == null
     ? 1
     : num("n", body.n, (x) =>
@@ -278,22 +341,35 @@ export function parseCompletion(body: unknown, maxChoices: number): CompletionRe
     throw new BadRequest(`Invalid value for 'echo': expected a boolean`);
   }
   if (body.echo === true) options.echo = true;
-  const unsupported: [string, boolean][] = [
-    ["best_of", body.best_of != null && body.best_of !== 1],
-    ["suffix", body.suffix != null],
-    [
-      "logit_bias",
-      body.logit_bias != null && !(isObject(body.logit_bias) && Object.keys(body.logit_bias).length === 0),
-    ],
-  ];
-  for (const [field, bad] of unsupported) {
-    if (!bad) continue;
-    throw new BadRequest(`Unsupported value for '${field}': this server does not implement it`);
+  if (body.suffix != null) {
+    throw new BadRequest(`Unsupported value for 'suffix': this server does not implement it`);
+  }
+  const bestOf = body.best_of == null
+    ? n
+    : num("best_of", body.best_of, (x) =>
+      Number.isInteger(x) && x >= n && x <= maxChoices, `an integer from n (${n}) to ${maxChoices}`);
+  if (prompts.length * bestOf > maxChoices) {
+    throw new BadRequest(
+      `Invalid request: ${prompts.length} prompts × best_of=${bestOf} exceed ${maxChoices} completions per request`,
+    );
+  }
+  if (bestOf > n && body.stream === true) {
+    throw new BadRequest(
+      `Invalid value for 'best_of': ${bestOf} candidates for n=${n} cannot be streamed (the best are known only ` +
+        `at the end); set 'stream' to false or 'best_of' to n`,
+    );
+  }
+  if (bestOf > n && (options.temperature ?? limits.temperature) <= 0) {
+    throw new BadRequest(
+      `Invalid value for 'best_of': with temperature 0 (greedy) every candidate is the same completion; set ` +
+        `'best_of' to n (${n}) or a temperature above 0`,
+    );
   }
   return {
     prompts: prompts as string[],
     options,
     n,
+    bestOf,
     stream: body.stream === true,
     includeUsage: isObject(so) && so.include_usage === true,
   };

@@ -5,7 +5,7 @@
  * logprob entries of the tokens whose text it carries. Not HTTP (app.ts) and not GPU (engine.ts).
  */
 import type { Gpu } from "../gpu/mod.ts";
-import type { TokenLogprob } from "../reference/sample.ts";
+import type { LogitBias, TokenLogprob } from "../reference/sample.ts";
 import { InferenceEngine } from "./engine.ts";
 import { kvBytesPerSlot } from "./engine_buffers.ts";
 import type { LoadedModel } from "./load.ts";
@@ -25,8 +25,12 @@ export interface GenerateOptions {
   /** OpenAI's penalties over the generated ids (0: off, the default). */
   presencePenalty?: number;
   frequencyPenalty?: number;
+  /** OpenAI's logit_bias as (id, bias) pairs: added to those ids' logits before the penalties. */
+  logitBias?: LogitBias;
   /** Logprob entries for the generated tokens, with this many top alternatives (0 to 5); absent: none. */
   logprobs?: number;
+  /** Score the completion (Completion.meanLogprob) even without `logprobs`: best_of ranks its candidates by it. */
+  score?: boolean;
   /** Prefix the prompt to the text (and, with `logprobs`, its tokens to the entries; the first has no logprob). */
   echo?: boolean;
 }
@@ -57,6 +61,11 @@ export interface Completion {
   completionTokens: number;
   /** With `logprobs`: the entries of the tokens in `text` (the echoed prompt's, then the kept generated ones). */
   logprobs?: TokenEntry[];
+  /**
+   * With `score` or `logprobs`: the mean log-probability (raw model, floored at −9999) of every token sampled,
+   * those past a stop string and the stop id that ended it included; absent when nothing was sampled.
+   */
+  meanLogprob?: number;
 }
 
 /** Engine sizing, from the CLI (--max-batch, --kv-memory, --chunk). */
@@ -249,6 +258,7 @@ export class ModelService {
     const eos = [tok.eotId, g.eos_token_id].filter((x): x is number => typeof x === "number" && x >= 0);
     const maxTokens = capTokens(opts.maxTokens ?? g.max_new_tokens, ids.length, this.context);
     const wantLogprobs = opts.logprobs !== undefined;
+    const records = wantLogprobs || opts.score === true; // the engine's records: entries, a score or both
     const echo = opts.echo === true;
     const head = echo ? promptText : ""; // the text before the generated text
     const promptLength = codePoints(promptText);
@@ -297,7 +307,8 @@ export class ModelService {
       repetitionPenalty: opts.repetitionPenalty ?? g.repetition_penalty ?? 1,
       presencePenalty: opts.presencePenalty ?? 0,
       frequencyPenalty: opts.frequencyPenalty ?? 0,
-      logprobs: opts.logprobs,
+      logitBias: opts.logitBias,
+      logprobs: records ? opts.logprobs ?? 0 : undefined,
       scorePrompt: echo && wantLogprobs,
       seed: opts.seed ?? crypto.getRandomValues(new Uint32Array(1))[0],
       stopIds: eos,
@@ -309,7 +320,7 @@ export class ModelService {
         settled.push(id);
         out.push(id);
         text = tok.decode(out, { skipSpecial: true });
-        if (record) {
+        if (record && wantLogprobs) {
           const entry = {
             token: this.#token(id),
             logprob: finite(record.logprob),
@@ -328,12 +339,16 @@ export class ModelService {
       },
     });
     flush(true);
+    const sampled = [...res.logprobs ?? [], ...res.stopLogprob ? [res.stopLogprob] : []];
     return {
       text: head + text,
       finishReason: stopped ? "stop" : res.finishReason,
       promptTokens: ids.length,
       completionTokens: res.tokens.length,
       ...(wantLogprobs ? { logprobs: entries } : {}),
+      ...(records && sampled.length > 0
+        ? { meanLogprob: sampled.reduce((a, r) => a + finite(r.logprob), 0) / sampled.length }
+        : {}),
     };
   }
 
