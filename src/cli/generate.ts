@@ -1,14 +1,34 @@
 /** `storyteller generate`: write a story with a trained model, streamed to stdout (the KV-cache engine of serve). */
 import { Command } from "commander";
+import { UsageError } from "../errors.ts";
 import { closeGpu, openGpu } from "../gpu/mod.ts";
-import { type GenerateOptions, loadModel, MAX_REPETITION_PENALTY, ModelService } from "../serve/mod.ts";
+import {
+  checkLogitBias,
+  type GenerateOptions,
+  loadModel,
+  MAX_REPETITION_PENALTY,
+  ModelService,
+} from "../serve/mod.ts";
 import { collect, intOption, numberOption } from "./_options.ts";
 
-interface GenerateFlags extends GenerateOptions {
+interface GenerateFlags extends Omit<GenerateOptions, "logitBias"> {
   model: string;
   prompt: string;
   trackingUri?: string;
   device: "auto" | "gpu" | "cpu";
+  logitBias?: Map<number, number>;
+}
+
+/** Collects `--logit-bias <id>=<bias>` into an id → bias map (a later flag for the same id wins). */
+function logitBiasOption(value: string, previous = new Map<number, number>()): Map<number, number> {
+  const m = /^\s*(\d+)\s*=\s*(\S+)\s*$/.exec(value);
+  const bias = Number(m?.[2]);
+  if (!m || !Number.isSafeInteger(Number(m[1])) || !Number.isFinite(bias) || Math.abs(bias) > 100) {
+    throw new UsageError(
+      `Cannot parse --logit-bias: expected <token id>=<bias from -100 to 100> (e.g. 50256=-100), got '${value}'`,
+    );
+  }
+  return new Map(previous).set(Number(m[1]), bias);
 }
 
 export function generateCommand(): Command {
@@ -45,12 +65,25 @@ export function generateCommand(): Command {
       numberOption("--frequency-penalty", -2, 2),
     )
     .option(
+      "--logit-bias <id=bias>",
+      "add bias (−100 to 100) to token id's logit before sampling, e.g. 50256=-100 (repeatable)",
+      logitBiasOption,
+    )
+    .option(
       "--tracking-uri <uri>",
       "tracking store for runs:/ and models:/ URIs (default MLFLOW_TRACKING_URI or ./mlruns)",
     )
     .option("--device <device>", "auto, gpu or cpu (lavapipe)", "auto")
-    .action(async ({ model, prompt, trackingUri, device, ...options }: GenerateFlags) => {
+    .action(async ({ model, prompt, trackingUri, device, logitBias, ...flags }: GenerateFlags) => {
       const loaded = await loadModel(model, { trackingUri });
+      const bias = [...logitBias ?? []];
+      const problem = checkLogitBias(bias, loaded.model.vocab_size);
+      if (problem) {
+        throw new UsageError(`Cannot use --logit-bias: ${problem}`, {
+          hint: "token ids come from the model's tokenizer.json",
+        });
+      }
+      const options: GenerateOptions = { ...flags, ...(bias.length > 0 ? { logitBias: bias } : {}) };
       const gpu = await openGpu(device);
       const service = new ModelService(gpu, loaded, { maxBatch: 1, chunk: 16, requestTimeoutMs: 0 });
       const out = Deno.stdout;
