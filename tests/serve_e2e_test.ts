@@ -1,8 +1,8 @@
 /**
  * Serving end to end: train a tiny tracked model through the CLI, register it, start `storyteller serve` as a
  * subprocess on models:/<name>@<alias> and exercise every route (scoring protocol, completions with streaming,
- * logprobs, echo and presence/frequency penalties, models, metrics), concurrency and bad input; greedy output
- * through the server equals `storyteller generate`'s.
+ * logprobs, echo, presence/frequency penalties, logit_bias and best_of, models, metrics), concurrency and bad
+ * input; greedy output through the server equals `storyteller generate`'s.
  */
 import assert from "node:assert/strict";
 import { gpuTest } from "../src/gpu/testing.ts";
@@ -318,6 +318,35 @@ gpuTest("serve e2e: a trained, registered model over every route; greedy equals 
       pen.choices[0].text,
     );
 
+    // logit_bias: +100 on one id writes it at every step, as `generate --logit-bias` does.
+    const biased =
+      await (await post("/v1/completions", { ...greedy, logprobs: 0, logit_bias: { "270": 100 } }))
+        .json();
+    const bt = biased.choices[0].logprobs.tokens;
+    assert.ok(bt.length === 20 && bt.every((t: string) => t === bt[0]), `one token 20 times: ${bt}`);
+    assert.equal(biased.choices[0].text, bt.join(""));
+    assert.equal(await greedyStory("--logit-bias", "270=100"), biased.choices[0].text);
+
+    // best_of: the best mean logprob among the candidates that n (same seeds) returns; usage counts them all.
+    const tokenizer = JSON.parse(await Deno.readTextFile(`${dir}/ckpt/serve-e2e/model/tokenizer.json`));
+    const eot = tokenizer.added_tokens.find((t: { content: string }) => t.content === "<|endoftext|>").id;
+    const candidates = {
+      prompt,
+      temperature: 1.2,
+      seed: 9,
+      max_tokens: 8,
+      logprobs: 0,
+      logit_bias: { [eot]: -100 },
+    };
+    const all = await (await post("/v1/completions", { ...candidates, n: 3 })).json();
+    const best = await (await post("/v1/completions", { ...candidates, best_of: 3 })).json();
+    type Choice = { index: number; logprobs: { token_logprobs: number[] } };
+    const mean = (c: Choice) =>
+      c.logprobs.token_logprobs.reduce((a, x) => a + x, 0) / c.logprobs.token_logprobs.length;
+    const top = (all.choices as Choice[]).reduce((a, c) => (mean(c) > mean(a) ? c : a));
+    assert.deepEqual(best.choices, [{ ...top, index: 0 }]);
+    assert.deepEqual(best.usage, all.usage);
+
     // Concurrency: 16 seeded requests at once (8 slots: some wait in the queue) each get their solo answer.
     const prompts = Array.from(
       { length: 16 },
@@ -357,6 +386,8 @@ gpuTest("serve e2e: a trained, registered model over every route; greedy equals 
         ["/v1/completions", { prompt, logprobs: 9 }, 400],
         ["/v1/completions", { prompt, echo: "yes" }, 400],
         ["/v1/completions", { prompt, presence_penalty: 5 }, 400],
+        ["/v1/completions", { prompt, logit_bias: { "300": 1 } }, 400],
+        ["/v1/completions", { prompt, best_of: 2, stream: true }, 400],
         ["/v1/completions", { prompt: "x".repeat(2 << 20) }, 413],
       ] as const
     ) {
