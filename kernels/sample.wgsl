@@ -11,8 +11,8 @@
 // request has generated (per-slot counts after the bitmap); the sampled id joins both (vLLM's order).
 // With logprobs asked, the log-softmax of the raw row (before any bias, penalty or temperature) gives the sampled
 // id's log-probability and the top-n ids, written as one record per output row after the ids (the bias and the
-// penalties keep the raw logits they change in `raw`). prompt_logprobs scores prefill rows the same way, each at its next prompt
-// id. Twin: src/reference/sample.ts (same kept set and pick; sums may round differently).
+// penalties keep the raw logits they change in `raw`). prompt_logprobs scores prefill rows the same way, each at
+// its next prompt id. Twin: src/reference/sample.ts (same kept set and pick; sums may round differently).
 override WG: u32 = 256u;
 override DECODE: bool = true;
 
@@ -60,7 +60,7 @@ struct Row {
 @group(0) @binding(4) var<storage, read_write> rows: array<Row>; // next step's rows (DECODE advances pos)
 @group(0) @binding(5) var<uniform> p: Params;
 @group(0) @binding(6) var<storage, read_write> seen: array<u32>; // (slots, words + V): bitmap, generated counts
-@group(0) @binding(7) var<storage, read_write> raw: array<f32>; // (S,V) raw logits of penalized ids (logprobs)
+@group(0) @binding(7) var<storage, read_write> raw: array<f32>; // (S,V) raw logits of changed ids (logprobs)
 @group(0) @binding(8) var<storage, read_write> targets: array<u32>; // (rows) prompt_logprobs: next prompt id
 @group(0) @binding(9) var<storage, read_write> bias: array<vec2<u32>>; // (id, f32 bias bits) lists, ids unique
 
@@ -307,15 +307,15 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       for (var i = lo; i < hi; i++) {
         if (penalized(state, i, rep, pf)) { raw[base + i] = logits[base + i]; }
       }
+      storageBarrier(); // the list's ids fall in any thread's range
     }
-    storageBarrier(); // the list's ids fall in any thread's range
     for (var k = tid; k < spec.bias_n; k += WG) {
       let e = bias[spec.bias_off + k];
       if (e.x >= V) { continue; }
       if (keep) { raw[base + e.x] = logits[base + e.x]; }
       logits[base + e.x] += bitcast<f32>(e.y);
     }
-    storageBarrier();
+    if (rep || pf) { storageBarrier(); } // else the one below the penalties serves
   }
   if (rep || pf) {
     for (var i = lo; i < hi; i++) {

@@ -4,10 +4,10 @@
  * shape (default the tiny config). Fixed-length generations (no stop ids) so every run does the same work.
  *
  *   deno run -A tools/bench_serve.ts [--config tiny] [--prompt 8] [--tokens 48] [--streams 1,8,32] [--chunk 16] [--device auto] [--greedy] [--repetition-penalty 1]
- *     [--presence-penalty 0] [--frequency-penalty 0] [--logprobs N] [--echo]
+ *     [--presence-penalty 0] [--frequency-penalty 0] [--logprobs N] [--echo] [--logit-bias N]
  *
  * --logprobs N asks every stream for logprob records with N top entries (absent: none); --echo also scores the
- * prompt (echo with logprobs).
+ * prompt (echo with logprobs); --logit-bias N gives every stream a logit bias of N distinct ids (small biases).
  */
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/mod.ts";
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     "frequency-penalty": { type: "string", default: "0" },
     logprobs: { type: "string" },
     echo: { type: "boolean", default: false },
+    "logit-bias": { type: "string", default: "0" },
   },
 });
 
@@ -41,6 +42,7 @@ const P = Number(values.prompt);
 const N = Math.min(Number(values.tokens), m.max_seq_len - P);
 const chunk = Number(values.chunk);
 const streams = values.streams.split(",").map(Number);
+const biasIds = Number(values["logit-bias"]);
 const gpu = await openGpu(values.device as "auto");
 const layout = buildLayout(m);
 const engine = new InferenceEngine(gpu, m, initParams(layout, 1), {
@@ -62,6 +64,10 @@ const request = (i: number): GenerationRequest => ({
   frequencyPenalty: Number(values["frequency-penalty"]),
   logprobs: values.logprobs === undefined ? undefined : Number(values.logprobs),
   scorePrompt: values.echo,
+  logitBias: Array.from(
+    { length: biasIds },
+    (_, j) => [(i * 13 + j * 7) % m.vocab_size, ((j % 5) - 2) * 0.5],
+  ),
   stopIds: [],
 });
 
@@ -73,7 +79,7 @@ console.log(
       values["presence-penalty"]
     } frequency ${values["frequency-penalty"]}, logprobs ${values.logprobs ?? "off"}${
       values.echo ? " (prompt scored)" : ""
-    }, prompt ${P}, ${N} new tokens, ` +
+    }, logit bias ${biasIds} ids, prompt ${P}, ${N} new tokens, ` +
     `chunk ${chunk}, ` +
     `${gpu.summary.description || gpu.summary.device}`,
 );

@@ -1,9 +1,10 @@
 /**
  * Launches kernels/sample.wgsl: per-sequence token sampling on the GPU (greedy, temperature, top-k, top-p, seeded)
  * with a logit bias (a per-sequence (id, bias) list) and repetition, presence and frequency penalties over per-slot
- * state (a seen-token bitmap, then the counts of generated ids), writing the sampled id where the next decode step reads it, and, when asked, each sampled id's
- * log-probability with the top-n alternatives; `promptLogprobs` scores prefill rows the same way. The host-side
- * layouts of the specs, slot state and logprob records live here too. Twin: src/reference/sample.ts.
+ * state (a seen-token bitmap, then the counts of generated ids), writing the sampled id where the next decode step
+ * reads it, and, when asked, each sampled id's log-probability with the top-n alternatives; `promptLogprobs` scores
+ * prefill rows the same way. The host-side layouts of the specs, bias lists, slot state and logprob records live
+ * here too. Twin: src/reference/sample.ts.
  */
 import code from "../../kernels/sample.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
