@@ -10,9 +10,10 @@
 // (prompt and generated ids); presence and frequency penalties then subtract from the logits of the ids this
 // request has generated (per-slot counts after the bitmap); the sampled id joins both (vLLM's order).
 // With logprobs asked, the log-softmax of the raw row (before any bias, penalty or temperature) gives the sampled
-// id's log-probability and the top-n ids, written as one record per output row after the ids (the bias and the
-// penalties keep the raw logits they change in `raw`). prompt_logprobs scores prefill rows the same way, each at
-// its next prompt id. Twin: src/reference/sample.ts (same kept set and pick; sums may round differently).
+// id's log-probability and the top-n ids, written as one record per output row after the ids (the penalties keep
+// the raw logits they change in `raw`, the bias in workgroup memory). prompt_logprobs scores prefill rows the same
+// way, each at its next prompt id. Twin: src/reference/sample.ts (same kept set and pick; sums may round
+// differently).
 override WG: u32 = 256u;
 override DECODE: bool = true;
 
@@ -63,6 +64,9 @@ struct Row {
 @group(0) @binding(7) var<storage, read_write> raw: array<f32>; // (S,V) raw logits of changed ids (logprobs)
 @group(0) @binding(8) var<storage, read_write> targets: array<u32>; // (rows) prompt_logprobs: next prompt id
 @group(0) @binding(9) var<storage, read_write> bias: array<vec2<u32>>; // (id, f32 bias bits) lists, ids unique
+
+const LB: u32 = 300u; // most (id, bias) pairs per sequence (OpenAI's limit)
+var<workgroup> bias_raw: array<f32, LB>; // the raw logit of each listed id, for the record
 
 var<workgroup> red_f: array<f32, WG>;
 var<workgroup> red_u: array<u32, WG>;
@@ -301,21 +305,16 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   if (spec.logprobs > 0u) { norm = row_stats(tid, base, lo, hi, V, spec.logprobs - 1u); }
   let rep = spec.penalty > 0.0 && spec.penalty != 1.0;
   let pf = spec.presence != 0.0 || spec.frequency != 0.0;
-  let keep = spec.logprobs > 0u; // `raw` keeps the logit of every id changed below, saved before its first change
+  let keep = spec.logprobs > 0u; // the record reads the raw logit of a changed id back: bias_raw, then raw
   if (spec.bias_n > 0u) {
-    if (keep && (rep || pf)) {
-      for (var i = lo; i < hi; i++) {
-        if (penalized(state, i, rep, pf)) { raw[base + i] = logits[base + i]; }
-      }
-      storageBarrier(); // the list's ids fall in any thread's range
-    }
-    for (var k = tid; k < spec.bias_n; k += WG) {
+    for (var k = tid; k < min(spec.bias_n, LB); k += WG) {
       let e = bias[spec.bias_off + k];
       if (e.x >= V) { continue; }
-      if (keep) { raw[base + e.x] = logits[base + e.x]; }
-      logits[base + e.x] += bitcast<f32>(e.y);
+      let l = logits[base + e.x];
+      if (keep) { bias_raw[k] = l; }
+      logits[base + e.x] = l + bitcast<f32>(e.y);
     }
-    if (rep || pf) { storageBarrier(); } // else the one below the penalties serves
+    if (rep || pf) { storageBarrier(); } // the list's ids fall in any thread's range; else the one below serves
   }
   if (rep || pf) {
     for (var i = lo; i < hi; i++) {
@@ -324,7 +323,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       if (pf) { c = seen[state + p.words + i]; }
       if (!hit && c == 0u) { continue; }
       var l = logits[base + i];
-      if (keep && spec.bias_n == 0u) { raw[base + i] = l; } // the record reads it back (penalized(…) holds)
+      if (keep) { raw[base + i] = l; } // the record reads it back (penalized(…) holds; biased: bias_raw)
       if (hit) { l = select(l * spec.penalty, l / spec.penalty, l > 0.0); }
       if (c > 0u) { l -= spec.presence + spec.frequency * f32(c); }
       logits[base + i] = l;
@@ -432,7 +431,12 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     out[r] = token;
     if (keep) {
       var l = logits[base + token];
-      if (((rep || pf) && penalized(state, token, rep, pf)) || in_bias(spec, token)) { l = raw[base + token]; }
+      let kb = bias_index(spec, token);
+      if (kb < LB) {
+        l = bias_raw[kb];
+      } else if ((rep || pf) && penalized(state, token, rep, pf)) {
+        l = raw[base + token];
+      }
       write_record(p.lp_base + r * LPW, l - norm, spec.logprobs - 1u, norm);
     }
     seen[state + token / 32u] |= 1u << (token % 32u);
@@ -444,12 +448,12 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   }
 }
 
-// Whether id i is in the sequence's logit bias list (thread 0, for the record: at most 300 entries).
-fn in_bias(spec: Spec, i: u32) -> bool {
-  for (var k = 0u; k < spec.bias_n; k++) {
-    if (bias[spec.bias_off + k].x == i) { return true; }
+// Where id i is in the sequence's logit bias list, or LB when it is not (thread 0, for the record).
+fn bias_index(spec: Spec, i: u32) -> u32 {
+  for (var k = 0u; k < min(spec.bias_n, LB); k++) {
+    if (bias[spec.bias_off + k].x == i) { return k; }
   }
-  return false;
+  return LB;
 }
 
 fn seen_bit(state: u32, i: u32) -> bool {

@@ -15,7 +15,7 @@ export const SAMPLE: Kernel = { name: "sample", code };
 /** Bytes of one Spec struct in the WGSL. */
 export const SPEC_BYTES = 56;
 
-/** Most (id, bias) pairs one sequence's logit bias may list (OpenAI's limit for `logit_bias`). */
+/** Most (id, bias) pairs one sequence's logit bias may list (OpenAI's limit for `logit_bias`; the WGSL's LB). */
 export const MAX_LOGIT_BIAS = 300;
 
 /** Most top entries a logprob record holds (OpenAI's limit for `logprobs`). */
@@ -78,6 +78,11 @@ export function packSpecs(specs: GpuSampleSpec[]): Uint32Array {
     if (biased > 0 && s.biasOffset === undefined) {
       throw new Error(
         `Cannot pack sampling spec ${i}: it has a logit bias of ${biased} ids but no biasOffset`,
+      );
+    }
+    if (biased > MAX_LOGIT_BIAS) {
+      throw new RangeError(
+        `Cannot pack sampling spec ${i}: a logit bias of ${biased} ids, at most ${MAX_LOGIT_BIAS}`,
       );
     }
     out[o] = s.dst;
