@@ -3,11 +3,11 @@ import { CommandBatch, createBuffer, readBuffer } from "../gpu/mod.ts";
 import { assertClose, gpuTest, randomArray } from "../gpu/testing.ts";
 import {
   applyLogitBias,
-  applyPresenceFrequency,
   applyRepetitionPenalty,
   keptSet,
   type LogitBias,
   logprobsReference,
+  processLogits,
   sampleReference,
   type TokenLogprob,
 } from "../reference/sample.ts";
@@ -318,19 +318,19 @@ gpuTest(
       for (let s = 0; s < S; s++) {
         const spec = specs[s];
         const row = logits.subarray(s * V, (s + 1) * V);
-        const repeated = applyRepetitionPenalty(row, seen[s], spec.repetitionPenalty!);
-        const penalized = applyPresenceFrequency(
-          repeated,
-          generated[s],
-          spec.presencePenalty!,
-          spec.frequencyPenalty!,
-        );
+        const penalized = processLogits(row, spec, seen[s], generated[s]);
         const want = sampleReference(penalized, spec);
         const label = `S=${S} V=${V} row ${s}`;
         if (spec.temperature === 0) assert.equal(out[s], want, `greedy ${label}`);
         else assert.ok(keptSet(penalized, spec).has(out[s]), `${label}: ${out[s]} outside the kept set`);
         total++;
         if (want === out[s]) agree++;
+        const repeated = processLogits(
+          row,
+          { ...spec, presencePenalty: 0, frequencyPenalty: 0 },
+          seen[s],
+          [],
+        );
         if (want !== sampleReference(repeated, spec)) changed++;
         const counts = state.subarray(rows0(s) * W + seenWords(V), (rows0(s) + 1) * W);
         const on = spec.presencePenalty !== 0 || spec.frequencyPenalty !== 0;
@@ -448,14 +448,7 @@ gpuTest(
       for (let s = 0; s < S; s++) {
         const spec = specs[s];
         const row = logits.subarray(s * V, (s + 1) * V);
-        const biased = applyLogitBias(row, spec.logitBias ?? []);
-        const repeated = applyRepetitionPenalty(biased, seen[s], spec.repetitionPenalty!);
-        const penalized = applyPresenceFrequency(
-          repeated,
-          generated[s],
-          spec.presencePenalty!,
-          spec.frequencyPenalty!,
-        );
+        const penalized = processLogits(row, spec, seen[s], generated[s]);
         const want = sampleReference(penalized, spec);
         const label = `S=${S} V=${V} row ${s} (kind ${kinds[s]})`;
         if (spec.temperature === 0) assert.equal(out[s], want, `greedy ${label}`);

@@ -83,6 +83,21 @@ export function applyPresenceFrequency(
   return out;
 }
 
+/**
+ * One row's logits as the sampler picks from them, in the kernel's order: the logit bias, then the repetition
+ * penalty over `seen` (prompt and generated ids), then the presence/frequency penalties over `generated`.
+ */
+export function processLogits(
+  logits: Float32Array,
+  spec: Pick<SampleSpec, "logitBias" | "repetitionPenalty" | "presencePenalty" | "frequencyPenalty">,
+  seen: Iterable<number>,
+  generated: Iterable<number>,
+): Float32Array {
+  const biased = applyLogitBias(logits, spec.logitBias ?? []);
+  const repeated = applyRepetitionPenalty(biased, seen, spec.repetitionPenalty ?? 1);
+  return applyPresenceFrequency(repeated, generated, spec.presencePenalty ?? 0, spec.frequencyPenalty ?? 0);
+}
+
 /** A sampled (or prompt) token's log-probability and the most likely ids at its position, best first. */
 export interface TokenLogprob {
   logprob: number;

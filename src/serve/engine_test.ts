@@ -6,14 +6,7 @@ import { initParams } from "../model/init.ts";
 import { Generator } from "../model/generate.ts";
 import { CommandBatch, createBuffer, type Gpu } from "../gpu/mod.ts";
 import { assertClose } from "../gpu/testing.ts";
-import {
-  applyLogitBias,
-  applyPresenceFrequency,
-  applyRepetitionPenalty,
-  logprobsReference,
-  sampleReference,
-  type TokenLogprob,
-} from "../reference/sample.ts";
+import { logprobsReference, processLogits, sampleReference, type TokenLogprob } from "../reference/sample.ts";
 import { InferenceEngine } from "./engine.ts";
 import type { EngineLimits } from "./engine_buffers.ts";
 import { type GenerationRequest, type GenerationResult, RequestTimeout, Scheduler } from "./scheduler.ts";
@@ -234,18 +227,7 @@ async function greedyWithPenalties(
   for (let i = 0; i < n; i++) {
     const row = (await rawRows(gpu, generator, ids)).at(-1)!;
     raw.push(row);
-    const repeated = applyRepetitionPenalty(
-      applyLogitBias(row, p.logitBias ?? []),
-      ids,
-      p.repetitionPenalty ?? 1,
-    );
-    const generated = ids.slice(prompt.length);
-    const logits = applyPresenceFrequency(
-      repeated,
-      generated,
-      p.presencePenalty ?? 0,
-      p.frequencyPenalty ?? 0,
-    );
+    const logits = processLogits(row, p, ids, ids.slice(prompt.length));
     ids.push(sampleReference(logits, { temperature: 0, topK: 0, topP: 1, seed: 0, counter: 0 }));
   }
   return { tokens: ids.slice(prompt.length), raw };
