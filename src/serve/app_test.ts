@@ -6,6 +6,7 @@ import { Metrics } from "./metrics.ts";
 import { ModelService } from "./service.ts";
 import { writeRandomModel } from "./testing.ts";
 import type { Gpu } from "../gpu/mod.ts";
+import type { Hono } from "hono";
 
 const TOKEN = "s3cret-token-for-tests-0123456789";
 
@@ -120,6 +121,13 @@ gpuTest("serve app: scoring protocol routes, shapes and errors", async (gpu) => 
 });
 
 /** The data lines of an SSE body. */
+/** A /v1/completions answer that must be a 200, as JSON. */
+async function completeOk(app: Hono, body: Record<string, unknown>) {
+  const res = await app.request("/v1/completions", post(body));
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return await res.json();
+}
+
 function sseData(text: string): string[] {
   return text.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6));
 }
@@ -308,11 +316,7 @@ gpuTest(
   "serve app: logprobs, echo, and presence/frequency penalties in both APIs (OpenAI's legacy completions shape)",
   async (gpu) => {
     const { app, service, cleanup } = await setup(gpu);
-    const complete = async (body: Record<string, unknown>) => {
-      const res = await app.request("/v1/completions", post(body));
-      assert.equal(res.status, 200, JSON.stringify(body));
-      return await res.json();
-    };
+    const complete = (body: Record<string, unknown>) => completeOk(app, body);
     try {
       const prompt = "The fox";
       const greedy = { prompt, max_tokens: 10, temperature: 0 };
@@ -430,11 +434,7 @@ gpuTest(
   "serve app: logit_bias in both APIs and best_of ranking by mean logprob (OpenAI's legacy completions)",
   async (gpu) => {
     const { app, service, cleanup } = await setup(gpu);
-    const complete = async (body: Record<string, unknown>) => {
-      const res = await app.request("/v1/completions", post(body));
-      assert.equal(res.status, 200, JSON.stringify(body));
-      return await res.json();
-    };
+    const complete = (body: Record<string, unknown>) => completeOk(app, body);
     const tok = service.loaded.tokenizer;
     try {
       const prompt = "The fox";
