@@ -551,37 +551,37 @@ gpuTest(
   },
 );
 
+/** `storyteller train` (tiny, endless) in a child process, once it has logged step 4; stderr is collected. */
+async function trainingUntilStep4(dir: string, root: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...["run", "-A", new URL("../main.ts", import.meta.url).pathname, "train", "--config", TINY],
+      ...sets(dir, [`training.mlflow_tracking_uri=${root}`, "training.max_steps=100000"]),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  let out = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    out += decoder.decode(chunk);
+    if (/step +4\//.test(out)) break;
+  }
+  return { kill: (signal: Deno.Signal) => child.kill(signal), status: child.status, stderr };
+}
+
 gpuTest(
   "Ctrl-C stops after the step with a checkpoint, the run is KILLED; --resume continues it",
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "st-train-sigint-" });
     const root = `${dir}/mlruns`;
     try {
-      const args = sets(dir, [`training.mlflow_tracking_uri=${root}`, "training.max_steps=100000"]);
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          new URL("../main.ts", import.meta.url).pathname,
-          "train",
-          "--config",
-          TINY,
-          ...args,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-        env: { NO_COLOR: "1" },
-      }).spawn();
-      const stderr = new Response(child.stderr).text();
-      let out = "";
-      const decoder = new TextDecoder();
-      for await (const chunk of child.stdout) {
-        out += decoder.decode(chunk);
-        if (/step +4\//.test(out)) break;
-      }
+      const child = await trainingUntilStep4(dir, root);
       child.kill("SIGINT");
       const status = await child.status;
-      await stderr;
+      await child.stderr;
       assert.equal(status.code, 130);
       const store = openTracking(root);
       const [run] = (await store.searchRuns({ experimentNames: ["storyteller"] })).runs;
@@ -612,29 +612,14 @@ gpuTest("a second Ctrl-C quits at once: exit 130, the run KILLED, no crash at ex
   const dir = await Deno.makeTempDir({ prefix: "st-train-sigint2-" });
   const root = `${dir}/mlruns`;
   try {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        ...["run", "-A", new URL("../main.ts", import.meta.url).pathname, "train", "--config", TINY],
-        ...sets(dir, [`training.mlflow_tracking_uri=${root}`, "training.max_steps=100000"]),
-      ],
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const stderr = new Response(child.stderr).text();
-    let out = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of child.stdout) {
-      out += decoder.decode(chunk);
-      if (/step +4\//.test(out)) break;
-    }
+    const child = await trainingUntilStep4(dir, root);
     child.kill("SIGINT");
     await new Promise((r) => setTimeout(r, 50));
     try {
       child.kill("SIGINT");
     } catch { /* the first stop already finished: it exits 130 with the run KILLED too */ }
     const status = await child.status;
-    const err = await stderr;
+    const err = await child.stderr;
     assert.equal(status.code, 130, err);
     assert.doesNotMatch(err, /panicked|double free|Aborted/);
     const [run] = (await openTracking(root).searchRuns({ experimentNames: ["storyteller"] })).runs;
