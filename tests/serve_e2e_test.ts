@@ -114,72 +114,31 @@ gpuTest("serve e2e: a trained, registered model over every route; greedy equals 
     assert.doesNotMatch(missing.out, /listening/);
 
     const prompt = "Once upon a time";
-    const gen = await cliProcess(
-      "generate",
-      "-m",
-      `runs:/${runId}/model`,
-      "--tracking-uri",
-      `${dir}/mlruns`,
-      "--prompt",
-      prompt,
-      "--temperature",
-      "0",
-      "--max-tokens",
-      "20",
-    );
-    assert.equal(gen.code, 0, gen.err);
-    assert.ok(gen.out.startsWith(prompt));
-    const generated = gen.out.slice(prompt.length).replace(/\n$/, "");
-    assert.ok(generated.length > 0);
-    // Sampled with a seed: the same story from generate and from the server (a 30-step model is livelier sampled).
-    const sampledGen = await cliProcess(
-      "generate",
-      "-m",
-      `${dir}/ckpt/serve-e2e/model`,
-      "--prompt",
-      prompt,
-      "--temperature",
-      "0.9",
-      "--top-k",
-      "40",
-      "--top-p",
-      "0.95",
-      "--seed",
-      "5",
-      "--max-tokens",
-      "24",
-    );
-    assert.equal(sampledGen.code, 0, sampledGen.err);
-    const sampledStory = sampledGen.out.slice(prompt.length).replace(/\n$/, "");
-    assert.ok(new Set(sampledStory).size >= 4, `a varied sample: ${JSON.stringify(sampledStory)}`);
-    // Greedy with a repetition penalty: generate and the server agree too.
-    /** The story `generate` writes greedily (20 tokens) with `flags`. */
-    const greedyStory = async (...flags: string[]) => {
-      const r = await cliProcess(
-        "generate",
-        ...[
-          "-m",
-          `${dir}/ckpt/serve-e2e/model`,
-          "--prompt",
-          prompt,
-          "--temperature",
-          "0",
-          "--max-tokens",
-          "20",
-        ],
-        ...flags,
-      );
+    const model = `${dir}/ckpt/serve-e2e/model`;
+    /** The story `generate` writes from `prompt` with `flags` (the model among them). */
+    const story = async (...flags: string[]) => {
+      const r = await cliProcess("generate", "--prompt", prompt, ...flags);
       assert.equal(r.code, 0, r.err);
+      assert.ok(r.out.startsWith(prompt));
       return r.out.slice(prompt.length).replace(/\n$/, "");
     };
-    const penalizedStory = await greedyStory("--repetition-penalty", "1.5");
-    const badPenalty = await cliProcess(
-      "generate",
-      "-m",
-      `${dir}/ckpt/serve-e2e/model`,
-      "--repetition-penalty",
-      "0",
+    /** The story `generate` writes greedily (20 tokens) from the trained model with `flags`. */
+    const greedyStory = (...flags: string[]) =>
+      story("-m", model, "--temperature", "0", "--max-tokens", "20", ...flags);
+    const generated = await story(
+      ...["-m", `runs:/${runId}/model`, "--tracking-uri", `${dir}/mlruns`],
+      ...["--temperature", "0", "--max-tokens", "20"],
     );
+    assert.ok(generated.length > 0);
+    // Sampled with a seed: the same story from generate and from the server (a 30-step model is livelier sampled).
+    const sampledStory = await story(
+      ...["-m", model, "--temperature", "0.9", "--top-k", "40", "--top-p", "0.95", "--seed", "5"],
+      ...["--max-tokens", "24"],
+    );
+    assert.ok(new Set(sampledStory).size >= 4, `a varied sample: ${JSON.stringify(sampledStory)}`);
+    // Greedy with a repetition penalty: generate and the server agree too.
+    const penalizedStory = await greedyStory("--repetition-penalty", "1.5");
+    const badPenalty = await cliProcess("generate", "-m", model, "--repetition-penalty", "0");
     assert.equal(badPenalty.code, 2);
     assert.match(
       badPenalty.err,
@@ -328,7 +287,7 @@ gpuTest("serve e2e: a trained, registered model over every route; greedy equals 
     assert.equal(await greedyStory("--logit-bias", "270=100"), biased.choices[0].text);
 
     // best_of: the best mean logprob among the candidates that n (same seeds) returns; usage counts them all.
-    const tokenizer = JSON.parse(await Deno.readTextFile(`${dir}/ckpt/serve-e2e/model/tokenizer.json`));
+    const tokenizer = JSON.parse(await Deno.readTextFile(`${model}/tokenizer.json`));
     const eot = tokenizer.added_tokens.find((t: { content: string }) => t.content === "<|endoftext|>").id;
     const candidates = {
       prompt,
