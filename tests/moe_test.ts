@@ -14,6 +14,7 @@ import { modelLossAndGrads } from "../src/reference/model.ts";
 import { checkGradient } from "../src/reference/gradcheck.ts";
 import { type LogPoint, train } from "../src/train/trainer.ts";
 import { B, gradientMismatches, inputs, T, targets, tinyModelConfig } from "./_whole_model.ts";
+import { smallSets } from "./_small.ts";
 
 /** Layer 0 MoE (top-k of 5 experts), layer 1 dense, large auxiliary coefficients so their gradients show. */
 function tinyMoe(K: number) {
@@ -97,28 +98,22 @@ for (const K of [1, 2]) {
 gpuTest("an MoE model trains on builtin:stories: the loss falls and the model is saved", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const { config } = await loadConfig("moe_model", [
-      "model.hidden_size=32",
-      "model.num_layers=2",
-      "model.num_heads=2",
-      "model.num_kv_heads=2",
-      "model.intermediate_size=32",
-      "model.max_seq_len=32",
-      "model.vocab_size=300",
-      "data.builtin_stories=300",
-      `data.cache_dir=${dir}/cache`,
-      "training.batch_size=4",
-      "training.max_steps=12",
-      "training.warmup_steps=2",
-      "training.log_interval=1",
-      "training.eval_interval=12",
-      "training.eval_steps=2",
-      "training.sample_tokens=8",
-      `training.checkpoint_dir=${dir}/ckpt`,
-      "training.learning_rate=0.01",
-      "training.min_lr=0.001",
-      "training.use_mlflow=false",
-    ]);
+    const { config } = await loadConfig(
+      "moe_model",
+      smallSets(dir, [
+        "model.num_layers=2",
+        "model.intermediate_size=32",
+        "training.max_steps=12",
+        "training.log_interval=1",
+        "training.eval_interval=12",
+        "training.eval_steps=2",
+        "training.sample_tokens=8",
+        `training.checkpoint_dir=${dir}/ckpt`,
+        "training.learning_rate=0.01",
+        "training.min_lr=0.001",
+        "training.use_mlflow=false",
+      ]),
+    );
     const logs: LogPoint[] = [];
     const r = await train({ config, runName: "moe", hooks: { log: () => {}, onLog: (p) => logs.push(p) } });
     assert.equal(r.steps, 12);

@@ -7,30 +7,23 @@ import { gpuTest } from "../src/gpu/testing.ts";
 import { loadConfig } from "../src/config/mod.ts";
 import { type LogPoint, train, type TrainOptions } from "../src/train/trainer.ts";
 import type { TrainState } from "../src/model/checkpoint.ts";
+import { smallSets } from "./_small.ts";
 
 async function smallConfig(dir: string, sets: string[] = []) {
-  const { config } = await loadConfig("tiny", [
-    "model.hidden_size=32",
-    "model.num_layers=1",
-    "model.num_heads=2",
-    "model.num_kv_heads=2",
-    "model.intermediate_size=64",
-    "model.max_seq_len=32",
-    "model.vocab_size=300",
-    "data.builtin_stories=300",
-    `data.cache_dir=${dir}/cache`,
-    "training.batch_size=4",
-    "training.max_steps=12",
-    "training.warmup_steps=2",
-    "training.log_interval=1",
-    "training.eval_interval=6",
-    "training.eval_steps=2",
-    "training.sample_tokens=8",
-    `training.checkpoint_dir=${dir}/ckpt`,
-    "training.learning_rate=0.01",
-    "training.min_lr=0.001",
-    ...sets,
-  ]);
+  const { config } = await loadConfig(
+    "tiny",
+    smallSets(dir, [
+      "training.max_steps=12",
+      "training.log_interval=1",
+      "training.eval_interval=6",
+      "training.eval_steps=2",
+      "training.sample_tokens=8",
+      `training.checkpoint_dir=${dir}/ckpt`,
+      "training.learning_rate=0.01",
+      "training.min_lr=0.001",
+      ...sets,
+    ]),
+  );
   return config;
 }
 

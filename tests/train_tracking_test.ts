@@ -14,6 +14,7 @@ import { flattenConfig, loadConfig } from "../src/config/mod.ts";
 import { openTracking, type Run, type TrackingClient } from "../src/tracking/mod.ts";
 import { createServerApp, listen } from "../src/server/mod.ts";
 import { flakyServer } from "./_flaky_server.ts";
+import { smallSets } from "./_small.ts";
 import { readMLmodel } from "../src/model/mlmodel.ts";
 import { loadModel } from "../src/serve/mod.ts";
 import { RunTracker } from "../src/train/tracking.ts";
@@ -59,19 +60,8 @@ function expectedInputs(data: PreparedData["stats"]["datasets"]) {
 
 /** configs/tiny.yaml made tiny and fast: 6 steps, logs at 2/4/6, evals at 0/3/6. */
 function sets(dir: string, more: string[] = []): string[] {
-  return [
-    "model.hidden_size=32",
-    "model.num_layers=1",
-    "model.num_heads=2",
-    "model.num_kv_heads=2",
-    "model.intermediate_size=64",
-    "model.max_seq_len=32",
-    "model.vocab_size=300",
-    "data.builtin_stories=300",
-    `data.cache_dir=${dir}/cache`,
-    "training.batch_size=4",
+  return smallSets(dir, [
     "training.max_steps=6",
-    "training.warmup_steps=2",
     "training.log_interval=2",
     "training.eval_interval=3",
     "training.eval_steps=1",
@@ -79,7 +69,7 @@ function sets(dir: string, more: string[] = []): string[] {
     `training.checkpoint_dir=${dir}/ckpt`,
     "training.mlflow_run_name=e2e",
     ...more,
-  ].flatMap((s) => ["--set", s]);
+  ]).flatMap((s) => ["--set", s]);
 }
 
 async function walk(dir: string, prefix = ""): Promise<string[]> {
