@@ -4,7 +4,12 @@ import { assertClose, gpuTest, randomArray } from "../gpu/testing.ts";
 import * as ref from "../reference/rmsnorm.ts";
 import { rmsnormBackward, rmsnormForward, rmsnormScratchFloats } from "./rmsnorm.ts";
 
-const shapes: [number, number][] = [[1, 1], [3, 7], [17, 33], [9, 130], [41, 288], [5, 1100]];
+// 333 rows make 42 row groups, so dweight's second stage runs its stride loop over more than 16 groups per lane;
+// 32,771 rows make rowsPerGroup grow past 8 (groups stay ≤ 4096).
+const shapes: [number, number][] = [[1, 1], [3, 7], [17, 33], [9, 130], [41, 288], [5, 1100], [333, 19], [
+  40_003,
+  3,
+]];
 
 for (const accumulateDx of [false, true]) {
   gpuTest(`rmsnorm forward and backward match the reference (accumulateDx=${accumulateDx})`, async (gpu) => {
