@@ -36,8 +36,8 @@ const cases = [["float16", false], ["bfloat16", false], ["float16", true], ["bfl
 for (const [dtype, moe] of cases) {
   gpuTest(
     `${dtype} AMP: loss and every gradient match the f32 reference within AMP tolerance (moe=${moe})`,
+    { f16: dtype === "float16" },
     async (gpu) => {
-      if (dtype === "float16" && !gpu.hasF16) return;
       const config = tinyConfig(dtype, moe);
       const engine = new Engine(gpu, config, { batchSize: B, training: true });
       assert.equal(engine.precision, dtype);
@@ -129,8 +129,8 @@ async function steps(gpu: Gpu, config: Config, n: number, lossScale: LossScaleOp
 
 gpuTest(
   "float16 AMP: an overflowing loss scale skips the step (params unchanged) and halves the scale",
+  { f16: true },
   async (gpu) => {
-    if (!gpu.hasF16) return;
     const { params, states, after } = await steps(gpu, tinyConfig("float16"), 2, { initScale: 2 ** 40 });
     assert.deepEqual(states[0], [2 ** 39, 0, 1, 1]); // scale, clean, skipped, overflow
     assert.deepEqual(after[0], params);
@@ -139,16 +139,19 @@ gpuTest(
   },
 );
 
-gpuTest("float16 AMP: the scale doubles after the growth interval of clean steps", async (gpu) => {
-  if (!gpu.hasF16) return;
-  const { params, states, after } = await steps(gpu, tinyConfig("float16"), 7, {
-    initScale: 4,
-    growthInterval: 3,
-  });
-  assert.deepEqual(states.map((s) => s[0]), [4, 4, 8, 8, 8, 16, 16]);
-  assert.deepEqual(states.map((s) => s[2]), [0, 0, 0, 0, 0, 0, 0]);
-  assert.ok(after[0].some((x, i) => x !== params[i]), "a clean step updates the params");
-});
+gpuTest(
+  "float16 AMP: the scale doubles after the growth interval of clean steps",
+  { f16: true },
+  async (gpu) => {
+    const { params, states, after } = await steps(gpu, tinyConfig("float16"), 7, {
+      initScale: 4,
+      growthInterval: 3,
+    });
+    assert.deepEqual(states.map((s) => s[0]), [4, 4, 8, 8, 8, 16, 16]);
+    assert.deepEqual(states.map((s) => s[2]), [0, 0, 0, 0, 0, 0, 0]);
+    assert.ok(after[0].some((x, i) => x !== params[i]), "a clean step updates the params");
+  },
+);
 
 gpuTest("bfloat16 AMP keeps the loss scale at 1", async (gpu) => {
   const { states } = await steps(gpu, tinyConfig("bfloat16"), 2, { initScale: 2 ** 40, growthInterval: 1 });
@@ -157,8 +160,8 @@ gpuTest("bfloat16 AMP keeps the loss scale at 1", async (gpu) => {
 
 gpuTest(
   "trainer under float16 AMP logs train/loss_scale and train/skipped_steps, then trains",
+  { f16: true },
   async (gpu) => {
-    if (!gpu.hasF16) return;
     const dir = await Deno.makeTempDir();
     try {
       const { config } = await loadConfig("tiny", [

@@ -39,8 +39,7 @@ gpuTest("GPU validation errors surface with the label of the batch involved", as
   gpu.check(); // each error is reported once
 });
 
-gpuTest("the profiler attributes GPU time to each dispatch label", async (gpu) => {
-  if (!gpu.hasTimestamps) return;
+gpuTest("the profiler attributes GPU time to each dispatch label", { timestamps: true }, async (gpu) => {
   const profiler = new Profiler(gpu, 16);
   const x = createBuffer(gpu.device, "x", 64 * 64 * 4);
   const batch = new CommandBatch(gpu, "profiled", profiler);

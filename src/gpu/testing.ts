@@ -12,11 +12,48 @@ if (!testGpu) {
   console.warn("GPU tests skipped: no WebGPU adapter (on Linux: apt-get install -y mesa-vulkan-drivers)");
 }
 
-/** Registers a test that needs the GPU; skipped only when there is no adapter. */
-export function gpuTest(name: string, fn: (gpu: Gpu) => Promise<void> | void): void {
+/**
+ * What a test needs beyond an adapter. A test whose needs this adapter lacks is reported as ignored, with the
+ * reason in its name, never run and counted as passed.
+ */
+export interface GpuNeeds {
+  /** The `shader-f16` feature. */
+  f16?: boolean;
+  /** The `timestamp-query` feature. */
+  timestamps?: boolean;
+  /** Any other condition: returns why this adapter cannot run the test, or null when it can. */
+  unless?: (gpu: Gpu) => string | null;
+}
+
+/** Why `gpu` cannot run a test with these needs, or null when it can. */
+export function missingNeed(gpu: Gpu | null, needs: GpuNeeds = {}): string | null {
+  if (!gpu) return "no WebGPU adapter";
+  if (needs.f16 && !gpu.hasF16) return `${gpu.summary.description} lacks shader-f16`;
+  if (needs.timestamps && !gpu.hasTimestamps) return `${gpu.summary.description} lacks timestamp-query`;
+  return needs.unless?.(gpu) ?? null;
+}
+
+/**
+ * Registers a test that needs the GPU (and optionally more: `needs`); ignored, with the reason in its name, when
+ * this machine cannot run it.
+ *
+ * @example
+ * ```ts
+ * gpuTest("f16 matmul", { f16: true }, (gpu) => console.log(gpu.hasF16)); // true wherever it runs
+ * ```
+ */
+export function gpuTest(name: string, fn: (gpu: Gpu) => Promise<void> | void): void;
+export function gpuTest(name: string, needs: GpuNeeds, fn: (gpu: Gpu) => Promise<void> | void): void;
+export function gpuTest(
+  name: string,
+  needsOrFn: GpuNeeds | ((gpu: Gpu) => Promise<void> | void),
+  maybeFn?: (gpu: Gpu) => Promise<void> | void,
+): void {
+  const fn = typeof needsOrFn === "function" ? needsOrFn : maybeFn!;
+  const missing = missingNeed(testGpu, typeof needsOrFn === "function" ? {} : needsOrFn);
   Deno.test({
-    name,
-    ignore: testGpu === null,
+    name: missing && testGpu ? `${name} (ignored: ${missing})` : name,
+    ignore: missing !== null,
     sanitizeOps: false,
     sanitizeResources: false,
     fn: async () => {

@@ -139,8 +139,8 @@ Deno.test("matmulSplit splits only small outputs with a long K", () => {
 
 gpuTest(
   "f16-input matmul matches the reference on f16-rounded inputs (odd shapes, all transposes)",
+  { f16: true },
   async (gpu) => {
-    if (!gpu.hasF16) return; // the module needs shader-f16
     const f16 = (x: Float32Array) => {
       const bits = fromF32(x, "F16");
       const back = new Float32Array(x.length);
@@ -192,8 +192,8 @@ function halfToFloat(h: number): number {
 for (const dtype of ["float16", "bfloat16"] as const) {
   gpuTest(
     `${dtype} matmul: element offsets, 1/S unscale and split-K match the reference on rounded inputs`,
+    { f16: dtype === "float16" },
     async (gpu) => {
-      if (dtype === "float16" && !gpu.hasF16) return;
       const S = 1024;
       const state = createBuffer(gpu.device, "amp state", new Float32Array([0, S, 0, 0]));
       for (const [M, K, N] of [[7, 13, 5], [65, 33, 129], [3, 700, 37]] as const) {
