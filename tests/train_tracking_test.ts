@@ -563,18 +563,29 @@ async function trainingUntilStep4(dir: string, root: string) {
 }
 
 gpuTest(
-  "Ctrl-C stops after the step with a checkpoint, the run is KILLED; --resume continues it",
+  "Ctrl-C stops after the step with a checkpoint, the run is KILLED; a second training meanwhile is refused; --resume continues it",
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "st-train-sigint-" });
     const root = `${dir}/mlruns`;
     try {
       const child = await trainingUntilStep4(dir, root);
+      // A second training of the run meanwhile is refused before it tracks anything.
+      const second = await cli(
+        "train",
+        "--config",
+        TINY,
+        ...sets(dir, [`training.mlflow_tracking_uri=${root}`]),
+      );
+      assert.equal(second.code, 1, second.err);
+      assert.match(second.err, /Cannot train run 'e2e': another training of it \(process \d+\) holds/);
       child.kill("SIGINT");
       const status = await child.status;
       await child.stderr;
       assert.equal(status.code, 130);
       const store = openTracking(root);
-      const [run] = (await store.searchRuns({ experimentNames: ["storyteller"] })).runs;
+      const runs = (await store.searchRuns({ experimentNames: ["storyteller"] })).runs;
+      assert.equal(runs.length, 1);
+      const [run] = runs;
       assert.equal(run.info.status, "KILLED");
       const checkpoint = run.data.tags["storyteller.checkpoint"];
       assert.match(checkpoint, /\/ckpt\/e2e\/step_\d+$/);

@@ -8,6 +8,7 @@ import type { Config } from "./types.ts";
 import { type Field, SCHEMA, type Section } from "./schema.ts";
 import { DEFAULT_PRESET, PRESETS } from "./presets.ts";
 import { closest } from "./_suggest.ts";
+import { RUN_NAME_HINT, runNameProblem } from "./run_name.ts";
 
 /** Where a value came from, for error messages. */
 interface Where {
@@ -253,5 +254,14 @@ export function validateConfig(config: Config, positions: Map<string, Where>): v
   }
   if (t.amp_dtype !== "float16" && t.amp_dtype !== "bfloat16") {
     fail("training.amp_dtype", "unknown amp_dtype");
+  }
+  // The run name becomes a directory under checkpoint_dir: "../x" would put (and prune) checkpoints elsewhere.
+  const runNameWrong = t.mlflow_run_name === null ? undefined : runNameProblem(t.mlflow_run_name);
+  if (runNameWrong) {
+    fail(
+      "training.mlflow_run_name",
+      `run name ${JSON.stringify(t.mlflow_run_name)} ${runNameWrong}`,
+      RUN_NAME_HINT,
+    );
   }
 }

@@ -55,6 +55,23 @@ Deno.test("cross-field checks point at the offending key", () => {
   assert.match(moe.message, /layer 9 does not exist/);
 });
 
+Deno.test("a run name that is not one plain directory name is refused with its position and a hint", async () => {
+  const err = configError(() => parseConfig("training:\n  mlflow_run_name: ../../victim\n", "c.yaml"));
+  assert.equal(err.message, "c.yaml:2:20: training.mlflow_run_name: run name \"../../victim\" contains '/'");
+  assert.match(err.hint!, /one directory name under training\.checkpoint_dir/);
+  for (const bad of ["..", ".", "a\\b", "/abs", "a\0b"]) {
+    await assert.rejects(
+      loadConfig("tiny", [`training.mlflow_run_name=${JSON.stringify(bad)}`]),
+      (err: Error) =>
+        err instanceof ConfigError &&
+        /training\.mlflow_run_name: run name .* (is|contains)/.test(err.message),
+      bad,
+    );
+  }
+  const ok = await loadConfig("tiny", ["training.mlflow_run_name=tiny run.2"]);
+  assert.equal(ok.config.training.mlflow_run_name, "tiny run.2");
+});
+
 Deno.test("a file lists only what differs; the rest keeps the typed defaults", () => {
   const c = parseConfig("training:\n  max_steps: 7\n", "c.yaml");
   const d = defaultConfig();

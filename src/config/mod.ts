@@ -9,5 +9,6 @@ export {
   validateConfig,
 } from "./load.ts";
 export { SCHEMA } from "./schema.ts";
+export { RUN_NAME_HINT, runNameProblem } from "./run_name.ts";
 export { DEFAULT_PRESET, PRESETS } from "./presets.ts";
 export { flattenConfig } from "./flatten.ts";

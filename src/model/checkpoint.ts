@@ -1,28 +1,32 @@
 /**
  * Checkpoints and model directories on disk. A checkpoint (`<dir>/step_<N>/`) holds the weights and the AdamW
- * moments as safetensors plus `state.json` (resolved config, step, sampler state, AMP loss scale), written into a
- * temporary directory and renamed so a crash never leaves half a checkpoint. A model directory holds what
- * serving needs: `model.safetensors`, `config.json`, `tokenizer.json`, `generation_config.json`.
+ * moments as safetensors plus `state.json` (resolved config, step, sampler state, AMP loss scale; see
+ * train_state.ts). Both kinds are written into a `*.tmp-<pid>` directory and swapped in by renames that keep one
+ * complete copy at every instant (replaceDir); recoverRunDir tidies what a crash between the renames left. A model
+ * directory holds what serving needs: `model.safetensors`, `config.json`, `tokenizer.json`, `generation_config.json`.
  */
-import type { Config } from "../config/mod.ts";
+import { resolve } from "node:path";
+import { type Config, RUN_NAME_HINT, runNameProblem } from "../config/mod.ts";
 import { UsageError } from "../errors.ts";
 import { readSafetensors, toF32, writeSafetensors } from "./safetensors.ts";
 import type { Layout } from "./layout.ts";
-import type { AmpState } from "./amp.ts";
+import { readTrainState, type TrainState } from "./train_state.ts";
 
-/** Everything besides tensors that a resumed run needs. */
-export interface TrainState {
-  /** Optimizer steps completed. */
-  step: number;
-  config: Config;
-  sampler: unknown;
-  runName: string;
-  /** Tracking run id, so a resumed run continues the same tracked run. */
-  runId?: string;
-  /** Per-step loss sums of the last log window, carried so logs continue smoothly. */
-  extra?: Record<string, unknown>;
-  /** AMP runs: the loss scale, its clean-step count and the skipped-steps total, so a resume continues them. */
-  amp?: AmpState;
+export { parseTrainState, readTrainState, type TrainState } from "./train_state.ts";
+
+/**
+ * `<root>/<runName>`, the directory of a run's checkpoints and model. Refuses a name that is not one plain
+ * directory name: "../x" would write (and prune) outside `root`.
+ */
+export function runDir(root: string, runName: string): string {
+  const wrong = runNameProblem(runName);
+  if (wrong) {
+    const what = `run name ${JSON.stringify(runName)}`;
+    throw new UsageError(`Cannot use ${what} for a checkpoint directory: it ${wrong}`, {
+      hint: RUN_NAME_HINT,
+    });
+  }
+  return `${root}/${runName}`;
 }
 
 /** Splits a flat buffer into named tensors by the layout (padding dropped). */
@@ -58,7 +62,7 @@ export function flatFrom(
   return flat;
 }
 
-/** Writes a checkpoint directory atomically; returns its path. */
+/** Writes `<dir>/step_<N>` (replacing one there, see replaceDir) so it is never seen half written; returns its path. */
 export async function saveCheckpoint(
   dir: string,
   layout: Layout,
@@ -74,8 +78,7 @@ export async function saveCheckpoint(
     ...tensorsOf(layout, tensors.v, "adam.v."),
   ]);
   await Deno.writeTextFile(`${tmp}/state.json`, JSON.stringify(state, null, 2) + "\n");
-  await Deno.remove(final, { recursive: true }).catch(() => {});
-  await Deno.rename(tmp, final);
+  await replaceDir(tmp, final);
   return final;
 }
 
@@ -93,14 +96,20 @@ export async function pruneCheckpoints(dir: string, keep: number): Promise<strin
   return gone;
 }
 
-/** The newest `step_<N>` directory under `dir`, if any. */
+/**
+ * The newest complete checkpoint under `dir`, if any: a `step_<N>` directory, or a `step_<N>.old-*` copy that a
+ * crash left set aside (recoverRunDir puts it back) when no newer one exists.
+ */
 export async function latestCheckpoint(dir: string): Promise<string | undefined> {
-  let best: { step: number; path: string } | undefined;
+  let best: { step: number; path: string; aside: boolean } | undefined;
   try {
     for await (const e of Deno.readDir(dir)) {
-      const m = /^step_(\d+)$/.exec(e.name);
-      if (e.isDirectory && m && (!best || Number(m[1]) > best.step)) {
-        best = { step: Number(m[1]), path: `${dir}/${e.name}` };
+      const m = /^step_(\d+)(\.old-[\w-]+)?$/.exec(e.name);
+      if (!e.isDirectory || !m) continue;
+      const step = Number(m[1]), aside = m[2] !== undefined;
+      // On a tie the one in place wins: the aside copy is the older of the two.
+      if (!best || step > best.step || (step === best.step && best.aside && !aside)) {
+        best = { step, path: `${dir}/${e.name}`, aside };
       }
     }
   } catch (err) {
@@ -131,21 +140,12 @@ export async function latestRunCheckpoint(
   return best && { runName: best.runName, path: best.path };
 }
 
-/** Reads a checkpoint written by saveCheckpoint. */
+/** Reads a checkpoint written by saveCheckpoint; state.json is checked field by field (readTrainState). */
 export async function loadCheckpoint(
   path: string,
   layout: Layout,
 ): Promise<{ params: Float32Array; m: Float32Array; v: Float32Array; state: TrainState }> {
-  let stateText: string;
-  try {
-    stateText = await Deno.readTextFile(`${path}/state.json`);
-  } catch {
-    throw new UsageError(`Cannot resume from ${path}: no state.json there`, {
-      hint: "pass a step_<N> directory written by storyteller train, or --resume alone for the latest",
-    });
-  }
-  const state = JSON.parse(stateText) as TrainState;
-  if (state.amp !== undefined) checkAmpState(state.amp, `${path}/state.json`);
+  const state = await readTrainState(path);
   const model = await readSafetensors(`${path}/model.safetensors`);
   const opt = await readSafetensors(`${path}/optimizer.safetensors`);
   return {
@@ -167,7 +167,7 @@ export interface GenerationConfig {
   repetition_penalty?: number;
 }
 
-/** Writes a model directory (weights, config, tokenizer, generation defaults) atomically. */
+/** Writes a model directory (weights, config, tokenizer, generation defaults) as saveCheckpoint writes a checkpoint. */
 export async function saveModelDir(
   dir: string,
   layout: Layout,
@@ -183,22 +183,67 @@ export async function saveModelDir(
   await Deno.writeTextFile(`${tmp}/config.json`, JSON.stringify(modelConfig, null, 2) + "\n");
   await Deno.writeTextFile(`${tmp}/tokenizer.json`, tokenizerJson);
   await Deno.writeTextFile(`${tmp}/generation_config.json`, JSON.stringify(generation, null, 2) + "\n");
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
-  await Deno.rename(tmp, dir);
+  await replaceDir(tmp, dir);
 }
 
-/** Rejects a state.json `amp` entry that could not have been written by saveCheckpoint. */
-function checkAmpState(amp: AmpState, source: string): void {
-  const ok = typeof amp === "object" && amp !== null && ["float16", "bfloat16"].includes(amp.dtype) &&
-    amp.lossScale > 0 && Number.isFinite(amp.lossScale) &&
-    [amp.cleanSteps, amp.skippedSteps].every((n) => Number.isInteger(n) && n >= 0);
-  if (!ok) {
-    throw new UsageError(
-      `Cannot resume from ${source}: its amp entry ${JSON.stringify(amp)} is not a loss-scale state`,
-      {
-        hint:
-          "expected {dtype: float16|bfloat16, lossScale > 0, cleanSteps ≥ 0, skippedSteps ≥ 0}; remove the entry to start the scale afresh",
-      },
-    );
+/**
+ * Moves the finished directory `tmp` to `final`. A `final` already there is renamed aside (`<final>.old-<pid>-<n>`)
+ * first and removed only once the new one is in place, so a crash at any instant leaves a complete copy under one
+ * of the two names (recoverRunDir sorts them out); deleting first would leave none in the gap.
+ */
+async function replaceDir(tmp: string, final: string): Promise<void> {
+  const aside = `${final}.old-${Deno.pid}-${++asideCounter}`;
+  let setAside = true;
+  try {
+    await Deno.rename(final, aside);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    setAside = false;
   }
+  await Deno.rename(tmp, final);
+  if (setAside) await Deno.remove(aside, { recursive: true });
+}
+
+let asideCounter = 0;
+
+/** What recoverRunDir did: the leftovers it removed and the set-aside copies it put back (aside → restored path). */
+export interface Recovery {
+  removed: string[];
+  restored: Map<string, string>;
+}
+
+/**
+ * Tidies what a crash in saveCheckpoint or saveModelDir left in a run directory; call it holding the run's lock,
+ * since a live writer's temporaries look the same. A `step_<N>.tmp-*` or `model.tmp-*` directory is an unfinished
+ * write and is removed. A `*.old-*` copy set aside by replaceDir goes back into place when nothing replaced it,
+ * and is removed when something did. Only directories match: storyteller writes no such files.
+ */
+export async function recoverRunDir(dir: string): Promise<Recovery> {
+  const out: Recovery = { removed: [], restored: new Map() };
+  const asides: { path: string; final: string }[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      const m = /^(step_\d+|model)\.(tmp|old)-[\w-]+$/.exec(e.name);
+      if (!e.isDirectory || !m) continue;
+      const path = `${dir}/${e.name}`;
+      if (m[2] === "old") asides.push({ path, final: `${dir}/${m[1]}` });
+      else {
+        await Deno.remove(path, { recursive: true });
+        out.removed.push(path);
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  for (const { path, final } of asides) {
+    const inPlace = await Deno.stat(final).then(() => true, () => false);
+    if (inPlace) {
+      await Deno.remove(path, { recursive: true });
+      out.removed.push(path);
+    } else {
+      await Deno.rename(path, final);
+      out.restored.set(resolve(path), final);
+    }
+  }
+  return out;
 }

@@ -2,7 +2,8 @@
  * The training loop: data → engine → optimizer, one submit per micro-batch and no per-step readback. Loss and
  * gradient norm accumulate on the GPU and are read asynchronously every log_interval steps (the loop waits only
  * for the read of the previous interval, so the CPU never runs more than one interval ahead). Evaluation,
- * samples, checkpoints, resume and Ctrl-C live here; tracking hooks in through `hooks`.
+ * samples, checkpoints, resume and Ctrl-C live here (which run and checkpoint: resume.ts); tracking hooks in
+ * through `hooks`.
  */
 import type { Config } from "../config/mod.ts";
 import { closeGpu, CommandBatch, type Gpu, openGpu, readBuffer, upload } from "../gpu/mod.ts";
@@ -19,8 +20,6 @@ import type { AmpState } from "../model/amp.ts";
 import { initParams } from "../model/init.ts";
 import { capTokens, InferenceEngine, Scheduler } from "../serve/mod.ts";
 import {
-  latestCheckpoint,
-  latestRunCheckpoint,
   loadCheckpoint,
   pruneCheckpoints,
   saveCheckpoint,
@@ -29,6 +28,8 @@ import {
 } from "../model/checkpoint.ts";
 import { AdamW } from "./optimizer.ts";
 import { learningRate } from "./schedule.ts";
+import { lockRunDir } from "./run_lock.ts";
+import { resolveRun, type Resume, type RunPlan, settleResume } from "./resume.ts";
 import { UsageError } from "../errors.ts";
 import { AMP_STATE_SLOT, type LossScaleOptions, resolveAmpDtype } from "../kernels/amp.ts";
 
@@ -113,30 +114,38 @@ function splitWindows(rows: Uint32Array, B: number, T: number): TokenBatch {
   return { inputs, targets };
 }
 
-/** Trains per the config; resolves when max_steps is reached or a stop was requested. */
+/**
+ * Trains per the config; resolves when max_steps is reached or a stop was requested. The checkpoint to resume is
+ * checked before anything is written; the run's directory stays locked (run_lock.ts) until training ends.
+ */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { config } = opts;
   const t = config.training;
   const log = opts.hooks?.log ?? ((line: string) => console.log(line));
-  const { runName, resumeFrom } = await resolveRun(opts, log);
-  const gpu = await openGpu(t.device);
+  const run = await resolveRun(opts, log);
+  const lock = await lockRunDir(run.ckptDir, run.runName);
   try {
-    return await trainOn(gpu, opts, runName, resumeFrom, log);
+    const resume = await settleResume(opts, run, log);
+    const gpu = await openGpu(t.device);
+    try {
+      return await trainOn(gpu, opts, run, resume, log);
+    } finally {
+      await closeGpu(gpu); // also after a failure or an interrupt: nothing may still run when the process exits
+    }
   } finally {
-    await closeGpu(gpu); // also after a failure or an interrupt: nothing may still run when the process exits
+    lock.release();
   }
 }
 
 async function trainOn(
   gpu: Gpu,
   opts: TrainOptions,
-  runName: string,
-  resumeFrom: string | undefined,
+  { runName, ckptDir }: RunPlan,
+  resume: Resume | undefined,
   log: (line: string) => void,
 ): Promise<TrainResult> {
   const { config } = opts;
   const t = config.training;
-  const ckptDir = `${t.checkpoint_dir}/${runName}`;
   const amp = resolveAmpDtype(t, gpu);
   if (amp.warning) log(`warning: ${amp.warning}`);
   const T = config.model.max_seq_len;
@@ -153,16 +162,16 @@ async function trainOn(
   let startStep = 0;
   let samplerState: BatchSamplerState | undefined;
   let runId: string | undefined;
-  if (resumeFrom) {
-    const ck = await loadCheckpoint(resumeFrom, engine.layout);
+  if (resume) {
+    const ck = await loadCheckpoint(resume.path, engine.layout);
     upload(gpu.device, engine.params, ck.params);
     upload(gpu.device, optimizer.m, ck.m);
     upload(gpu.device, optimizer.v, ck.v);
     startStep = ck.state.step;
-    samplerState = ck.state.sampler as BatchSamplerState; // written by sampler.state() below
+    samplerState = ck.state.sampler; // written by sampler.state() below
     runId = ck.state.runId;
     restoreAmp(engine, ck.state.amp, log);
-    log(`resumed from ${resumeFrom} at step ${startStep}`);
+    log(`resumed from ${resume.path} at step ${startStep}`);
   } else {
     upload(gpu.device, engine.params, initParams(engine.layout, t.seed));
   }
@@ -354,56 +363,4 @@ function restoreAmp(engine: Engine, saved: AmpState | undefined, log: (line: str
     return;
   }
   engine.restoreAmpState(saved);
-}
-
-/**
- * The run name and the checkpoint to resume from. `--resume` alone continues the named run
- * (training.mlflow_run_name), or when none is named the run under checkpoint_dir that checkpointed last; a
- * checkpoint path continues the run it belongs to (its state.json names it) unless a name is given.
- */
-async function resolveRun(
-  opts: TrainOptions,
-  log: (line: string) => void,
-): Promise<{ runName: string; resumeFrom?: string }> {
-  const t = opts.config.training;
-  const named = opts.runName ?? t.mlflow_run_name ?? undefined;
-  if (opts.resume === true) {
-    if (named === undefined) {
-      const latest = await latestRunCheckpoint(t.checkpoint_dir);
-      if (!latest) {
-        throw new UsageError(`Cannot resume: no checkpoint under ${t.checkpoint_dir}`, {
-          hint: "train first, or pass --resume <checkpoint directory> (or set training.checkpoint_dir)",
-        });
-      }
-      log(`resuming '${latest.runName}', the run under ${t.checkpoint_dir} that checkpointed last`);
-      return { runName: latest.runName, resumeFrom: latest.path };
-    }
-    const resumeFrom = await latestCheckpoint(`${t.checkpoint_dir}/${named}`);
-    if (!resumeFrom) {
-      throw new UsageError(`Cannot resume run '${named}': no checkpoint under ${t.checkpoint_dir}/${named}`, {
-        hint:
-          "check training.mlflow_run_name and training.checkpoint_dir, or pass --resume <checkpoint directory>",
-      });
-    }
-    return { runName: named, resumeFrom };
-  }
-  if (typeof opts.resume === "string") {
-    let own: string | undefined;
-    try {
-      own = JSON.parse(await Deno.readTextFile(`${opts.resume}/state.json`)).runName;
-    } catch { /* loadCheckpoint reports an unreadable checkpoint with its path */ }
-    return {
-      runName: named ?? (typeof own === "string" && own ? own : defaultRunName()),
-      resumeFrom: opts.resume,
-    };
-  }
-  return { runName: named ?? defaultRunName() };
-}
-
-function defaultRunName(): string {
-  const d = new Date();
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `run-${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${
-    pad(d.getMinutes())
-  }${pad(d.getSeconds())}`;
 }
