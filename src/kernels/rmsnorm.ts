@@ -1,11 +1,27 @@
 /**
- * Launches kernels/rmsnorm.wgsl: RMSNorm forward (keeping rstd) and backward (dx, and dweight through a
- * deterministic two-stage reduction over row groups). Not LayerNorm: no mean, no bias.
+ * Launches kernels/rmsnorm.wgsl (a workgroup per row, for a GPU) or kernels/rmsnorm_cpu.wgsl (an invocation per row,
+ * for a CPU adapter): RMSNorm forward (keeping rstd) and backward (dx, and dweight through a deterministic two-stage
+ * reduction over row groups). Not LayerNorm: no mean, no bias.
  */
 import code from "../../kernels/rmsnorm.wgsl" with { type: "text" };
+import cpuCode from "../../kernels/rmsnorm_cpu.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
 
 export const RMSNORM: Kernel = { name: "rmsnorm", code };
+export const RMSNORM_CPU: Kernel = { name: "rmsnorm_cpu", code: cpuCode };
+
+/** The kernel variants: "gpu" is a workgroup per row with tree reductions, "cpu" an invocation per row. */
+export const RMSNORM_VARIANTS = ["gpu", "cpu"] as const;
+/** One of RMSNORM_VARIANTS. */
+export type RmsnormVariant = typeof RMSNORM_VARIANTS[number];
+
+/** Invocations per workgroup of the CPU variant (tools/bench_rownorm.ts). */
+const CPU_WG = 8;
+
+/** The variant to record: the caller's, else "cpu" on a fallback (CPU) adapter and "gpu" elsewhere. */
+function pickVariant(batch: CommandBatch, variant: RmsnormVariant | undefined): RmsnormVariant {
+  return variant ?? (batch.gpu.summary.isFallback ? "cpu" : "gpu");
+}
 
 /** Channels per thread the backward keeps in registers (MAXK in the WGSL). */
 const MAXK = 16;
@@ -41,17 +57,28 @@ export interface RmsnormForwardArgs {
   N: number;
   C: number;
   eps: number;
+  /** Default: "cpu" on a fallback (CPU) adapter, else "gpu". */
+  variant?: RmsnormVariant;
 }
 
 /** Records out = x · rstd · weight with rstd = rsqrt(mean(x²) + eps) per row. */
 export function rmsnormForward(batch: CommandBatch, args: RmsnormForwardArgs): void {
   const { x, weight, out, rstd, N, C, eps } = args;
+  const u = batch.uniform(params(N, C, eps));
+  const max = batch.gpu.limits.maxComputeWorkgroupsPerDimension;
+  if (pickVariant(batch, args.variant) === "cpu") {
+    const entry = C % 4 === 0 ? "forward4" : "forward";
+    batch.run(RMSNORM_CPU, entry, { WG: CPU_WG }, [x, weight, out, rstd, u], [
+      Math.min(Math.ceil(N / CPU_WG), max),
+    ]);
+    return;
+  }
   batch.run(
     RMSNORM,
     "forward",
     { WG: rowThreads(C) },
-    [x, weight, out, rstd, batch.uniform(params(N, C, eps))],
-    [Math.min(N, batch.gpu.limits.maxComputeWorkgroupsPerDimension)],
+    [x, weight, out, rstd, u],
+    [Math.min(N, max)],
   );
 }
 
@@ -80,6 +107,8 @@ export interface RmsnormBackwardArgs {
   C: number;
   /** dx += instead of dx = (e.g. straight into the residual stream's gradient). */
   accumulateDx?: boolean;
+  /** Default: "cpu" on a fallback (CPU) adapter, else "gpu". */
+  variant?: RmsnormVariant;
 }
 
 /** Records dx (= or +=) and dweight += for RMSNorm, deterministically (two dispatches). */
@@ -92,10 +121,20 @@ export function rmsnormBackward(batch: CommandBatch, args: RmsnormBackwardArgs):
     throw new Error(`Cannot run RMSNorm backward: ${groups} row groups exceed the grid limit`);
   }
   const p = batch.uniform(u);
+  const accumulate = { ACCUMULATE_DX: !!args.accumulateDx };
+  if (pickVariant(batch, args.variant) === "cpu") {
+    const entry = C % 4 === 0 ? "backward4" : "backward";
+    const grid = Math.ceil(groups / CPU_WG);
+    batch.run(RMSNORM_CPU, entry, { WG: CPU_WG, ...accumulate }, [dout, x, weight, rstd, dx, scratch, p], [
+      grid,
+    ]);
+    batch.run(RMSNORM_CPU, "dweight_reduce", { WG: CPU_WG }, [scratch, dweight, p], [Math.ceil(C / CPU_WG)]);
+    return;
+  }
   batch.run(
     RMSNORM,
     "backward",
-    { WG: rowThreads(C), ACCUMULATE_DX: !!args.accumulateDx },
+    { WG: rowThreads(C), ...accumulate },
     [dout, x, weight, rstd, dx, scratch, p],
     [groups],
   );
