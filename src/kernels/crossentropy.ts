@@ -1,12 +1,23 @@
 /**
- * Launches kernels/crossentropy.wgsl: fused softmax cross-entropy (per-token loss, dlogits written over the
- * logits), its loss-only evaluation variant, and the deterministic GPU sum of the losses into an accumulator slot.
- * Not the LM-head matmul, and no readback: the trainer reads the accumulator when it logs.
+ * Launches kernels/crossentropy.wgsl (a workgroup per row, for a GPU) or kernels/crossentropy_cpu.wgsl (an invocation
+ * per row, for a CPU adapter): fused softmax cross-entropy (per-token loss, dlogits written over the logits), its
+ * loss-only evaluation mode, and the deterministic GPU sum of the losses into an accumulator slot. Not the LM-head
+ * matmul, and no readback: the trainer reads the accumulator when it logs.
  */
 import code from "../../kernels/crossentropy.wgsl" with { type: "text" };
+import cpuCode from "../../kernels/crossentropy_cpu.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
 
 export const CROSS_ENTROPY: Kernel = { name: "crossentropy", code };
+export const CROSS_ENTROPY_CPU: Kernel = { name: "crossentropy_cpu", code: cpuCode };
+
+/** The fused kernel's variants: "gpu" is a workgroup per row with tree reductions, "cpu" an invocation per row. */
+export const CROSS_ENTROPY_VARIANTS = ["gpu", "cpu"] as const;
+/** One of CROSS_ENTROPY_VARIANTS. */
+export type CrossEntropyVariant = typeof CROSS_ENTROPY_VARIANTS[number];
+
+/** Invocations per workgroup of the CPU variant (tools/bench_rownorm.ts). */
+const CPU_WG = 8;
 
 const MAXK = 16;
 
@@ -22,6 +33,29 @@ function params(N: number, V: number, dscale: number): Uint32Array {
   return u;
 }
 
+/** Records the fused kernel over N rows in the chosen variant (default: "cpu" on a fallback adapter). */
+function rows(
+  batch: CommandBatch,
+  bindings: [Binding, Binding, Binding],
+  N: number,
+  V: number,
+  dscale: number,
+  writeGrad: boolean,
+  variant: CrossEntropyVariant | undefined,
+): void {
+  const u = batch.uniform(params(N, V, dscale));
+  const max = batch.gpu.limits.maxComputeWorkgroupsPerDimension;
+  if ((variant ?? (batch.gpu.summary.isFallback ? "cpu" : "gpu")) === "cpu") {
+    const entry = V % 4 === 0 ? "main4" : "main";
+    const constants = { WG: CPU_WG, WRITE_GRAD: writeGrad };
+    batch.run(CROSS_ENTROPY_CPU, entry, constants, [...bindings, u], [Math.min(Math.ceil(N / CPU_WG), max)]);
+    return;
+  }
+  batch.run(CROSS_ENTROPY, "main", { ...rowConstants(V), WRITE_GRAD: writeGrad }, [...bindings, u], [
+    Math.min(N, max),
+  ]);
+}
+
 /** Fused cross-entropy buffers. */
 export interface CrossEntropyArgs {
   /** (N,V), read_write: overwritten IN PLACE with dlogits */
@@ -34,18 +68,14 @@ export interface CrossEntropyArgs {
   V: number;
   /** dlogits = (softmax − onehot) · dscale, e.g. 1/(N·grad_accum) for a mean over the accumulated tokens */
   dscale: number;
+  /** Default: "cpu" on a fallback (CPU) adapter, else "gpu". */
+  variant?: CrossEntropyVariant;
 }
 
-/** Records the per-token losses and overwrites the logits with dlogits, one workgroup per row. */
+/** Records the per-token losses and overwrites the logits with dlogits. */
 export function crossEntropy(batch: CommandBatch, args: CrossEntropyArgs): void {
   const { logits, targets, losses, N, V, dscale } = args;
-  batch.run(
-    CROSS_ENTROPY,
-    "main",
-    { ...rowConstants(V), WRITE_GRAD: true },
-    [logits, targets, losses, batch.uniform(params(N, V, dscale))],
-    [Math.min(N, batch.gpu.limits.maxComputeWorkgroupsPerDimension)],
-  );
+  rows(batch, [logits, targets, losses], N, V, dscale, true, args.variant);
 }
 
 /** Loss-only cross-entropy buffers (evaluation). */
@@ -58,18 +88,14 @@ export interface CrossEntropyLossArgs {
   losses: Binding;
   N: number;
   V: number;
+  /** Default: "cpu" on a fallback (CPU) adapter, else "gpu". */
+  variant?: CrossEntropyVariant;
 }
 
 /** Records the per-token losses only, for evaluation. */
 export function crossEntropyLoss(batch: CommandBatch, args: CrossEntropyLossArgs): void {
   const { logits, targets, losses, N, V } = args;
-  batch.run(
-    CROSS_ENTROPY,
-    "main",
-    { ...rowConstants(V), WRITE_GRAD: false },
-    [logits, targets, losses, batch.uniform(params(N, V, 0))],
-    [Math.min(N, batch.gpu.limits.maxComputeWorkgroupsPerDimension)],
-  );
+  rows(batch, [logits, targets, losses], N, V, 0, false, args.variant);
 }
 
 /** Loss accumulation buffers. */

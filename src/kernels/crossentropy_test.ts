@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { CommandBatch, createBuffer, readBuffer } from "../gpu/mod.ts";
 import { assertClose, gpuTest, randomArray } from "../gpu/testing.ts";
 import * as ref from "../reference/crossentropy.ts";
-import { crossEntropy, crossEntropyLoss, lossSum } from "./crossentropy.ts";
+import { CROSS_ENTROPY_VARIANTS, crossEntropy, crossEntropyLoss, lossSum } from "./crossentropy.ts";
 
-// V = 1030 > 16·64 and 4099 > 16·256 take the uncached path; the others keep the row in registers.
-const shapes: [number, number][] = [[1, 1], [3, 7], [13, 65], [5, 1000], [4, 1030], [3, 4099]];
+// GPU variant: V = 1030 > 16·64 and 4099 > 16·256 take the uncached path; the others keep the row in registers.
+// CPU variant: V = 1000 and 512 (the tiny config's) take the vec4 entry point; N = 9 and 13 exceed its 8 lanes.
+const shapes: [number, number][] = [[1, 1], [3, 7], [13, 65], [5, 1000], [4, 1030], [3, 4099], [9, 512]];
 
 function targetsFor(N: number, V: number): Uint32Array {
   const t = Uint32Array.from(randomArray(N, N + V), (r) => Math.floor(Math.abs(r) * V) % V);
@@ -13,44 +14,54 @@ function targetsFor(N: number, V: number): Uint32Array {
   return t;
 }
 
-gpuTest("crossEntropy matches the reference loss and dlogits on odd shapes", async (gpu) => {
-  for (const [N, V] of shapes) {
-    const logits = randomArray(N * V, N * V, 8);
-    const targets = targetsFor(N, V);
-    const dscale = 1 / (2 * N);
-    const L = createBuffer(gpu.device, "logits", logits);
-    const T = createBuffer(gpu.device, "targets", targets);
-    const Loss = createBuffer(gpu.device, "losses", N * 4);
-    const batch = new CommandBatch(gpu, "cross-entropy test");
-    crossEntropy(batch, { logits: L, targets: T, losses: Loss, N, V, dscale });
-    batch.submit();
-    const label = `N=${N} V=${V}`;
-    const losses = new Float32Array(await readBuffer(gpu, Loss));
-    assertClose(losses, ref.crossEntropyForward(logits, targets, N, V).losses, `losses ${label}`, {
-      atol: 1e-5,
-    });
-    const dlogits = new Float32Array(await readBuffer(gpu, L));
-    const want = ref.crossEntropyBackward(logits, targets, N, V, dscale);
-    assertClose(dlogits, want, `dlogits ${label}`, { rtol: 1e-4, atol: 1e-7 });
-    for (const b of [L, T, Loss]) b.destroy();
-  }
-});
+// Every variant runs on every adapter: lavapipe covers the GPU variant, a GPU the CPU one.
+for (const variant of CROSS_ENTROPY_VARIANTS) {
+  gpuTest(`crossEntropy ${variant} matches the reference loss and dlogits on odd shapes`, async (gpu) => {
+    for (const [N, V] of shapes) {
+      const logits = randomArray(N * V, N * V, 8);
+      const targets = targetsFor(N, V);
+      const dscale = 1 / (2 * N);
+      const L = createBuffer(gpu.device, "logits", logits);
+      const T = createBuffer(gpu.device, "targets", targets);
+      const Loss = createBuffer(gpu.device, "losses", N * 4);
+      const batch = new CommandBatch(gpu, "cross-entropy test");
+      crossEntropy(batch, { logits: L, targets: T, losses: Loss, N, V, dscale, variant });
+      batch.submit();
+      const label = `${variant} N=${N} V=${V}`;
+      const losses = new Float32Array(await readBuffer(gpu, Loss));
+      assertClose(losses, ref.crossEntropyForward(logits, targets, N, V).losses, `losses ${label}`, {
+        atol: 1e-5,
+      });
+      const dlogits = new Float32Array(await readBuffer(gpu, L));
+      const want = ref.crossEntropyBackward(logits, targets, N, V, dscale);
+      assertClose(dlogits, want, `dlogits ${label}`, { rtol: 1e-4, atol: 1e-7 });
+      for (const b of [L, T, Loss]) b.destroy();
+    }
+  });
 
-gpuTest("crossEntropyLoss leaves the logits untouched and agrees with crossEntropy", async (gpu) => {
-  const [N, V] = [6, 300];
-  const logits = randomArray(N * V, 9, 4);
-  const targets = targetsFor(N, V);
-  const L = createBuffer(gpu.device, "logits", logits);
-  const T = createBuffer(gpu.device, "targets", targets);
-  const Loss = createBuffer(gpu.device, "losses", N * 4);
-  const batch = new CommandBatch(gpu, "cross-entropy eval test");
-  crossEntropyLoss(batch, { logits: L, targets: T, losses: Loss, N, V });
-  batch.submit();
-  assert.deepEqual(new Float32Array(await readBuffer(gpu, L)), logits);
-  const losses = new Float32Array(await readBuffer(gpu, Loss));
-  assertClose(losses, ref.crossEntropyForward(logits, targets, N, V).losses, "losses", { atol: 1e-5 });
-  for (const b of [L, T, Loss]) b.destroy();
-});
+  gpuTest(
+    `crossEntropyLoss ${variant} leaves the logits untouched and agrees with the reference`,
+    async (gpu) => {
+      for (const [N, V] of [[6, 300], [11, 301]]) {
+        const logits = randomArray(N * V, 9, 4);
+        const targets = targetsFor(N, V);
+        const L = createBuffer(gpu.device, "logits", logits);
+        const T = createBuffer(gpu.device, "targets", targets);
+        const Loss = createBuffer(gpu.device, "losses", N * 4);
+        const batch = new CommandBatch(gpu, "cross-entropy eval test");
+        crossEntropyLoss(batch, { logits: L, targets: T, losses: Loss, N, V, variant });
+        batch.submit();
+        const label = `${variant} N=${N} V=${V}`;
+        assert.deepEqual(new Float32Array(await readBuffer(gpu, L)), logits, label);
+        const losses = new Float32Array(await readBuffer(gpu, Loss));
+        assertClose(losses, ref.crossEntropyForward(logits, targets, N, V).losses, `losses ${label}`, {
+          atol: 1e-5,
+        });
+        for (const b of [L, T, Loss]) b.destroy();
+      }
+    },
+  );
+}
 
 gpuTest("lossSum sets and accumulates a slot deterministically", async (gpu) => {
   for (const N of [1, 255, 257, 1000]) {
