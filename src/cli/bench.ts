@@ -4,8 +4,10 @@ import { loadConfig } from "../config/mod.ts";
 import { closeGpu, openGpu } from "../gpu/mod.ts";
 import { buildLayout } from "../model/mod.ts";
 import { benchTraining } from "../train/bench.ts";
+import { attachTuningCache } from "../kernels/tune.ts";
 import { collect, intOption } from "./_options.ts";
-import { bold } from "./output.ts";
+import { bold, printWarning } from "./output.ts";
+import { formatTuned } from "./tune.ts";
 
 export function benchCommand(): Command {
   return new Command("bench")
@@ -19,11 +21,22 @@ export function benchCommand(): Command {
       "workgroups split-K aims for in weight gradients (default 264 on a GPU, 0 = off on a CPU adapter)",
       intOption("--split-target", 0),
     )
+    .option("--no-tune", "run every kernel's default variant (no timing of variants, no tuning cache)")
     .action(
-      async (opts: { config: string; set: string[]; steps: number; top: number; splitTarget?: number }) => {
+      async (
+        opts: {
+          config: string;
+          set: string[];
+          steps: number;
+          top: number;
+          splitTarget?: number;
+          tune: boolean;
+        },
+      ) => {
         const { config, source } = await loadConfig(opts.config, opts.set);
         const gpu = await openGpu(config.training.device);
         try {
+          if (opts.tune) attachTuningCache(gpu, printWarning);
           const B = config.training.batch_size;
           const T = config.model.max_seq_len;
           console.log(
@@ -32,7 +45,24 @@ export function benchCommand(): Command {
             } parameters, ` +
               `batch ${B} × ${T}, on ${gpu.summary.description}`,
           );
-          const r = await benchTraining(gpu, config, opts.steps, 3, { splitTarget: opts.splitTarget });
+          const r = await benchTraining(gpu, config, opts.steps, 3, {
+            splitTarget: opts.splitTarget,
+            tune: opts.tune,
+          });
+          if (r.tuned.length) {
+            console.log(`${bold("tuned")} ${r.tuned.length} new shapes (cached for next time):`);
+          }
+          for (const t of r.tuned) console.log(formatTuned(t));
+          const variants = gpu.tuning.entries.map(([k, t]) => `${k.split(" ")[0]}→${t.variant}`);
+          const counts = new Map<string, number>();
+          for (const v of variants) counts.set(v, (counts.get(v) ?? 0) + 1);
+          console.log(
+            `${bold("variants")} ${
+              opts.tune
+                ? [...counts].map(([v, n]) => `${v} ×${n}`).join(", ") || "(none tuned)"
+                : "defaults (--no-tune)"
+            }`,
+          );
           console.log(
             `${r.precision}  ${Math.round(r.tokensPerSec).toLocaleString("en-US")} tok/s  ${
               r.msPerStep.toFixed(2)

@@ -18,6 +18,7 @@ import { experimentsCommand } from "./experiments.ts";
 import { modelsCommand } from "./models.ts";
 import { tokenizerCommand } from "./tokenizer.ts";
 import { benchCommand } from "./bench.ts";
+import { tuneCommand } from "./tune.ts";
 
 /** Builds the whole command tree; exported so tests can check every command's help. */
 export function buildProgram(): Command {
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
       modelsCommand(),
       tokenizerCommand(),
       benchCommand(),
+      tuneCommand(),
       configsCommand(),
       gpuCommand(),
     ]

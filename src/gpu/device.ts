@@ -7,6 +7,7 @@ import { UsageError } from "../errors.ts";
 import { printError } from "../cli/output.ts";
 import { BufferPool } from "./pool.ts";
 import { PipelineCache } from "./pipelines.ts";
+import { TuningTable } from "./tuning.ts";
 
 /** What the user asked for: the best adapter, a real GPU only, or the CPU fallback. */
 export type DevicePreference = "auto" | "gpu" | "cpu";
@@ -47,6 +48,8 @@ export interface Gpu {
   hasTimestamps: boolean;
   pool: BufferPool;
   pipelines: PipelineCache;
+  /** Tuned kernel variants of this adapter (in memory until src/kernels/tune.ts attaches the disk cache). */
+  tuning: TuningTable;
   /** Throws if an uncaptured GPU error or a device loss was seen since the device opened. */
   check(): void;
   /**
@@ -159,6 +162,7 @@ export async function openGpu(preference: DevicePreference = "auto"): Promise<Gp
     hasTimestamps: features.includes("timestamp-query"),
     pool: new BufferPool(device),
     pipelines: new PipelineCache(device, (label, fn) => gpu.watch(label, fn)),
+    tuning: new TuningTable(),
     watch<T>(label: string, fn: () => T): T {
       device.pushErrorScope("out-of-memory");
       device.pushErrorScope("validation");

@@ -21,3 +21,10 @@ export {
   PipelineCache,
 } from "./pipelines.ts";
 export { checkedGrid, CommandBatch, drain, Profiler, readBuffer } from "./batch.ts";
+export {
+  tuningCachePath,
+  type TuningCacheRef,
+  type TuningRequest,
+  type TuningResult,
+  TuningTable,
+} from "./tuning.ts";

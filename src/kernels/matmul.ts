@@ -8,6 +8,7 @@ import frontF16 from "../../kernels/matmul_f16.wgsl" with { type: "text" };
 import frontBf16 from "../../kernels/matmul_bf16.wgsl" with { type: "text" };
 import dense from "../../kernels/matmul_dense.wgsl" with { type: "text" };
 import tile from "../../kernels/matmul_tile.wgsl" with { type: "text" };
+import reg from "../../kernels/matmul_reg.wgsl" with { type: "text" };
 import { type Binding, bindingBytes, type CommandBatch, type Kernel } from "../gpu/mod.ts";
 import type { LowPrecision } from "../reference/amp.ts";
 import { compose } from "./_wgsl.ts";
@@ -21,6 +22,27 @@ export const MATMUL: Kernel = { name: "matmul", code: compose(dense, tile, front
 export const MATMUL_F16: Kernel = { name: "matmul_f16", code: compose(dense, tile, frontF16) };
 /** bf16 A and B packed two per u32, f32 accumulation and C (no shader-f16 needed). */
 export const MATMUL_BF16: Kernel = { name: "matmul_bf16", code: compose(dense, tile, frontBf16) };
+/** The three modules again with the barrier-free core (kernels/matmul_reg.wgsl), for CPU adapters. */
+export const MATMUL_REG: Kernel = { name: "matmul_reg", code: compose(dense, reg, front) };
+export const MATMUL_REG_F16: Kernel = { name: "matmul_reg_f16", code: compose(dense, reg, frontF16) };
+export const MATMUL_REG_BF16: Kernel = { name: "matmul_reg_bf16", code: compose(dense, reg, frontBf16) };
+
+/**
+ * The ways to run one matmul: the core (shared vec4 tiles with barriers, or barrier-free register blocks) and the
+ * threads per side of a workgroup (WX along N, WY along M; every thread computes 8×8 outputs). The tile variants
+ * suit GPUs, the register variants CPU adapters; the tuner (src/kernels/tuning.ts) times them on the adapter.
+ */
+export const MATMUL_VARIANTS = {
+  tile16: { core: "tile", wx: 16, wy: 16 },
+  tile8: { core: "tile", wx: 8, wy: 8 },
+  reg8: { core: "reg", wx: 8, wy: 8 },
+  reg4: { core: "reg", wx: 4, wy: 4 },
+  reg2: { core: "reg", wx: 2, wy: 4 },
+} as const;
+/** A variant's name. */
+export type MatmulVariant = keyof typeof MATMUL_VARIANTS;
+/** Every variant, in a fixed order (the tuner's candidates, the tests' loop). */
+export const MATMUL_VARIANT_NAMES = Object.keys(MATMUL_VARIANTS) as MatmulVariant[];
 
 /** Workgroups a split-K matmul aims for: 2× the SM count of a large GPU (an H100/H200 has 132). */
 export const SPLIT_TARGET_WORKGROUPS = 264;
@@ -53,6 +75,8 @@ export interface MatmulArgs {
   scratch?: Binding;
   /** Workgroups split-K aims for (default SPLIT_TARGET_WORKGROUPS; 0 = never split). */
   splitTarget?: number;
+  /** How to run it (default: defaultMatmulVariant for the adapter and shape). Results agree within f32 rounding. */
+  variant?: MatmulVariant;
 }
 
 /** Threads per side of the workgroup: 16×16 (128×128 blocks) for large outputs, 8×8 (64×64) for thin ones. */
@@ -61,12 +85,28 @@ export function matmulTile(M: number, N: number): number {
 }
 
 /**
- * K chunks of a matmul: 1 when its output tiles already reach `target` workgroups, else enough chunks to reach it,
- * each at least MIN_SPLIT_K long (a multiple of the kernel's K slice).
+ * The variant a matmul runs when no tuned choice is given: on a GPU the shared-tile core sized by matmulTile, on a
+ * CPU adapter the barrier-free 8×8-thread core.
  */
-export function matmulSplit(M: number, N: number, K: number, target = SPLIT_TARGET_WORKGROUPS): number {
-  const w = matmulTile(M, N) * 8;
-  const tiles = Math.ceil(M / w) * Math.ceil(N / w);
+export function defaultMatmulVariant(isFallback: boolean, M: number, N: number): MatmulVariant {
+  if (isFallback) return "reg8";
+  return matmulTile(M, N) === 16 ? "tile16" : "tile8";
+}
+
+/**
+ * K chunks of a matmul: 1 when its output tiles already reach `target` workgroups, else enough chunks to reach it,
+ * each at least MIN_SPLIT_K long (a multiple of the kernel's K slice). `variant` sets the output block of one
+ * workgroup (default: the GPU default for the shape).
+ */
+export function matmulSplit(
+  M: number,
+  N: number,
+  K: number,
+  target = SPLIT_TARGET_WORKGROUPS,
+  variant: MatmulVariant = defaultMatmulVariant(false, M, N),
+): number {
+  const v = MATMUL_VARIANTS[variant];
+  const tiles = Math.ceil(M / (v.wy * 8)) * Math.ceil(N / (v.wx * 8));
   if (target <= 0 || tiles >= target) return 1;
   const wanted = Math.min(Math.ceil(target / tiles), Math.floor(K / MIN_SPLIT_K));
   if (wanted <= 1) return 1;
@@ -111,23 +151,68 @@ function reduceSplit(batch: CommandBatch, scratch: Binding, args: MatmulArgs, sp
 }
 
 /**
- * Records the dispatch of one matmul from `kernel`'s `entry`, or with a scratch and too few output tiles the split-K
+ * The variant the adapter's tuning table holds for this call's shape class, else the default (and the shape is
+ * queued for the tuner). The class is everything that changes the work: module, shape, transposes, accumulation,
+ * batch count, split-K target, the unscale entry.
+ */
+function tunedVariant(
+  batch: CommandBatch,
+  module: string,
+  args: MatmulArgs,
+  unscale: boolean,
+): MatmulVariant {
+  const { M, K, N } = args;
+  const first = defaultMatmulVariant(batch.gpu.summary.isFallback, M, N);
+  const candidates = [first, ...MATMUL_VARIANT_NAMES.filter((v) => v !== first)];
+  const spec = {
+    module,
+    M,
+    K,
+    N,
+    transA: !!args.transA,
+    transB: !!args.transB,
+    accumulate: !!args.accumulate,
+    count: args.count ?? 1,
+    splitTarget: args.scratch && (args.count ?? 1) === 1 ? args.splitTarget ?? SPLIT_TARGET_WORKGROUPS : 0,
+    unscale,
+  };
+  const shape =
+    `${module} ${M}x${K}x${N} t${+spec.transA}${+spec.transB} a${+spec.accumulate} b${spec.count} ` +
+    `s${spec.splitTarget}${unscale ? " u" : ""}`;
+  return batch.gpu.tuning.choice("matmul", shape, candidates, spec) as MatmulVariant;
+}
+
+/**
+ * Records the dispatch of one matmul from the variant's kernel's `entry`, or with a scratch and too few output tiles the split-K
  * dispatch and the f32 reduce. `tail` fills params 9..11 and `state` binding 4 (the low-precision fronts).
  */
 function record(
   batch: CommandBatch,
-  kernel: Kernel,
+  kernels: { tile: Kernel; reg: Kernel },
   entry: string,
   args: MatmulArgs,
   tail: number[] = [],
   state?: Binding,
 ): void {
   const { M, K, N } = args;
-  const w = matmulTile(M, N);
-  const constants = { TRANS_A: !!args.transA, TRANS_B: !!args.transB, WX: w, WY: w };
-  const splits = args.scratch && (args.count ?? 1) === 1 ? matmulSplit(M, N, K, args.splitTarget) : 1;
+  const variant = args.variant ?? tunedVariant(batch, kernels.tile.name, args, state !== undefined);
+  const v = MATMUL_VARIANTS[variant];
+  if (!v) {
+    throw new Error(
+      `Cannot run matmul: unknown variant '${variant}' (one of ${MATMUL_VARIANT_NAMES.join(", ")})`,
+    );
+  }
+  const kernel = kernels[v.core];
+  const constants = { TRANS_A: !!args.transA, TRANS_B: !!args.transB, WX: v.wx, WY: v.wy };
+  // A variant with smaller blocks than the default splits less; one with larger blocks is held to the default's
+  // split count, which is what matmulScratchFloats sized the scratch for.
+  const splits = args.scratch && (args.count ?? 1) === 1
+    ? Math.min(matmulSplit(M, N, K, args.splitTarget, variant), matmulSplit(M, N, K, args.splitTarget))
+    : 1;
   const params = new Uint32Array(12);
-  const grid = (z: number): [number, number, number] => [Math.ceil(N / (w * 8)), Math.ceil(M / (w * 8)), z];
+  const grid = (
+    z: number,
+  ): [number, number, number] => [Math.ceil(N / (v.wx * 8)), Math.ceil(M / (v.wy * 8)), z];
   const bindings = (c: Binding) => [args.a, args.b, c, batch.uniform(params), state];
   if (splits > 1) {
     const scratch = args.scratch!;
@@ -158,7 +243,7 @@ function record(
 
 /** Records one matmul (two dispatches when split along K) into `batch`. */
 export function matmul(batch: CommandBatch, args: MatmulArgs): void {
-  record(batch, MATMUL, "main", args);
+  record(batch, { tile: MATMUL, reg: MATMUL_REG }, "main", args);
 }
 
 /** One matmul whose A and B are stored in f16 or bf16 (the AMP copies); C and the accumulation stay f32. */
@@ -183,8 +268,10 @@ export function matmulLowPrecision(batch: CommandBatch, args: LowPrecisionMatmul
       `Cannot run the f16 matmul on ${batch.gpu.summary.description}: the adapter lacks shader-f16`,
     );
   }
-  const kernel = args.dtype === "float16" ? MATMUL_F16 : MATMUL_BF16;
+  const kernels = args.dtype === "float16"
+    ? { tile: MATMUL_F16, reg: MATMUL_REG_F16 }
+    : { tile: MATMUL_BF16, reg: MATMUL_REG_BF16 };
   const entry = args.unscale ? "main_unscale" : "main";
   const tail = [args.aOffset ?? 0, args.bOffset ?? 0, args.unscale?.slot ?? 0];
-  record(batch, kernel, entry, args, tail, args.unscale?.state);
+  record(batch, kernels, entry, args, tail, args.unscale?.state);
 }

@@ -7,10 +7,16 @@ import {
   matmul,
   MATMUL_BF16,
   MATMUL_F16,
+  MATMUL_REG,
+  MATMUL_REG_BF16,
+  MATMUL_REG_F16,
+  MATMUL_VARIANT_NAMES,
+  MATMUL_VARIANTS,
   matmulLowPrecision,
   matmulScratchFloats,
   matmulSplit,
   matmulTile,
+  type MatmulVariant,
 } from "./matmul.ts";
 import { MOE_MATMUL } from "./moe.ts";
 import type { Constants, Gpu, Kernel } from "../gpu/mod.ts";
@@ -25,34 +31,46 @@ const shapes: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [65, 33, 129]
 
 for (const transA of [false, true]) {
   for (const transB of [false, true]) {
-    gpuTest(`matmul transA=${transA} transB=${transB} matches the reference on odd shapes`, async (gpu) => {
-      for (const [M, K, N] of shapes) {
-        const a = randomArray(M * K, M * 31 + K, 1);
-        const b = randomArray(K * N, N * 17 + K, 1);
-        const c0 = randomArray(M * N, 5, 1);
-        for (const accumulate of [false, true]) {
-          const A = createBuffer(gpu.device, "A", a);
-          const B = createBuffer(gpu.device, "B", b);
-          const C = createBuffer(gpu.device, "C", c0);
-          const batch = new CommandBatch(gpu, "matmul test");
-          matmul(batch, { a: A, b: B, c: C, M, K, N, transA, transB, accumulate, alpha: 0.5 });
-          batch.submit();
-          const got = new Float32Array(await readBuffer(gpu, C, M * N * 4));
-          const want = matmulRef(a, b, M, K, N, {
-            transA,
-            transB,
-            alpha: 0.5,
-            out: accumulate ? c0.slice() : undefined,
-          });
-          assertClose(got, want, `${M}x${K}x${N} acc=${accumulate}`, { rtol: 1e-4, atol: 1e-4 });
-          for (const buf of [A, B, C]) buf.destroy();
+    gpuTest(
+      `matmul transA=${transA} transB=${transB} matches the reference on odd shapes, every variant`,
+      async (gpu) => {
+        for (const variant of MATMUL_VARIANT_NAMES) {
+          for (const [M, K, N] of shapes) {
+            const a = randomArray(M * K, M * 31 + K, 1);
+            const b = randomArray(K * N, N * 17 + K, 1);
+            const c0 = randomArray(M * N, 5, 1);
+            for (const accumulate of [false, true]) {
+              const A = createBuffer(gpu.device, "A", a);
+              const B = createBuffer(gpu.device, "B", b);
+              const C = createBuffer(gpu.device, "C", c0);
+              const batch = new CommandBatch(gpu, "matmul test");
+              matmul(batch, { a: A, b: B, c: C, M, K, N, transA, transB, accumulate, alpha: 0.5, variant });
+              batch.submit();
+              const got = new Float32Array(await readBuffer(gpu, C, M * N * 4));
+              const want = matmulRef(a, b, M, K, N, {
+                transA,
+                transB,
+                alpha: 0.5,
+                out: accumulate ? c0.slice() : undefined,
+              });
+              assertClose(got, want, `${variant} ${M}x${K}x${N} acc=${accumulate}`, {
+                rtol: 1e-4,
+                atol: 1e-4,
+              });
+              for (const buf of [A, B, C]) buf.destroy();
+            }
+          }
         }
-      }
-    });
+      },
+    );
   }
 }
 
-gpuTest("batched matmul uses the strides of each batch item", async (gpu) => {
+gpuTest("batched matmul uses the strides of each batch item, every variant", async (gpu) => {
+  for (const variant of MATMUL_VARIANT_NAMES) await batchedCase(gpu, variant);
+});
+
+async function batchedCase(gpu: Gpu, variant: MatmulVariant) {
   const [M, K, N, count] = [9, 11, 10, 3];
   const a = randomArray(count * M * K, 1);
   const b = randomArray(count * K * N, 2);
@@ -60,60 +78,64 @@ gpuTest("batched matmul uses the strides of each batch item", async (gpu) => {
   const B = createBuffer(gpu.device, "B", b);
   const C = createBuffer(gpu.device, "C", count * M * N * 4);
   const batch = new CommandBatch(gpu, "batched matmul test");
-  matmul(batch, { a: A, b: B, c: C, M, K, N, count, strides: [M * K, K * N, M * N] });
+  matmul(batch, { a: A, b: B, c: C, M, K, N, count, strides: [M * K, K * N, M * N], variant });
   batch.submit();
   const got = new Float32Array(await readBuffer(gpu, C));
   for (let z = 0; z < count; z++) {
     const want = matmulRef(a.subarray(z * M * K), b.subarray(z * K * N), M, K, N);
-    assertClose(got.subarray(z * M * N, (z + 1) * M * N), want, `batch ${z}`);
+    assertClose(got.subarray(z * M * N, (z + 1) * M * N), want, `${variant} batch ${z}`);
   }
-});
+  for (const buf of [A, B, C]) buf.destroy();
+}
 
 gpuTest(
   "split-K matmul (partials + reduce) matches the reference on odd shapes, with alpha and accumulate",
   async (gpu) => {
     // [M, K, N]: Aᵀ·B weight-gradient shapes with K ≫ M·N, odd sizes, K not a multiple of the split chunk
     const cases: [number, number, number][] = [[5, 777, 3], [33, 1031, 65], [70, 2049, 9]];
-    for (const [M, K, N] of cases) {
-      const splits = matmulSplit(M, N, K, 64);
-      assert.ok(splits > 1, `${M}x${K}x${N} should split, got ${splits}`);
-      const a = randomArray(M * K, M + K, 1);
-      const b = randomArray(K * N, N + K, 1);
-      const c0 = randomArray(M * N, 9, 1);
-      const scratch = createBuffer(gpu.device, "scratch", matmulScratchFloats(M, N, K, 64) * 4);
-      for (const accumulate of [false, true]) {
-        const A = createBuffer(gpu.device, "A", a);
-        const B = createBuffer(gpu.device, "B", b);
-        const C = createBuffer(gpu.device, "C", c0);
-        const batch = new CommandBatch(gpu, "split-K test");
-        matmul(batch, {
-          a: A,
-          b: B,
-          c: C,
-          M,
-          K,
-          N,
-          transA: true,
-          accumulate,
-          alpha: 0.5,
-          scratch,
-          splitTarget: 64,
-        });
-        assert.equal(batch.dispatches, 2);
-        batch.submit();
-        const got = new Float32Array(await readBuffer(gpu, C, M * N * 4));
-        const want = matmulRef(a, b, M, K, N, {
-          transA: true,
-          alpha: 0.5,
-          out: accumulate ? c0.slice() : undefined,
-        });
-        assertClose(got, want, `${M}x${K}x${N} split ${splits} acc=${accumulate}`, {
-          rtol: 1e-4,
-          atol: 1e-4,
-        });
-        for (const buf of [A, B, C]) buf.destroy();
+    for (const variant of MATMUL_VARIANT_NAMES) {
+      for (const [M, K, N] of cases) {
+        const splits = matmulSplit(M, N, K, 64, variant);
+        assert.ok(splits > 1, `${M}x${K}x${N} should split, got ${splits}`);
+        const a = randomArray(M * K, M + K, 1);
+        const b = randomArray(K * N, N + K, 1);
+        const c0 = randomArray(M * N, 9, 1);
+        const scratch = createBuffer(gpu.device, "scratch", matmulScratchFloats(M, N, K, 64) * 4);
+        for (const accumulate of [false, true]) {
+          const A = createBuffer(gpu.device, "A", a);
+          const B = createBuffer(gpu.device, "B", b);
+          const C = createBuffer(gpu.device, "C", c0);
+          const batch = new CommandBatch(gpu, "split-K test");
+          matmul(batch, {
+            a: A,
+            b: B,
+            c: C,
+            M,
+            K,
+            N,
+            transA: true,
+            accumulate,
+            alpha: 0.5,
+            scratch,
+            splitTarget: 64,
+            variant,
+          });
+          assert.equal(batch.dispatches, 2);
+          batch.submit();
+          const got = new Float32Array(await readBuffer(gpu, C, M * N * 4));
+          const want = matmulRef(a, b, M, K, N, {
+            transA: true,
+            alpha: 0.5,
+            out: accumulate ? c0.slice() : undefined,
+          });
+          assertClose(got, want, `${variant} ${M}x${K}x${N} split ${splits} acc=${accumulate}`, {
+            rtol: 1e-4,
+            atol: 1e-4,
+          });
+          for (const buf of [A, B, C]) buf.destroy();
+        }
+        scratch.destroy();
       }
-      scratch.destroy();
     }
   },
 );
@@ -149,6 +171,7 @@ gpuTest(
     };
     for (const [M, K, N] of [[7, 13, 5], [65, 33, 129], [130, 70, 257]] as const) {
       for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
+        const variant = M % 2 ? "reg4" : "tile8"; // both cores read through the f16 front
         const a = f16(randomArray(M * K, M + 3 * K, 1));
         const b = f16(randomArray(K * N, N + 5 * K, 1));
         const c0 = randomArray(M * N, 11, 1);
@@ -168,11 +191,15 @@ gpuTest(
           accumulate: true,
           alpha: 0.5,
           dtype: "float16",
+          variant,
         });
         batch.submit();
         const got = new Float32Array(await readBuffer(gpu, C, M * N * 4));
         const want = matmulRef(a.values, b.values, M, K, N, { transA, transB, alpha: 0.5, out: c0.slice() });
-        assertClose(got, want, `f16 ${M}x${K}x${N} tA=${transA} tB=${transB}`, { rtol: 1e-4, atol: 1e-4 });
+        assertClose(got, want, `f16 ${variant} ${M}x${K}x${N} tA=${transA} tB=${transB}`, {
+          rtol: 1e-4,
+          atol: 1e-4,
+        });
         for (const buf of [A, B, C]) buf.destroy();
       }
     }
@@ -230,6 +257,7 @@ for (const dtype of ["float16", "bfloat16"] as const) {
             unscale: { state, slot: 1 },
             scratch,
             splitTarget: 64,
+            variant: transA ? "reg8" : "tile8", // both cores, through the offsets and the unscale entry
           });
           batch.submit();
           const got = new Float32Array(await readBuffer(gpu, C, M * N * 4));
@@ -240,10 +268,15 @@ for (const dtype of ["float16", "bfloat16"] as const) {
             alpha: 0.5,
             out: c0.slice(),
           });
-          assertClose(got, want, `${dtype} ${M}x${K}x${N} tA=${transA} tB=${transB}`, {
-            rtol: 1e-4,
-            atol: 1e-4,
-          });
+          assertClose(
+            got,
+            want,
+            `${dtype} ${M}x${K}x${N} tA=${transA} tB=${transB} (${transA ? "reg8" : "tile8"})`,
+            {
+              rtol: 1e-4,
+              atol: 1e-4,
+            },
+          );
           for (const buf of [A, B, C, scratch]) buf.destroy();
         }
       }
@@ -268,17 +301,23 @@ gpuTest("16×16 workgroups (large outputs) match the reference, edges masked", a
   for (const buf of [A, B, C]) buf.destroy();
 });
 
-/** Every override combination src/kernels/matmul.ts passes to one entry point of the dense modules. */
-function denseCombos(): Constants[] {
+/**
+ * The override combinations src/kernels/matmul.ts passes to one entry point of the dense modules of `core`: every
+ * transpose/accumulate/split combination at the core's first workgroup size, and its other sizes once each (a size
+ * only scales the arrays; naga's failures came from the entry points and code paths).
+ */
+function denseCombos(core: "tile" | "reg"): Constants[] {
   const out: Constants[] = [];
-  for (const w of [8, 16]) {
-    for (const TRANS_A of [false, true]) {
-      for (const TRANS_B of [false, true]) {
-        for (const [ACCUMULATE, SPLIT_K] of [[false, false], [true, false], [false, true]]) {
-          out.push({ TRANS_A, TRANS_B, ACCUMULATE, SPLIT_K, WX: w, WY: w });
-        }
+  const [first, ...others] = Object.values(MATMUL_VARIANTS).filter((v) => v.core === core);
+  for (const TRANS_A of [false, true]) {
+    for (const TRANS_B of [false, true]) {
+      for (const [ACCUMULATE, SPLIT_K] of [[false, false], [true, false], [false, true]]) {
+        out.push({ TRANS_A, TRANS_B, ACCUMULATE, SPLIT_K, WX: first.wx, WY: first.wy });
       }
     }
+  }
+  for (const { wx, wy } of others) {
+    out.push({ TRANS_A: false, TRANS_B: true, ACCUMULATE: true, SPLIT_K: false, WX: wx, WY: wy });
   }
   return out;
 }
@@ -324,11 +363,16 @@ gpuTest(
   "the composed matmul modules build a pipeline for every entry point and override combination",
   async (gpu) => {
     const accumulate = [{ ACCUMULATE: false }, { ACCUMULATE: true }];
-    const errors = await pipelineErrors(gpu, MATMUL, [["main", denseCombos()], ["reduce_split", accumulate]]);
-    for (const kernel of gpu.hasF16 ? [MATMUL_F16, MATMUL_BF16] : [MATMUL_BF16]) {
-      errors.push(
-        ...await pipelineErrors(gpu, kernel, [["main", denseCombos()], ["main_unscale", denseCombos()]]),
-      );
+    const errors = await pipelineErrors(gpu, MATMUL, [["main", denseCombos("tile")], [
+      "reduce_split",
+      accumulate,
+    ]]);
+    errors.push(...await pipelineErrors(gpu, MATMUL_REG, [["main", denseCombos("reg")]]));
+    const low: [Kernel, "tile" | "reg"][] = [[MATMUL_BF16, "tile"], [MATMUL_REG_BF16, "reg"]];
+    if (gpu.hasF16) low.push([MATMUL_F16, "tile"], [MATMUL_REG_F16, "reg"]);
+    for (const [kernel, core] of low) {
+      const combos = denseCombos(core);
+      errors.push(...await pipelineErrors(gpu, kernel, [["main", combos], ["main_unscale", combos]]));
     }
     errors.push(
       ...await pipelineErrors(gpu, MOE_MATMUL, [

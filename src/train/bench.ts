@@ -8,6 +8,7 @@ import { CommandBatch, drain, type Gpu, Profiler, upload } from "../gpu/mod.ts";
 import { Engine } from "../model/engine.ts";
 import { initParams } from "../model/init.ts";
 import { AdamW } from "./optimizer.ts";
+import { type TunedShape, tunePending } from "../kernels/tune.ts";
 
 export interface BenchResult {
   tokensPerStep: number;
@@ -21,6 +22,8 @@ export interface BenchResult {
   precision: string;
   /** GPU ms per step by pipeline label, largest first (empty without timestamp-query). */
   kernels: { label: string; msPerStep: number; count: number }[];
+  /** The shapes the tuner timed during warm-up (empty when tuning was off or every shape was cached). */
+  tuned: TunedShape[];
 }
 
 /** Times `steps` training steps after `warmup` untimed ones. */
@@ -29,7 +32,7 @@ export async function benchTraining(
   config: Config,
   steps: number,
   warmup = 3,
-  opts: { splitTarget?: number } = {},
+  opts: { splitTarget?: number; tune?: boolean; onTuned?: (t: TunedShape) => void } = {},
 ): Promise<BenchResult> {
   const B = config.training.batch_size;
   const engine = new Engine(gpu, config, { batchSize: B, training: true, splitTarget: opts.splitTarget });
@@ -61,7 +64,13 @@ export async function benchTraining(
     cpuMs += recorded - started;
     submitMs += performance.now() - recorded;
   };
-  for (let i = 0; i < warmup; i++) step(i);
+  const tuned: TunedShape[] = [];
+  for (let i = 0; i < warmup; i++) {
+    step(i);
+    // The first step queued the shapes it met without a tuned variant: time them now, as training does.
+    if (i === 0 && opts.tune !== false) tuned.push(...await tunePending(gpu, { onShape: opts.onTuned }));
+  }
+  if (opts.tune === false) gpu.tuning.clearPending();
   await drain(gpu);
   cpuMs = 0;
   submitMs = 0;
@@ -91,5 +100,6 @@ export async function benchTraining(
     cpuMsPerStep,
     submitMsPerStep,
     kernels,
+    tuned,
   };
 }

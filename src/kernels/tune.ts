@@ -1,0 +1,166 @@
+/**
+ * The kernel tuner: times every candidate variant of each shape a launcher queued in the device's tuning table
+ * (src/gpu/tuning.ts) on this adapter and keeps the fastest, so later recordings run it. Timing uses timestamp
+ * queries where the adapter has them (per-dispatch GPU time), else the wall clock around a submit of many calls.
+ * Variants differ in speed only: each is tested against the same reference (src/kernels/*_test.ts).
+ */
+import {
+  CommandBatch,
+  createBuffer,
+  type Gpu,
+  Profiler,
+  tuningCachePath,
+  type TuningRequest,
+  type TuningResult,
+} from "../gpu/mod.ts";
+import { matmul, matmulLowPrecision, matmulScratchFloats, type MatmulVariant } from "./matmul.ts";
+import { MATMUL, MATMUL_BF16, MATMUL_F16, MATMUL_REG, MATMUL_REG_BF16, MATMUL_REG_F16 } from "./matmul.ts";
+import { VERSION } from "../version.ts";
+
+/** Calls recorded per measurement, and measurements per candidate (alternating candidates; the median counts). */
+const CALLS = 6;
+const ROUNDS = 3;
+
+/** Something the tuner can run many times: records one call of a variant, frees its buffers when done. */
+interface Trial {
+  record(batch: CommandBatch, variant: string): void;
+  destroy(): void;
+}
+
+/** Builds the trial of one queued request, by family. */
+const FAMILIES: Record<string, (gpu: Gpu, spec: TuningRequest["spec"]) => Trial> = {
+  matmul: matmulTrial,
+};
+
+function matmulTrial(gpu: Gpu, spec: TuningRequest["spec"]): Trial {
+  const n = (k: string) => spec[k] as number;
+  const [M, K, N, count] = [n("M"), n("K"), n("N"), n("count")];
+  const f32 = (elements: number, label: string) =>
+    createBuffer(gpu.device, label, Math.max(16, elements * 4));
+  const a = f32(count * M * K, "tune A");
+  const b = f32(count * K * N, "tune B");
+  const c = f32(count * M * N, "tune C");
+  const splitTarget = n("splitTarget");
+  const scratchFloats = splitTarget > 0 ? matmulScratchFloats(M, N, K, splitTarget) : 0;
+  const scratch = scratchFloats > 0 ? f32(scratchFloats, "tune scratch") : undefined;
+  const state = f32(4, "tune amp state");
+  const module = spec.module as string;
+  return {
+    record(batch, variant) {
+      const args = {
+        a,
+        b,
+        c,
+        M,
+        K,
+        N,
+        transA: spec.transA as boolean,
+        transB: spec.transB as boolean,
+        accumulate: spec.accumulate as boolean,
+        count,
+        strides: [M * K, K * N, M * N] as [number, number, number],
+        scratch,
+        splitTarget: splitTarget > 0 ? splitTarget : undefined,
+        variant: variant as MatmulVariant,
+      };
+      if (module === MATMUL.name) matmul(batch, args);
+      else {
+        const dtype = module === MATMUL_F16.name ? "float16" : "bfloat16";
+        matmulLowPrecision(batch, { ...args, dtype, unscale: spec.unscale ? { state, slot: 1 } : undefined });
+      }
+    },
+    destroy() {
+      for (const x of [a, b, c, scratch, state]) x?.destroy();
+    },
+  };
+}
+
+/** Microseconds per call of `variant`: GPU time by timestamps when the adapter has them, else wall time. */
+async function measure(gpu: Gpu, trial: Trial, variant: string): Promise<number> {
+  const profiler = gpu.hasTimestamps ? new Profiler(gpu, CALLS * 2) : undefined;
+  const batch = new CommandBatch(gpu, `tune ${variant}`, profiler);
+  for (let i = 0; i < CALLS; i++) trial.record(batch, variant);
+  const t0 = performance.now();
+  batch.submit();
+  await gpu.device.queue.onSubmittedWorkDone();
+  const wall = (performance.now() - t0) * 1000 / CALLS;
+  if (!profiler) return wall;
+  let ms = 0;
+  for (const t of (await profiler.totals()).values()) ms += t.ms;
+  profiler.querySet.destroy();
+  return ms > 0 ? ms * 1000 / CALLS : wall;
+}
+
+/** One tuned shape, for reports. */
+export interface TunedShape {
+  family: string;
+  shape: string;
+  result: TuningResult;
+}
+
+/**
+ * Times the candidates of every shape queued in `gpu.tuning`, keeps the fastest of each, and saves the table to its
+ * cache (when one is attached). Returns what it tuned, in queue order.
+ */
+export async function tunePending(
+  gpu: Gpu,
+  opts: { warn?: (message: string) => void; onShape?: (t: TunedShape) => void } = {},
+): Promise<TunedShape[]> {
+  const warn = opts.warn ?? ((m: string) => console.error(`warning: ${m}`));
+  const done: TunedShape[] = [];
+  for (const req of gpu.tuning.pending) {
+    const make = FAMILIES[req.family];
+    if (!make) {
+      gpu.tuning.set(req.family, req.shape, { variant: req.candidates[0], times: {} });
+      continue;
+    }
+    const trial = make(gpu, req.spec);
+    try {
+      const samples = new Map<string, number[]>(req.candidates.map((v) => [v, []]));
+      // The first measurement of each candidate compiles its pipeline: it does not count.
+      for (const v of req.candidates) await measure(gpu, trial, v);
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const v of req.candidates) samples.get(v)!.push(await measure(gpu, trial, v));
+      }
+      const times: Record<string, number> = {};
+      for (const [v, s] of samples) times[v] = Math.round(s.sort((x, y) => x - y)[s.length >> 1] * 100) / 100;
+      // Ties (within 3 %) go to the earlier candidate: the default is first, so noise does not flip choices.
+      let best = req.candidates[0];
+      for (const v of req.candidates) if (times[v] < times[best] * 0.97) best = v;
+      const result = { variant: best, times };
+      gpu.tuning.set(req.family, req.shape, result);
+      const tuned = { family: req.family, shape: req.shape, result };
+      done.push(tuned);
+      opts.onShape?.(tuned);
+    } finally {
+      trial.destroy();
+    }
+    gpu.check();
+  }
+  if (done.length) gpu.tuning.save(warn);
+  return done;
+}
+
+/** A short hash of the tunable kernels' sources: a kernel change must not reuse the old kernel's timings. */
+function kernelsHash(): string {
+  let h = 0x811c9dc5;
+  for (const k of [MATMUL, MATMUL_F16, MATMUL_BF16, MATMUL_REG, MATMUL_REG_F16, MATMUL_REG_BF16]) {
+    for (let i = 0; i < k.code.length; i++) h = Math.imul(h ^ k.code.charCodeAt(i), 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0");
+}
+
+/**
+ * Loads this adapter's tuned choices from the user's cache (tuningCachePath) and saves new ones there. The key
+ * names the adapter, its driver description, Deno (wgpu), storyteller and the kernels' sources. Off when
+ * STORYTELLER_TUNING_CACHE=off.
+ */
+export function attachTuningCache(gpu: Gpu, warn: (message: string) => void): string | null {
+  const path = tuningCachePath();
+  if (!path) return null;
+  const s = gpu.summary;
+  const adapterKey = [s.description, s.vendor, s.architecture, s.device, `deno ${Deno.version.deno}`, VERSION]
+    .join(" | ") + ` | kernels ${kernelsHash()}`;
+  gpu.tuning.attach({ path, adapterKey }, warn);
+  return path;
+}

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { CommandBatch, createBuffer, readBuffer, TuningTable } from "../gpu/mod.ts";
+import { assertClose, gpuTest, randomArray } from "../gpu/testing.ts";
+import { matmul as matmulRef } from "../reference/matmul.ts";
+import { matmul, MATMUL_VARIANT_NAMES } from "./matmul.ts";
+import { tunePending } from "./tune.ts";
+
+gpuTest(
+  "the tuner times every candidate of a queued matmul shape and later calls run the winner",
+  async (gpu) => {
+    const saved = gpu.tuning;
+    gpu.tuning = new TuningTable(); // this test's own table: other tests keep the defaults
+    try {
+      const [M, K, N] = [37, 29, 45];
+      const a = randomArray(M * K, 1);
+      const b = randomArray(N * K, 2);
+      const A = createBuffer(gpu.device, "A", a);
+      const B = createBuffer(gpu.device, "B", b);
+      const C = createBuffer(gpu.device, "C", M * N * 4);
+      const want = matmulRef(a, b, M, K, N, { transB: true });
+      const run = async () => {
+        const batch = new CommandBatch(gpu, "tuned matmul");
+        matmul(batch, { a: A, b: B, c: C, M, K, N, transB: true });
+        batch.submit();
+        return new Float32Array(await readBuffer(gpu, C));
+      };
+      assertClose(await run(), want, "untuned");
+      assert.equal(gpu.tuning.pending.length, 1);
+      const [req] = gpu.tuning.pending;
+      assert.deepEqual([...req.candidates].sort(), [...MATMUL_VARIANT_NAMES].sort());
+      const seen: string[] = [];
+      const tuned = await tunePending(gpu, { onShape: (t) => seen.push(t.shape) });
+      assert.equal(tuned.length, 1);
+      assert.deepEqual(seen, [req.shape]);
+      const { variant, times } = tuned[0].result;
+      assert.deepEqual(Object.keys(times).sort(), [...MATMUL_VARIANT_NAMES].sort());
+      for (const t of Object.values(times)) assert.ok(t > 0 && Number.isFinite(t), `time ${t}`);
+      assert.ok(Object.values(times).every((t) => times[variant] <= t * 1.04), `the winner is the fastest`);
+      assert.deepEqual(gpu.tuning.pending, []);
+      assertClose(await run(), want, `tuned (${variant})`);
+      assert.deepEqual(gpu.tuning.pending, [], "a tuned shape is not queued again");
+      for (const x of [A, B, C]) x.destroy();
+    } finally {
+      gpu.tuning = saved;
+    }
+  },
+);
