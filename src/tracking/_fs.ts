@@ -1,6 +1,7 @@
 /**
  * Crash-safe file primitives for the file store: whole-file writes go to a temp file in the owning entity's
- * directory and are renamed into place; metric lines are appended in one write; locks use flock.
+ * directory and are renamed into place; metric lines are appended whole (a torn tail is cut, a failed write
+ * rolled back); locks use flock.
  */
 import { dirname, join } from "node:path";
 
@@ -37,9 +38,9 @@ export async function readRange(file: Deno.FsFile, offset: number, length: numbe
   return out.subarray(0, got);
 }
 
-/** `readRange` with synchronous reads. */
+/** `readRange` with synchronous reads (seeks even to 0: the file may have been read before). */
 export function readRangeSync(file: Deno.FsFile, offset: number, length: number): Uint8Array {
-  if (offset > 0) file.seekSync(offset, Deno.SeekMode.Start);
+  file.seekSync(offset, Deno.SeekMode.Start);
   const out = new Uint8Array(Math.max(0, length));
   let got = 0;
   while (got < out.length) {
@@ -118,17 +119,58 @@ export function createExclusive(path: string, text: string, tmpDir = dirname(pat
 
 const encoder = new TextEncoder();
 
-/** Appends text with O_APPEND in a single write, so concurrent appenders never interleave within a call. */
+/**
+ * Appends whole lines (`text` ends with "\n") so that the file always ends at a line boundary, as a reader needs:
+ * under an exclusive flock on the file (storyteller appenders take turns), a tail without its newline — left by a
+ * writer that crashed or failed mid-line, so never a committed line — is cut off first, and a write that fails
+ * part-way (disk full) is truncated back. O_APPEND keeps writers that do not lock (MLflow) from overwriting lines.
+ */
 export function appendText(path: string, text: string): void {
   Deno.mkdirSync(dirname(path), { recursive: true });
-  const f = Deno.openSync(path, { append: true, create: true });
+  const f = Deno.openSync(path, { read: true, append: true, create: true });
   try {
+    f.lockSync(true);
+    const start = cutTornTail(f);
     const bytes = encoder.encode(text);
-    let off = 0;
-    while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+    let written = 0;
+    try {
+      while (written < bytes.length) written += f.writeSync(bytes.subarray(written));
+    } catch (err) {
+      rollBack(f, start, written);
+      throw err;
+    }
   } finally {
     f.close();
   }
+}
+
+/** Undoes a failed append: back to `start` when only our bytes follow it, else just the torn tail. */
+function rollBack(f: Deno.FsFile, start: number, written: number): void {
+  try {
+    if (f.statSync().size === start + written) f.truncateSync(start);
+    else cutTornTail(f);
+  } catch { /* the next append cuts the tail */ }
+}
+
+/**
+ * Truncates `f` after its last "\n" when it does not end with one (an empty file stays empty); returns the size.
+ * Reads backwards in 4 KiB blocks, so an intact file costs one 1-byte read.
+ */
+export function cutTornTail(f: Deno.FsFile): number {
+  const size = f.statSync().size;
+  if (size === 0 || readRangeSync(f, size - 1, 1)[0] === 10) return size;
+  let end = size - 1;
+  while (end > 0) {
+    const from = Math.max(0, end - 4096);
+    const nl = readRangeSync(f, from, end - from).lastIndexOf(10);
+    if (nl >= 0) {
+      f.truncateSync(from + nl + 1);
+      return from + nl + 1;
+    }
+    end = from;
+  }
+  f.truncateSync(0);
+  return 0;
 }
 
 /** Relative paths (with `/`) of all files under `dir`, recursively; hidden temp files are skipped. */

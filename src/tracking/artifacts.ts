@@ -8,11 +8,18 @@ import { copyTree, exists, isDir } from "./_fs.ts";
 import type { ArtifactFile, ModelVersion, RegistryClient } from "./types.ts";
 import { appendToUri, fileUriToPath, parseModelsUri, parseRunsUri } from "./uri.ts";
 
-/** Rejects artifact sub-paths that could escape the artifact root (`..`, absolute, backslashes, `#`). */
+/**
+ * Rejects artifact sub-paths that could escape the artifact root (`..`, absolute, backslashes, `#`, control
+ * characters such as NUL).
+ */
 export function validateArtifactPath(path: string): void {
   if (path === "") return;
-  if (path.startsWith("/") || path.includes("\\") || path.includes("#") || path.split("/").includes("..")) {
-    throw invalid(`Invalid artifact path: '${path}'`, "use a relative path without '..'");
+  if (
+    path.startsWith("/") || path.includes("\\") || path.includes("#") || path.split("/").includes("..") ||
+    // deno-lint-ignore no-control-regex -- NUL and friends are what this refuses
+    /[\x00-\x1f\x7f]/.test(path)
+  ) {
+    throw invalid(`Invalid artifact path: ${JSON.stringify(path)}`, "use a relative path without '..'");
   }
 }
 

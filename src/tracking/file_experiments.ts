@@ -39,8 +39,9 @@ export function ensureRoot(root: string, artifactRoot = pathToFileUri(root)): vo
   Deno.mkdirSync(join(root, TRASH), { recursive: true });
 }
 
-/** The directory of an experiment (active or trashed), or null. */
+/** The directory of an experiment (active or trashed), or null; an id that is not MLflow's shape is refused first. */
 export function experimentDir(root: string, id: string): string | null {
+  validateExperimentId(id);
   for (const dir of [join(root, id), join(root, TRASH, id)]) {
     if (exists(join(dir, "meta.yaml"))) return dir;
   }
@@ -147,9 +148,8 @@ export function createExperiment(
 
 export function setExperimentTag(root: string, id: string, key: string, value: string): void {
   validateKey("tag", key);
-  const dir = experimentDir(root, id);
-  if (!dir) throw notFound(`Could not find experiment with ID ${id}`);
   const e = getExperiment(root, id);
+  const dir = experimentDir(root, id)!;
   if (e.lifecycleStage !== "active") {
     throw invalid(`The experiment ${id} must be in the 'active' lifecycle_stage to set tags`);
   }
@@ -223,7 +223,7 @@ export function restoreExperiment(
     const e = getExperiment(root, id);
     if (e.lifecycleStage !== "deleted") throw invalid(`Cannot restore experiment ${id}: it is not deleted`);
     if (exists(join(root, id))) {
-      throw invalid(`Cannot restore experiment ${id}: ${join(root, id)} already exists`);
+      throw invalid(`Cannot restore experiment ${id}: an active experiment directory '${id}' already exists`);
     }
     const trashed = join(root, TRASH, id);
     writeAtomic(

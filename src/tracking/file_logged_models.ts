@@ -7,7 +7,13 @@ import { join } from "node:path";
 import { toPyYaml } from "../pyyaml.ts";
 import { invalid, notFound, TrackingError } from "./errors.ts";
 import { appendText, exists, listDirs, listFilesRecursive, readTextOrNull, writeAtomic } from "./_fs.ts";
-import { formatMetricLine, parsePyFloat, parseYamlObject } from "./meta.ts";
+import {
+  formatMetricLine,
+  malformedMetricLine,
+  parseMetricInt,
+  parsePyFloat,
+  parseYamlObject,
+} from "./meta.ts";
 import {
   compileEntityFilter,
   compileEntityOrder,
@@ -27,7 +33,7 @@ import type {
 } from "./types.ts";
 import { appendToUri } from "./uri.ts";
 import { randomRunName } from "./file_runs.ts";
-import { normalizeParamValue, validateKey } from "./validation.ts";
+import { normalizeParamValue, validateKey, validateMetric } from "./validation.ts";
 
 /** The experiment sub-directory holding logged models. */
 export const MODELS_DIR = "models";
@@ -81,23 +87,32 @@ function readValues(dir: string): Record<string, string> {
   return out;
 }
 
-/** Model metric lines: `<ts> <value> <step> <run_id>[ <dataset_name> <dataset_digest>]`. */
+/**
+ * Model metric lines: `<ts> <value> <step> <run_id>[ <dataset_name> <dataset_digest>]`. Only complete lines count
+ * (a tail without its newline is a write in progress); a malformed complete line is an INTERNAL_ERROR.
+ */
 function readModelMetrics(dir: string): LoggedModel["metrics"] {
   const out: LoggedModel["metrics"] = [];
   for (const key of listFilesRecursive(dir)) {
-    for (const line of Deno.readTextFileSync(join(dir, key)).split("\n")) {
+    const text = Deno.readTextFileSync(join(dir, key));
+    const lines = text.slice(0, text.lastIndexOf("\n") + 1).split("\n");
+    lines.forEach((line, i) => {
+      if (line === "") return;
       const f = line.split(" ");
-      if (f.length !== 4 && f.length !== 6) continue; // empty or cut line
-      const m: Metric & { runId?: string } = {
-        key,
-        value: parsePyFloat(f[1]),
-        timestamp: Number(f[0]),
-        step: Number(f[2]),
-        runId: f[3],
-      };
+      const bad = () =>
+        malformedMetricLine(key, join(dir, key), i + 1, "<timestamp> <value> <step> <run_id>");
+      const timestamp = parseMetricInt(f[0]), step = parseMetricInt(f[2] ?? "");
+      if ((f.length !== 4 && f.length !== 6) || Number.isNaN(timestamp) || Number.isNaN(step)) throw bad();
+      let value: number;
+      try {
+        value = parsePyFloat(f[1]);
+      } catch {
+        throw bad();
+      }
+      const m: Metric & { runId?: string } = { key, value, timestamp, step, runId: f[3] };
       if (f.length === 6) [m.datasetName, m.datasetDigest] = [f[4], f[5]];
       out.push(m);
-    }
+    });
   }
   return out;
 }
@@ -282,6 +297,7 @@ export function logLoggedModelParams(dir: string, modelId: string, params: Recor
 export function appendModelMetrics(dir: string, runId: string, metrics: Metric[]): void {
   const byKey = new Map<string, string>();
   for (const m of metrics) {
+    validateMetric(m); // the key names a file; the step and timestamp must stay exact
     const line = formatMetricLine({ ...m, datasetName: undefined }).trimEnd() + ` ${runId}` +
       (m.datasetName !== undefined ? ` ${m.datasetName} ${m.datasetDigest ?? ""}` : "") + "\n";
     byKey.set(m.key, (byKey.get(m.key) ?? "") + line);

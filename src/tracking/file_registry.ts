@@ -267,6 +267,7 @@ export class FileRegistry {
 
   deleteModelVersionTag(name: string, version: string, key: string): void {
     this.getModelVersion(name, version);
+    validateKey("tag", key); // the key names the file removed: `../meta.yaml` must never get that far
     try {
       Deno.removeSync(join(this.#modelDir(name), `version-${version}`, "tags", key));
     } catch {
@@ -300,7 +301,8 @@ export class FileRegistry {
       if (!all.length) throw invalid(`Registered model '${name}' has no versions`);
       return all[all.length - 1];
     }
-    const version = this.#aliases(name)[alias];
+    const aliases = this.#aliases(name);
+    const version = Object.hasOwn(aliases, alias) ? aliases[alias] : undefined;
     if (version === undefined) throw invalid(`Registered model alias ${alias} not found.`);
     return this.getModelVersion(name, version);
   }

@@ -36,7 +36,14 @@ import type {
   ViewType,
 } from "./types.ts";
 import { appendToUri, parseRunsUri, pathToFileUri } from "./uri.ts";
-import { normalizeBatchTag, validateBatchLimits, validateRunId } from "./validation.ts";
+import {
+  exactInt,
+  normalizeBatchTag,
+  validateBatchLimits,
+  validateExperimentId,
+  validateKey,
+  validateRunId,
+} from "./validation.ts";
 
 const EXPERIMENT_SCHEMA: EntitySchema<Experiment> = {
   what: "experiments",
@@ -73,6 +80,9 @@ export interface FileStoreOptions {
   /** How long a write by a tool that does not journal (e.g. real MLflow) may stay invisible to search (ms). */
   staleMs?: number;
 }
+
+/** Run locations remembered at most (~200 bytes each); past this the map starts over. */
+const MAX_RUN_DIRS = 100_000;
 
 interface CachedSearch {
   generations: string;
@@ -148,6 +158,7 @@ export class FileStore extends FileStoreModels implements TrackingClient {
    * size, active or trashed): cheap enough (four stats) to validate a cache on every request.
    */
   experimentStamp(experimentId: string): string {
+    validateExperimentId(experimentId);
     return [join(this.root, experimentId), join(this.root, exps.TRASH, experimentId)].map(changeStamp).join(
       "|",
     );
@@ -167,6 +178,7 @@ export class FileStore extends FileStoreModels implements TrackingClient {
         const runDir = join(expDir, runId);
         if (exists(join(runDir, "meta.yaml"))) {
           const loc = { expDir, runDir };
+          if (this.#runDirs.size >= MAX_RUN_DIRS) this.#runDirs.clear();
           this.#runDirs.set(runId, loc);
           return loc;
         }
@@ -177,9 +189,11 @@ export class FileStore extends FileStoreModels implements TrackingClient {
 
   async createRun(options: CreateRunOptions = {}): Promise<Run> {
     const expId = options.experimentId ?? "0";
+    if (options.startTime !== undefined) exactInt("start_time", options.startTime);
     const exp = exps.getExperiment(this.root, expId);
     const expDir = exps.experimentDir(this.root, expId)!;
     const run = runs.createRunDir(expDir, exp, options);
+    if (this.#runDirs.size >= MAX_RUN_DIRS) this.#runDirs.clear();
     this.#runDirs.set(run.info.runId, { expDir, runDir: join(expDir, run.info.runId) });
     return run;
   }
@@ -199,6 +213,7 @@ export class FileStore extends FileStoreModels implements TrackingClient {
     runId: string,
     update: { status?: RunStatus; endTime?: number; runName?: string },
   ): Promise<RunInfo> {
+    if (update.endTime !== undefined) exactInt("end_time", update.endTime);
     const { expDir, runDir } = this.locateRun(runId);
     let info = runs.readRunInfo(runDir);
     info = {
@@ -275,6 +290,8 @@ export class FileStore extends FileStoreModels implements TrackingClient {
     return this.logBatchSync(runId, batch);
   }
   async getMetricHistory(runId: string, key: string): Promise<Metric[]> {
+    // The key names a file under the run: checked before anything on disk is touched.
+    validateKey("metric", key);
     return runs.readMetricHistory(this.locateRun(runId).runDir, key);
   }
 

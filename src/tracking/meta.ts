@@ -140,29 +140,57 @@ export function parsePyFloat(s: string): number {
 }
 
 /**
- * Parses a metric file. A last line without its newline is a write in progress (or cut by a crash) and is
- * skipped; any other malformed line is an INTERNAL_ERROR, as in MLflow.
+ * An integer field of a metric line (timestamp, step), or NaN unless it is a plain decimal integer within
+ * ±(2^53 − 1): a longer one would be rounded, and a rounded step or timestamp is an invented value.
+ */
+export function parseMetricInt(s: string): number {
+  if (!/^[-+]?\d{1,16}$/.test(s)) return NaN;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : NaN;
+}
+
+/** The error for line `lineNo` (1-based) of a metric file: says which, never what it holds. */
+export function malformedMetricLine(
+  key: string,
+  where: string,
+  lineNo: number,
+  expected: string,
+): TrackingError {
+  return new TrackingError(
+    "INTERNAL_ERROR",
+    `Cannot read metric '${key}' from ${where}: line ${lineNo} is malformed (expected '${expected}', with integer ` +
+      `timestamp and step within ±(2^53 - 1))`,
+  );
+}
+
+/**
+ * Parses a metric file. A last line without its newline is a write in progress (or cut by a crash) and not a
+ * point yet: appenders remove such a tail before they write (see `appendText`). Any other malformed line is an
+ * INTERNAL_ERROR, as in MLflow: no line is skipped and no rounded step or timestamp is returned.
  */
 export function parseMetricLines(key: string, text: string, where: string): Metric[] {
   const out: Metric[] = [];
-  let start = 0;
+  let start = 0, lineNo = 0;
   while (start < text.length) {
     const nl = text.indexOf("\n", start);
     if (nl < 0) break;
     const line = text.slice(start, nl);
     start = nl + 1;
+    lineNo++;
     if (line === "") continue;
     const f = line.split(" ");
-    if (f.length !== 2 && f.length !== 3 && f.length !== 5) {
-      throw new TrackingError("INTERNAL_ERROR", `Cannot read metric file ${where}: malformed line '${line}'`);
-    }
+    const bad = () => malformedMetricLine(key, where, lineNo, "<timestamp> <value> <step>");
+    if (f.length !== 2 && f.length !== 3 && f.length !== 5) throw bad();
     let value: number;
     try {
       value = parsePyFloat(f[1]);
     } catch {
-      throw new TrackingError("INTERNAL_ERROR", `Cannot read metric file ${where}: malformed line '${line}'`);
+      throw bad();
     }
-    const m: Metric = { key, value, timestamp: Number(f[0]), step: f.length >= 3 ? Number(f[2]) : 0 };
+    const timestamp = parseMetricInt(f[0]);
+    const step = f.length >= 3 ? parseMetricInt(f[2]) : 0;
+    if (Number.isNaN(timestamp) || Number.isNaN(step)) throw bad();
+    const m: Metric = { key, value, timestamp, step };
     if (f.length === 5) {
       m.datasetName = f[3];
       m.datasetDigest = f[4];

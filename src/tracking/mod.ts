@@ -71,12 +71,25 @@ export { paginate } from "./search/paging.ts";
 export { validateArtifactPath } from "./artifacts.ts";
 export * as proto from "./proto.ts";
 export {
+  exactInt,
   MAX_ENTITY_KEY_LENGTH,
+  MAX_EXACT_INT,
   MAX_METRICS_PER_BATCH,
   MAX_PARAM_VAL_LENGTH,
   MAX_PARAMS_TAGS_PER_BATCH,
   MAX_TAG_VAL_LENGTH,
+  validateExperimentId,
   validateKey,
+  validatePathSegment,
+  validateRunId,
 } from "./validation.ts";
-export { formatMetricLine, formatRunMeta, parseRunMeta, RUN_STATUSES } from "./meta.ts";
+export {
+  formatMetricLine,
+  formatRunMeta,
+  malformedMetricLine,
+  parseMetricInt,
+  parsePyFloat,
+  parseRunMeta,
+  RUN_STATUSES,
+} from "./meta.ts";
 export { isDir, readRange } from "./_fs.ts";

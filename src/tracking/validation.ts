@@ -19,6 +19,14 @@ const KEY_CHARS = /^[\/\p{L}\p{N}_.\- :]*$/u;
 const RUN_ID = /^[a-zA-Z0-9][\w\-]{0,255}$/;
 const EXPERIMENT_ID = /^[a-zA-Z0-9][\w\-]{0,63}$/;
 const ALIAS = /^[\p{L}\p{N}_\-]*$/u;
+// deno-lint-ignore no-control-regex -- control characters (NUL above all) never belong in a file name
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+/**
+ * The int64 fields (timestamps, steps) the store keeps exactly: JSON numbers are doubles, so beyond ±(2^53 − 1)
+ * a value would be silently rounded (2^63 stored as 9223372036854776000); such values are refused instead.
+ */
+export const MAX_EXACT_INT = Number.MAX_SAFE_INTEGER;
 
 /** posixpath.normpath for relative keys (enough to compare with the key itself). */
 function normPosix(path: string): string {
@@ -91,18 +99,42 @@ export function validateMetric(m: Metric): void {
         `Please specify value as a valid double (64-bit floating point)`,
     );
   }
-  if (!Number.isInteger(m.timestamp) || m.timestamp < 0) {
+  if (!Number.isSafeInteger(m.timestamp) || m.timestamp < 0) {
     throw invalid(
       `Got invalid timestamp ${m.timestamp} for metric '${m.key}' (value=${m.value}). ` +
-        `Timestamp must be a nonnegative long (64-bit integer)`,
+        `Timestamp must be a nonnegative long (64-bit integer)${beyondExact(m.timestamp)}`,
     );
   }
-  if (!Number.isInteger(m.step)) {
+  if (!Number.isSafeInteger(m.step)) {
     throw invalid(
       `Got invalid step ${m.step} for metric '${m.key}' (value=${m.value}). Step must be a valid long ` +
-        `(64-bit integer).`,
+        `(64-bit integer)${beyondExact(m.step)}.`,
     );
   }
+}
+
+/** The reason an integer that MLflow's int64 would hold is refused here (empty for other values). */
+function beyondExact(v: unknown): string {
+  return typeof v === "number" && Number.isInteger(v)
+    ? ` within ±${MAX_EXACT_INT} (2^53 - 1), the range this store keeps exactly`
+    : "";
+}
+
+/**
+ * An int64 request field (timestamp, step, time, limit) as an exact number: a safe integer, or a decimal string of
+ * one. Throws INVALID_PARAMETER_VALUE for anything else, naming `name`, so no value is ever stored rounded.
+ */
+export function exactInt(name: string, v: unknown): number {
+  const n = typeof v === "string" && /^\s*[-+]?\d+\s*$/.test(v) ? Number(v) : v;
+  if (typeof n === "number" && Number.isSafeInteger(n)) return n;
+  if (typeof n === "number" && Number.isInteger(n)) {
+    throw invalid(
+      `Invalid value ${JSON.stringify(v)} for parameter '${name}': integers are kept exactly only within ` +
+        `±${MAX_EXACT_INT} (2^53 - 1)`,
+      "JSON numbers are doubles; larger int64 values would be stored rounded, so they are refused",
+    );
+  }
+  throw invalid(`Invalid value ${JSON.stringify(v)} for parameter '${name}': expected an integer`);
 }
 
 /** Validates batch sizes and duplicate param keys (before anything is written). */
@@ -137,12 +169,43 @@ export function normalizeBatchTag(tag: KeyValue): KeyValue {
     : tag;
 }
 
+/**
+ * Validates a name that becomes one file or directory name (a checkpoint folder named after a run, …): not empty,
+ * not `.` or `..`, at most 255 bytes (UTF-8), and no `/`, `\\` or control characters, so joining it to a directory
+ * can never name a place outside that directory. `what` names it in the message ("run name").
+ *
+ * @example
+ * ```ts
+ * validatePathSegment("run name", "brave-owl-7"); // ok
+ * validatePathSegment("run name", "../etc"); // throws INVALID_PARAMETER_VALUE
+ * ```
+ */
+export function validatePathSegment(what: string, name: unknown): asserts name is string {
+  const why = typeof name !== "string"
+    ? "it must be a string"
+    : name === "" || name === "." || name === ".."
+    ? "it must not be empty, '.' or '..'"
+    : /[\/\\]/.test(name) || CONTROL.test(name)
+    ? "it must not contain '/', '\\' or control characters"
+    : new TextEncoder().encode(name).length > 255
+    ? "it must be at most 255 bytes long (UTF-8)"
+    : "";
+  if (why) {
+    throw invalid(
+      `Cannot use ${JSON.stringify(name)} as a ${what}: ${why} (it becomes a file name)`,
+      `choose a ${what} made of letters, digits, '-', '_' and '.'`,
+    );
+  }
+}
+
+/** Validates a run id (MLflow's shape: a letter or digit, then up to 255 of `[A-Za-z0-9_-]`; no dots or slashes). */
 export function validateRunId(runId: unknown): asserts runId is string {
   if (typeof runId !== "string" || !RUN_ID.test(runId)) {
     throw invalid(`Invalid run ID: '${runId}'`);
   }
 }
 
+/** Validates an experiment id (a letter or digit, then up to 63 of `[A-Za-z0-9_-]`; no dots or slashes). */
 export function validateExperimentId(id: unknown): asserts id is string {
   if (typeof id !== "string" || !EXPERIMENT_ID.test(id)) {
     throw invalid(`Invalid experiment ID: '${id}'`);
@@ -165,8 +228,10 @@ export function validateModelName(name: unknown): asserts name is string {
   if (name.includes("/") || name.includes("\\")) {
     throw invalid(`Registered model name cannot contain path separator: '${name}'`);
   }
-  if (name.includes("%") || name.includes(":") || name === "." || name === "..") {
-    throw invalid(`Invalid registered model name: '${name}' (no '%', ':', '.' or '..')`);
+  if (name.includes("%") || name.includes(":") || name === "." || name === ".." || CONTROL.test(name)) {
+    throw invalid(
+      `Invalid registered model name: ${JSON.stringify(name)} (no '%', ':', control characters, '.' or '..')`,
+    );
   }
 }
 
