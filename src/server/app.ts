@@ -80,7 +80,7 @@ export function createServerApp(opts: ServerOptions): Hono {
   }
   app.route("/", getArtifactRoutes(ctx));
   // The UI's own endpoints (/api/storyteller/…) must come before the API catch-alls.
-  if (opts.ui) app.route("/", uiApp({ client: ctx.store }));
+  if (opts.ui) app.route("/", uiApp({ client: ctx.store, artifactsRoot: ctx.artifactsRoot }));
   app.all("/api/*", (c) => endpointNotFound(c.req.method, c.req.path));
   app.all("/ajax-api/*", (c) => endpointNotFound(c.req.method, c.req.path));
   app.notFound((c) => endpointNotFound(c.req.method, c.req.path));

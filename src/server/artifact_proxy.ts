@@ -10,7 +10,7 @@ import { dirname, extname, join, relative } from "node:path";
 import type { ServerContext } from "./context.ts";
 import { bodyLimit } from "./body_limit.ts";
 import { checkedSegments, decodeUrlPath, resolveUnder } from "./paths.ts";
-import { localArtifactRoot } from "./sources.ts";
+import { localArtifactRoot, resolveArtifactFile } from "./sources.ts";
 import { Params } from "./request.ts";
 import { isDir, paginate, TrackingError } from "../tracking/mod.ts";
 
@@ -200,14 +200,8 @@ export function runArtifactsApi(ctx: ServerContext): Hono {
 /** The UI's raw artifact downloads: `/get-artifact?run_id=&path=` and `/model-versions/get-artifact`. */
 export function getArtifactRoutes(ctx: ServerContext): Hono {
   const app = new Hono();
-  const serve = async (artifactUri: string, path: string) => {
-    const segs = checkedSegments(path);
-    if (segs.length === 0) {
-      throw new TrackingError("INVALID_PARAMETER_VALUE", "Cannot download: 'path' is empty");
-    }
-    const base = localArtifactRoot(ctx, artifactUri);
-    return await fileResponse(resolveUnder(base, segs), segs.join("/"));
-  };
+  const serve = async (artifactUri: string, path: string) =>
+    await fileResponse(resolveArtifactFile(ctx, artifactUri, path), path);
   const runArtifact = async (c: Context) => {
     const p = await Params.of(c);
     const run = await ctx.store.getRun(p.runId());

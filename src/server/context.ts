@@ -6,6 +6,9 @@ import { resolve } from "node:path";
 import { UsageError } from "../errors.ts";
 import { FileStore, resolveTrackingUri } from "../tracking/mod.ts";
 
+/** Where the server may read artifact files from: the store root and the `--artifacts-destination` (or none). */
+export type ArtifactRoots = Pick<ServerContext, "store" | "artifactsRoot">;
+
 /** The server's shared state. */
 export interface ServerContext {
   store: FileStore;

@@ -30,21 +30,60 @@ export function httpError(status: number, code: ErrorCode, message: string): HTT
   return new HTTPException(status as 400, { res: errorResponse(code, message, status), message });
 }
 
+/** Top-level directories an absolute server path starts with: the usual ones plus this machine's. */
+function topLevelDirs(): string[] {
+  const names = new Set(
+    "bin boot dev etc home lib lib64 media mnt opt private proc root run sbin srv sys tmp usr var Users Volumes"
+      .split(" "),
+  );
+  try {
+    // Only with read access already granted: a permission prompt must never come from rendering an error.
+    if (Deno.permissions.querySync({ name: "read", path: "/" }).state === "granted") {
+      for (const e of Deno.readDirSync("/")) names.add(e.name);
+    }
+  } catch { /* the usual names will do */ }
+  return [...names].map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+}
+
+/** An absolute path (or `file:` URI) on this machine, up to a quote, space, `,`, `;`, `)` or a closing `: `. */
+let absolutePath: RegExp | undefined;
+
+/**
+ * `message` with every absolute server path replaced by `<path>`: error answers never tell a client where the
+ * store lives or what else is on the disk (the CLI, which runs on the same machine, keeps the full paths).
+ */
+export function redactPaths(message: string): string {
+  absolutePath ??= new RegExp(
+    `(?<![\\w.~-])(?:file://)?/(?:${topLevelDirs().join("|")})(?=[/'"\\s),;:]|$)(?:[^'"\\s),;:]|:(?!\\s|$))*`,
+    "g",
+  );
+  return message.replace(absolutePath, "<path>");
+}
+
 /**
  * `app.onError` handler: typed errors keep their code; unexpected ones are logged to stderr and answered with
- * 500 INTERNAL_ERROR without a stack trace.
+ * 500 INTERNAL_ERROR, their name only. No message carries an absolute server path (`redactPaths`).
  */
 export function renderError(err: Error, _c: Context): Response {
   if (err instanceof TrackingError) {
     const message = err.hint ? `${err.message} (hint: ${err.hint})` : err.message;
-    return errorResponse(err.code, message);
+    return errorResponse(err.code, redactPaths(message));
   }
   if (err instanceof HTTPException) {
     const res = err.getResponse();
     if (res.headers.get("Content-Type")?.includes("json")) return res;
     const code = CODE_OF_STATUS[err.status] ?? "INTERNAL_ERROR";
-    return errorResponse(code, err.message || res.statusText || `HTTP ${err.status}`, err.status);
+    return errorResponse(
+      code,
+      redactPaths(err.message || res.statusText || `HTTP ${err.status}`),
+      err.status,
+    );
   }
   console.error(`storyteller server: unexpected error: ${err.stack ?? err.message}`);
-  return errorResponse("INTERNAL_ERROR", `Cannot handle the request: ${err.message || err.name}`);
+  // The message of an unexpected error may quote a path or a file (a JSON SyntaxError quotes its input): the
+  // server log has it, the client gets the error's name.
+  return errorResponse(
+    "INTERNAL_ERROR",
+    `Cannot handle the request: unexpected ${err.name} (see the server log)`,
+  );
 }

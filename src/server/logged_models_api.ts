@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import type { ServerContext } from "./context.ts";
 import { missing, Params } from "./request.ts";
 import { checkedSegments, resolveUnder } from "./paths.ts";
-import { localArtifactRoot } from "./sources.ts";
+import { localArtifactRoot, resolveArtifactFile } from "./sources.ts";
 import { fileResponse, listDir } from "./artifact_proxy.ts";
 import { isDir, paginate, parseLoggedModelStatus, proto, TrackingError } from "../tracking/mod.ts";
 
@@ -19,7 +19,8 @@ export function loggedModelsApi(ctx: ServerContext): Hono {
   const model = (m: Parameters<typeof proto.loggedModelToJson>[0]) => ({ model: proto.loggedModelToJson(m) });
   const record = (p: Params, name: string) =>
     Object.fromEntries(p.keyValues(name).map((t) => [t.key, t.value]));
-  const id = (c: Context) => decodeURIComponent(c.req.param("model_id") ?? "");
+  // Hono has already decoded the path parameter once; a second decode would turn `%252e` into `.`.
+  const id = (c: Context) => c.req.param("model_id") ?? "";
 
   app.post("/logged-models", async (c) => {
     const p = await Params.of(c);
@@ -96,7 +97,12 @@ export function loggedModelsApi(ctx: ServerContext): Hono {
 
   app.delete("/logged-models/:model_id/tags/*", async (c) => {
     const path = new URL(c.req.url).pathname;
-    const key = decodeURIComponent(path.slice(path.indexOf("/tags/") + "/tags/".length));
+    let key: string;
+    try {
+      key = decodeURIComponent(path.slice(path.indexOf("/tags/") + "/tags/".length));
+    } catch {
+      throw new TrackingError("INVALID_PARAMETER_VALUE", "Cannot delete the tag: malformed percent-encoding");
+    }
     if (!key) throw missing("tag_key");
     await store.deleteLoggedModelTag(id(c), key);
     return c.json({});
@@ -142,10 +148,10 @@ export function loggedModelsApi(ctx: ServerContext): Hono {
         'Request must include the "artifact_file_path" query parameter.',
       );
     }
-    const segs = checkedSegments(path);
-    const { base } = await modelRoot(id(c));
+    checkedSegments(path); // a bad path is refused before the model is even looked up
+    const { m, base } = await modelRoot(id(c));
     if (base === null) throw new TrackingError("RESOURCE_DOES_NOT_EXIST", `Cannot find artifact '${path}'`);
-    return await fileResponse(resolveUnder(base, segs), segs.join("/"));
+    return await fileResponse(resolveArtifactFile(ctx, m.artifactLocation, path), path);
   });
 
   return app;

@@ -73,7 +73,8 @@ function inside(root: string, path: string): boolean {
 export function resolveUnder(root: string, segments: string[], forWrite = false): string {
   const realRoot = realOrNull(root);
   if (realRoot === null) {
-    throw new TrackingError("RESOURCE_DOES_NOT_EXIST", `Cannot find the artifact root ${root}`);
+    // The root is a server path: not named in an answer to a client.
+    throw new TrackingError("RESOURCE_DOES_NOT_EXIST", "Cannot find the artifact root: it does not exist");
   }
   const target = join(realRoot, ...segments);
   let probe = target;

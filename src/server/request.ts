@@ -4,7 +4,7 @@
  * holding JSON is decoded twice), `run_uuid` accepted for `run_id`, MLflow's wording for missing or mistyped fields.
  */
 import type { Context } from "hono";
-import { type KeyValue, TrackingError, type ViewType } from "../tracking/mod.ts";
+import { exactInt, type KeyValue, TrackingError, type ViewType } from "../tracking/mod.ts";
 
 type Json = Record<string, unknown>;
 
@@ -95,13 +95,16 @@ export class Params {
     return v;
   }
 
-  /** An optional integer (int64 fields may arrive as strings). */
+  /**
+   * An optional integer (int64 fields may arrive as strings). Only values within ±(2^53 − 1) are exact as
+   * JavaScript numbers; larger ones are refused rather than rounded (`exactInt`).
+   */
   int(name: string): number | undefined {
     const v = this.raw(name);
     if (v === undefined || v === null || v === "") return undefined;
     const n = typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : v;
     if (typeof n !== "number" || !Number.isInteger(n)) throw badType(name, v, "an integer");
-    return n;
+    return exactInt(name, v);
   }
 
   reqInt(name: string): number {

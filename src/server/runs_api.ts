@@ -5,21 +5,22 @@
 import { Hono } from "hono";
 import { enumOf, missing, Params, parseDouble, VIEW_TYPES } from "./request.ts";
 import type { ServerContext } from "./context.ts";
-import { type DatasetInput, invalid, type Metric, paginate, proto, RUN_STATUSES } from "../tracking/mod.ts";
+import {
+  type DatasetInput,
+  exactInt,
+  invalid,
+  type Metric,
+  paginate,
+  proto,
+  RUN_STATUSES,
+} from "../tracking/mod.ts";
 
 function metricOf(o: Record<string, unknown>, where: string): Metric & { modelId?: string } {
   if (typeof o.key !== "string" || !o.key) throw missing(`${where}.key`);
   if (o.value === undefined || o.value === null) throw missing(`${where}.value`);
   if (o.timestamp === undefined || o.timestamp === null) throw missing(`${where}.timestamp`);
-  const int = (name: string, v: unknown) => {
-    const n = typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v;
-    if (typeof n !== "number" || !Number.isInteger(n)) {
-      throw invalid(
-        `Invalid value ${JSON.stringify(v)} for parameter '${where}.${name}': expected an integer`,
-      );
-    }
-    return n;
-  };
+  // int64 fields: exact within ±(2^53 − 1), refused beyond (a JSON number there is already rounded).
+  const int = (name: string, v: unknown) => exactInt(`${where}.${name}`, v);
   const m: Metric & { modelId?: string } = {
     key: o.key,
     value: parseDouble(`${where}.value`, o.value),
@@ -230,9 +231,8 @@ export function runsApi(ctx: ServerContext): Hono {
     const runId = p.runId();
     const models = p.objects("models").map((o, i) => {
       if (typeof o.model_id !== "string" || !o.model_id) throw missing(`models[${i}].model_id`);
-      const step = o.step === undefined || o.step === null ? undefined : Number(o.step);
-      if (step === undefined || !Number.isInteger(step)) throw missing(`models[${i}].step`);
-      return { modelId: o.model_id, step };
+      if (o.step === undefined || o.step === null) throw missing(`models[${i}].step`);
+      return { modelId: o.model_id, step: exactInt(`models[${i}].step`, o.step) };
     });
     await store.logOutputs(runId, models);
     return c.json({});

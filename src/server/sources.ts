@@ -5,7 +5,7 @@
  * outside the roots, `..`, backslashes, `#`/`?` smuggling) and maps run artifact URIs to local directories.
  */
 import { isAbsolute, resolve } from "node:path";
-import type { ServerContext } from "./context.ts";
+import type { ArtifactRoots, ServerContext } from "./context.ts";
 import { checkedSegments, resolveUnder } from "./paths.ts";
 import { TrackingError } from "../tracking/mod.ts";
 
@@ -29,12 +29,12 @@ function hasDotDot(s: string): boolean {
 }
 
 /** The artifact roots this server may read: real paths of the store root and the artifacts destination. */
-function roots(ctx: ServerContext): string[] {
+function roots(ctx: ArtifactRoots): string[] {
   return [ctx.store.root, ...(ctx.artifactsRoot !== null ? [ctx.artifactsRoot] : [])];
 }
 
 /** The local directory of an absolute path when it lies under one of the roots (real paths), else null. */
-export function localUnderRoots(ctx: ServerContext, absPath: string): { root: string; path: string } | null {
+export function localUnderRoots(ctx: ArtifactRoots, absPath: string): { root: string; path: string } | null {
   for (const root of roots(ctx)) {
     const rel = absPath.startsWith(root + "/")
       ? absPath.slice(root.length + 1)
@@ -100,7 +100,7 @@ export function checkModelSource(ctx: ServerContext, source: string): void {
  * The local directory behind a run (or model) artifact URI: `mlflow-artifacts:/<p>` under the artifacts
  * destination, `file:` under one of the roots. Anything else is refused.
  */
-export function localArtifactRoot(ctx: ServerContext, artifactUri: string): string {
+export function localArtifactRoot(ctx: ArtifactRoots, artifactUri: string): string {
   if (/^mlflow-artifacts:/i.test(artifactUri)) {
     if (ctx.artifactsRoot === null) {
       throw new TrackingError(
@@ -114,13 +114,27 @@ export function localArtifactRoot(ctx: ServerContext, artifactUri: string): stri
   if (/^file:/i.test(artifactUri) || !/^[a-z][a-z0-9+.-]*:/i.test(artifactUri)) {
     const found = localUnderRoots(ctx, localPathOf(decodeOnce(artifactUri), artifactUri));
     if (found) return found.path;
+    // The location itself is a server path: the message names neither it nor the roots.
     throw new TrackingError(
       "PERMISSION_DENIED",
-      `Cannot serve artifacts at '${artifactUri}': it is outside the tracking server's artifact roots`,
+      "Cannot serve these artifacts: their location is outside the tracking server's artifact roots",
     );
   }
   throw new TrackingError(
     "INVALID_PARAMETER_VALUE",
     `Cannot serve artifacts at '${artifactUri}': only file: and mlflow-artifacts: locations are served`,
   );
+}
+
+/**
+ * The one resolver of every route that serves an artifact file: `path` (relative, checked segment by segment)
+ * under the local root of `artifactUri`, resolved through real paths so that neither the location nor a symlink
+ * inside it can lead outside the server's artifact roots. Throws INVALID_PARAMETER_VALUE or PERMISSION_DENIED.
+ */
+export function resolveArtifactFile(ctx: ArtifactRoots, artifactUri: string, path: string): string {
+  const segs = checkedSegments(path);
+  if (segs.length === 0) {
+    throw new TrackingError("INVALID_PARAMETER_VALUE", "Cannot download: 'path' is empty");
+  }
+  return resolveUnder(localArtifactRoot(ctx, artifactUri), segs);
 }

@@ -17,6 +17,8 @@ export interface UiContext {
   client: TrackingClient;
   /** Parsed metric histories, shared between apps on one store (default: one per uiApp). */
   seriesCache?: SeriesCache;
+  /** The `mlflow-artifacts:/` root artifacts may also be served from (besides the store itself). */
+  artifactsRoot?: string | null;
 }
 
 /** FNV-1a of a string, as a short hex ETag. */
@@ -71,6 +73,6 @@ export function uiApp(ctx: UiContext): Hono {
   });
   app.route("/", seriesApp(ctx.client, ctx.seriesCache));
   app.route("/", changesApp(ctx.client));
-  app.route("/", artifactApp(ctx.client));
+  app.route("/", artifactApp(ctx.client, ctx.artifactsRoot ?? null));
   return app;
 }

@@ -4,14 +4,10 @@
  * `preview=1` caps the body at 512 KiB (the `X-Storyteller-Truncated` header says when it did).
  */
 import { Hono } from "hono";
-import { basename, join } from "node:path";
-import {
-  fileUriToPath,
-  readRange,
-  type TrackingClient,
-  TrackingError,
-  validateArtifactPath,
-} from "../tracking/mod.ts";
+import { basename } from "node:path";
+import { FileStore, readRange, type TrackingClient, TrackingError } from "../tracking/mod.ts";
+import { checkedSegments } from "./paths.ts";
+import { resolveArtifactFile } from "./sources.ts";
 
 const PREVIEW_BYTES = 512 * 1024;
 
@@ -42,16 +38,11 @@ export function artifactContentType(path: string): { type: string; inline: boole
   return t ? { type: t, inline: true } : { type: "application/octet-stream", inline: false };
 }
 
-/** Local file path of a run's artifact, downloading it first for a remote store. */
-async function localFile(client: TrackingClient, runId: string, path: string): Promise<string> {
-  const run = await client.getRun(runId);
-  const uri = run.info.artifactUri;
-  if (/^file:/i.test(uri) || !/^[a-z][a-z0-9+.-]*:/i.test(uri)) return join(fileUriToPath(uri), path);
-  return await client.downloadArtifacts(`runs:/${runId}/${path}`);
-}
-
-/** The artifact download route. */
-export function artifactApp(client: TrackingClient): Hono {
+/**
+ * The artifact download route. Files are found through `resolveArtifactFile`, as `/get-artifact` finds them:
+ * only under the store root or `artifactsRoot`, after real paths (a symlink to `/etc/passwd` is refused).
+ */
+export function artifactApp(client: TrackingClient, artifactsRoot: string | null = null): Hono {
   const app = new Hono();
   app.get("/api/storyteller/artifact", async (c) => {
     const runId = c.req.query("run_id") ?? "";
@@ -62,8 +53,12 @@ export function artifactApp(client: TrackingClient): Hono {
         "Cannot send an artifact: run_id and path are required",
       );
     }
-    validateArtifactPath(path);
-    const file = await localFile(client, runId, path);
+    if (!(client instanceof FileStore)) {
+      throw new TrackingError("NOT_IMPLEMENTED", "Cannot send an artifact: the UI serves a local store only");
+    }
+    checkedSegments(path); // a bad path is refused before the run is looked up
+    const run = await client.getRun(runId);
+    const file = resolveArtifactFile({ store: client, artifactsRoot }, run.info.artifactUri, path);
     let info: Deno.FileInfo;
     try {
       info = await Deno.stat(file);

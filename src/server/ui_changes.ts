@@ -4,7 +4,13 @@
  * dataset inputs) and a version counter; a client sends the version it has seen and gets back only the runs that changed.
  */
 import { Hono } from "hono";
-import { proto, type Run, type TrackingClient, TrackingError } from "../tracking/mod.ts";
+import {
+  proto,
+  type Run,
+  type TrackingClient,
+  TrackingError,
+  validateExperimentId,
+} from "../tracking/mod.ts";
 
 interface Tracked {
   version: number;
@@ -17,6 +23,10 @@ interface Tracked {
 
 /** How long one scan answers every poll of the same experiments (ms). */
 const SCAN_REUSE_MS = 750;
+/** Experiment selections tracked at once (least recently polled dropped first; a dropped one starts over). */
+const MAX_TRACKED = 32;
+/** Experiments one poll may name. */
+const MAX_IDS = 1000;
 
 function fingerprint(r: Run): string {
   let m = 0, tagLen = 0, paramLen = 0;
@@ -48,13 +58,19 @@ export function changesApp(client: TrackingClient): Hono {
   const epoch = crypto.randomUUID().slice(0, 8);
   const tracked = new Map<string, Tracked>();
 
+  /** `ids` are validated, sorted and unique, so one selection has one key however it is spelled. */
   async function refresh(ids: string[]): Promise<Tracked> {
-    const key = [...ids].sort().join(",");
+    const key = ids.join(",");
     let t = tracked.get(key);
-    if (t && Date.now() - t.scannedAt < SCAN_REUSE_MS) return t;
+    if (t) {
+      tracked.delete(key); // re-inserted below: Map order is the LRU order
+      tracked.set(key, t);
+      if (Date.now() - t.scannedAt < SCAN_REUSE_MS) return t;
+    }
     const runs = await scanAll(client, ids);
     if (!t) {
       t = { version: 1, prints: new Map(), removed: new Map(), scannedAt: 0, runs: new Map() };
+      while (tracked.size >= MAX_TRACKED) tracked.delete(tracked.keys().next().value!);
       tracked.set(key, t);
     }
     const next = t.version + 1;
@@ -86,12 +102,20 @@ export function changesApp(client: TrackingClient): Hono {
   }
 
   app.get("/api/storyteller/changes", async (c) => {
-    const ids = (c.req.query("experiment_ids") ?? "").split(",").filter((s) => s);
+    const ids = [...new Set((c.req.query("experiment_ids") ?? "").split(",").filter((s) => s))].sort();
     if (ids.length === 0) {
       throw new TrackingError("INVALID_PARAMETER_VALUE", "Cannot poll for changes: experiment_ids is empty", {
         hint: "GET /api/storyteller/changes?experiment_ids=0,1&since=<version>",
       });
     }
+    if (ids.length > MAX_IDS) {
+      throw new TrackingError(
+        "INVALID_PARAMETER_VALUE",
+        `Cannot poll for changes: ${ids.length} experiment_ids given, at most ${MAX_IDS} are allowed`,
+      );
+    }
+    // Before anything is cached: `./E` or `../../x/mlruns/E` is not an experiment id.
+    for (const id of ids) validateExperimentId(id);
     const sinceText = c.req.query("since") ?? "-1";
     const since = Number(sinceText);
     if (!Number.isInteger(since)) {

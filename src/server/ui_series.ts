@@ -5,7 +5,16 @@
  */
 import { Hono } from "hono";
 import { join } from "node:path";
-import { FileStore, readRange, type TrackingClient, TrackingError, validateKey } from "../tracking/mod.ts";
+import {
+  FileStore,
+  malformedMetricLine,
+  parseMetricInt,
+  parsePyFloat,
+  readRange,
+  type TrackingClient,
+  TrackingError,
+  validateKey,
+} from "../tracking/mod.ts";
 import { downsampleM4, type Series, sortByX } from "../../ui/lib/downsample.ts";
 
 /** Columns of one metric history in file order, growing as the run logs more. */
@@ -16,10 +25,14 @@ interface History {
   value: Float64Array;
   /** Bytes of the metric file consumed (complete lines only). */
   offset: number;
+  /** Lines consumed (blank ones included): numbers the line an error names. */
+  lines: number;
   mtime: number;
   /** Inode of the file read (null where the platform has none): a replaced file is read again from the start. */
   ino: number | null;
   sorted: Partial<Record<"step" | "time", { n: number; s: Series }>>;
+  /** Points counted against the cache bound when it was last remembered. */
+  weight: number;
 }
 
 const MAX_CACHED_POINTS = 20_000_000;
@@ -48,23 +61,25 @@ export class SeriesCache {
       h = undefined;
     }
     if (!h) h = emptyHistory();
-    if (stat.size > h.offset) await readTail(path, h, stat.size);
+    if (stat.size > h.offset) await readTail(path, key, h, stat.size);
     h.mtime = mtime;
     h.ino = stat.ino ?? null;
     this.#remember(id, h);
     return h;
   }
 
+  /** Keeps `h`, counting its capacity (what it holds in memory, ≥ 1024 points even when nearly empty). */
   #remember(id: string, h: History): void {
     const old = this.#entries.get(id);
-    if (old) this.#points -= old.n;
+    if (old) this.#points -= old.weight;
     this.#entries.delete(id);
+    h.weight = h.step.length;
     this.#entries.set(id, h);
-    this.#points += h.n;
+    this.#points += h.weight;
     for (const [k, e] of this.#entries) {
       if (this.#points <= MAX_CACHED_POINTS || k === id) break;
       this.#entries.delete(k);
-      this.#points -= e.n;
+      this.#points -= e.weight;
     }
   }
 }
@@ -77,6 +92,8 @@ function emptyHistory(): History {
     time: new Float64Array(cap),
     value: new Float64Array(cap),
     offset: 0,
+    lines: 0,
+    weight: 0,
     mtime: 0,
     ino: null,
     sorted: {},
@@ -102,16 +119,12 @@ function grow(h: History, need: number): void {
   }
 }
 
-function parseValue(s: string): number {
-  const t = s.toLowerCase();
-  if (t === "nan" || t === "-nan" || t === "+nan") return NaN;
-  if (t === "inf" || t === "infinity" || t === "+inf" || t === "+infinity") return Infinity;
-  if (t === "-inf" || t === "-infinity") return -Infinity;
-  return Number(s);
-}
-
-/** Reads `[h.offset, size)` and appends its complete `timestamp value step` lines. */
-async function readTail(path: string, h: History, size: number): Promise<void> {
+/**
+ * Reads `[h.offset, size)` and appends its complete `timestamp value step` lines (2, 3 or 5 fields, as MLflow
+ * reads them). A half-written last line waits for the next read; any other malformed line is an INTERNAL_ERROR
+ * naming its line number (never its content), as get-history answers: no line is skipped or charted rounded.
+ */
+async function readTail(path: string, key: string, h: History, size: number): Promise<void> {
   const file = await Deno.open(path, { read: true });
   let bytes: Uint8Array;
   try {
@@ -119,31 +132,58 @@ async function readTail(path: string, h: History, size: number): Promise<void> {
   } finally {
     file.close();
   }
-  const end = bytes.lastIndexOf(10) + 1; // a half-written last line waits for the next read
+  const end = bytes.lastIndexOf(10) + 1;
   const text = new TextDecoder().decode(bytes.subarray(0, end));
   grow(h, h.n + countLines(bytes, end));
-  let pos = 0;
+  let pos = 0, n = h.n, lines = h.lines;
   while (pos < text.length) {
     const nl = text.indexOf("\n", pos);
-    const a = text.indexOf(" ", pos);
-    const b = a < 0 ? -1 : text.indexOf(" ", a + 1);
-    if (a > pos && b > 0 && b < nl) {
-      const c = text.indexOf(" ", b + 1);
-      const stepEnd = c > 0 && c < nl ? c : nl;
-      const time = Number(text.slice(pos, a));
-      const step = Number(text.slice(b + 1, stepEnd));
-      // A line another writer mangled is skipped rather than charted at step 0 or NaN.
-      if (Number.isFinite(time) && Number.isFinite(step) && b > a + 1 && stepEnd > b + 1) {
-        h.time[h.n] = time;
-        h.value[h.n] = parseValue(text.slice(a + 1, b));
-        h.step[h.n] = step;
-        h.n++;
+    lines++;
+    if (nl > pos) {
+      // Fields found with indexOf, not split(): no array per line on million-line histories.
+      const s = spaces(text, pos, nl);
+      const fields = s.length + 1;
+      const time = parseMetricInt(text.slice(pos, s[0] ?? nl));
+      const value = fields === 2 || fields === 3 || fields === 5
+        ? floatOrNull(text.slice(s[0] + 1, s[1] ?? nl))
+        : null;
+      const step = fields >= 3 ? parseMetricInt(text.slice(s[1] + 1, s[2] ?? nl)) : 0;
+      if (value === null || Number.isNaN(time) || Number.isNaN(step)) {
+        throw malformedMetricLine(key, path, lines, "<timestamp> <value> <step>");
       }
+      h.time[n] = time;
+      h.value[n] = value;
+      h.step[n] = step;
+      n++;
     }
     pos = nl + 1;
   }
+  // Committed only once the whole tail parsed: a failed read leaves the history as it was.
+  h.n = n;
+  h.lines = lines;
   h.offset += end;
   h.sorted = {};
+}
+
+/** Positions of the spaces in `text[from, to)` (at most 5: a line with more is malformed anyway). */
+function spaces(text: string, from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let i = text.indexOf(" ", from); i >= 0 && i < to && out.length < 5; i = text.indexOf(" ", i + 1)) {
+    out.push(i);
+  }
+  return out;
+}
+
+const PLAIN_DECIMAL = /^-?\d+(?:\.\d+)?(?:e[-+]?\d+)?$/;
+
+/** A metric value (`nan`, `inf` included), or null when the field is not a number. */
+function floatOrNull(s: string): number | null {
+  if (PLAIN_DECIMAL.test(s)) return Number(s); // what writers write: skips parsePyFloat's spellings
+  try {
+    return parsePyFloat(s);
+  } catch {
+    return null;
+  }
 }
 
 function countLines(bytes: Uint8Array, end: number): number {

@@ -77,15 +77,45 @@ Deno.test("ui: metric-series downsamples, keeps spikes, zooms, and follows appen
     const more = (await get(`run_id=${id}&key=train/loss&min=19999`)).body.series[0];
     assert.equal(more.total, 20_003);
     assert.deepEqual(more.y, [values[19_998], values[19_999], 5, null, 7]); // one point before the window
-    // a metric file replaced by another (new inode, more bytes) is read again from its start; mangled lines skip
+    // a metric file replaced by another (new inode, more bytes) is read again from its start
     const file = join(store.locateRun(id).runDir, "metrics", "train", "loss");
     const lines = Array.from({ length: 30_000 }, (_, i) => `${1_700_000_000_000 + i} ${i % 7} ${i}`);
-    lines.splice(10, 0, "garbage line here", "1700000000000 1", " 3 4");
-    Deno.writeTextFileSync(`${file}.new`, lines.join("\n") + "\n");
-    Deno.renameSync(`${file}.new`, file);
+    const replace = (text: string) => {
+      Deno.writeTextFileSync(`${file}.new`, text);
+      Deno.renameSync(`${file}.new`, file);
+    };
+    replace(lines.join("\n") + "\n");
     const replaced = (await get(`run_id=${id}&key=train/loss&min=29998`)).body.series[0];
     assert.equal(replaced.total, 30_000);
     assert.deepEqual(replaced.y, [29_997 % 7, 29_998 % 7, 29_999 % 7]);
+  });
+});
+
+Deno.test("ui: metric-series skips no line silently and rounds no step", async () => {
+  await withStore(async (store, dir) => {
+    const id = (await store.createRun({})).info.runId;
+    await store.logMetric(id, "loss", 1, { step: 0, timestamp: 1 });
+    const app = uiApp({ client: store });
+    const file = join(store.locateRun(id).runDir, "metrics", "loss");
+    const get = async () => {
+      const res = await app.request(`/api/storyteller/metric-series?run_id=${id}&key=loss`);
+      return { status: res.status, body: await res.json() };
+    };
+    for (
+      const bad of ["garbage line here", "1700000000000 1 2 3", "1 abc 2", "1 2 9007199254740993", "1.5 2 3"]
+    ) {
+      Deno.writeTextFileSync(file, `1 1 0\n2 2 1\n${bad}\n3 3 2\n`);
+      const r = await get();
+      assert.equal(r.status, 500, bad);
+      assert.equal(r.body.error_code, "INTERNAL_ERROR");
+      assert.match(r.body.message, /line 3 is malformed/);
+      assert.ok(!r.body.message.includes(bad) && !r.body.message.includes(dir), r.body.message);
+    }
+    // a torn last line (a writer that crashed) is not a point; blank lines are not either
+    Deno.writeTextFileSync(file, "1 1 0\n\n2 2 1\n10001000000000");
+    const ok = await get();
+    assert.equal(ok.status, 200);
+    assert.deepEqual([ok.body.series[0].x, ok.body.series[0].y], [[0, 1], [1, 2]]);
   });
 });
 
@@ -146,6 +176,15 @@ Deno.test("ui: changes returns only the runs changed since a version", async () 
       "new inputs",
     );
     assert.equal((await app.request("/api/storyteller/changes?since=1")).status, 400);
+    // ids are experiment ids, not paths: `./0` would be another cache entry for the same experiment
+    for (const ids of ["./0", "././0", "0/..", "../../x/mlruns/0"]) {
+      const res = await app.request(
+        `/api/storyteller/changes?experiment_ids=${encodeURIComponent(ids)}&since=-1`,
+      );
+      assert.equal(res.status, 400, ids);
+      assert.equal((await res.json()).error_code, "INVALID_PARAMETER_VALUE");
+    }
+    assert.equal((await app.request("/api/storyteller/changes?experiment_ids=0,0&since=-1")).status, 200);
     assert.equal((await app.request("/api/storyteller/changes?experiment_ids=0&since=x")).status, 400);
   });
 });
