@@ -177,6 +177,20 @@ gpuTest("serve e2e: a trained, registered model over every route; greedy equals 
     res = await fetch(url + "/invocations", json({ inputs: [prompt] }));
     assert.equal(res.status, 401, "bearer token required");
     await res.body?.cancel();
+    // The liveness probes are open; everything else needs the token, /v1/* answering in OpenAI's shape.
+    for (
+      const [path, status] of [["/ping", 200], ["/health", 200], ["/version", 401], [
+        "/metrics",
+        401,
+      ]] as const
+    ) {
+      res = await fetch(url + path);
+      assert.equal(res.status, status, path);
+      await res.body?.cancel();
+    }
+    res = await fetch(url + "/v1/completions", json({ prompt }));
+    assert.equal(res.status, 401);
+    assert.equal((await res.json()).error.type, "authentication_error");
 
     // Greedy through the server equals generate's story, on both APIs.
     res = await post("/invocations", { inputs: [prompt], params: { temperature: 0, max_tokens: 20 } });

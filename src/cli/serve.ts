@@ -87,7 +87,10 @@ export function serveCommand(): Command {
       numberOption("--request-timeout", 0, 86_400),
       DEFAULT_SERVICE_OPTIONS.requestTimeoutMs! / 1000,
     )
-    .option("--auth-token <token>", "require 'Authorization: Bearer <token>' (or set STORYTELLER_AUTH_TOKEN)")
+    .option(
+      "--auth-token <token>",
+      "require 'Authorization: Bearer <token>' on every route but /ping and /health (or set STORYTELLER_AUTH_TOKEN)",
+    )
     .option(
       "--allowed-hosts <hosts>",
       "extra Host header values to accept (comma-separated, *.domain, *)",

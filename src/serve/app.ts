@@ -1,7 +1,9 @@
 /**
  * The model server's Hono app: MLflow's scoring protocol (`/ping`, `/health`, `/version`, `/invocations`), the
  * OpenAI-compatible completions API (`/v1/completions` with server-sent events, `/v1/models`) and Prometheus
- * `/metrics`, behind the same guard as the tracking server. Not model loading or generation (service.ts).
+ * `/metrics`, behind the same guard as the tracking server (the `/ping` and `/health` probes need no
+ * credentials). Errors take MLflow's shape on MLflow's routes and OpenAI's on `/v1/*`. A client that goes away
+ * cancels its generation. Not model loading or generation (service.ts).
  */
 import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -9,6 +11,7 @@ import { streamSSE } from "hono/streaming";
 import { errorResponse, guard, type GuardOptions, renderError } from "../server/mod.ts";
 import { VERSION } from "../version.ts";
 import type { Metrics } from "./metrics.ts";
+import { openAIErrorBody, openAIErrorResponse, toOpenAIError } from "./openai_errors.ts";
 import { BadRequest, parseCompletion, parseInvocation } from "./params.ts";
 import { RequestTimeout } from "./scheduler.ts";
 import type { Completion, EncodedPrompt, GenerateOptions, ModelService, TokenEntry } from "./service.ts";
@@ -30,8 +33,35 @@ export interface ServeAppOptions {
 
 const JSON_HEADERS = { "Content-Type": "application/json" };
 
-/** The app's routes: the metrics label of a request (anything else is "other") and the 405s for other methods. */
-const ROUTES = ["/ping", "/health", "/version", "/metrics", "/invocations", "/v1/models", "/v1/completions"];
+/** The app's routes and their method: the metrics label of a request (anything else is "other") and the 405s. */
+const ROUTES: Record<string, "GET" | "POST"> = {
+  "/ping": "GET",
+  "/health": "GET",
+  "/version": "GET",
+  "/metrics": "GET",
+  "/invocations": "POST",
+  "/v1/models": "GET",
+  "/v1/completions": "POST",
+};
+
+/** Liveness probes, open without credentials (as vLLM and llama.cpp leave theirs) so orchestrators can call them. */
+const PROBES = ["/ping", "/health"];
+
+/** nginx's status for a request whose client closed the connection before the answer (metrics only). */
+const CLIENT_CLOSED = 499;
+
+/** Status, MLflow error code and message of an error the routes throw on purpose; null for anything else. */
+function knownError(
+  err: Error,
+): { status: number; code: "BAD_REQUEST" | "DEADLINE_EXCEEDED"; message: string } | null {
+  if (err instanceof BadRequest || err instanceof RangeError) {
+    return { status: 400, code: "BAD_REQUEST", message: err.message };
+  }
+  if (err instanceof RequestTimeout) {
+    return { status: 504, code: "DEADLINE_EXCEEDED", message: `${TIMEOUT_MESSAGE}: ${err.message}` };
+  }
+  return null;
+}
 
 /** Minimal RFC 4180 CSV: a header row, then rows; quoted fields may hold commas, quotes and newlines. */
 function parseCsv(text: string): string[][] {
@@ -112,8 +142,9 @@ function legacyLogprobs(entries: TokenEntry[]) {
 
 /** JSON of a request body, or a 400 that says so. */
 async function jsonBody(c: Context): Promise<unknown> {
+  const text = await c.req.text(); // a body that fails to arrive keeps its own error (408, 413)
   try {
-    return JSON.parse(await c.req.text());
+    return JSON.parse(text);
   } catch (err) {
     throw new BadRequest(`Invalid JSON in the request body: ${(err as Error).message}`);
   }
@@ -125,21 +156,38 @@ export function createServeApp(opts: ServeAppOptions): Hono {
   const metrics = opts.metrics;
   const maxChoices = opts.maxChoices ?? 64;
   const startedAt = Math.floor(Date.now() / 1000); // /v1/models' `created`: when this server took the model
+  /** The answer to a request whose client went away: nobody reads it, the metrics count it. */
+  const cancelled = () => {
+    metrics.cancelled();
+    return new Response(null, { status: CLIENT_CLOSED });
+  };
+  // MLflow-shaped errors on every route; the /v1/* middleware below turns them into OpenAI's shape.
   app.onError((err, c) => {
     if (err instanceof HTTPException && err.res) return err.getResponse();
-    if (err instanceof BadRequest || err instanceof RangeError) {
-      return errorResponse("BAD_REQUEST", err.message, 400);
+    const known = knownError(err);
+    if (!known) return renderError(err, c);
+    if (c.req.path.startsWith("/v1/")) {
+      return openAIErrorResponse(
+        known.status,
+        known.message,
+        known.code,
+        err instanceof BadRequest ? err.param : null,
+      );
     }
-    if (err instanceof RequestTimeout) {
-      return errorResponse("DEADLINE_EXCEEDED", `${TIMEOUT_MESSAGE}: ${err.message}`, 504);
-    }
-    return renderError(err, c);
+    return errorResponse(known.code, known.message, known.status);
   });
   app.use("*", async (c, next) => {
     await next();
-    metrics.request(ROUTES.includes(c.req.path) ? c.req.path : "other", c.res.status);
+    const status = c.req.raw.signal.aborted ? CLIENT_CLOSED : c.res.status;
+    metrics.request(Object.hasOwn(ROUTES, c.req.path) ? c.req.path : "other", status);
   });
-  app.use("*", guard(opts.guard));
+  app.use("/v1/*", async (c, next) => {
+    await next();
+    c.res = await toOpenAIError(c.res); // the guard's 401/403/413, 404s, the 503 while loading
+  });
+  const guarded = guard(opts.guard);
+  const open = guard({ ...opts.guard, authToken: undefined, htpasswdFile: undefined });
+  app.use("*", (c, next) => (PROBES.includes(c.req.path) ? open : guarded)(c, next));
 
   const ready = (): ModelService => {
     const s = opts.service();
@@ -168,7 +216,9 @@ export function createServeApp(opts: ServeAppOptions): Hono {
       vocabSize: service.engine.dims.V,
     });
     const encoded = encodeAll(service, prompts, "inputs");
-    const results = await Promise.all(encoded.map((p) => service.complete(p, options)));
+    const signal = c.req.raw.signal; // a client that goes away stops its generation
+    const results = await Promise.all(encoded.map((p) => service.complete(p, options, undefined, signal)));
+    if (signal.aborted) return cancelled();
     return c.json({ predictions: results.map((r) => r.text) });
   });
 
@@ -207,8 +257,12 @@ export function createServeApp(opts: ServeAppOptions): Hono {
       return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
     };
     metrics.promptTokens(prompt);
+    const disconnected = c.req.raw.signal;
     if (!req.stream) {
-      const done = await Promise.all(jobs.map((j) => service.complete(j.prompt, optionsOf(j.seedOffset))));
+      const done = await Promise.all(
+        jobs.map((j) => service.complete(j.prompt, optionsOf(j.seedOffset), undefined, disconnected)),
+      );
+      if (disconnected.aborted) return cancelled();
       const chosen = ranked ? bestOf(done, req.bestOf, req.n) : done;
       return c.json({
         ...base,
@@ -221,11 +275,15 @@ export function createServeApp(opts: ServeAppOptions): Hono {
         usage: usage(done),
       });
     }
-    const abort = new AbortController();
+    const abort = new AbortController(); // the client went away, or one choice failed
+    disconnected.addEventListener("abort", () => abort.abort());
+    // No onError: hono's streamSSE would follow ours with an `event: error` of its own, in plain text.
     return streamSSE(c, async (stream) => {
       stream.onAbort(() => abort.abort());
+      let ended = false; // after an error nothing else goes out
       let writing = Promise.resolve();
       const send = (data: unknown) => {
+        if (ended) return;
         writing = writing.then(() => stream.writeSSE({ data: JSON.stringify(data) })).catch(() =>
           abort.abort()
         );
@@ -245,34 +303,50 @@ export function createServeApp(opts: ServeAppOptions): Hono {
         }],
         ...usageField,
       });
-      const done = await Promise.all(jobs.map(async (j, index) => {
-        const r = await service.complete(
-          j.prompt,
-          optionsOf(j.seedOffset),
-          (delta, entries) => send(choice(index, delta, null, entries)),
-          abort.signal,
-        );
-        send(choice(index, "", r.finishReason, []));
-        return r;
-      }));
-      if (req.includeUsage) send({ ...base, choices: [], usage: usage(done) });
-      await writing;
-      if (!abort.signal.aborted) await stream.writeSSE({ data: "[DONE]" });
-    }, async (err, stream) => {
-      abort.abort(); // the request's other choices stop too
-      const timeout = err instanceof RequestTimeout;
-      await stream.writeSSE({
-        event: "error",
-        data: JSON.stringify({
-          error_code: timeout ? "DEADLINE_EXCEEDED" : "INTERNAL_ERROR",
-          message: timeout ? `${TIMEOUT_MESSAGE}: ${err.message}` : err.message,
-        }),
-      });
+      try {
+        const done = await Promise.all(jobs.map(async (j, index) => {
+          const r = await service.complete(
+            j.prompt,
+            optionsOf(j.seedOffset),
+            (delta, entries) => send(choice(index, delta, null, entries)),
+            abort.signal,
+          );
+          send(choice(index, "", r.finishReason, []));
+          return r;
+        }));
+        if (req.includeUsage) send({ ...base, choices: [], usage: usage(done) });
+        await writing;
+        if (abort.signal.aborted) metrics.cancelled();
+        else await stream.writeSSE({ data: "[DONE]" });
+      } catch (err) {
+        // One error event in OpenAI's stream format (the SDKs raise it as an APIError), then the end.
+        ended = true;
+        abort.abort(); // the request's other choices stop too
+        await writing;
+        if (disconnected.aborted || stream.aborted) {
+          metrics.cancelled();
+          return;
+        }
+        const known = knownError(err as Error);
+        if (!known) {
+          console.error(`storyteller model server: unexpected error: ${(err as Error).stack ?? err}`);
+        }
+        const error = known
+          ? openAIErrorBody(known.status, known.message, known.code)
+          : openAIErrorBody(500, `Cannot finish the completion: ${(err as Error).message}`, "INTERNAL_ERROR");
+        await stream.writeSSE({ data: JSON.stringify({ error }) });
+      }
     });
   });
 
-  const notAllowed = (c: Context) => c.json({ detail: "Method Not Allowed" }, 405);
-  for (const path of ROUTES) app.all(path, notAllowed);
+  for (const [path, method] of Object.entries(ROUTES)) {
+    app.all(path, (c) => {
+      const headers = { Allow: method === "GET" ? "GET, HEAD" : method };
+      if (!path.startsWith("/v1/")) return c.json({ detail: "Method Not Allowed" }, 405, headers);
+      const message = `Cannot ${c.req.method} ${path}: the route only accepts ${method}`;
+      return openAIErrorResponse(405, message, "BAD_REQUEST", null, headers);
+    });
+  }
   app.notFound((c) => errorResponse("ENDPOINT_NOT_FOUND", `Cannot find ${c.req.method} ${c.req.path}`, 404));
   return app;
 }

@@ -215,7 +215,10 @@ gpuTest("serve app: OpenAI completions, streaming, stop strings, models and metr
     ) {
       res = await app.request("/v1/completions", post(req));
       assert.equal(res.status, 400, JSON.stringify(req));
-      assert.ok((await res.json()).message.includes(needle), needle);
+      const { error } = await res.json(); // OpenAI's shape on /v1/*, naming the field in `param`
+      assert.ok(error.message.includes(needle), needle);
+      assert.equal(error.type, "invalid_request_error");
+      assert.equal(`'${error.param}'`, needle);
     }
 
     body = await (await app.request("/v1/models")).json();
@@ -261,16 +264,29 @@ gpuTest(
     try {
       let res = await slow.app.request("/v1/completions", post({ prompt: "Once", max_tokens: 30, n: 3 }));
       assert.equal(res.status, 504);
-      const body = await res.json();
-      assert.equal(body.error_code, "DEADLINE_EXCEEDED");
-      assert.match(body.message, /^Request processing time exceeded limit: Cannot finish the request within/);
+      const { error } = await res.json();
+      assert.equal(error.code, "DEADLINE_EXCEEDED");
+      assert.equal(error.type, "timeout_error");
+      assert.match(
+        error.message,
+        /^Request processing time exceeded limit: Cannot finish the request within/,
+      );
       res = await slow.app.request("/invocations", post({ inputs: ["Once"], params: { max_tokens: 30 } }));
       assert.equal(res.status, 504);
-      res = await slow.app.request("/v1/completions", post({ prompt: "Once", max_tokens: 30, stream: true }));
+      assert.equal((await res.json()).error_code, "DEADLINE_EXCEEDED", "MLflow's shape on MLflow's route");
+      // Streaming, one error event in OpenAI's format ends the stream: no `event: error`, no hono text, no [DONE].
+      res = await slow.app.request(
+        "/v1/completions",
+        post({ prompt: ["Once", "The fox"], n: 4, max_tokens: 30, stream: true }),
+      );
       assert.equal(res.status, 200);
       const text = await res.text();
-      assert.match(text, /event: error\ndata: \{"error_code":"DEADLINE_EXCEEDED"/);
-      assert.ok(!text.includes("[DONE]"));
+      const events = text.split("\n\n").filter((e) => e.trim());
+      assert.equal(events.length, 1, text);
+      assert.ok(events[0].startsWith("data: "), text);
+      const streamed = JSON.parse(events[0].slice(6)).error;
+      assert.equal(streamed.code, "DEADLINE_EXCEEDED");
+      assert.match(streamed.message, /^Request processing time exceeded limit: Cannot finish the request/);
       while (slow.service.scheduler.busy) await new Promise((r) => setTimeout(r, 5));
       const metrics = await (await slow.app.request("/metrics")).text();
       assert.match(metrics, /storyteller_request_timeouts_total\{where="generation"\} [1-9]/);
@@ -555,7 +571,7 @@ gpuTest(
       ) {
         res = await app.request("/v1/completions", post(body));
         assert.equal(res.status, 400, JSON.stringify(body).slice(0, 80));
-        const msg = (await res.json()).message;
+        const msg = (await res.json()).error.message;
         assert.ok(msg.includes(needle), `${msg} should mention ${needle}`);
       }
       res = await app.request(
@@ -567,6 +583,154 @@ gpuTest(
       res = await app.request("/invocations", post({ inputs: [prompt], params: { best_of: 2 } }));
       assert.equal(res.status, 400, "best_of is a completions field");
       await res.body?.cancel();
+    } finally {
+      await cleanup();
+    }
+  },
+);
+
+gpuTest(
+  "serve app: /v1/* errors in OpenAI's shape, MLflow's elsewhere; /ping and /health open with --auth-token",
+  async (gpu) => {
+    const { app, authed, loading, cleanup } = await setup(gpu);
+    const bearer = { Authorization: `Bearer ${TOKEN}` };
+    /** The OpenAI error object of a /v1/* answer with `status`. */
+    const openAIError = async (res: Response, status: number) => {
+      assert.equal(res.status, status);
+      const body = await res.json();
+      assert.deepEqual(Object.keys(body), ["error"], JSON.stringify(body));
+      assert.deepEqual(Object.keys(body.error).sort(), ["code", "message", "param", "type"]);
+      return body.error;
+    };
+    try {
+      // Liveness probes need no credentials; everything else does.
+      for (const path of ["/ping", "/health"]) {
+        assert.equal((await authed.request(path)).status, 200, path);
+        assert.equal((await authed.request(path, { method: "HEAD" })).status, 200, `HEAD ${path}`);
+      }
+      for (const path of ["/version", "/metrics"]) {
+        const res = await authed.request(path);
+        assert.equal(res.status, 401, path);
+        assert.equal((await res.json()).error_code, "UNAUTHENTICATED", "MLflow's shape off /v1");
+        assert.equal((await authed.request(path, { headers: bearer })).status, 200, path);
+      }
+      let res = await authed.request("/v1/models");
+      const unauthenticated = await openAIError(res, 401);
+      assert.equal(unauthenticated.type, "authentication_error");
+      assert.equal(unauthenticated.code, "UNAUTHENTICATED");
+      assert.match(unauthenticated.message, /^Cannot authorize the request/);
+      assert.equal(res.headers.get("WWW-Authenticate"), "Bearer");
+      assert.equal(res.headers.get("X-Content-Type-Options"), "nosniff", "the guard's headers stay");
+      assert.equal((await authed.request("/v1/models", { headers: bearer })).status, 200);
+
+      // Every other /v1/* failure: the guard's, routing's, the loading 503 and the app's own.
+      res = await app.request("/v1/completions");
+      const notAllowed = await openAIError(res, 405);
+      assert.equal(notAllowed.message, "Cannot GET /v1/completions: the route only accepts POST");
+      assert.equal(res.headers.get("Allow"), "POST");
+      res = await app.request("/invocations");
+      assert.equal(res.status, 405);
+      assert.deepEqual(await res.json(), { detail: "Method Not Allowed" }, "MLflow's (FastAPI's) 405 stays");
+      const notFound = await openAIError(await app.request("/v1/chat/completions", post({})), 404);
+      assert.equal(notFound.type, "not_found_error");
+      assert.equal(notFound.message, "Cannot find POST /v1/chat/completions");
+      assert.equal((await (await app.request("/nope")).json()).error_code, "ENDPOINT_NOT_FOUND");
+      const unavailable = await openAIError(
+        await loading.request("/v1/completions", post({ prompt: "a" })),
+        503,
+      );
+      assert.equal(unavailable.type, "unavailable_error");
+      const tooLarge = await openAIError(
+        await app.request("/v1/completions", post({ prompt: "x".repeat(9000) })),
+        413,
+      );
+      assert.match(tooLarge.message, /larger than the limit of 4096 bytes/);
+      const host = await openAIError(
+        await app.request("http://evil.example/v1/models", { headers: { Host: "evil.example" } }),
+        403,
+      );
+      assert.equal(host.type, "permission_error");
+      const badJson = await openAIError(await app.request("/v1/completions", post("{oops")), 400);
+      assert.match(badJson.message, /^Invalid JSON in the request body/);
+      assert.equal(badJson.param, null);
+      const unknown = await openAIError(
+        await app.request("/v1/completions", post({ prompt: "a", beam: 2 })),
+        400,
+      );
+      assert.equal(unknown.param, "beam");
+      const context = await openAIError(
+        await app.request("/v1/completions", post({ prompt: ["a", "word ".repeat(200)] })),
+        400,
+      );
+      assert.equal(context.param, "prompt[1]");
+    } finally {
+      await cleanup();
+    }
+  },
+);
+
+/** storyteller_generated_tokens_total of `service`'s metrics. */
+function generatedTokens(service: ModelService): number {
+  return Number(/^storyteller_generated_tokens_total (\d+)$/m.exec(service.metrics.render())![1]);
+}
+
+/** Waits (30 s at most) until `service` has generated tokens beyond `from`. */
+async function generationStarted(service: ModelService, from: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (generatedTokens(service) <= from) {
+    assert.ok(Date.now() < deadline, "generation started");
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+gpuTest(
+  "serve app: a client that goes away stops its generation, streamed or not, and is counted",
+  async (gpu) => {
+    const { app, service, cleanup } = await setup(gpu);
+    try {
+      // 16 sequences × 40 tokens on 4 slots, <|endoftext|> forbidden: 640 tokens if nothing stops them.
+      const eot = service.loaded.tokenizer.eotId!;
+      const big = {
+        prompt: "Once",
+        n: 16,
+        max_tokens: 40,
+        temperature: 1,
+        seed: 1,
+        logit_bias: { [eot]: -100 },
+      };
+      const requests: [string, Record<string, unknown>][] = [
+        ["/v1/completions", big],
+        ["/v1/completions", { ...big, stream: true }],
+        ["/invocations", {
+          inputs: Array(16).fill("Once"),
+          params: { ...big, prompt: undefined, n: undefined },
+        }],
+      ];
+      for (const [i, [path, body]] of requests.entries()) {
+        const before = generatedTokens(service);
+        const client = new AbortController();
+        const answer = app.request(path, { ...post(body), signal: client.signal });
+        await generationStarted(service, before);
+        const atAbort = generatedTokens(service);
+        client.abort();
+        const res = await answer;
+        await res.body?.cancel().catch(() => {});
+        while (service.scheduler.busy) await new Promise((r) => setTimeout(r, 5));
+        const after = generatedTokens(service);
+        // Tokens already in flight when the client left may land; the 640 − (4 slots × 40) queued never start.
+        assert.ok(after - atAbort <= 4 * 6, `${path}: ${after - atAbort} tokens after the client left`);
+        assert.ok(after - before < 640 / 2, `${path}: ${after - before} of 640 tokens generated`);
+        const metrics = service.metrics.render();
+        assert.match(metrics, new RegExp(`^storyteller_cancelled_requests_total ${i + 1}$`, "m"));
+      }
+      const metrics = service.metrics.render();
+      assert.match(metrics, /storyteller_requests_total\{route="\/v1\/completions",status="499"\} 1/);
+      assert.match(metrics, /storyteller_requests_total\{route="\/invocations",status="499"\} 1/);
+      assert.match(
+        metrics,
+        /storyteller_requests_total\{route="\/v1\/completions",status="200"\} 1/,
+        "the stream",
+      );
     } finally {
       await cleanup();
     }

@@ -1,7 +1,7 @@
 /**
  * Counters of the model server and their Prometheus text exposition (format 0.0.4): requests by route and status,
- * prompt and generated tokens, time to first token (histogram), decode throughput, request timeouts, queue length
- * and batch size.
+ * prompt and generated tokens, time to first token (histogram), decode throughput, request timeouts, requests
+ * cancelled by their client, queue length and batch size.
  */
 
 const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -24,6 +24,7 @@ export class Metrics {
   #decodeSeconds = 0;
   #lastTokensPerSec = 0;
   #timeouts = { queue: 0, generation: 0 };
+  #cancelled = 0;
   /** Filled in by the service once the engine exists. */
   gauges: () => Gauges = () => ({ queue: 0, active: 0, slots: 0, kvBytes: 0 });
 
@@ -66,6 +67,11 @@ export class Metrics {
     this.#timeouts[where]++;
   }
 
+  /** Counts one request whose client went away before its answer was complete. */
+  cancelled(): void {
+    this.#cancelled++;
+  }
+
   /** The Prometheus text page. */
   render(): string {
     const lines: string[] = [];
@@ -83,10 +89,12 @@ export class Metrics {
       "",
       this.#prompt,
     ]]);
-    metric("storyteller_generated_tokens_total", "counter", "Tokens generated and returned.", [[
-      "",
-      this.#generated,
-    ]]);
+    metric(
+      "storyteller_generated_tokens_total",
+      "counter",
+      "Tokens generated, those of requests that timed out or whose client went away included.",
+      [["", this.#generated]],
+    );
     const t = this.#ttft;
     lines.push(
       "# HELP storyteller_time_to_first_token_seconds Time from a request joining the queue to its first token.",
@@ -121,6 +129,12 @@ export class Metrics {
       ['where="queue"', this.#timeouts.queue],
       ['where="generation"', this.#timeouts.generation],
     ]);
+    metric(
+      "storyteller_cancelled_requests_total",
+      "counter",
+      "Requests whose client went away before the answer was complete; their generation stopped there.",
+      [["", this.#cancelled]],
+    );
     const g = this.gauges();
     metric("storyteller_queue_length", "gauge", "Requests waiting for a batch slot.", [["", g.queue]]);
     metric("storyteller_active_sequences", "gauge", "Sequences in the running batch.", [["", g.active]]);

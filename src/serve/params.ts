@@ -9,9 +9,14 @@ import type { GenerateOptions } from "./service.ts";
 
 /** A 400 answer: the message names the field that is wrong. */
 export class BadRequest extends Error {
+  /** The field the message names ("Invalid value for 'x'…", "Unknown field 'x'…"): OpenAI's `param`, else null. */
+  readonly param: string | null;
   constructor(message: string) {
     super(message);
     this.name = "BadRequest";
+    this.param =
+      /^(?:Invalid value for|Invalid key in|Unsupported value for|Unknown field) '([^']+)'/.exec(message)
+        ?.[1] ?? null;
   }
 }
 
