@@ -6,6 +6,7 @@
 import { loadConfig } from "../src/config/mod.ts";
 import { closeGpu, CommandBatch, createBuffer, openGpu } from "../src/gpu/mod.ts";
 import { matmul, MATMUL_VARIANT_NAMES, type MatmulArgs, type MatmulVariant } from "../src/kernels/matmul.ts";
+import { modelDims } from "../src/model/mod.ts";
 
 const args = [...Deno.args];
 const flag = (name: string, fallback: number) => {
@@ -18,13 +19,13 @@ const flag = (name: string, fallback: number) => {
 const reps = flag("--reps", 20);
 const rounds = flag("--rounds", 5);
 const { config } = await loadConfig(args[0] ?? "tiny", []);
-const m = config.model;
-const rows = config.training.batch_size * m.max_seq_len;
+const d = modelDims(config.model);
+const rows = config.training.batch_size * d.T;
 const weights: [string, number, number][] = [
-  ["attn (C→C)", m.hidden_size, m.hidden_size],
-  ["mlp up (C→I)", m.intermediate_size, m.hidden_size],
-  ["mlp down (I→C)", m.hidden_size, m.intermediate_size],
-  ["lm head (C→V)", m.vocab_size, m.hidden_size],
+  ["attn (C→C)", d.C, d.C],
+  ["mlp up (C→I)", d.I, d.C],
+  ["mlp down (I→C)", d.C, d.I],
+  ["lm head (C→V)", d.V, d.C],
 ];
 
 const gpu = await openGpu(config.training.device);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CommandBatch, createBuffer, readBuffer } from "../gpu/mod.ts";
+import { CommandBatch, createBuffer, type Gpu, readBuffer } from "../gpu/mod.ts";
 import { assertClose, gpuTest, randomArray } from "../gpu/testing.ts";
 import {
   applyLogitBias,
@@ -58,7 +58,7 @@ function placeBias(specs: GpuSampleSpec[]): { specs: GpuSampleSpec[]; pairs: Uin
  * ids, rows, specs, state) read back, out and records from output row 1 on.
  */
 async function runSample(
-  gpu: Parameters<Parameters<typeof gpuTest>[1]>[0],
+  gpu: Gpu,
   logits: Float32Array,
   specs: GpuSampleSpec[],
   decode: boolean,
