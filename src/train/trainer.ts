@@ -123,17 +123,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const t = config.training;
   const log = opts.hooks?.log ?? ((line: string) => console.log(line));
   const run = await resolveRun(opts, log);
-  const lock = await lockRunDir(run.ckptDir, run.runName);
+  let lock: Awaited<ReturnType<typeof lockRunDir>> | undefined;
+  const gpu = await openGpu(t.device);
   try {
-    const resume = await settleResume(opts, run, log);
-    const gpu = await openGpu(t.device);
-    try {
-      return await trainOn(gpu, opts, run, resume, log);
-    } finally {
-      await closeGpu(gpu); // also after a failure or an interrupt: nothing may still run when the process exits
-    }
+    // Locked once the model's buffers fit the adapter: a model it cannot hold leaves nothing behind, not even a lock.
+    return await trainOn(gpu, opts, run, log, async () => {
+      lock = await lockRunDir(run.ckptDir, run.runName);
+      return await settleResume(opts, run, log);
+    });
   } finally {
-    lock.release();
+    await closeGpu(gpu); // also after a failure or an interrupt: nothing may still run when the process exits
+    lock?.release();
   }
 }
 
@@ -141,8 +141,8 @@ async function trainOn(
   gpu: Gpu,
   opts: TrainOptions,
   { runName, ckptDir }: RunPlan,
-  resume: Resume | undefined,
   log: (line: string) => void,
+  begin: () => Promise<Resume | undefined>,
 ): Promise<TrainResult> {
   const { config } = opts;
   const t = config.training;
@@ -153,6 +153,7 @@ async function trainOn(
   // The model's buffers first: a model or batch beyond the adapter's limits fails before any data preparation.
   const engine = new Engine(gpu, config, { batchSize: B, training: true, lossScale: opts.lossScale });
   const optimizer = new AdamW(gpu, engine.layout, t);
+  const resume = await begin();
   const data = await prepareData(config, { log, seqLen: T });
   if (data.tokenizer.vocabSize > config.model.vocab_size) {
     throw new UsageError(
