@@ -33,7 +33,22 @@ function params(N: number, V: number, dscale: number): Uint32Array {
   return u;
 }
 
-/** Records the fused kernel over N rows in the chosen variant (default: "cpu" on a fallback adapter). */
+/**
+ * The adapter's tuned variant for this shape (src/kernels/tune.ts), else "cpu" on a fallback (CPU) adapter and
+ * "gpu" elsewhere (and the shape is queued for the tuner).
+ */
+function tunedVariant(batch: CommandBatch, N: number, V: number, writeGrad: boolean): CrossEntropyVariant {
+  const first = batch.gpu.summary.isFallback ? "cpu" : "gpu";
+  const candidates = [first, first === "cpu" ? "gpu" : "cpu"];
+  const shape = `${N}x${V}${writeGrad ? " grad" : ""}`;
+  return batch.gpu.tuning.choice("crossentropy", shape, candidates, {
+    N,
+    V,
+    writeGrad,
+  }) as CrossEntropyVariant;
+}
+
+/** Records the fused kernel over N rows in the chosen variant (default: the tuned one, see tunedVariant). */
 function rows(
   batch: CommandBatch,
   bindings: [Binding, Binding, Binding],
@@ -45,7 +60,7 @@ function rows(
 ): void {
   const u = batch.uniform(params(N, V, dscale));
   const max = batch.gpu.limits.maxComputeWorkgroupsPerDimension;
-  if ((variant ?? (batch.gpu.summary.isFallback ? "cpu" : "gpu")) === "cpu") {
+  if ((variant ?? tunedVariant(batch, N, V, writeGrad)) === "cpu") {
     const entry = V % 4 === 0 ? "main4" : "main";
     const constants = { WG: CPU_WG, WRITE_GRAD: writeGrad };
     batch.run(CROSS_ENTROPY_CPU, entry, constants, [...bindings, u], [Math.min(Math.ceil(N / CPU_WG), max)]);

@@ -18,9 +18,20 @@ export type RmsnormVariant = typeof RMSNORM_VARIANTS[number];
 /** Invocations per workgroup of the CPU variant (tools/bench_rownorm.ts). */
 const CPU_WG = 8;
 
-/** The variant to record: the caller's, else "cpu" on a fallback (CPU) adapter and "gpu" elsewhere. */
-function pickVariant(batch: CommandBatch, variant: RmsnormVariant | undefined): RmsnormVariant {
-  return variant ?? (batch.gpu.summary.isFallback ? "cpu" : "gpu");
+/**
+ * The variant to record: the caller's, else the adapter's tuned one for this shape (src/kernels/tune.ts), else
+ * "cpu" on a fallback (CPU) adapter and "gpu" elsewhere (and the shape is queued for the tuner).
+ */
+function pickVariant(
+  batch: CommandBatch,
+  variant: RmsnormVariant | undefined,
+  spec: { pass: "forward" | "backward"; N: number; C: number; accumulateDx?: boolean },
+): RmsnormVariant {
+  if (variant) return variant;
+  const first = batch.gpu.summary.isFallback ? "cpu" : "gpu";
+  const shape = `${spec.pass} ${spec.N}x${spec.C}${spec.accumulateDx ? " acc" : ""}`;
+  const candidates = [first, first === "cpu" ? "gpu" : "cpu"];
+  return batch.gpu.tuning.choice("rmsnorm", shape, candidates, { ...spec }) as RmsnormVariant;
 }
 
 /** Channels per thread the backward keeps in registers (MAXK in the WGSL). */
@@ -66,7 +77,7 @@ export function rmsnormForward(batch: CommandBatch, args: RmsnormForwardArgs): v
   const { x, weight, out, rstd, N, C, eps } = args;
   const u = batch.uniform(params(N, C, eps));
   const max = batch.gpu.limits.maxComputeWorkgroupsPerDimension;
-  if (pickVariant(batch, args.variant) === "cpu") {
+  if (pickVariant(batch, args.variant, { pass: "forward", N, C }) === "cpu") {
     const entry = C % 4 === 0 ? "forward4" : "forward";
     batch.run(RMSNORM_CPU, entry, { WG: CPU_WG }, [x, weight, out, rstd, u], [
       Math.min(Math.ceil(N / CPU_WG), max),
@@ -122,7 +133,8 @@ export function rmsnormBackward(batch: CommandBatch, args: RmsnormBackwardArgs):
   }
   const p = batch.uniform(u);
   const accumulate = { ACCUMULATE_DX: !!args.accumulateDx };
-  if (pickVariant(batch, args.variant) === "cpu") {
+  const spec = { pass: "backward" as const, N, C, accumulateDx: !!args.accumulateDx };
+  if (pickVariant(batch, args.variant, spec) === "cpu") {
     const entry = C % 4 === 0 ? "backward4" : "backward";
     const grid = Math.ceil(groups / CPU_WG);
     batch.run(RMSNORM_CPU, entry, { WG: CPU_WG, ...accumulate }, [dout, x, weight, rstd, dx, scratch, p], [

@@ -16,6 +16,21 @@ import {
 import { matmul, matmulLowPrecision, matmulScratchFloats, type MatmulVariant } from "./matmul.ts";
 import { MATMUL, MATMUL_BF16, MATMUL_F16, MATMUL_REG, MATMUL_REG_BF16, MATMUL_REG_F16 } from "./matmul.ts";
 import { VERSION } from "../version.ts";
+import {
+  RMSNORM,
+  RMSNORM_CPU,
+  rmsnormBackward,
+  rmsnormForward,
+  rmsnormScratchFloats,
+  type RmsnormVariant,
+} from "./rmsnorm.ts";
+import {
+  CROSS_ENTROPY,
+  CROSS_ENTROPY_CPU,
+  crossEntropy,
+  crossEntropyLoss,
+  type CrossEntropyVariant,
+} from "./crossentropy.ts";
 
 /** Calls recorded per measurement, and measurements per candidate (alternating candidates; the median counts). */
 const CALLS = 6;
@@ -30,7 +45,68 @@ interface Trial {
 /** Builds the trial of one queued request, by family. */
 const FAMILIES: Record<string, (gpu: Gpu, spec: TuningRequest["spec"]) => Trial> = {
   matmul: matmulTrial,
+  rmsnorm: rmsnormTrial,
+  crossentropy: crossEntropyTrial,
 };
+
+function floats(gpu: Gpu, elements: number, label: string, fill = 0.5): GPUBuffer {
+  return createBuffer(gpu.device, label, new Float32Array(Math.max(4, elements)).fill(fill));
+}
+
+function rmsnormTrial(gpu: Gpu, spec: TuningRequest["spec"]): Trial {
+  const [N, C] = [spec.N as number, spec.C as number];
+  const x = floats(gpu, N * C, "tune x");
+  const w = floats(gpu, C, "tune weight");
+  const out = floats(gpu, N * C, "tune out");
+  const dx = floats(gpu, N * C, "tune dx");
+  const rstd = floats(gpu, N, "tune rstd");
+  const dw = floats(gpu, C, "tune dweight");
+  const scratch = floats(gpu, rmsnormScratchFloats(N, C), "tune scratch");
+  return {
+    record(batch, variant) {
+      const v = variant as RmsnormVariant;
+      if (spec.pass === "forward") {
+        rmsnormForward(batch, { x, weight: w, out, rstd, N, C, eps: 1e-5, variant: v });
+      } else {
+        const accumulateDx = spec.accumulateDx as boolean;
+        rmsnormBackward(batch, {
+          dout: out,
+          x,
+          weight: w,
+          rstd,
+          dx,
+          dweight: dw,
+          scratch,
+          N,
+          C,
+          accumulateDx,
+          variant: v,
+        });
+      }
+    },
+    destroy() {
+      for (const b of [x, w, out, dx, rstd, dw, scratch]) b.destroy();
+    },
+  };
+}
+
+function crossEntropyTrial(gpu: Gpu, spec: TuningRequest["spec"]): Trial {
+  const [N, V] = [spec.N as number, spec.V as number];
+  const logits = floats(gpu, N * V, "tune logits", 0.01);
+  const targets = createBuffer(gpu.device, "tune targets", new Uint32Array(Math.max(4, N)));
+  const losses = floats(gpu, N, "tune losses");
+  return {
+    record(batch, variant) {
+      const v = variant as CrossEntropyVariant;
+      // The fused form overwrites the logits with dlogits: later calls read those, the same amount of work.
+      if (spec.writeGrad) crossEntropy(batch, { logits, targets, losses, N, V, dscale: 1 / N, variant: v });
+      else crossEntropyLoss(batch, { logits, targets, losses, N, V, variant: v });
+    },
+    destroy() {
+      for (const b of [logits, targets, losses]) b.destroy();
+    },
+  };
+}
 
 function matmulTrial(gpu: Gpu, spec: TuningRequest["spec"]): Trial {
   const n = (k: string) => spec[k] as number;
@@ -144,7 +220,8 @@ export async function tunePending(
 /** A short hash of the tunable kernels' sources: a kernel change must not reuse the old kernel's timings. */
 function kernelsHash(): string {
   let h = 0x811c9dc5;
-  for (const k of [MATMUL, MATMUL_F16, MATMUL_BF16, MATMUL_REG, MATMUL_REG_F16, MATMUL_REG_BF16]) {
+  const kernels = [MATMUL, MATMUL_F16, MATMUL_BF16, MATMUL_REG, MATMUL_REG_F16, MATMUL_REG_BF16];
+  for (const k of [...kernels, RMSNORM, RMSNORM_CPU, CROSS_ENTROPY, CROSS_ENTROPY_CPU]) {
     for (let i = 0; i < k.code.length; i++) h = Math.imul(h ^ k.code.charCodeAt(i), 0x01000193) >>> 0;
   }
   return h.toString(16).padStart(8, "0");

@@ -4,6 +4,8 @@ import { assertClose, gpuTest, randomArray } from "../gpu/testing.ts";
 import { matmul as matmulRef } from "../reference/matmul.ts";
 import { matmul, MATMUL_VARIANT_NAMES } from "./matmul.ts";
 import { tunePending } from "./tune.ts";
+import { rmsnormForward } from "./rmsnorm.ts";
+import { crossEntropyLoss } from "./crossentropy.ts";
 
 gpuTest(
   "the tuner times every candidate of a queued matmul shape and later calls run the winner",
@@ -40,6 +42,42 @@ gpuTest(
       assertClose(await run(), want, `tuned (${variant})`);
       assert.deepEqual(gpu.tuning.pending, [], "a tuned shape is not queued again");
       for (const x of [A, B, C]) x.destroy();
+    } finally {
+      gpu.tuning = saved;
+    }
+  },
+);
+
+gpuTest(
+  "rmsnorm and cross-entropy shapes are queued, timed in both variants, and then run tuned",
+  async (gpu) => {
+    const saved = gpu.tuning;
+    gpu.tuning = new TuningTable();
+    try {
+      const [N, C, V] = [21, 12, 37];
+      const x = createBuffer(gpu.device, "x", randomArray(N * C, 3));
+      const w = createBuffer(gpu.device, "w", randomArray(C, 4));
+      const out = createBuffer(gpu.device, "out", N * C * 4);
+      const rstd = createBuffer(gpu.device, "rstd", N * 4);
+      const logits = createBuffer(gpu.device, "logits", randomArray(N * V, 5));
+      const targets = createBuffer(gpu.device, "targets", new Uint32Array(N).map((_, i) => i % V));
+      const losses = createBuffer(gpu.device, "losses", N * 4);
+      const record = () => {
+        const batch = new CommandBatch(gpu, "tuned rows");
+        rmsnormForward(batch, { x, weight: w, out, rstd, N, C, eps: 1e-5 });
+        crossEntropyLoss(batch, { logits, targets, losses, N, V });
+        batch.submit();
+      };
+      record();
+      assert.deepEqual(gpu.tuning.pending.map((r) => r.family), ["rmsnorm", "crossentropy"]);
+      const tuned = await tunePending(gpu);
+      assert.deepEqual(tuned.map((t) => [t.family, Object.keys(t.result.times).sort()]), [
+        ["rmsnorm", ["cpu", "gpu"]],
+        ["crossentropy", ["cpu", "gpu"]],
+      ]);
+      record();
+      assert.deepEqual(gpu.tuning.pending, []);
+      for (const b of [x, w, out, rstd, logits, targets, losses]) b.destroy();
     } finally {
       gpu.tuning = saved;
     }
