@@ -89,19 +89,32 @@ export function summarize(adapter: GPUAdapter): AdapterSummary {
   };
 }
 
-function quietMesa(): void {
-  // Mesa's Vulkan WSI prints an error when XDG_RUNTIME_DIR is unset although compute never needs it.
+/**
+ * The WebGPU backends storyteller asks wgpu for when the user has not chosen (DENO_WEBGPU_BACKEND): the compute
+ * backends only. By default wgpu also starts its OpenGL backend, which on Linux loads a second Mesa driver stack
+ * (EGL → libgbm → swrast_dri.so, with its own llvmpipe on the same libLLVM) beside Vulkan's. Its library
+ * destructors then race lavapipe's threads at process exit: "double free or corruption", exit 134, after every
+ * test had passed (reproduced: 3 of 60 four-module `deno test --parallel` runs with the GL backend, 0 of 160
+ * without; docs/benchmarks.md, Test suite). Compute never runs on wgpu's GL backend anyway.
+ */
+export const COMPUTE_BACKENDS = "vulkan,metal,dx12";
+
+function prepareEnv(): void {
   try {
+    // Read by wgpu when the first adapter is requested. Set once, before any GPU work: setenv is not safe while
+    // other threads (a driver's) read the environment, so the test task sets it for its workers instead.
+    if (!Deno.env.get("DENO_WEBGPU_BACKEND")) Deno.env.set("DENO_WEBGPU_BACKEND", COMPUTE_BACKENDS);
+    // Mesa's Vulkan WSI prints an error when XDG_RUNTIME_DIR is unset although compute never needs it.
     if (!Deno.env.get("XDG_RUNTIME_DIR")) {
       Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync({ prefix: "st-xdg-" }));
     }
-  } catch { /* without env or write permission the warning is only noise */ }
+  } catch { /* without env or write permission: wgpu's defaults, and the warning is only noise */ }
 }
 
 /** The default adapter's summary without opening a device, or null when WebGPU has no adapter here. */
 export async function adapterSummary(): Promise<AdapterSummary | null> {
   if (typeof navigator === "undefined" || !navigator.gpu) return null;
-  quietMesa();
+  prepareEnv();
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   return adapter ? summarize(adapter) : null;
 }
@@ -111,7 +124,7 @@ export async function openGpu(preference: DevicePreference = "auto"): Promise<Gp
   if (typeof navigator === "undefined" || !navigator.gpu) {
     throw new UsageError("Cannot open a GPU: this Deno build has no WebGPU (navigator.gpu is missing)");
   }
-  quietMesa();
+  prepareEnv();
   const adapter = await navigator.gpu.requestAdapter({
     powerPreference: "high-performance",
     forceFallbackAdapter: preference === "cpu",
