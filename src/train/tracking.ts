@@ -3,7 +3,8 @@
  * resume), logs params, tags and the dataset inputs, turns trainer hooks into metric points through AsyncLogger,
  * uploads the model, config and samples, and sets the final status. A failing store never stops training: points
  * wait in memory and are retried, and what is still undelivered at exit goes to a local fallback `mlruns` beside
- * the checkpoints (tracking_fallback.ts).
+ * the checkpoints (tracking_fallback.ts). Each checkpoint is a durability point: what is still unwritten then is
+ * journaled in it, samples wait in `<run dir>/staging`, and a resume logs no step twice (tracking_journal.ts).
  */
 import { basename, join, resolve } from "node:path";
 import type { Config } from "../config/mod.ts";
@@ -25,6 +26,15 @@ import { logModelHistoryEntry, writeMLmodel } from "../model/mlmodel.ts";
 import { toYaml } from "../yaml.ts";
 import type { EvalPoint, LogPoint, StartInfo, TrainHooks, TrainResult } from "./trainer.ts";
 import { fallbackNotice, openFallbackRun, Relay } from "./tracking_fallback.ts";
+import { Staging } from "./tracking_staging.ts";
+import {
+  continueRun,
+  JOURNAL_KEY,
+  loggedTime,
+  modelUuid,
+  PointLedger,
+  readJournal,
+} from "./tracking_journal.ts";
 import { gitSource, startParams, startTags, userName } from "./tracking_params.ts";
 import { datasetInputs } from "./tracking_datasets.ts";
 
@@ -35,6 +45,8 @@ export interface RunTrackerOptions {
   info?: (message: string) => void;
   /** How long the exit waits for a failing store before writing the fallback (ms, default 10000). */
   exitTimeoutMs?: number;
+  /** How long a checkpoint waits for the store to take the queued points before journaling them (ms, default 3000). */
+  checkpointFlushMs?: number;
   /** AsyncLogger's send interval (ms, default 500). */
   flushIntervalMs?: number;
   /** Retries per REST call (default 2, so an unreachable server is noticed within a second). */
@@ -57,11 +69,12 @@ export class RunTracker {
   #warn: (m: string) => void;
   #info: (m: string) => void;
   #exitTimeoutMs: number;
+  #checkpointFlushMs: number;
   #flushIntervalMs?: number;
   #runId?: string;
   #experimentId?: string;
   #ckptDir = "";
-  #staging?: string;
+  #staging?: Staging;
   #modelHistory: unknown[] = [];
   #params: KeyValue[] = [];
   /** The run's dataset inputs; `#inputsPending` while the store has not taken them. */
@@ -74,6 +87,10 @@ export class RunTracker {
   #warnedDown = false;
   #undelivered: Artifact[] = [];
   #done = false;
+  /** Points not yet written anywhere: what a checkpoint journals. */
+  #ledger = new PointLedger();
+  /** On resume: the steps (per key) the store already holds from earlier segments, not logged again. */
+  #logged = new Map<string, Set<number>>();
 
   constructor(config: Config, options: RunTrackerOptions = {}) {
     this.config = config;
@@ -82,10 +99,14 @@ export class RunTracker {
     const target = resolveTrackingUri(uri);
     this.trackingUri = target.kind === "http" ? target.url : target.uri;
     this.#client = openTracking(uri, { maxRetries: options.maxRetries ?? 2, backoffMs: 250 });
-    this.#relay = new Relay(this.#client);
+    this.#relay = new Relay(this.#client, undefined, {
+      written: (batch) => this.#ledger.written(batch),
+      refused: (err) => this.#refused(err),
+    });
     this.#warn = options.warn ?? ((m) => console.error(`warning: ${m}`));
     this.#info = options.info ?? ((m) => console.error(m));
     this.#exitTimeoutMs = options.exitTimeoutMs ?? 10_000;
+    this.#checkpointFlushMs = options.checkpointFlushMs ?? 3_000;
     this.#flushIntervalMs = options.flushIntervalMs;
   }
 
@@ -118,6 +139,10 @@ export class RunTracker {
         inner.onEval?.(p);
         this.evalPoint(p);
       },
+      beforeCheckpoint: async (step) => ({
+        ...await inner.beforeCheckpoint?.(step),
+        ...await this.checkpointing(step),
+      }),
       onCheckpoint: (path, step) => {
         inner.onCheckpoint?.(path, step);
         this.#tag("storyteller.checkpoint", resolve(path));
@@ -130,14 +155,23 @@ export class RunTracker {
     const t = this.config.training;
     this.#ckptDir = info.ckptDir;
     this.#inputs = datasetInputs(info.data.stats);
-    this.#staging = await Deno.makeTempDir({ prefix: "storyteller-run-" });
-    await Deno.writeTextFile(join(this.#staging, "config.yaml"), toYaml(this.config));
+    // Beside the checkpoints, not in the temp dir: samples a killed training staged are uploaded by its resume.
+    this.#staging = new Staging(join(info.ckptDir, "staging"));
+    await this.#staging.open(toYaml(this.config));
+    const journal = readJournal(info.extra);
+    const fromStep = Math.min(info.startStep, ...journal.map((m) => m.step));
     let existingParams: Record<string, string> = {};
     try {
       this.#experimentId = await getOrCreateExperiment(this.#client, t.mlflow_experiment_name);
-      const resumed = info.runId ? await this.#continueRun(info.runId) : undefined;
+      // A resumed run: RUNNING again, its params, model history and the steps it holds (not logged again).
+      const resumed = info.runId ? await continueRun(this.#client, info.runId, fromStep) : undefined;
+      if (info.runId && !resumed) {
+        this.#warn(
+          `tracking: the checkpoint's run ${info.runId} is not in ${this.trackingUri}; starting a new run`,
+        );
+      }
       if (resumed) {
-        existingParams = resumed.params;
+        ({ params: existingParams, modelHistory: this.#modelHistory, logged: this.#logged } = resumed);
         this.#runId = info.runId;
       } else {
         const run = await this.#client.createRun({
@@ -165,6 +199,8 @@ export class RunTracker {
       this.#tag(key, value);
     }
     this.#params = startParams(this.config, info, git);
+    // What the resumed checkpoint journaled as unwritten, with its first timestamps, unless the store has it.
+    for (const m of journal) this.#logMetrics({ [m.key]: m.value }, m.step, m.timestamp);
     await this.#logInputs();
     const changed: string[] = [];
     for (const p of this.#params) {
@@ -223,24 +259,9 @@ export class RunTracker {
     this.#warn(message);
   }
 
-  /** The resumed run's params, or undefined when the store does not have that run (a new one is created). */
-  async #continueRun(runId: string): Promise<{ params: Record<string, string> } | undefined> {
-    try {
-      const run = await this.#client.getRun(runId);
-      await this.#client.updateRun(runId, { status: "RUNNING" });
-      const history = run.data.tags["mlflow.log-model.history"];
-      if (history) this.#modelHistory = JSON.parse(history);
-      return { params: run.data.params };
-    } catch (err) {
-      if (!(err instanceof TrackingError && err.code === "RESOURCE_DOES_NOT_EXIST")) throw err;
-      this.#warn(`tracking: the checkpoint's run ${runId} is not in ${this.trackingUri}; starting a new run`);
-      return undefined;
-    }
-  }
-
   /** Queues a log interval's metrics at its step. */
   logPoint(p: LogPoint): void {
-    this.#logger?.logMetrics({
+    this.#logMetrics({
       "train/loss": p.loss,
       "train/learning_rate": p.lr,
       "train/grad_norm": p.gradNorm,
@@ -251,11 +272,55 @@ export class RunTracker {
 
   /** Queues an evaluation's metrics and keeps its sample for the `samples/` artifact. */
   evalPoint(p: EvalPoint): void {
-    this.#logger?.logMetrics({ "val/loss": p.loss, "val/perplexity": p.perplexity, ...p.extra }, p.step);
-    if (p.sample && this.#staging) {
-      Deno.mkdirSync(join(this.#staging, "samples"), { recursive: true });
-      Deno.writeTextFileSync(join(this.#staging, "samples", sampleFileName(p.step)), p.sample + "\n");
+    this.#logMetrics({ "val/loss": p.loss, "val/perplexity": p.perplexity, ...p.extra }, p.step);
+    if (p.sample) this.#staging?.writeSample(p.step, p.sample);
+  }
+
+  /** Queues points at `step`, less those the store holds from before a resume; the ledger keeps them until written. */
+  #logMetrics(values: Record<string, number>, step: number, timestamp = Date.now()): void {
+    if (!this.#logger) return;
+    for (const [key, value] of Object.entries(values)) {
+      if (this.#logged.get(key)?.has(step)) continue;
+      const queued = this.#logger.pending;
+      this.#logger.logMetric(key, value, step, timestamp);
+      // Not a point the logger refused (an invalid key): that one would be journaled forever.
+      if (this.#logger.pending > queued) this.#ledger.add({ key, value, step, timestamp });
     }
+  }
+
+  /**
+   * Before a checkpoint: waits (a while) for the store to take what is queued, uploads the staged samples, and
+   * returns the journal of what is still unwritten for the checkpoint's state.json. A resume from that checkpoint
+   * logs the journal again (tracking_journal.ts), so no point up to its step is lost to a kill.
+   */
+  async checkpointing(_step: number): Promise<Record<string, unknown>> {
+    if (!this.#logger || this.#done) return {};
+    await this.#logger.flush(this.#warnedDown ? 0 : this.#checkpointFlushMs);
+    await this.#uploadStagedSamples();
+    return { [JOURNAL_KEY]: this.#ledger.journal() };
+  }
+
+  /** Uploads each staged sample where the run is and deletes it once there; failures leave it for later. */
+  async #uploadStagedSamples(): Promise<void> {
+    if (this.#storeDown && !this.#fallback) return; // waits for the end of the run and its fallback
+    const failed = await this.#staging!.uploadSamples(this.#fallback?.client ?? this.#client, this.runId!);
+    if (failed && !this.#warnedDown) {
+      this.#warnedDown = true;
+      this.#warn(
+        `tracking: cannot upload ${failed.path} to ${this.trackingUri}: ${describeError(failed.error)}`,
+      );
+    }
+  }
+
+  /** The store refused a batch for good (the run or the store deleted, access revoked): the rest goes to the fallback. */
+  async #refused(err: TrackingError): Promise<void> {
+    this.#storeDown = true;
+    const root = await this.#fallBack();
+    this.#warnedDown = true;
+    this.#warn(
+      `tracking: ${this.trackingUri} refused the run's points (${describeError(err)}); ` +
+        `logging the rest of this run to ${root}`,
+    );
   }
 
   #tag(key: string, value: string): void {
@@ -271,10 +336,17 @@ export class RunTracker {
     await this.#guarded(async () => {
       await this.#uploadRunFiles();
       try {
-        const mlmodel = await writeMLmodel(result.modelDir, { runId: this.runId });
-        await this.#upload({ local: result.modelDir, path: "model", dir: true });
-        this.#modelHistory.push(logModelHistoryEntry(mlmodel, this.runId!));
-        this.#tag("mlflow.log-model.history", JSON.stringify(this.#modelHistory));
+        // One entry per model (run, step): a finish repeated after a kill, or a resume of a finished run, adds none
+        // and only writes the local MLmodel again as logged (the trainer rewrote the model directory).
+        const uuid = modelUuid(this.runId!, result.steps);
+        const logged = this.#modelHistory.find((e) => (e as { model_uuid?: string }).model_uuid === uuid);
+        const now = loggedTime(logged);
+        const mlmodel = await writeMLmodel(result.modelDir, { runId: this.runId, modelUuid: uuid, now });
+        if (!logged) {
+          await this.#upload({ local: result.modelDir, path: "model", dir: true });
+          this.#modelHistory.push(logModelHistoryEntry(mlmodel, this.runId!));
+          this.#tag("mlflow.log-model.history", JSON.stringify(this.#modelHistory));
+        }
       } catch (err) {
         this.#warn(`tracking: cannot log the model in ${result.modelDir}: ${describeError(err)}`);
       }
@@ -297,8 +369,6 @@ export class RunTracker {
       await fn();
     } catch (err) {
       this.#warn(`tracking: cannot finish run ${this.runId}: ${describeError(err)}`);
-    } finally {
-      await this.#cleanup();
     }
   }
 
@@ -314,17 +384,14 @@ export class RunTracker {
       new Promise((r) => timer = setTimeout(r, timeoutMs)),
     ]);
     clearTimeout(timer);
-    await this.#cleanup();
+    // The staged samples stay beside the checkpoints: the next --resume of the run uploads them.
   }
 
   async #uploadRunFiles(): Promise<void> {
     const staging = this.#staging!;
-    await this.#upload({ local: join(staging, "config.yaml"), path: "", dir: false });
-    try {
-      await Deno.stat(join(staging, "samples"));
-      await this.#upload({ local: join(staging, "samples"), path: "samples", dir: true });
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    await this.#upload({ local: staging.configFile, path: "", dir: false });
+    if ((await staging.samples()).length) {
+      await this.#upload({ local: staging.samplesDir, path: "samples", dir: true });
     }
   }
 
@@ -373,7 +440,7 @@ export class RunTracker {
       await logger.close();
       return this.#cleanup();
     }
-    const startedInFallback = this.#fallback !== undefined;
+    const startedInFallback = this.#runId === undefined; // else the store failed or refused mid-run
     const missed = [
       logger.pending ? `${logger.pending} values` : "",
       this.#inputsPending ? `${this.#inputs.length} dataset inputs` : "",
@@ -398,7 +465,9 @@ export class RunTracker {
         fallbackNotice({ root, runId: fb.runId, trackingUri: this.trackingUri, missed, startedInFallback }),
       );
     } catch (err) {
+      // The staged files stay beside the checkpoints: a --resume of the run delivers them.
       this.#warn(`tracking: cannot write the fallback run in ${root}: ${describeError(err)}`);
+      return;
     }
     await this.#cleanup();
   }
@@ -407,18 +476,14 @@ export class RunTracker {
   async #fallBack(): Promise<string> {
     const fb = await openFallbackRun(this.config, this.#ckptDir, this.trackingUri, this.#runId);
     this.#fallback = fb;
-    this.#relay.target = fb.client;
-    this.#relay.runId = fb.runId;
+    this.#relay.fallBack(fb.client, fb.runId);
     return fb.root;
   }
 
   async #cleanup(): Promise<void> {
-    if (this.#staging) await Deno.remove(this.#staging, { recursive: true }).catch(() => {});
+    await this.#staging?.remove();
     this.#staging = undefined;
   }
 }
 
-/** `samples/step_0000300.txt`: zero-padded so listings sort by step. */
-export function sampleFileName(step: number): string {
-  return `step_${String(step).padStart(7, "0")}.txt`;
-}
+export { sampleFileName } from "./tracking_staging.ts";

@@ -1,26 +1,76 @@
 /**
  * Where a training run goes when its store fails: the local fallback run in `<checkpoint dir>/mlruns`, the relay
- * that lets AsyncLogger switch to it mid-run, and the note that says how to see and deliver it. Not the decision
- * of when to fall back (tracking.ts).
+ * that lets AsyncLogger switch to it mid-run (also by itself, when the store refuses a batch for good), and the note
+ * that says how to see and deliver it. Not the decision of when to fall back at start or exit (tracking.ts).
  */
 import { resolve } from "node:path";
 import type { Config } from "../config/mod.ts";
-import { getOrCreateExperiment, type LogBatch, openTracking, type TrackingClient } from "../tracking/mod.ts";
+import {
+  getOrCreateExperiment,
+  type LogBatch,
+  openTracking,
+  type TrackingClient,
+  TrackingError,
+} from "../tracking/mod.ts";
 import { userName } from "./tracking_params.ts";
+
+/**
+ * What AsyncLogger would drop with a warning (tracking/async_logger.ts): answers that retrying cannot change. From
+ * the store they mean it cannot hold this run any more (the run or the store was deleted, access was revoked):
+ * the Relay moves to the fallback run instead, as docs/tracking.md promises for every undelivered point.
+ */
+const REFUSALS = new Set([
+  "INVALID_PARAMETER_VALUE",
+  "RESOURCE_DOES_NOT_EXIST",
+  "BAD_REQUEST",
+  "PERMISSION_DENIED",
+  "UNAUTHENTICATED",
+]);
+
+/** What the Relay tells its owner: batches written, and a refusal to fall back on. */
+export interface RelayEvents {
+  /** A batch was written (to the store or to the fallback run). */
+  written?(batch: LogBatch): void;
+  /** The store refused a batch for good; resolves once `target` and `runId` point at the fallback run. */
+  refused?(err: TrackingError): Promise<void>;
+}
 
 /** The client AsyncLogger writes through: the store, until `fallBack` points it at the local fallback run. */
 export class Relay {
-  constructor(public target: TrackingClient, public runId?: string) {}
+  #events: RelayEvents;
+  #fellBack = false;
+  constructor(public target: TrackingClient, public runId?: string, events: RelayEvents = {}) {
+    this.#events = events;
+  }
   get trackingUri(): string {
     return this.target.trackingUri;
   }
-  logBatch(runId: string, batch: LogBatch): Promise<void> {
-    return this.target.logBatch(this.runId ?? runId, batch);
+  /** Points the relay at the fallback run (no further refusal is redirected: the fallback's own are final). */
+  fallBack(client: TrackingClient, runId: string): void {
+    this.target = client;
+    this.runId = runId;
+    this.#fellBack = true;
+  }
+  async logBatch(runId: string, batch: LogBatch): Promise<void> {
+    try {
+      await this.target.logBatch(this.runId ?? runId, batch);
+    } catch (err) {
+      const refused = err instanceof TrackingError && REFUSALS.has(err.code);
+      if (!refused || this.#fellBack || !this.#events.refused) throw err;
+      await this.#events.refused(err);
+      await this.target.logBatch(this.runId ?? runId, batch);
+    }
+    this.#events.written?.(batch);
   }
   /** AsyncLogger's synchronous flush at `Deno.exit()`: only a file store has one. */
   get logBatchSync(): ((runId: string, batch: LogBatch) => void) | undefined {
     const t = this.target as { logBatchSync?: (runId: string, batch: LogBatch) => void };
-    return t.logBatchSync ? (runId, batch) => t.logBatchSync!.call(t, this.runId ?? runId, batch) : undefined;
+    return t.logBatchSync
+      ? (runId, batch) => {
+        t.logBatchSync!.call(t, this.runId ?? runId, batch);
+        this.#events.written?.(batch);
+      }
+      : undefined;
   }
 }
 

@@ -307,3 +307,129 @@ Deno.test("with no mlflow_tracking_uri the store is MLFLOW_TRACKING_URI", async 
     await s.cleanup();
   }
 });
+
+Deno.test("a resume logs the checkpoint's journal once and no step that a killed training delivered", async () => {
+  const s = await setup();
+  try {
+    const point = (step: number, loss: number) => ({
+      step,
+      loss,
+      lr: 1e-3,
+      gradNorm: 0.5,
+      tokensPerSec: 1000,
+    });
+    // The killed training: checkpoint at 2, then step 4 (point, evaluation, sample) delivered before the kill.
+    const killed = new RunTracker(s.config, s.options);
+    const { runId } = await killed.start(s.info);
+    killed.logPoint(point(2, 5));
+    assert.deepEqual(await killed.checkpointing(2), { tracking: { undelivered: [] } });
+    killed.logPoint(point(4, 4.5));
+    killed.evalPoint({ step: 4, loss: 4.6, perplexity: 99, sample: "Once upon" });
+    await killed.checkpointing(4); // a flush, as a kill may come after the store took step 4
+    await killed.abort(1000); // stands in for the kill: no finish, the staged sample stays
+    const staged = `${s.info.ckptDir}/staging/samples/${sampleFileName(4)}`;
+    await Deno.writeTextFile(staged, "Once upon\n"); // as if killed before the checkpoint's upload
+
+    // The resume from step 2 re-trains step 4; its checkpoint journaled a point the store never took.
+    const extra = {
+      tracking: {
+        undelivered: [
+          { key: "val/loss", value: 4.9, step: 2, timestamp: 1234 },
+          { key: "train/loss", value: 5, step: 2, timestamp: 1 }, // the store has step 2 already
+          { key: "bad", value: "x", step: 2, timestamp: 1 }, // malformed: left out
+        ],
+      },
+    };
+    const resumed = new RunTracker(s.config, s.options);
+    await resumed.start({ ...s.info, runId, startStep: 2, extra });
+    resumed.logPoint(point(4, 4.4));
+    resumed.evalPoint({ step: 4, loss: 4.7, perplexity: 110, sample: "Once upon" });
+    resumed.logPoint(point(6, 4));
+    await resumed.finish(s.result(6));
+
+    const store = openTracking(`${s.dir}/mlruns`);
+    assert.deepEqual(await steps(store, runId, "train/loss"), [2, 4, 6]);
+    const val = await store.getMetricHistory(runId, "val/loss");
+    assert.deepEqual(val.map((m) => [m.step, m.value, m.timestamp === 1234]), [[4, 4.6, false], [
+      2,
+      4.9,
+      true,
+    ]]);
+    assert.equal(
+      (await store.getMetricHistory(runId, "train/loss"))[1].value,
+      4.5,
+      "the first delivery stays",
+    );
+    assert.deepEqual((await store.listArtifacts(runId, "samples")).map((a) => a.path), [
+      "samples/step_0000004.txt",
+    ]);
+    await assert.rejects(Deno.stat(`${s.info.ckptDir}/staging`), Deno.errors.NotFound);
+    assert.equal((await store.getRun(runId)).info.status, "FINISHED");
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("a resume of a finished run adds no second model entry; a longer one adds one", async () => {
+  const s = await setup();
+  try {
+    const first = new RunTracker(s.config, s.options);
+    const { runId } = await first.start(s.info);
+    await first.finish(s.result(6));
+    const store = openTracking(`${s.dir}/mlruns`);
+    const history = async () => JSON.parse((await store.getRun(runId)).data.tags["mlflow.log-model.history"]);
+    const entry = (await history())[0];
+    for (const steps of [6, 6, 8]) {
+      const again = new RunTracker(s.config, s.options);
+      await again.start({ ...s.info, runId, startStep: 6 });
+      await again.finish(s.result(steps));
+    }
+    const after = await history();
+    assert.equal(after.length, 2);
+    assert.deepEqual(after[0], entry);
+    assert.notEqual(after[1].model_uuid, entry.model_uuid);
+    const { mlmodel } = await readMLmodel(
+      join(new URL((await store.getRun(runId)).info.artifactUri).pathname, "model"),
+    );
+    assert.equal(mlmodel.model_uuid, after[1].model_uuid);
+    assert.equal((await store.getRun(runId)).info.status, "FINISHED");
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("the store deleted mid-run: the rest of the run goes to the fallback, nothing is dropped", async () => {
+  const s = await setup();
+  try {
+    const tracker = new RunTracker(s.config, s.options);
+    const { runId } = await tracker.start(s.info);
+    tracker.logPoint({ step: 2, loss: 5, lr: 1e-3, gradNorm: 0.5, tokensPerSec: 1000 });
+    await tracker.checkpointing(2);
+    await Deno.remove(`${s.dir}/mlruns`, { recursive: true });
+    for (const step of [4, 6]) {
+      tracker.logPoint({ step, loss: 4, lr: 1e-3, gradNorm: 0.5, tokensPerSec: 1000 });
+      tracker.evalPoint({ step, loss: 4.2, perplexity: 66, sample: `story ${step}` });
+    }
+    assert.deepEqual(await tracker.checkpointing(6), { tracking: { undelivered: [] } });
+    await tracker.finish(s.result(6));
+
+    assert.doesNotMatch(s.messages.join("\n"), /dropped|lost/);
+    assert.match(
+      s.messages[0],
+      /refused the run's points \(Run '\w+' not found\); logging the rest of this run to /,
+    );
+    assert.equal(s.messages.filter((m) => m.startsWith("warning:")).length, 1, s.messages.join("\n"));
+    const fb = openTracking(`${s.info.ckptDir}/mlruns`);
+    const [run] = (await fb.searchRuns({ experimentNames: ["storyteller"] })).runs;
+    assert.equal(run.data.tags["storyteller.fallback_for"], `file://${s.dir}/mlruns run ${runId}`);
+    assert.equal(run.info.status, "FINISHED");
+    assert.deepEqual(await steps(fb, run.info.runId, "train/loss"), [4, 6]);
+    assert.deepEqual(await steps(fb, run.info.runId, "val/perplexity"), [4, 6]);
+    const files = (await fb.listArtifacts(run.info.runId, "samples")).map((a) => a.path);
+    assert.deepEqual(files, ["samples/step_0000004.txt", "samples/step_0000006.txt"]);
+    assert.ok((await fb.listArtifacts(run.info.runId)).some((a) => a.path === "model"));
+    assert.match(s.messages.at(-1)!, /could not be delivered to .*; they were written to run/);
+  } finally {
+    await s.cleanup();
+  }
+});

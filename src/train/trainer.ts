@@ -3,7 +3,8 @@
  * gradient norm accumulate on the GPU and are read asynchronously every log_interval steps (the loop waits only
  * for the read of the previous interval, so the CPU never runs more than one interval ahead). Evaluation,
  * samples, checkpoints, resume and Ctrl-C live here (which run and checkpoint: resume.ts); tracking hooks in
- * through `hooks`.
+ * through `hooks`. An evaluation due at step N runs before the checkpoint of step N, so a checkpoint covers every
+ * point and sample of its steps (state.json `extra.evalStep` says which evaluation it includes).
  */
 import type { Config } from "../config/mod.ts";
 import { closeGpu, CommandBatch, type Gpu, openGpu, readBuffer, upload } from "../gpu/mod.ts";
@@ -65,6 +66,8 @@ export interface StartInfo {
   ckptDir: string;
   /** The tracking run id stored in the checkpoint being resumed, if any. */
   runId?: string;
+  /** The resumed checkpoint's state.json `extra`: what `beforeCheckpoint` returned when it was written. */
+  extra?: Record<string, unknown>;
 }
 
 /** Callbacks for progress display and tracking. */
@@ -76,6 +79,12 @@ export interface TrainHooks {
   onStart?(info: StartInfo): void | { runId?: string } | Promise<void | { runId?: string }>;
   onLog?(p: LogPoint): void;
   onEval?(p: EvalPoint): void;
+  /**
+   * Awaited before each checkpoint is written, once everything up to its step has gone through onLog and onEval.
+   * What it returns is stored in the checkpoint's state.json `extra` (and comes back as `StartInfo.extra` on
+   * resume): the tracker makes the checkpoint a durability point for the tracked data this way.
+   */
+  beforeCheckpoint?(step: number): Promise<Record<string, unknown> | void> | Record<string, unknown> | void;
   onCheckpoint?(path: string, step: number): void;
   log?(line: string): void;
 }
@@ -163,6 +172,7 @@ async function trainOn(
   let startStep = 0;
   let samplerState: BatchSamplerState | undefined;
   let runId: string | undefined;
+  let extra: Record<string, unknown> | undefined;
   if (resume) {
     const ck = await loadCheckpoint(resume.path, engine.layout);
     upload(gpu.device, engine.params, ck.params);
@@ -171,6 +181,7 @@ async function trainOn(
     startStep = ck.state.step;
     samplerState = ck.state.sampler; // written by sampler.state() below
     runId = ck.state.runId;
+    extra = ck.state.extra;
     restoreAmp(engine, ck.state.amp, log);
     log(`resumed from ${resume.path} at step ${startStep}`);
   } else {
@@ -207,6 +218,7 @@ async function trainOn(
     startStep,
     ckptDir,
     runId,
+    extra,
   });
   runId = started?.runId ?? runId;
 
@@ -245,6 +257,8 @@ async function trainOn(
 
   const dscale = 1 / (engine.N * t.grad_accum_steps);
   let lastEval: EvalPoint | undefined;
+  // The evaluation the resumed checkpoint already includes: not repeated (its points and sample are tracked).
+  let evalStep = typeof extra?.evalStep === "number" ? extra.evalStep : undefined;
   let pendingLog: Promise<void> | undefined;
   let windowStart = performance.now();
   let windowSteps = 0;
@@ -260,16 +274,32 @@ async function trainOn(
       read(optimizer.v),
       engine.readAmpState(), // the loss-scale state (AMP), so that a resume continues it
     ]);
-    const state: TrainState = { step, config, sampler: sampler.state(), runName, runId, amp };
+    if (pendingLog) await pendingLog; // every point up to this step has reached onLog
+    const hooked = await opts.hooks?.beforeCheckpoint?.(step);
+    const state: TrainState = {
+      step,
+      config,
+      sampler: sampler.state(),
+      runName,
+      runId,
+      amp,
+      extra: { ...hooked, evalStep },
+    };
     const path = await saveCheckpoint(ckptDir, engine.layout, { params, m, v }, state);
     await pruneCheckpoints(ckptDir, t.checkpoint_keep);
     opts.hooks?.onCheckpoint?.(path, step);
     return { path, params };
   };
 
+  const evalDue = (s: number) => s === 0 || s % t.eval_interval === 0 || s === t.max_steps;
+  const evaluateAt = async (s: number) => {
+    lastEval = await evaluate(s);
+    evalStep = s;
+  };
+  // A fresh run evaluates at step 0; a resumed one where its checkpoint stopped short of a due evaluation
+  // (a stop between the step and its evaluation).
+  if (evalDue(step) && evalStep !== step && !opts.stop?.requested) await evaluateAt(step);
   while (step < t.max_steps && !opts.stop?.requested) {
-    if (step % t.eval_interval === 0 && step !== startStep) lastEval = await evaluate(step);
-    else if (step === 0) lastEval = await evaluate(step);
     const lr = learningRate(step, t);
     for (let micro = 0; micro < t.grad_accum_steps; micro++) {
       engine.upload(splitWindows(sampler.next(), B, T));
@@ -330,13 +360,15 @@ async function trainOn(
         windowSteps = 0;
       }
     }
+    // Skipped on a stop request short of max_steps, which then exits at once: the resume evaluates instead
+    // (evalStep says so).
+    if (evalDue(step) && (step === t.max_steps || !opts.stop?.requested)) await evaluateAt(step);
     if (t.checkpoint_interval > 0 && step % t.checkpoint_interval === 0 && step < t.max_steps) {
       checkpoint = (await writeCheckpoint()).path;
     }
   }
   if (pendingLog) await pendingLog;
   const interrupted = step < t.max_steps;
-  if (!interrupted && (!lastEval || lastEval.step !== step)) lastEval = await evaluate(step);
   const final = await writeCheckpoint();
   checkpoint = final.path;
   const modelDir = `${ckptDir}/model`;
