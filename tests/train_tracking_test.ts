@@ -629,3 +629,30 @@ gpuTest("a second Ctrl-C quits at once: exit 130, the run KILLED, no crash at ex
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+gpuTest(
+  "SIGTERM and SIGHUP stop like Ctrl-C: a checkpoint, the run KILLED with an end time, exit 143 and 129",
+  async () => {
+    for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+      const dir = await Deno.makeTempDir({ prefix: "st-train-sigterm-" });
+      const root = `${dir}/mlruns`;
+      try {
+        const child = await trainingUntilStep4(dir, root);
+        child.kill(signal);
+        const status = await child.status;
+        const err = await child.stderr;
+        assert.equal(status.code, code, err);
+        assert.match(err, new RegExp(`${signal}: stopping after this step`), err);
+        const [run] = (await openTracking(root).searchRuns({ experimentNames: ["storyteller"] })).runs;
+        assert.equal(run.info.status, "KILLED", err);
+        assert.ok(run.info.endTime! >= run.info.startTime, `an end time\n${err}`);
+        const checkpoint = run.data.tags["storyteller.checkpoint"];
+        const state = JSON.parse(await Deno.readTextFile(`${checkpoint}/state.json`));
+        assert.ok(state.step >= 4, `checkpoint at step ${state.step}\n${err}`);
+        await assert.rejects(Deno.stat(`${dir}/ckpt/e2e/staging`), Deno.errors.NotFound, err);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    }
+  },
+);

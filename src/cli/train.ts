@@ -13,6 +13,12 @@ import { resolve } from "node:path";
 
 /** The longest a second Ctrl-C waits for the GPU's step in flight before it exits. */
 const QUIT_WAIT_MS = 3000;
+/**
+ * The signals that stop a training like Ctrl-C (checkpoint, run KILLED), with the exit code of each: 128 + the
+ * signal's number, as a shell reports a process the signal ended. SIGTERM is what `kill` and `timeout` send,
+ * SIGHUP what a closed terminal sends.
+ */
+const STOP_SIGNALS: [Deno.Signal, number][] = [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]];
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface TrainOptions {
@@ -48,8 +54,9 @@ export function trainCommand(): Command {
 }
 
 /**
- * Runs the trainer with terminal progress and run tracking (unless training.use_mlflow is false). Ctrl-C finishes
- * the step, checkpoints, marks the run KILLED and exits 130; an exception marks it FAILED and is rethrown.
+ * Runs the trainer with terminal progress and run tracking (unless training.use_mlflow is false). Ctrl-C (or
+ * SIGTERM, SIGHUP) finishes the step, checkpoints, marks the run KILLED and exits 130 (143, 129); a second one quits
+ * at once. An exception marks the run FAILED and is rethrown.
  */
 async function runTraining(config: Config, resume: string | boolean | undefined): Promise<void> {
   const tty = Deno.stdout.isTerminal();
@@ -79,20 +86,33 @@ async function runTraining(config: Config, resume: string | boolean | undefined)
     })
     : undefined;
   let device: GPUDevice | undefined; // set once training starts
-  const onSigint = () => {
+  let stopCode = 0;
+  const onStop = (signal: Deno.Signal, code: number) => {
+    stopCode = code;
     if (stop.requested) {
       // Quit now, but not under the GPU's feet: exiting while the driver still runs queued work can abort the
       // process at exit, so wait for the step in flight (at most QUIT_WAIT_MS).
       const idle = device
         ? Promise.race([device.queue.onSubmittedWorkDone().catch(() => {}), delay(QUIT_WAIT_MS)])
         : Promise.resolve();
-      void Promise.all([tracker?.abort() ?? Promise.resolve(), idle]).finally(() => Deno.exit(130));
+      void Promise.all([tracker?.abort() ?? Promise.resolve(), idle]).finally(() => Deno.exit(code));
       return;
     }
     stop.requested = true;
-    console.error("\nstopping after this step (Ctrl-C again to quit at once)…");
+    const again = signal === "SIGINT" ? "Ctrl-C again" : `${signal} again`;
+    console.error(
+      `\n${signal === "SIGINT" ? "" : `${signal}: `}stopping after this step (${again} to quit at once)…`,
+    );
   };
-  Deno.addSignalListener("SIGINT", onSigint);
+  const listeners = STOP_SIGNALS.flatMap(([signal, code]) => {
+    const listener = () => onStop(signal, code);
+    try {
+      Deno.addSignalListener(signal, listener);
+    } catch {
+      return []; // a signal this OS does not have (Windows knows only SIGINT and SIGBREAK)
+    }
+    return [[signal, listener] as const];
+  });
   try {
     const hooks: TrainHooks = {
       log: (line) => bar.print(dim(line)),
@@ -136,9 +156,9 @@ async function runTraining(config: Config, resume: string | boolean | undefined)
         (result.finalValLoss !== undefined ? `, val loss ${result.finalValLoss.toFixed(4)}` : "") +
         `; model in ${result.modelDir}`,
     );
-    if (result.interrupted) Deno.exitCode = 130;
+    if (result.interrupted || stop.requested) Deno.exitCode = stopCode || 130;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
   }
 }
 
