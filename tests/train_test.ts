@@ -246,3 +246,38 @@ gpuTest(
     }
   },
 );
+
+gpuTest(
+  "with kernel tuning the first step's shapes are timed once, cached, and a second run reuses the cache",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const cache = `${dir}/cache/tuning.json`;
+      const sets = ["training.max_steps=4", "training.use_mlflow=false", "training.sample_tokens=0"];
+      const run = async (name: string) => {
+        const lines: string[] = [];
+        const points: LogPoint[] = [];
+        const r = await train({
+          config: await smallConfig(dir, sets),
+          runName: name,
+          tuneKernels: true,
+          tuningCache: cache,
+          hooks: { log: (l) => lines.push(l), onLog: (p) => points.push(p) },
+        });
+        assert.equal(r.steps, 4);
+        assert.ok(points.every((p) => Number.isFinite(p.loss)), JSON.stringify(points));
+        return lines.filter((l) => /tuned \d+ kernel shapes/.test(l));
+      };
+      const first = await run("t1");
+      assert.equal(first.length, 1, "one tuning pass, after the first step");
+      const n = Number(/tuned (\d+)/.exec(first[0])![1]);
+      const file = JSON.parse(await Deno.readTextFile(cache));
+      const entries = Object.values(file.adapters as Record<string, Record<string, unknown>>)[0];
+      assert.equal(Object.keys(entries).length, n);
+      assert.ok(Object.keys(entries).some((k) => k.startsWith("matmul/")), Object.keys(entries).join(", "));
+      assert.deepEqual(await run("t2"), [], "the second run finds every shape in the cache");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

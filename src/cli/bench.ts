@@ -4,7 +4,7 @@ import { loadConfig } from "../config/mod.ts";
 import { closeGpu, openGpu } from "../gpu/mod.ts";
 import { buildLayout } from "../model/mod.ts";
 import { benchTraining } from "../train/bench.ts";
-import { attachTuningCache } from "../kernels/tune.ts";
+import { attachTuningCache, tuningEnabled } from "../kernels/tune.ts";
 import { collect, intOption } from "./_options.ts";
 import { bold, printWarning } from "./output.ts";
 import { formatTuned } from "./tune.ts";
@@ -36,7 +36,8 @@ export function benchCommand(): Command {
         const { config, source } = await loadConfig(opts.config, opts.set);
         const gpu = await openGpu(config.training.device);
         try {
-          if (opts.tune) attachTuningCache(gpu, printWarning);
+          const tune = opts.tune && tuningEnabled();
+          if (tune) attachTuningCache(gpu, printWarning);
           const B = config.training.batch_size;
           const T = config.model.max_seq_len;
           console.log(
@@ -47,7 +48,7 @@ export function benchCommand(): Command {
           );
           const r = await benchTraining(gpu, config, opts.steps, 3, {
             splitTarget: opts.splitTarget,
-            tune: opts.tune,
+            tune,
           });
           if (r.tuned.length) {
             console.log(`${bold("tuned")} ${r.tuned.length} new shapes (cached for next time):`);
@@ -58,9 +59,9 @@ export function benchCommand(): Command {
           for (const v of variants) counts.set(v, (counts.get(v) ?? 0) + 1);
           console.log(
             `${bold("variants")} ${
-              opts.tune
+              tune
                 ? [...counts].map(([v, n]) => `${v} ×${n}`).join(", ") || "(none tuned)"
-                : "defaults (--no-tune)"
+                : "defaults (--no-tune or STORYTELLER_TUNING=off)"
             }`,
           );
           console.log(

@@ -10,6 +10,7 @@ import { type EvalPoint, type LogPoint, train, type TrainHooks } from "../train/
 import { RunTracker } from "../train/tracking.ts";
 import { fileUriToPath } from "../tracking/mod.ts";
 import { resolve } from "node:path";
+import { tuningEnabled } from "../kernels/tune.ts";
 
 /** The longest a second Ctrl-C waits for the GPU's step in flight before it exits. */
 const QUIT_WAIT_MS = 3000;
@@ -26,6 +27,8 @@ export interface TrainOptions {
   set: string[];
   dryRun?: boolean;
   resume?: string | boolean;
+  /** false with --no-tune: the adapter's default kernel variants, no timing (also STORYTELLER_TUNING=off). */
+  tune: boolean;
 }
 
 export function trainCommand(): Command {
@@ -43,13 +46,17 @@ export function trainCommand(): Command {
       "--resume [checkpoint]",
       "continue a run: alone, the named run (training.mlflow_run_name) or else the run that checkpointed last; or the given checkpoint directory",
     )
+    .option(
+      "--no-tune",
+      "run the adapter's default kernel variants instead of timing them on first use (storyteller tune)",
+    )
     .action(async (opts: TrainOptions) => {
       const { config, source } = await loadConfig(opts.config, opts.set);
       if (opts.dryRun) {
         console.log(describeDryRun(config, source));
         return;
       }
-      await runTraining(config, opts.resume);
+      await runTraining(config, opts.resume, opts.tune && tuningEnabled());
     });
 }
 
@@ -58,7 +65,11 @@ export function trainCommand(): Command {
  * SIGTERM, SIGHUP) finishes the step, checkpoints, marks the run KILLED and exits 130 (143, 129); a second one quits
  * at once. An exception marks the run FAILED and is rethrown.
  */
-async function runTraining(config: Config, resume: string | boolean | undefined): Promise<void> {
+async function runTraining(
+  config: Config,
+  resume: string | boolean | undefined,
+  tuneKernels: boolean,
+): Promise<void> {
   const tty = Deno.stdout.isTerminal();
   const stop = { requested: false };
   const t = config.training;
@@ -144,7 +155,13 @@ async function runTraining(config: Config, resume: string | boolean | undefined)
     };
     let result;
     try {
-      result = await train({ config, resume, stop, hooks: tracker ? tracker.hooks(hooks) : hooks });
+      result = await train({
+        config,
+        resume,
+        stop,
+        hooks: tracker ? tracker.hooks(hooks) : hooks,
+        tuneKernels,
+      });
     } catch (err) {
       await tracker?.fail(err);
       throw err;

@@ -151,20 +151,39 @@ function matmulTrial(gpu: Gpu, spec: TuningRequest["spec"]): Trial {
   };
 }
 
-/** Microseconds per call of `variant`: GPU time by timestamps when the adapter has them, else wall time. */
-async function measure(gpu: Gpu, trial: Trial, variant: string): Promise<number> {
-  const profiler = gpu.hasTimestamps ? new Profiler(gpu, CALLS * 2) : undefined;
-  const batch = new CommandBatch(gpu, `tune ${variant}`, profiler);
-  for (let i = 0; i < CALLS; i++) trial.record(batch, variant);
-  const t0 = performance.now();
-  batch.submit();
-  await gpu.device.queue.onSubmittedWorkDone();
-  const wall = (performance.now() - t0) * 1000 / CALLS;
-  if (!profiler) return wall;
-  let ms = 0;
-  for (const t of (await profiler.totals()).values()) ms += t.ms;
-  profiler.querySet.destroy();
-  return ms > 0 ? ms * 1000 / CALLS : wall;
+/**
+ * Microseconds per call of each variant, in the order given. With timestamp queries every variant gets its own
+ * batch and profiler and all are submitted before one wait (each wait costs ≥ 10 ms on some adapters); without
+ * them, each variant is timed on the wall clock around its own submit.
+ */
+async function measure(gpu: Gpu, trial: Trial, variants: string[]): Promise<number[]> {
+  if (!gpu.hasTimestamps) {
+    const out: number[] = [];
+    for (const v of variants) {
+      const batch = new CommandBatch(gpu, `tune ${v}`);
+      for (let i = 0; i < CALLS; i++) trial.record(batch, v);
+      const t0 = performance.now();
+      batch.submit();
+      await gpu.device.queue.onSubmittedWorkDone();
+      out.push((performance.now() - t0) * 1000 / CALLS);
+    }
+    return out;
+  }
+  const profilers = variants.map((v) => {
+    const profiler = new Profiler(gpu, CALLS * 2);
+    const batch = new CommandBatch(gpu, `tune ${v}`, profiler);
+    for (let i = 0; i < CALLS; i++) trial.record(batch, v);
+    batch.submit();
+    return profiler;
+  });
+  const out: number[] = [];
+  for (const profiler of profilers) {
+    let ms = 0;
+    for (const t of (await profiler.totals()).values()) ms += t.ms;
+    profiler.querySet.destroy();
+    out.push(ms * 1000 / CALLS);
+  }
+  return out;
 }
 
 /** One tuned shape, for reports. */
@@ -193,10 +212,13 @@ export async function tunePending(
     const trial = make(gpu, req.spec);
     try {
       const samples = new Map<string, number[]>(req.candidates.map((v) => [v, []]));
-      // The first measurement of each candidate compiles its pipeline: it does not count.
-      for (const v of req.candidates) await measure(gpu, trial, v);
+      // The first measurement of each candidate compiles its pipeline: it does not count. Later rounds rotate
+      // the order, so no candidate always runs first (or last) in a submit.
+      await measure(gpu, trial, req.candidates);
       for (let r = 0; r < ROUNDS; r++) {
-        for (const v of req.candidates) samples.get(v)!.push(await measure(gpu, trial, v));
+        const order = req.candidates.map((_, i) => req.candidates[(i + r) % req.candidates.length]);
+        const times = await measure(gpu, trial, order);
+        order.forEach((v, i) => samples.get(v)!.push(times[i]));
       }
       const times: Record<string, number> = {};
       for (const [v, s] of samples) times[v] = Math.round(s.sort((x, y) => x - y)[s.length >> 1] * 100) / 100;
@@ -217,6 +239,18 @@ export async function tunePending(
   return done;
 }
 
+/**
+ * Whether commands tune kernels at all: STORYTELLER_TUNING=off (or 0, false) runs every kernel's default variant
+ * (the test suite does, so its many short trainings spend no time timing variants).
+ */
+export function tuningEnabled(): boolean {
+  try {
+    return !/^(off|0|false|no)$/i.test(Deno.env.get("STORYTELLER_TUNING") ?? "");
+  } catch {
+    return true;
+  }
+}
+
 /** A short hash of the tunable kernels' sources: a kernel change must not reuse the old kernel's timings. */
 function kernelsHash(): string {
   let h = 0x811c9dc5;
@@ -232,8 +266,11 @@ function kernelsHash(): string {
  * names the adapter, its driver description, Deno (wgpu), storyteller and the kernels' sources. Off when
  * STORYTELLER_TUNING_CACHE=off.
  */
-export function attachTuningCache(gpu: Gpu, warn: (message: string) => void): string | null {
-  const path = tuningCachePath();
+export function attachTuningCache(
+  gpu: Gpu,
+  warn: (message: string) => void,
+  path: string | null = tuningCachePath(),
+): string | null {
   if (!path) return null;
   const s = gpu.summary;
   const adapterKey = [s.description, s.vendor, s.architecture, s.device, `deno ${Deno.version.deno}`, VERSION]

@@ -30,6 +30,7 @@ import {
 import { AdamW } from "./optimizer.ts";
 import { learningRate } from "./schedule.ts";
 import { lockRunDir } from "./run_lock.ts";
+import { attachTuningCache, tunePending } from "../kernels/tune.ts";
 import { resolveRun, type Resume, type RunPlan, settleResume } from "./resume.ts";
 import { UsageError } from "../errors.ts";
 import { AMP_STATE_SLOT, type LossScaleOptions, resolveAmpDtype } from "../kernels/amp.ts";
@@ -99,6 +100,14 @@ export interface TrainOptions {
   stop?: { requested: boolean };
   /** float16 AMP's loss-scale start and growth interval (defaults 2^16 and 2000; tests lower them). */
   lossScale?: LossScaleOptions;
+  /**
+   * Time the kernel variants of every shape the first step meets and train on the fastest, with the choices
+   * cached per adapter in the user's cache dir (src/kernels/tune.ts). Off by default, so library callers and tests
+   * run the adapter's default variants; the CLI turns it on.
+   */
+  tuneKernels?: boolean;
+  /** Where tuned choices are cached (default: tuningCachePath(); null: not cached). */
+  tuningCache?: string | null;
 }
 
 export interface TrainResult {
@@ -134,6 +143,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const run = await resolveRun(opts, log);
   let lock: Awaited<ReturnType<typeof lockRunDir>> | undefined;
   const gpu = await openGpu(t.device);
+  if (opts.tuneKernels) attachTuningCache(gpu, (m) => log(`warning: ${m}`), opts.tuningCache);
   try {
     // Locked once the model's buffers fit the adapter: a model it cannot hold leaves nothing behind, not even a lock.
     return await trainOn(gpu, opts, run, log, async () => {
@@ -331,6 +341,15 @@ async function trainOn(
         moeRead = engine.moeMetrics(batch);
       }
       batch.submit();
+      if (opts.tuneKernels && gpu.tuning.pending.length) {
+        // The shapes this step (and the first evaluation) met without a tuned variant ran their defaults: time the
+        // candidates now, once per adapter and shape, so the rest of the run uses the fastest.
+        const tuned = await tunePending(gpu, { warn: (m) => log(`warning: ${m}`) });
+        if (tuned.length) {
+          log(`tuned ${tuned.length} kernel shapes on ${gpu.summary.description} (cached for next runs)`);
+        }
+        windowStart = performance.now();
+      }
       if (read) {
         const steps = windowSteps;
         const started = windowStart;
