@@ -3,6 +3,7 @@
  * defaults are small), shader-f16 and timestamp-query when present, and turns uncaptured GPU errors into loud
  * failures that name the object's label. Not the place for buffers or pipelines (pool.ts, pipelines.ts).
  */
+import { tmpdir } from "node:os";
 import { UsageError } from "../errors.ts";
 import { printError } from "../cli/output.ts";
 import { BufferPool } from "./pool.ts";
@@ -104,10 +105,9 @@ function prepareEnv(): void {
     // Read by wgpu when the first adapter is requested. Set once, before any GPU work: setenv is not safe while
     // other threads (a driver's) read the environment, so the test task sets it for its workers instead.
     if (!Deno.env.get("DENO_WEBGPU_BACKEND")) Deno.env.set("DENO_WEBGPU_BACKEND", COMPUTE_BACKENDS);
-    // Mesa's Vulkan WSI prints an error when XDG_RUNTIME_DIR is unset although compute never needs it.
-    if (!Deno.env.get("XDG_RUNTIME_DIR")) {
-      Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync({ prefix: "st-xdg-" }));
-    }
+    // Mesa's Vulkan WSI prints an error when XDG_RUNTIME_DIR is unset although compute never needs it. The system
+    // temp dir satisfies it without leaving a directory behind per process.
+    if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", tmpdir());
   } catch { /* without env or write permission: wgpu's defaults, and the warning is only noise */ }
 }
 
