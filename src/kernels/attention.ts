@@ -1,12 +1,16 @@
 /**
  * Launches fused causal attention with grouped KV heads (flash-style forward keeping the log-sum-exp, deterministic
  * backward): the register-blocked kernels of kernels/attention.wgsl, or the row kernels of attention_rows.wgsl where
- * those do not fit; each is composed with the prelude kernels/attention_common.wgsl. Tiles are sized here to fit the
- * device's workgroup memory. Not RoPE (rope.ts) and not the q/k/v/o projections (matmul.ts).
+ * those do not fit, or on a CPU adapter the barrier-free kernels of attention_cpu.wgsl; each is composed with the
+ * prelude kernels/attention_common.wgsl. Tiles are sized here to fit the device's workgroup memory. Not RoPE (rope.ts)
+ * and not the q/k/v/o projections (matmul.ts).
  */
 import common from "../../kernels/attention_common.wgsl" with { type: "text" };
 import blockedCode from "../../kernels/attention.wgsl" with { type: "text" };
 import rowsCode from "../../kernels/attention_rows.wgsl" with { type: "text" };
+import cpuCode from "../../kernels/attention_cpu.wgsl" with { type: "text" };
+import cpuScalar from "../../kernels/attention_cpu_scalar.wgsl" with { type: "text" };
+import cpuVec4 from "../../kernels/attention_cpu_vec4.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Gpu, Kernel } from "../gpu/mod.ts";
 import { compose } from "./_wgsl.ts";
 import { elementwiseGrid } from "./residual.ts";
@@ -15,15 +19,30 @@ import { elementwiseGrid } from "./residual.ts";
 export const ATTENTION: Kernel = { name: "attention", code: compose(common, blockedCode) };
 /** The row kernels (the fallback for head sizes the blocked ones cannot fit) and backward_delta. */
 export const ATTENTION_ROWS: Kernel = { name: "attention_rows", code: compose(common, rowsCode) };
+/** The CPU-adapter kernels (an invocation per row, no barriers, no workgroup memory) and backward_delta, any HS. */
+export const ATTENTION_CPU: Kernel = { name: "attention_cpu", code: compose(common, cpuScalar, cpuCode) };
+/** ATTENTION_CPU with vec4 loads and stores, for HS % 4 == 0 (twice as fast on lavapipe). */
+export const ATTENTION_CPU4: Kernel = { name: "attention_cpu4", code: compose(common, cpuVec4, cpuCode) };
+
+/**
+ * The kernel variants: "blocked" (register-blocked tiles, the GPU fast path), "generic" (row tiles, the least
+ * workgroup memory) and "cpu" (an invocation per row, for a CPU adapter). All run the same contract test.
+ */
+export const ATTENTION_VARIANTS = ["blocked", "generic", "cpu"] as const;
+/** One of ATTENTION_VARIANTS. */
+export type AttentionVariant = typeof ATTENTION_VARIANTS[number];
+
+/** Invocations (rows) per workgroup of the CPU variant: one SIMD register's lanes on lavapipe. */
+const CPU_WG = 8;
 
 const MAX_HS = 128;
 const TILES = [32, 16, 8];
 
 /** Shapes shared by the forward and the backward. */
 interface AttentionShape {
-  /** Kernel family: "blocked" (register-blocked, the fast path), "generic" (one row per thread group, needs the
-   * least workgroup memory) or "auto" (default: blocked when it fits the device). For tests and benchmarks. */
-  kernel?: "auto" | "blocked" | "generic";
+  /** Kernel family, one of ATTENTION_VARIANTS, or "auto" (default): "cpu" on a fallback (CPU) adapter, else
+   * "blocked" when it fits the device's workgroup memory, else "generic". For tests, benchmarks and the tuner. */
+  kernel?: "auto" | AttentionVariant;
   B: number;
   T: number;
   /** Query heads. */
@@ -109,6 +128,16 @@ function grid(tiles: number, heads: number, B: number): [number, number, number]
   return [heads, B, tiles];
 }
 
+/**
+ * The CPU module to run, or undefined for the GPU families: for kernel "cpu", or "auto" on a fallback (CPU)
+ * adapter; its vec4 twin when HS % 4 == 0.
+ */
+function cpuKernel(batch: CommandBatch, s: AttentionShape): Kernel | undefined {
+  const cpu = s.kernel === "cpu" || ((s.kernel ?? "auto") === "auto" && batch.gpu.summary.isFallback);
+  if (!cpu) return undefined;
+  return s.HS % 4 === 0 ? ATTENTION_CPU4 : ATTENTION_CPU;
+}
+
 function blocked(gpu: Gpu, entry: Entry, s: AttentionShape): { TX: number; TY: number } | undefined {
   if (s.kernel === "generic") return undefined;
   const plan = attentionBlockedPlan(gpu, entry, s.HS);
@@ -170,6 +199,17 @@ function params(batch: CommandBatch, s: AttentionShape): Binding {
 export function attentionForward(batch: CommandBatch, args: AttentionForwardArgs): void {
   validate("run attention forward", args);
   const { B, T, NH, HS } = args;
+  const cpu = cpuKernel(batch, args);
+  if (cpu) {
+    batch.run(
+      cpu,
+      "forward_cpu",
+      { WG: CPU_WG, HS },
+      [params(batch, args), args.q, args.k, args.v, args.out, args.lse],
+      [Math.ceil(T / CPU_WG), NH, B],
+    );
+    return;
+  }
   const fast = blocked(batch.gpu, "forward", args);
   if (fast) {
     batch.run(
@@ -204,6 +244,26 @@ export function attentionBackward(batch: CommandBatch, args: AttentionBackwardAr
   validate("run attention backward", args);
   const { B, T, NH, KVH, HS } = args;
   const u = params(batch, args);
+  const cpu = cpuKernel(batch, args);
+  if (cpu) {
+    const grid = elementwiseGrid(batch, B * T * NH, 256);
+    batch.run(cpu, "backward_delta", { HS }, [u, args.out, args.dout, args.scratch], grid);
+    batch.run(
+      cpu,
+      "backward_kv_cpu",
+      { WG: CPU_WG, HS },
+      [u, args.q, args.k, args.v, args.lse, args.dout, args.scratch, args.dk, args.dv],
+      [Math.ceil(T / CPU_WG), KVH, B],
+    );
+    batch.run(
+      cpu,
+      "backward_q_cpu",
+      { WG: CPU_WG, HS },
+      [u, args.q, args.k, args.v, args.lse, args.dout, args.scratch, args.dq],
+      [Math.ceil(T / CPU_WG), NH, B],
+    );
+    return;
+  }
   const fastKv = blocked(batch.gpu, "backward_kv", args);
   const fastQ = blocked(batch.gpu, "backward_q", args);
   // backward_delta lives in the prelude: run it from the module the other two dispatches use.

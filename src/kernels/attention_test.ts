@@ -7,15 +7,19 @@ import {
 } from "../reference/attention.ts";
 import {
   ATTENTION,
+  ATTENTION_CPU,
+  ATTENTION_CPU4,
   ATTENTION_ROWS,
+  ATTENTION_VARIANTS,
   attentionBackward,
   attentionBlockedPlan,
   attentionForward,
   attentionScratchFloats,
+  type AttentionVariant,
 } from "./attention.ts";
 
-// [B, T, NH, KVH, HS]: odd T across tile edges, grouped kv heads, head sizes 8/16/48, one not a multiple of 4
-// (the scalar edge path) and 128 (8 threads per row).
+// [B, T, NH, KVH, HS]: T a multiple of no tile (blocked 32/64 rows, generic 8–32, cpu 8 rows and 4-row steps),
+// grouped kv heads (group 2, 3 and 4), head sizes 8/16/48/64/128 and one not a multiple of 4 (the scalar edge path).
 const shapes: [number, number, number, number, number][] = [
   [1, 1, 1, 1, 8],
   [2, 5, 4, 2, 16],
@@ -23,7 +27,9 @@ const shapes: [number, number, number, number, number][] = [
   [2, 70, 4, 2, 8],
   [1, 70, 6, 3, 48],
   [2, 9, 2, 1, 6],
+  [1, 45, 4, 1, 64],
   [1, 21, 2, 1, 128],
+  [1, 67, 4, 2, 128],
 ];
 
 interface Inputs {
@@ -44,7 +50,7 @@ function inputs(B: number, T: number, NH: number, KVH: number, HS: number): Inpu
 }
 
 /** Runs forward then backward on the GPU, with dq/dk/dv prefilled with garbage to prove they are overwritten. */
-type Kernel = "blocked" | "generic";
+type Kernel = "auto" | AttentionVariant;
 
 async function runGpu(gpu: Gpu, shape: number[], x: Inputs, kernel: Kernel) {
   const [B, T, NH, KVH, HS] = shape;
@@ -76,24 +82,38 @@ async function runGpu(gpu: Gpu, shape: number[], x: Inputs, kernel: Kernel) {
   return got;
 }
 
-for (const kernel of ["blocked", "generic"] as const) {
-  gpuTest(`${kernel} attention matches the reference on odd shapes with grouped kv heads`, async (gpu) => {
-    for (const shape of shapes) {
-      const [B, T, NH, KVH, HS] = shape;
-      // HS=128 does not fit the blocked kernels into lavapipe's 32 KiB of workgroup memory.
-      if (kernel === "blocked" && !attentionBlockedPlan(gpu, "backward_kv", HS)) continue;
-      const x = inputs(B, T, NH, KVH, HS);
-      const got = await runGpu(gpu, shape, x, kernel);
-      const want = attentionForwardRef(x.q, x.k, x.v, B, T, NH, KVH, HS);
-      const grads = attentionBackwardRef(x.dout, x.q, x.k, x.v, want.out, want.lse, B, T, NH, KVH, HS);
-      const label = `${kernel} B=${B} T=${T} NH=${NH} KVH=${KVH} HS=${HS}`;
-      assertClose(got.out, want.out, `out ${label}`, { rtol: 1e-4, atol: 1e-5 });
-      assertClose(got.lse, want.lse, `lse ${label}`, { rtol: 1e-5, atol: 1e-5 });
-      assertClose(got.dq, grads.dq, `dq ${label}`, { rtol: 1e-3, atol: 1e-5 });
-      assertClose(got.dk, grads.dk, `dk ${label}`, { rtol: 1e-3, atol: 1e-5 });
-      assertClose(got.dv, grads.dv, `dv ${label}`, { rtol: 1e-3, atol: 1e-5 });
-    }
-  });
+/** Why this adapter cannot run `kernel` at head size HS, or null when it can. */
+function unfit(gpu: Gpu, kernel: AttentionVariant, HS: number): string | null {
+  if (kernel !== "blocked") return null;
+  const entry = (["forward", "backward_kv", "backward_q"] as const).find((e) =>
+    !attentionBlockedPlan(gpu, e, HS)
+  );
+  return entry
+    ? `blocked ${entry} at HS=${HS} needs more than ${gpu.limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`
+    : null;
+}
+
+// Every variant on every shape, whatever the adapter, so a CPU CI run covers the GPU kernels and vice versa.
+for (const kernel of ATTENTION_VARIANTS) {
+  for (const shape of shapes) {
+    const [B, T, NH, KVH, HS] = shape;
+    const label = `${kernel} B=${B} T=${T} NH=${NH} KVH=${KVH} HS=${HS}`;
+    gpuTest(
+      `${kernel} attention matches the reference at B=${B} T=${T} NH=${NH} KVH=${KVH} HS=${HS}`,
+      { unless: (gpu) => unfit(gpu, kernel, HS) },
+      async (gpu) => {
+        const x = inputs(B, T, NH, KVH, HS);
+        const got = await runGpu(gpu, shape, x, kernel);
+        const want = attentionForwardRef(x.q, x.k, x.v, B, T, NH, KVH, HS);
+        const grads = attentionBackwardRef(x.dout, x.q, x.k, x.v, want.out, want.lse, B, T, NH, KVH, HS);
+        assertClose(got.out, want.out, `out ${label}`, { rtol: 1e-4, atol: 1e-5 });
+        assertClose(got.lse, want.lse, `lse ${label}`, { rtol: 1e-5, atol: 1e-5 });
+        assertClose(got.dq, grads.dq, `dq ${label}`, { rtol: 1e-3, atol: 1e-5 });
+        assertClose(got.dk, grads.dk, `dk ${label}`, { rtol: 1e-3, atol: 1e-5 });
+        assertClose(got.dv, grads.dv, `dv ${label}`, { rtol: 1e-3, atol: 1e-5 });
+      },
+    );
+  }
 
   gpuTest(`${kernel} attention is bitwise deterministic`, async (gpu) => {
     const shape = [2, 37, 4, 2, 16];
@@ -105,6 +125,24 @@ for (const kernel of ["blocked", "generic"] as const) {
     }
   });
 }
+
+gpuTest(
+  "auto attention runs the cpu kernels on a fallback adapter and the blocked ones elsewhere",
+  async (gpu) => {
+    const shape = [2, 37, 4, 2, 16];
+    const x = inputs(2, 37, 4, 2, 16);
+    const expected = gpu.summary.isFallback ? "cpu" : "blocked";
+    const a = await runGpu(gpu, shape, x, "auto");
+    const b = await runGpu(gpu, shape, x, expected);
+    for (const key of ["out", "lse", "dq", "dk", "dv"] as const) {
+      assert.deepEqual(
+        new Uint32Array(a[key].buffer),
+        new Uint32Array(b[key].buffer),
+        `${key} (${expected})`,
+      );
+    }
+  },
+);
 
 gpuTest(
   "attention uses the blocked kernels for the model head sizes on 32 KiB of workgroup memory",
@@ -152,4 +190,12 @@ Deno.test("each attention module holds one family's entry points and the shared 
     "forward_blocked",
   ]);
   assert.deepEqual(entries(ATTENTION_ROWS.code), ["backward_delta", "backward_kv", "backward_q", "forward"]);
+  for (const kernel of [ATTENTION_CPU, ATTENTION_CPU4]) {
+    assert.deepEqual(entries(kernel.code), [
+      "backward_delta",
+      "backward_kv_cpu",
+      "backward_q_cpu",
+      "forward_cpu",
+    ]);
+  }
 });
