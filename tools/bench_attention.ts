@@ -3,7 +3,7 @@
  * model: B=32 T=256 NH=6 KVH=6 HS=48), from wall time over many dispatches in one batch with one drain, and per
  * entry point from timestamp queries when the adapter has them. Not a correctness test (src/kernels/attention_test.ts).
  *
- *   deno run -A tools/bench_attention.ts [--B 32] [--T 256] [--NH 6] [--KVH 6] [--HS 48] [--iters 50] [--kernel auto|blocked|generic]
+ *   deno run -A tools/bench_attention.ts [--B 32] [--T 256] [--NH 6] [--KVH 6] [--HS 48] [--iters 50] [--kernel auto|blocked|generic|cpu]
  */
 import { parseArgs } from "node:util";
 import { CommandBatch, createBuffer, drain, openGpu, Profiler } from "../src/gpu/mod.ts";
@@ -14,6 +14,7 @@ import {
   attentionForward,
   attentionPlan,
   attentionScratchFloats,
+  type AttentionVariant,
 } from "../src/kernels/attention.ts";
 
 const { values } = parseArgs({
@@ -34,7 +35,7 @@ const NH = Number(values.NH);
 const KVH = Number(values.KVH ?? values.NH);
 const HS = Number(values.HS);
 const iters = Number(values.iters);
-const kernel = values.kernel as "auto" | "blocked" | "generic";
+const kernel = values.kernel as "auto" | AttentionVariant;
 
 const gpu = await openGpu("auto");
 const d = gpu.device;
@@ -70,7 +71,9 @@ async function wallMs(record: (batch: CommandBatch) => void): Promise<number> {
 const pairs = B * NH * T * (T + 1) / 2;
 const fwdFlops = 4 * HS * pairs;
 const bwdFlops = 7 * 2 * HS * pairs; // kv pass: QKᵀ, dO·Vᵀ, Pᵀ·dO, dSᵀ·Q; q pass: QKᵀ, dO·Vᵀ, dS·K
+const cpu = kernel === "cpu" || (kernel === "auto" && gpu.summary.isFallback);
 const plans = (["forward", "backward_kv", "backward_q"] as const).map((e) => {
+  if (cpu) return `${e}_cpu WG=8`;
   const fast = kernel === "generic" ? undefined : attentionBlockedPlan(gpu, e, HS);
   if (fast) return `${e}_blocked TX=${fast.TX} TY=${fast.TY}`;
   const p = attentionPlan(gpu, e, HS);
