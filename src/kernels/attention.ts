@@ -129,12 +129,29 @@ function grid(tiles: number, heads: number, B: number): [number, number, number]
 }
 
 /**
- * The CPU module to run, or undefined for the GPU families: for kernel "cpu", or "auto" on a fallback (CPU)
- * adapter; its vec4 twin when HS % 4 == 0.
+ * The variant a pass runs: the caller's, else ("auto") the adapter's tuned one for this shape (src/kernels/tune.ts),
+ * else "cpu" on a fallback (CPU) adapter, "blocked" where it fits the workgroup memory, "generic" otherwise — and
+ * the shape is queued for the tuner with every variant this device can run.
  */
-function cpuKernel(batch: CommandBatch, s: AttentionShape): Kernel | undefined {
-  const cpu = s.kernel === "cpu" || ((s.kernel ?? "auto") === "auto" && batch.gpu.summary.isFallback);
-  if (!cpu) return undefined;
+function resolveKernel(
+  batch: CommandBatch,
+  pass: "forward" | "backward",
+  s: AttentionShape,
+): AttentionVariant {
+  if (s.kernel && s.kernel !== "auto") return s.kernel;
+  const gpu = batch.gpu;
+  const entries: Entry[] = pass === "forward" ? ["forward"] : ["backward_kv", "backward_q"];
+  const fits = entries.every((e) => attentionBlockedPlan(gpu, e, s.HS));
+  const first: AttentionVariant = gpu.summary.isFallback ? "cpu" : fits ? "blocked" : "generic";
+  const candidates = [first, ...ATTENTION_VARIANTS.filter((v) => v !== first && (v !== "blocked" || fits))];
+  const { B, T, NH, KVH, HS } = s;
+  const shape = `${pass} B${B} T${T} NH${NH} KVH${KVH} HS${HS}`;
+  return gpu.tuning.choice("attention", shape, candidates, { pass, B, T, NH, KVH, HS }) as AttentionVariant;
+}
+
+/** The CPU module of a resolved variant, or undefined for the GPU families; its vec4 twin when HS % 4 == 0. */
+function cpuKernel(s: AttentionShape): Kernel | undefined {
+  if (s.kernel !== "cpu") return undefined;
   return s.HS % 4 === 0 ? ATTENTION_CPU4 : ATTENTION_CPU;
 }
 
@@ -196,10 +213,11 @@ function params(batch: CommandBatch, s: AttentionShape): Binding {
 }
 
 /** Records the fused causal attention forward: out (B,T,NH,HS) and lse (B,NH,T). One dispatch. */
-export function attentionForward(batch: CommandBatch, args: AttentionForwardArgs): void {
-  validate("run attention forward", args);
+export function attentionForward(batch: CommandBatch, given: AttentionForwardArgs): void {
+  validate("run attention forward", given);
+  const args = { ...given, kernel: resolveKernel(batch, "forward", given) };
   const { B, T, NH, HS } = args;
-  const cpu = cpuKernel(batch, args);
+  const cpu = cpuKernel(args);
   if (cpu) {
     batch.run(
       cpu,
@@ -240,11 +258,12 @@ export function attentionScratchFloats(B: number, T: number, NH: number): number
  * Records the attention backward: delta = rowsum(dout∘out) into scratch, then dk/dv (parallel over key tiles, each
  * summing over the query heads of its kv group) and dq (parallel over query tiles). Three dispatches, no atomics.
  */
-export function attentionBackward(batch: CommandBatch, args: AttentionBackwardArgs): void {
-  validate("run attention backward", args);
+export function attentionBackward(batch: CommandBatch, given: AttentionBackwardArgs): void {
+  validate("run attention backward", given);
+  const args = { ...given, kernel: resolveKernel(batch, "backward", given) };
   const { B, T, NH, KVH, HS } = args;
   const u = params(batch, args);
-  const cpu = cpuKernel(batch, args);
+  const cpu = cpuKernel(args);
   if (cpu) {
     const grid = elementwiseGrid(batch, B * T * NH, 256);
     batch.run(cpu, "backward_delta", { HS }, [u, args.out, args.dout, args.scratch], grid);

@@ -17,6 +17,16 @@ import { matmul, matmulLowPrecision, matmulScratchFloats, type MatmulVariant } f
 import { MATMUL, MATMUL_BF16, MATMUL_F16, MATMUL_REG, MATMUL_REG_BF16, MATMUL_REG_F16 } from "./matmul.ts";
 import { VERSION } from "../version.ts";
 import {
+  ATTENTION,
+  ATTENTION_CPU,
+  ATTENTION_CPU4,
+  ATTENTION_ROWS,
+  attentionBackward,
+  attentionForward,
+  attentionScratchFloats,
+  type AttentionVariant,
+} from "./attention.ts";
+import {
   RMSNORM,
   RMSNORM_CPU,
   rmsnormBackward,
@@ -47,7 +57,30 @@ const FAMILIES: Record<string, (gpu: Gpu, spec: TuningRequest["spec"]) => Trial>
   matmul: matmulTrial,
   rmsnorm: rmsnormTrial,
   crossentropy: crossEntropyTrial,
+  attention: attentionTrial,
 };
+
+function attentionTrial(gpu: Gpu, spec: TuningRequest["spec"]): Trial {
+  const n = (k: string) => spec[k] as number;
+  const [B, T, NH, KVH, HS] = [n("B"), n("T"), n("NH"), n("KVH"), n("HS")];
+  const rows = B * T * NH * HS;
+  const kvRows = B * T * KVH * HS;
+  const [q, out, dout, dq] = ["q", "out", "dout", "dq"].map((l) => floats(gpu, rows, `tune ${l}`, 0.1));
+  const [k, v, dk, dv] = ["k", "v", "dk", "dv"].map((l) => floats(gpu, kvRows, `tune ${l}`, 0.1));
+  const lse = floats(gpu, B * NH * T, "tune lse", 0);
+  const scratch = floats(gpu, attentionScratchFloats(B, T, NH), "tune delta", 0);
+  const shape = { B, T, NH, KVH, HS };
+  return {
+    record(batch, variant) {
+      const kernel = variant as AttentionVariant;
+      if (spec.pass === "forward") attentionForward(batch, { ...shape, kernel, q, k, v, out, lse });
+      else attentionBackward(batch, { ...shape, kernel, q, k, v, out, lse, dout, dq, dk, dv, scratch });
+    },
+    destroy() {
+      for (const b of [q, out, dout, dq, k, v, dk, dv, lse, scratch]) b.destroy();
+    },
+  };
+}
 
 function floats(gpu: Gpu, elements: number, label: string, fill = 0.5): GPUBuffer {
   return createBuffer(gpu.device, label, new Float32Array(Math.max(4, elements)).fill(fill));
@@ -255,7 +288,8 @@ export function tuningEnabled(): boolean {
 function kernelsHash(): string {
   let h = 0x811c9dc5;
   const kernels = [MATMUL, MATMUL_F16, MATMUL_BF16, MATMUL_REG, MATMUL_REG_F16, MATMUL_REG_BF16];
-  for (const k of [...kernels, RMSNORM, RMSNORM_CPU, CROSS_ENTROPY, CROSS_ENTROPY_CPU]) {
+  kernels.push(RMSNORM, RMSNORM_CPU, CROSS_ENTROPY, CROSS_ENTROPY_CPU, ATTENTION, ATTENTION_ROWS);
+  for (const k of [...kernels, ATTENTION_CPU, ATTENTION_CPU4]) {
     for (let i = 0; i < k.code.length; i++) h = Math.imul(h ^ k.code.charCodeAt(i), 0x01000193) >>> 0;
   }
   return h.toString(16).padStart(8, "0");

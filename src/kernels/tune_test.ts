@@ -6,6 +6,7 @@ import { matmul, MATMUL_VARIANT_NAMES } from "./matmul.ts";
 import { tunePending } from "./tune.ts";
 import { rmsnormForward } from "./rmsnorm.ts";
 import { crossEntropyLoss } from "./crossentropy.ts";
+import { attentionBlockedPlan, attentionForward } from "./attention.ts";
 
 gpuTest(
   "the tuner times every candidate of a queued matmul shape and later calls run the winner",
@@ -78,6 +79,43 @@ gpuTest(
       record();
       assert.deepEqual(gpu.tuning.pending, []);
       for (const b of [x, w, out, rstd, logits, targets, losses]) b.destroy();
+    } finally {
+      gpu.tuning = saved;
+    }
+  },
+);
+
+gpuTest(
+  "attention shapes are tuned over every variant the device fits, and the winner reproduces the result",
+  async (gpu) => {
+    const saved = gpu.tuning;
+    gpu.tuning = new TuningTable();
+    try {
+      const s = { B: 2, T: 11, NH: 2, KVH: 1, HS: 8 };
+      const q = createBuffer(gpu.device, "q", randomArray(2 * 11 * 2 * 8, 6));
+      const k = createBuffer(gpu.device, "k", randomArray(2 * 11 * 8, 7));
+      const v = createBuffer(gpu.device, "v", randomArray(2 * 11 * 8, 8));
+      const out = createBuffer(gpu.device, "out", 2 * 11 * 2 * 8 * 4);
+      const lse = createBuffer(gpu.device, "lse", 2 * 2 * 11 * 4);
+      const run = async (kernel?: "cpu" | "blocked" | "generic") => {
+        const batch = new CommandBatch(gpu, "tuned attention");
+        attentionForward(batch, { ...s, kernel, q, k, v, out, lse });
+        batch.submit();
+        return new Float32Array(await readBuffer(gpu, out));
+      };
+      const untuned = await run();
+      const [req] = gpu.tuning.pending;
+      assert.equal(req.family, "attention");
+      const [tuned] = await tunePending(gpu);
+      const fits = !!attentionBlockedPlan(gpu, "forward", s.HS);
+      assert.deepEqual(
+        Object.keys(tuned.result.times).sort(),
+        fits ? ["blocked", "cpu", "generic"] : ["cpu", "generic"],
+      );
+      const winner = tuned.result.variant as "cpu" | "blocked" | "generic";
+      assertClose(await run(), await run(winner), `auto after tuning runs ${winner}`, { rtol: 0, atol: 0 });
+      assertClose(await run(), untuned, "every variant agrees", { rtol: 1e-5, atol: 1e-6 });
+      for (const b of [q, k, v, out, lse]) b.destroy();
     } finally {
       gpu.tuning = saved;
     }
