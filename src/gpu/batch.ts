@@ -195,8 +195,10 @@ export class CommandBatch {
   /** Finishes the encoder and submits it; starts mapping every pending read. */
   submit(): void {
     if (this.#submitted) throw new Error(`Cannot submit batch '${this.label}' twice`);
-    this.profiler?.resolve(this);
+    // The pass first: a profiler that ran out of query slots leaves later dispatches in a shared open pass, and
+    // resolving queries needs the encoder free.
     this.endPass();
+    this.profiler?.resolve(this);
     this.#submitted = true;
     const { device, pool } = this.gpu;
     this.gpu.watch(

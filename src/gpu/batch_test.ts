@@ -54,6 +54,20 @@ gpuTest("the profiler attributes GPU time to each dispatch label", { timestamps:
   await readBuffer(gpu, x, 4);
 });
 
+gpuTest("a profiler that runs out of slots profiles the first dispatches and the batch still submits", {
+  timestamps: true,
+}, async (gpu) => {
+  const profiler = new Profiler(gpu, 2);
+  const x = createBuffer(gpu.device, "x", 16 * 16 * 4);
+  const y = createBuffer(gpu.device, "y", 16 * 16 * 4);
+  const batch = new CommandBatch(gpu, "over-profiled", profiler);
+  for (let i = 0; i < 5; i++) matmul(batch, { a: x, b: x, c: y, M: 16, K: 16, N: 16, accumulate: true });
+  batch.submit();
+  const totals = await profiler.totals();
+  assert.equal([...totals.values()].reduce((n, t) => n + t.count, 0), 2);
+  gpu.check(); // resolving the queries did not meet an open pass
+});
+
 gpuTest("bind groups and uniforms are reused across batches and dropped once unused", async (gpu) => {
   const a = createBuffer(gpu.device, "a", new Float32Array([1, 2, 3, 4]));
   const c = createBuffer(gpu.device, "c", 16);

@@ -45,6 +45,8 @@ import {
 /** Calls recorded per measurement, and measurements per candidate (alternating candidates; the median counts). */
 const CALLS = 6;
 const ROUNDS = 3;
+/** Dispatches one call of a tuned kernel records at most (attention's backward: 3; a split matmul: 2). */
+const MAX_DISPATCHES_PER_CALL = 4;
 
 /** Something the tuner can run many times: records one call of a variant, frees its buffers when done. */
 interface Trial {
@@ -203,7 +205,7 @@ async function measure(gpu: Gpu, trial: Trial, variants: string[]): Promise<numb
     return out;
   }
   const profilers = variants.map((v) => {
-    const profiler = new Profiler(gpu, CALLS * 2);
+    const profiler = new Profiler(gpu, CALLS * MAX_DISPATCHES_PER_CALL);
     const batch = new CommandBatch(gpu, `tune ${v}`, profiler);
     for (let i = 0; i < CALLS; i++) trial.record(batch, v);
     batch.submit();
