@@ -9,6 +9,7 @@ import frontBf16 from "../../kernels/matmul_bf16.wgsl" with { type: "text" };
 import dense from "../../kernels/matmul_dense.wgsl" with { type: "text" };
 import tile from "../../kernels/matmul_tile.wgsl" with { type: "text" };
 import reg from "../../kernels/matmul_reg.wgsl" with { type: "text" };
+import reg4 from "../../kernels/matmul_reg4.wgsl" with { type: "text" };
 import { type Binding, bindingBytes, type CommandBatch, type Kernel } from "../gpu/mod.ts";
 import type { LowPrecision } from "../reference/amp.ts";
 import { compose } from "./_wgsl.ts";
@@ -26,11 +27,14 @@ export const MATMUL_BF16: Kernel = { name: "matmul_bf16", code: compose(dense, t
 export const MATMUL_REG: Kernel = { name: "matmul_reg", code: compose(dense, reg, front) };
 export const MATMUL_REG_F16: Kernel = { name: "matmul_reg_f16", code: compose(dense, reg, frontF16) };
 export const MATMUL_REG_BF16: Kernel = { name: "matmul_reg_bf16", code: compose(dense, reg, frontBf16) };
+/** f32 only: the barrier-free core reading A and B as vec4s (kernels/matmul_reg4.wgsl; rows aligned to 4 floats). */
+export const MATMUL_REG4: Kernel = { name: "matmul_reg4", code: compose(dense, reg4) };
 
 /**
- * The ways to run one matmul: the core (shared vec4 tiles with barriers, or barrier-free register blocks) and the
- * threads per side of a workgroup (WX along N, WY along M; every thread computes 8×8 outputs). The tile variants
- * suit GPUs, the register variants CPU adapters; the tuner (src/kernels/tuning.ts) times them on the adapter.
+ * The ways to run one matmul: the core (shared vec4 tiles with barriers; barrier-free register blocks; the same
+ * reading vec4s, "vec4") and the threads per side of a workgroup (WX along N, WY along M; every thread computes
+ * 8×8 outputs). The tile variants suit GPUs, the register ones CPU adapters; the tuner (src/kernels/tune.ts) times
+ * them on the adapter. The vec4 core runs f32 only, on aligned shapes (matmulVariantFits).
  */
 export const MATMUL_VARIANTS = {
   tile16: { core: "tile", wx: 16, wy: 16 },
@@ -38,6 +42,9 @@ export const MATMUL_VARIANTS = {
   reg8: { core: "reg", wx: 8, wy: 8 },
   reg4: { core: "reg", wx: 4, wy: 4 },
   reg2: { core: "reg", wx: 2, wy: 4 },
+  vec8: { core: "vec4", wx: 8, wy: 8 },
+  vec4: { core: "vec4", wx: 4, wy: 4 },
+  vec2: { core: "vec4", wx: 2, wy: 4 },
 } as const;
 /** A variant's name. */
 export type MatmulVariant = keyof typeof MATMUL_VARIANTS;
@@ -91,6 +98,17 @@ export function matmulTile(M: number, N: number): number {
 export function defaultMatmulVariant(isFallback: boolean, M: number, N: number): MatmulVariant {
   if (isFallback) return "reg8";
   return matmulTile(M, N) === 16 ? "tile16" : "tile8";
+}
+
+/**
+ * Whether `variant` can run this call: the vec4 core needs f32 inputs and every row it reads to start on a 4-float
+ * boundary (K a multiple of 4, M too with A stored (K,M), N with B stored (K,N), batch strides as well).
+ */
+export function matmulVariantFits(variant: MatmulVariant, args: MatmulArgs, f32: boolean): boolean {
+  if (MATMUL_VARIANTS[variant].core !== "vec4") return true;
+  const [sa, sb, sc] = args.strides ?? [0, 0, 0];
+  return f32 && args.K % 4 === 0 && (!args.transA || args.M % 4 === 0) && (args.transB || args.N % 4 === 0) &&
+    sa % 4 === 0 && sb % 4 === 0 && sc % 4 === 0;
 }
 
 /**
@@ -162,8 +180,12 @@ function tunedVariant(
   unscale: boolean,
 ): MatmulVariant {
   const { M, K, N } = args;
-  const first = defaultMatmulVariant(batch.gpu.summary.isFallback, M, N);
-  const candidates = [first, ...MATMUL_VARIANT_NAMES.filter((v) => v !== first)];
+  const f32 = module === MATMUL.name;
+  const fits = MATMUL_VARIANT_NAMES.filter((v) => matmulVariantFits(v, args, f32));
+  // On a CPU adapter the vec4 core where it fits, else the scalar register core; on a GPU the tile core.
+  const cpuFirst: MatmulVariant = fits.includes("vec8") ? "vec8" : "reg8";
+  const first = batch.gpu.summary.isFallback ? cpuFirst : defaultMatmulVariant(false, M, N);
+  const candidates = [first, ...fits.filter((v) => v !== first)];
   const spec = {
     module,
     M,
@@ -188,7 +210,7 @@ function tunedVariant(
  */
 function record(
   batch: CommandBatch,
-  kernels: { tile: Kernel; reg: Kernel },
+  kernels: { tile: Kernel; reg: Kernel; vec4?: Kernel },
   entry: string,
   args: MatmulArgs,
   tail: number[] = [],
@@ -203,6 +225,12 @@ function record(
     );
   }
   const kernel = kernels[v.core];
+  if (!kernel || !matmulVariantFits(variant, args, kernels.tile === MATMUL)) {
+    throw new Error(
+      `Cannot run matmul ${M}×${K}×${N} with variant '${variant}': its vec4 core needs f32 inputs and rows aligned ` +
+        `to 4 floats (K, and M or N by the transposes, multiples of 4)`,
+    );
+  }
   const constants = { TRANS_A: !!args.transA, TRANS_B: !!args.transB, WX: v.wx, WY: v.wy };
   // A variant with smaller blocks than the default splits less; one with larger blocks is held to the default's
   // split count, which is what matmulScratchFloats sized the scratch for.
@@ -243,7 +271,7 @@ function record(
 
 /** Records one matmul (two dispatches when split along K) into `batch`. */
 export function matmul(batch: CommandBatch, args: MatmulArgs): void {
-  record(batch, { tile: MATMUL, reg: MATMUL_REG }, "main", args);
+  record(batch, { tile: MATMUL, reg: MATMUL_REG, vec4: MATMUL_REG4 }, "main", args);
 }
 
 /** One matmul whose A and B are stored in f16 or bf16 (the AMP copies); C and the accumulation stay f32. */

@@ -8,6 +8,7 @@ import {
   MATMUL_BF16,
   MATMUL_F16,
   MATMUL_REG,
+  MATMUL_REG4,
   MATMUL_REG_BF16,
   MATMUL_REG_F16,
   MATMUL_VARIANT_NAMES,
@@ -17,17 +18,40 @@ import {
   matmulSplit,
   matmulTile,
   type MatmulVariant,
+  matmulVariantFits,
 } from "./matmul.ts";
 import { MOE_MATMUL } from "./moe.ts";
 import type { Constants, Gpu, Kernel } from "../gpu/mod.ts";
 import { packLowPrecision, roundTo } from "../reference/amp.ts";
 import { fromF32 } from "../model/safetensors.ts";
 
-const shapes: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [65, 33, 129], [130, 70, 257], [
-  3,
-  300,
-  2,
-]];
+// Odd shapes for every core, and shapes aligned to 4 floats (but not to any block) that the vec4 core also runs.
+const shapes: [number, number, number][] = [
+  [1, 1, 1],
+  [7, 13, 5],
+  [65, 33, 129],
+  [130, 70, 257],
+  [3, 300, 2],
+  [4, 4, 4],
+  [12, 20, 36],
+  [68, 44, 132],
+];
+
+/** Whether `variant` runs this f32 shape (the vec4 core only on aligned ones). */
+function runs(
+  variant: MatmulVariant,
+  M: number,
+  K: number,
+  N: number,
+  transA = false,
+  transB = false,
+): boolean {
+  return matmulVariantFits(
+    variant,
+    { a: 0 as never, b: 0 as never, c: 0 as never, M, K, N, transA, transB },
+    true,
+  );
+}
 
 for (const transA of [false, true]) {
   for (const transB of [false, true]) {
@@ -35,7 +59,9 @@ for (const transA of [false, true]) {
       `matmul transA=${transA} transB=${transB} matches the reference on odd shapes, every variant`,
       async (gpu) => {
         for (const variant of MATMUL_VARIANT_NAMES) {
-          for (const [M, K, N] of shapes) {
+          const fitting = shapes.filter(([M, K, N]) => runs(variant, M, K, N, transA, transB));
+          assert.ok(fitting.length >= 3, `${variant} runs ${fitting.length} shapes`);
+          for (const [M, K, N] of fitting) {
             const a = randomArray(M * K, M * 31 + K, 1);
             const b = randomArray(K * N, N * 17 + K, 1);
             const c0 = randomArray(M * N, 5, 1);
@@ -71,7 +97,7 @@ gpuTest("batched matmul uses the strides of each batch item, every variant", asy
 });
 
 async function batchedCase(gpu: Gpu, variant: MatmulVariant) {
-  const [M, K, N, count] = [9, 11, 10, 3];
+  const [M, K, N, count] = runs(variant, 9, 11, 10) ? [9, 11, 10, 3] : [12, 8, 20, 3];
   const a = randomArray(count * M * K, 1);
   const b = randomArray(count * K * N, 2);
   const A = createBuffer(gpu.device, "A", a);
@@ -92,9 +118,9 @@ gpuTest(
   "split-K matmul (partials + reduce) matches the reference on odd shapes, with alpha and accumulate",
   async (gpu) => {
     // [M, K, N]: Aᵀ·B weight-gradient shapes with K ≫ M·N, odd sizes, K not a multiple of the split chunk
-    const cases: [number, number, number][] = [[5, 777, 3], [33, 1031, 65], [70, 2049, 9]];
+    const cases: [number, number, number][] = [[5, 777, 3], [33, 1031, 65], [70, 2049, 9], [36, 1028, 20]];
     for (const variant of MATMUL_VARIANT_NAMES) {
-      for (const [M, K, N] of cases) {
+      for (const [M, K, N] of cases.filter(([M, K, N]) => runs(variant, M, K, N, true))) {
         const splits = matmulSplit(M, N, K, 64, variant);
         assert.ok(splits > 1, `${M}x${K}x${N} should split, got ${splits}`);
         const a = randomArray(M * K, M + K, 1);
@@ -306,7 +332,7 @@ gpuTest("16×16 workgroups (large outputs) match the reference, edges masked", a
  * transpose/accumulate/split combination at the core's first workgroup size, and its other sizes once each (a size
  * only scales the arrays; naga's failures came from the entry points and code paths).
  */
-function denseCombos(core: "tile" | "reg"): Constants[] {
+function denseCombos(core: "tile" | "reg" | "vec4"): Constants[] {
   const out: Constants[] = [];
   const [first, ...others] = Object.values(MATMUL_VARIANTS).filter((v) => v.core === core);
   for (const TRANS_A of [false, true]) {
@@ -368,6 +394,7 @@ gpuTest(
       accumulate,
     ]]);
     errors.push(...await pipelineErrors(gpu, MATMUL_REG, [["main", denseCombos("reg")]]));
+    errors.push(...await pipelineErrors(gpu, MATMUL_REG4, [["main", denseCombos("vec4")]]));
     const low: [Kernel, "tile" | "reg"][] = [[MATMUL_BF16, "tile"], [MATMUL_REG_BF16, "reg"]];
     if (gpu.hasF16) low.push([MATMUL_F16, "tile"], [MATMUL_REG_F16, "reg"]);
     for (const [kernel, core] of low) {

@@ -148,9 +148,9 @@ function matmulTrial(gpu: Gpu, spec: TuningRequest["spec"]): Trial {
   const [M, K, N, count] = [n("M"), n("K"), n("N"), n("count")];
   const f32 = (elements: number, label: string) =>
     createBuffer(gpu.device, label, Math.max(16, elements * 4));
-  const a = f32(count * M * K, "tune A");
-  const b = f32(count * K * N, "tune B");
-  const c = f32(count * M * N, "tune C");
+  const a = f32(count * (M * K + 3), "tune A");
+  const b = f32(count * (K * N + 3), "tune B");
+  const c = f32(count * (M * N + 3), "tune C");
   const splitTarget = n("splitTarget");
   const scratchFloats = splitTarget > 0 ? matmulScratchFloats(M, N, K, splitTarget) : 0;
   const scratch = scratchFloats > 0 ? f32(scratchFloats, "tune scratch") : undefined;
@@ -169,7 +169,8 @@ function matmulTrial(gpu: Gpu, spec: TuningRequest["spec"]): Trial {
         transB: spec.transB as boolean,
         accumulate: spec.accumulate as boolean,
         count,
-        strides: [M * K, K * N, M * N] as [number, number, number],
+        // Batch items a multiple of 4 floats apart, so the vec4 core (a candidate only for aligned calls) fits too.
+        strides: [M * K, K * N, M * N].map((n) => Math.ceil(n / 4) * 4) as [number, number, number],
         scratch,
         splitTarget: splitTarget > 0 ? splitTarget : undefined,
         variant: variant as MatmulVariant,
