@@ -63,7 +63,11 @@ export class TuningTable {
   ): string {
     const key = `${family}/${shape}`;
     const hit = this.#choices.get(key);
-    if (hit && candidates.includes(hit.variant)) return hit.variant;
+    // A choice counts only if it was made among these very candidates: a variant added since (a new kernel) or one
+    // this adapter cannot run now sends the shape back to the tuner.
+    if (hit && candidates.includes(hit.variant) && candidates.every((c) => c in hit.times)) {
+      return hit.variant;
+    }
     if (tune && candidates.length > 1 && !this.#pending.has(key)) {
       this.#pending.set(key, { family, shape, spec, candidates });
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { tuningCachePath, TuningTable } from "./tuning.ts";
+import { tuningCachePath, type TuningRequest, TuningTable } from "./tuning.ts";
 
 const spec = { M: 3 };
 
@@ -16,6 +16,9 @@ Deno.test("an untuned shape runs the first candidate and is queued once; a tuned
   assert.equal(t.choice("matmul", "s1", ["a", "b"], spec), "b");
   // A cached winner that is no longer a candidate (another adapter's limits, a renamed variant) is not run.
   assert.equal(t.choice("matmul", "s1", ["a", "c"], spec), "a");
+  // A candidate added since the shape was timed sends it back to the tuner (the old winner may no longer win).
+  assert.equal(t.choice("matmul", "s1", ["a", "b", "d"], spec), "a");
+  assert.deepEqual((t.pending as TuningRequest[]).map((r) => [r.shape, r.candidates]), [["s1", ["a", "c"]]]);
 });
 
 Deno.test("the cache keeps each adapter's section; a corrupt cache is ignored with a warning", () => {

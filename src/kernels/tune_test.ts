@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { CommandBatch, createBuffer, readBuffer, TuningTable } from "../gpu/mod.ts";
 import { assertClose, gpuTest, randomArray } from "../gpu/testing.ts";
 import { matmul as matmulRef } from "../reference/matmul.ts";
-import { matmul, MATMUL_VARIANT_NAMES } from "./matmul.ts";
+import { matmul, MATMUL_VARIANT_NAMES, MATMUL_VARIANTS } from "./matmul.ts";
 import { tunePending } from "./tune.ts";
 import { rmsnormForward } from "./rmsnorm.ts";
 import { crossEntropyLoss } from "./crossentropy.ts";
@@ -30,13 +30,15 @@ gpuTest(
       assertClose(await run(), want, "untuned");
       assert.equal(gpu.tuning.pending.length, 1);
       const [req] = gpu.tuning.pending;
-      assert.deepEqual([...req.candidates].sort(), [...MATMUL_VARIANT_NAMES].sort());
+      // Every variant that runs this unaligned shape (the vec4 core does not).
+      const fitting = MATMUL_VARIANT_NAMES.filter((v) => MATMUL_VARIANTS[v].core !== "vec4");
+      assert.deepEqual([...req.candidates].sort(), [...fitting].sort());
       const seen: string[] = [];
       const tuned = await tunePending(gpu, { onShape: (t) => seen.push(t.shape) });
       assert.equal(tuned.length, 1);
       assert.deepEqual(seen, [req.shape]);
       const { variant, times } = tuned[0].result;
-      assert.deepEqual(Object.keys(times).sort(), [...MATMUL_VARIANT_NAMES].sort());
+      assert.deepEqual(Object.keys(times).sort(), [...fitting].sort());
       for (const t of Object.values(times)) assert.ok(t > 0 && Number.isFinite(t), `time ${t}`);
       assert.ok(Object.values(times).every((t) => times[variant] <= t * 1.04), `the winner is the fastest`);
       assert.deepEqual(gpu.tuning.pending, []);
