@@ -13,6 +13,7 @@ import { uiCommand } from "./ui.ts";
 import { serverCommand } from "./server.ts";
 import { serveCommand } from "./serve.ts";
 import { generateCommand } from "./generate.ts";
+import { exportCommand } from "./export.ts";
 import { runsCommand } from "./runs.ts";
 import { experimentsCommand } from "./experiments.ts";
 import { modelsCommand } from "./models.ts";
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
       serverCommand(),
       serveCommand(),
       generateCommand(),
+      exportCommand(),
       runsCommand(),
       experimentsCommand(),
       modelsCommand(),
