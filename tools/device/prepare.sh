@@ -31,5 +31,5 @@ json.dump(dev, open(".dt/deno.device.json", "w"), indent=2)
 PY
 rm -rf .dt/denodir
 DENO_DIR=.dt/denodir deno cache --config .dt/deno.device.json --node-modules-dir=none --no-lock \
-  main.ts tools/bench_moe.ts tools/bench_serve.ts >/dev/null
+  main.ts tools/bench_moe.ts tools/bench_serve.ts tools/bench_matmul.ts $(bash tools/device/gpu_tests.sh --list) >/dev/null
 du -sh .gl .dt

@@ -2,10 +2,12 @@
 # The one script a GPU device session runs (prepared by tools/device/prepare.sh; carry .gl and .dt): every GPU figure
 # the issues ask for, each command time-boxed so the whole fits one call, the log kept in $OUT/log.
 #   device command:  bash tools/device/run.sh            (about 6 minutes on an H200)
+#   GPU tests:       bash tools/device/run.sh --tests    (the GPU test subset, `tune`, bench_matmul; a call of its own)
 #   local dry run:   DEVICE_LOCAL=1 bash tools/device/run.sh --quick
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 quick=0; [ "${1:-}" = "--quick" ] && quick=1
+tests=0; [ "${1:-}" = "--tests" ] && tests=1
 out=${OUT:-/tmp/device-out}; mkdir -p "$out"
 if [ -z "${DEVICE_LOCAL:-}" ]; then
   for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
@@ -27,6 +29,15 @@ else
   cfg=base_model; steps=20; serve=(--config base_model --streams 1,8,32 --tokens 128)
 fi
 nvidia-smi --query-gpu=name,driver_version,clocks.sm --format=csv 2>/dev/null | tee -a "$out/log"
+if [ $tests = 1 ]; then
+  # The GPU test subset: every kernel variant against its reference on the configurations this GPU picks; then the
+  # tuner's table and every matmul variant's time on the config's shapes.
+  step 300 env STORYTELLER_TUNING=off DENO_WEBGPU_BACKEND=vulkan "$D" test -A --config .dt/deno.device.json \
+    --no-lock --node-modules-dir=none --cached-only $(bash tools/device/gpu_tests.sh --list)
+  step 150 "${R[@]}" main.ts tune -c base_model
+  step 120 "${R[@]}" tools/bench_matmul.ts base_model --reps 20 --rounds 3
+  exit 0
+fi
 step 60 "${R[@]}" main.ts gpu --seconds 1
 step 120 "${R[@]}" main.ts bench -c $cfg --steps $steps
 step 120 "${R[@]}" main.ts bench -c $cfg --steps $steps --split-target 0
