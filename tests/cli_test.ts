@@ -135,3 +135,13 @@ gpuTest(
     }
   },
 );
+
+Deno.test("gpu names the adapter's vendor (PCI and Khronos ids), not a bare number", async () => {
+  const { vendorName } = await import("../src/cli/gpu.ts");
+  assert.equal(vendorName("65541"), "Mesa (0x10005)");
+  assert.equal(vendorName("4318"), "NVIDIA (0x10de)");
+  assert.equal(vendorName("0x8086"), "Intel (0x8086)");
+  assert.equal(vendorName("99999"), "unknown vendor 0x1869f");
+  assert.equal(vendorName("apple"), "apple");
+  assert.equal(vendorName(""), "(not reported)");
+});

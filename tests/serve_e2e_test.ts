@@ -99,7 +99,7 @@ gpuTest("serve e2e: a trained, registered model over every route; greedy equals 
     const mv = await client.createModelVersion("story", `runs:/${runId}/model`, { runId });
     await client.setRegisteredModelAlias("story", "champion", mv.version);
 
-    // Model load failures exit 1 before listening.
+    // A model that is not there exits 2 (as any unknown name the user typed) before listening.
     const missing = await cliProcess(
       "serve",
       "-m",
@@ -109,9 +109,16 @@ gpuTest("serve e2e: a trained, registered model over every route; greedy equals 
       "-p",
       "0",
     );
-    assert.equal(missing.code, 1);
+    assert.equal(missing.code, 2);
     assert.match(missing.err, /Cannot load the model models:\/nope\/1/);
     assert.doesNotMatch(missing.out, /listening/);
+    // The run's URI without the artifact path: the hint names the one that works.
+    const runOnly = await cliProcess("generate", "-m", `runs:/${runId}`, "--tracking-uri", `${dir}/mlruns`);
+    assert.equal(runOnly.code, 2, runOnly.err);
+    assert.match(
+      runOnly.err,
+      new RegExp(`hint: the model is in its 'model' folder: use -m runs:/${runId}/model`),
+    );
 
     const prompt = "Once upon a time";
     const model = `${dir}/ckpt/serve-e2e/model`;

@@ -75,9 +75,9 @@ gpuTest(
       err = await rejection(() => stranger.completions.create(greedy));
       assert.ok(err instanceof OpenAI.AuthenticationError, String(err));
       assert.match(err.message, /^401 Cannot authorize the request/);
-      err = await rejection(() => client.chat.completions.create({ model: "story", messages: [] }));
+      err = await rejection(() => client.embeddings.create({ model: "story", input: "fox" }));
       assert.ok(err instanceof OpenAI.NotFoundError, String(err));
-      assert.equal(err.message, "404 Cannot find POST /v1/chat/completions");
+      assert.equal(err.message, "404 Cannot find POST /v1/embeddings");
       err = await rejection(() => client.get("/completions"));
       assert.ok(err instanceof OpenAI.APIError && err.status === 405, String(err));
       assert.match(err.message, /^405 Cannot GET \/v1\/completions/);

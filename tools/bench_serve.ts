@@ -1,13 +1,18 @@
 /**
  * Serving benchmark: single-stream time to first token and decode tokens/s, then aggregate tokens/s with many
  * concurrent streams through the continuous batcher (in process, no HTTP), on a random-weight model of a config's
- * shape (default the tiny config). Fixed-length generations (no stop ids) so every run does the same work.
+ * shape (default the tiny config). Fixed-length generations (no stop ids) so every run does the same work. Each
+ * line also gives the latency a streaming client sees: time to first token and inter-token latency (the gap
+ * between a stream's successive tokens as the scheduler hands them out), p50 and p95 over every stream of the
+ * best run.
  *
- *   deno run -A tools/bench_serve.ts [--config tiny] [--prompt 8] [--tokens 48] [--streams 1,8,32] [--chunk 16] [--device auto] [--greedy] [--repetition-penalty 1]
- *     [--presence-penalty 0] [--frequency-penalty 0] [--logprobs N] [--echo] [--logit-bias N]
+ *   deno run -A tools/bench_serve.ts [--config tiny] [--prompt 8] [--tokens 48] [--streams 1,8,32,128] [--chunk 16]
+ *     [--target-chunk-ms 100] [--device auto] [--greedy] [--repetition-penalty 1] [--presence-penalty 0]
+ *     [--frequency-penalty 0] [--logprobs N] [--echo] [--logit-bias N]
  *
- * --logprobs N asks every stream for logprob records with N top entries (absent: none); --echo also scores the
- * prompt (echo with logprobs); --logit-bias N gives every stream a logit bias of N distinct ids (small biases).
+ * --target-chunk-ms is the server's adaptive chunking (0: always --chunk steps per readback); --logprobs N asks
+ * every stream for logprob records with N top entries (absent: none); --echo also scores the prompt (echo with
+ * logprobs); --logit-bias N gives every stream a logit bias of N distinct ids (small biases).
  */
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/mod.ts";
@@ -22,8 +27,9 @@ const { values } = parseArgs({
     config: { type: "string", default: "tiny" },
     prompt: { type: "string", default: "8" },
     tokens: { type: "string", default: "48" },
-    streams: { type: "string", default: "1,8,32" },
+    streams: { type: "string", default: "1,8,32,128" },
     chunk: { type: "string", default: "16" },
+    "target-chunk-ms": { type: "string", default: "100" },
     device: { type: "string", default: "auto" },
     repeat: { type: "string", default: "2" },
     greedy: { type: "boolean", default: false },
@@ -51,7 +57,13 @@ const engine = new InferenceEngine(gpu, m, initParams(layout, 1), {
   prefillRows: Math.max(m.max_seq_len, P * Math.max(...streams)),
   maxChunk: chunk,
 });
-const scheduler = new Scheduler(engine, { chunk });
+const targetChunkMs = Number(values["target-chunk-ms"]);
+const scheduler = new Scheduler(engine, { chunk, targetChunkMs });
+/** The p-th percentile (0–100) of `xs`, nearest rank. */
+const percentile = (xs: number[], p: number) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN;
+};
 const request = (i: number): GenerationRequest => ({
   prompt: Array.from({ length: P }, (_, t) => (i * 31 + t * 7) % m.vocab_size),
   maxTokens: N,
@@ -80,23 +92,39 @@ console.log(
     } frequency ${values["frequency-penalty"]}, logprobs ${values.logprobs ?? "off"}${
       values.echo ? " (prompt scored)" : ""
     }, logit bias ${biasIds} ids, prompt ${P}, ${N} new tokens, ` +
-    `chunk ${chunk}, ` +
+    `chunk ${chunk}${targetChunkMs > 0 ? ` (adaptive, target ${targetChunkMs} ms)` : " (fixed)"}, ` +
     `${gpu.summary.description || gpu.summary.device}`,
 );
 await scheduler.submit(request(0)); // warm-up: pipelines
 for (const S of streams) {
-  let best: { wall: number; ttft: number; decodeRate: number; cpu: string } | undefined;
+  let best: { wall: number; ttft: number; decodeRate: number; cpu: string; latency: string } | undefined;
   for (let r = 0; r < Number(values.repeat); r++) {
     engine.stats = emptyStats();
     const t0 = performance.now();
     const done: number[] = [];
+    const firsts: number[] = [];
+    const gaps: number[] = [];
     const results = await Promise.all(
-      Array.from({ length: S }, (_, i) =>
-        scheduler.submit(request(i + 1)).then((res) => {
+      Array.from({ length: S }, (_, i) => {
+        let last = -1;
+        return scheduler.submit({
+          ...request(i + 1),
+          onToken: () => {
+            const now = performance.now();
+            if (last < 0) firsts.push(now - t0);
+            else gaps.push(now - last);
+            last = now;
+          },
+        }).then((res) => {
           done.push(performance.now() - t0);
           return res;
-        })),
+        });
+      }),
     );
+    const ms = (x: number) => x.toFixed(x < 10 ? 1 : 0);
+    const latency = `TTFT p50 ${ms(percentile(firsts, 50))} / p95 ${ms(percentile(firsts, 95))} ms, ` +
+      `inter-token p50 ${ms(percentile(gaps, 50))} / p95 ${ms(percentile(gaps, 95))} ms, ` +
+      `${(engine.stats.steps / engine.stats.chunks).toFixed(1)} steps per chunk`;
     const wall = (performance.now() - t0) / 1000;
     const ttft = results.reduce((a, x) => a + x.ttftMs, 0) / S;
     const decodeRate = S === 1 ? (N - 1) / (wall - results[0].ttftMs / 1000) : 0;
@@ -107,7 +135,7 @@ for (const S of streams) {
       } ` +
       `dispatches/step), submit ${(st.chunkSubmitMs / st.steps).toFixed(2)} ms/step; prefill recording ` +
       `${(st.prefillRecordMs / st.prefills).toFixed(2)} ms/pass`;
-    if (!best || wall < best.wall) best = { wall, ttft, decodeRate, cpu };
+    if (!best || wall < best.wall) best = { wall, ttft, decodeRate, cpu, latency };
   }
   const b = best!;
   const total = S * N;
@@ -115,7 +143,7 @@ for (const S of streams) {
     `streams ${String(S).padStart(2)}: ${(total / b.wall).toFixed(1).padStart(7)} tok/s aggregate, ` +
       `${(N / b.wall).toFixed(1).padStart(6)} tok/s per stream, mean TTFT ${b.ttft.toFixed(0)} ms` +
       (S === 1 ? `, decode after the first token ${b.decodeRate.toFixed(1)} tok/s` : "") +
-      `  (${total} tokens in ${b.wall.toFixed(2)} s)\n            ${b.cpu}`,
+      `  (${total} tokens in ${b.wall.toFixed(2)} s)\n            ${b.latency}\n            ${b.cpu}`,
   );
 }
 scheduler.close();

@@ -1,8 +1,9 @@
 /**
  * `deno task compile`: builds dist/storyteller (and, with --all, dist/storyteller-<target> for every target Deno can
- * cross-compile to) with the kernels, configs, UI bundle and corpus generator embedded through imports. Offline
- * builds point DENORT_BIN at a local denort of this Deno version; when the base can be neither found nor downloaded
- * this fails with that hint instead of Deno's stack trace.
+ * cross-compile to) with the kernels, configs, UI bundle and corpus generator embedded through imports, then runs
+ * the host binary (`--version`, `configs list`) and fails unless it is storyteller. Offline builds point
+ * DENORT_BIN at a local denort of this Deno version; when the base can be neither found nor downloaded, or is a
+ * full deno (whose output runs as plain deno), this fails with that hint instead of Deno's stack trace.
  */
 
 /** Deno's compile targets that storyteller releases. */
@@ -24,6 +25,8 @@ export interface CompileOptions {
   /** Skip type checking (the test does; `deno task compile` checks). */
   noCheck?: boolean;
   denortBin?: string;
+  /** Run the host binary afterwards and fail unless it is storyteller (the task does; a stand-in base cannot). */
+  verify?: boolean;
 }
 
 export interface CompileResult {
@@ -42,9 +45,57 @@ export class CompileError extends Error {
   }
 }
 
+/** The command the README gives for an offline build. */
+const OFFLINE_COMMAND = (version: string) => `DENORT_BIN=/path/to/denort npx -y deno@${version} task compile`;
+
 const DENORT_HINT = (version: string) =>
   `download denort-<target>.zip of Deno ${version} where the network allows it (https://dl.deno.land/release/` +
-  `v${version}/denort-x86_64-unknown-linux-gnu.zip), unzip it, and run DENORT_BIN=/path/to/denort deno task compile`;
+  `v${version}/denort-x86_64-unknown-linux-gnu.zip), unzip it, and run ${OFFLINE_COMMAND(version)}`;
+
+/** Output of `binary args`, or the reason it could not run. */
+async function runBuilt(binary: string, args: string[]): Promise<{ ok: boolean; text: string }> {
+  try {
+    const out = await new Deno.Command(binary, {
+      args,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const dec = new TextDecoder();
+    return { ok: out.success, text: stripAnsi(dec.decode(out.stdout) + dec.decode(out.stderr)).trim() };
+  } catch (err) {
+    return { ok: false, text: (err as Error).message };
+  }
+}
+
+/**
+ * Runs the built host binary: `--version` must print "storyteller <version>" and `configs list` the embedded tiny
+ * config. Throws a CompileError saying what ran instead (a full deno as DENORT_BIN gives a binary that is deno).
+ */
+export async function verifyBinary(output: string): Promise<void> {
+  const version = await runBuilt(output, ["--version"]);
+  const first = (s: string) => JSON.stringify(s.split("\n")[0].slice(0, 120));
+  const hint = `DENORT_BIN must be denort, Deno's runtime-only binary (denort-<target>.zip of Deno ` +
+    `${Deno.version.deno}), not a full deno; then run ${OFFLINE_COMMAND(Deno.version.deno)}`;
+  if (!version.ok || !/^storyteller \d+\.\d+\.\d+/.test(version.text)) {
+    const what = /^deno \d/.test(version.text) ? " (that is Deno itself, not storyteller)" : "";
+    throw new CompileError(
+      `Cannot use ${output}: it was built but is not storyteller — '${output} --version' printed ` +
+        `${version.text ? first(version.text) : "nothing"}${what}`,
+      hint,
+    );
+  }
+  const configs = await runBuilt(output, ["configs", "list"]);
+  if (!configs.ok || !/^tiny /m.test(configs.text)) {
+    throw new CompileError(
+      `Cannot use ${output}: '${output} configs list' failed or lacks the embedded configs: ${
+        first(configs.text)
+      }`,
+      hint,
+    );
+  }
+}
 
 /** Explains Deno's compile stderr when it failed for lack of the denort base; undefined for other failures. */
 export function explainDenortFailure(stderr: string): string | undefined {
@@ -130,6 +181,7 @@ export async function compile(opts: CompileOptions): Promise<CompileResult[]> {
         throw new CompileError(`Cannot ship ${output}: the dev-only npm package ${pkg} was embedded`);
       }
     }
+    if (opts.verify && target === hostTarget()) await verifyBinary(output);
     results.push({ target, output, embedded, bytes: (await Deno.stat(output)).size });
   }
   return results;
@@ -149,10 +201,12 @@ if (import.meta.main) {
       outDir: new URL("../dist", import.meta.url).pathname,
       noCheck,
       denortBin: Deno.env.get("DENORT_BIN") || undefined,
+      verify: true,
     });
     for (const r of results) {
       console.log(r.embedded);
-      console.log(`\nbuilt ${r.output} (${(r.bytes / 2 ** 20).toFixed(1)} MiB) for ${r.target}`);
+      const checked = r.target === hostTarget() ? ", checked: --version and configs list run" : "";
+      console.log(`\nbuilt ${r.output} (${(r.bytes / 2 ** 20).toFixed(1)} MiB) for ${r.target}${checked}`);
     }
   } catch (err) {
     if (!(err instanceof CompileError)) throw err;

@@ -27,3 +27,16 @@ export function numberOption(name: string, min: number, max: number): (value: st
     return n;
   };
 }
+
+/** Parses a seed: an integer from 0 to 2^53 − 1 (what a JSON or JavaScript number holds exactly). */
+export function seedOption(name: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) {
+      throw new UsageError(
+        `Cannot parse ${name}: expected an integer from 0 to ${Number.MAX_SAFE_INTEGER} (2^53 − 1), got '${value}'`,
+      );
+    }
+    return n;
+  };
+}

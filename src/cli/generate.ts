@@ -1,4 +1,8 @@
-/** `storyteller generate`: write a story with a trained model, streamed to stdout (the KV-cache engine of serve). */
+/**
+ * `storyteller generate`: write a story with a trained model, streamed to stdout (the KV-cache engine of serve).
+ * Past the model's context the window slides (its last ¾ kept), so --max-tokens is never cut short silently; a
+ * story that ends itself (`<|endoftext|>`) or hits a stop string says so on stderr.
+ */
 import { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import { closeGpu, openGpu } from "../gpu/mod.ts";
@@ -9,7 +13,8 @@ import {
   MAX_REPETITION_PENALTY,
   ModelService,
 } from "../serve/mod.ts";
-import { collect, intOption, numberOption } from "./_options.ts";
+import { collect, intOption, numberOption, seedOption } from "./_options.ts";
+import { dim } from "./output.ts";
 
 interface GenerateFlags extends Omit<GenerateOptions, "logitBias"> {
   model: string;
@@ -41,13 +46,17 @@ export function generateCommand(): Command {
     .option("--prompt <text>", "story opening", "Once upon a time")
     .option(
       "--max-tokens <n>",
-      "tokens to generate (default: the model's generation config)",
+      "tokens to generate (default: the model's generation config); past the model's context the window slides",
       intOption("--max-tokens", 1),
     )
     .option("--temperature <t>", "sampling temperature (0 = greedy)", numberOption("--temperature", 0, 100))
     .option("--top-k <k>", "sample among the k most likely tokens (0 = all)", intOption("--top-k", 0))
     .option("--top-p <p>", "nucleus sampling mass", numberOption("--top-p", 1e-6, 1))
-    .option("--seed <n>", "sampling seed", intOption("--seed", 0))
+    .option(
+      "--seed <n>",
+      "sampling seed (0 to 2^53 − 1; its low 32 bits seed the sampler)",
+      seedOption("--seed"),
+    )
     .option("--stop <text>", "stop when this text appears (repeatable)", collect)
     .option(
       "--repetition-penalty <p>",
@@ -91,9 +100,18 @@ export function generateCommand(): Command {
       const write = (s: string) => out.writeSync(enc.encode(s));
       write(prompt);
       try {
-        await service.complete(prompt, options, write);
-      } finally {
+        const done = await service.complete(prompt, options, write);
         write("\n");
+        if (done.stoppedBy) {
+          const why = done.stoppedBy === "stop string"
+            ? "a --stop string"
+            : "the model ended the story (<|endoftext|>)";
+          console.error(dim(`(stopped after ${done.completionTokens} tokens: ${why})`));
+        }
+      } catch (err) {
+        write("\n");
+        throw err;
+      } finally {
         service.close();
         service.engine.destroy();
         await closeGpu(gpu);

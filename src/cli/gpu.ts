@@ -4,6 +4,34 @@ import { closeGpu, openGpu } from "../gpu/mod.ts";
 import { matmulSelfTest } from "../gpu/selftest.ts";
 import { bold, green } from "./output.ts";
 
+/** PCI vendor ids (and Khronos' ids for vendors without one) as adapters report them in `vendor`. */
+const VENDORS: Record<number, string> = {
+  0x1002: "AMD",
+  0x1010: "Imagination",
+  0x106b: "Apple",
+  0x10de: "NVIDIA",
+  0x13b5: "ARM",
+  0x14e4: "Broadcom",
+  0x5143: "Qualcomm",
+  0x8086: "Intel",
+  0x10001: "Vivante",
+  0x10002: "VeriSilicon",
+  0x10003: "Kazan",
+  0x10004: "Codeplay",
+  0x10005: "Mesa",
+  0x10006: "PoCL",
+  0x10007: "Mobileye",
+};
+
+/** The adapter's vendor by name: "Mesa (0x10005)" for a numeric id, the text as given otherwise. */
+export function vendorName(vendor: string): string {
+  if (!vendor) return "(not reported)";
+  const id = /^(0x[0-9a-f]+|\d+)$/i.test(vendor.trim()) ? Number(vendor.trim()) : NaN;
+  if (!Number.isSafeInteger(id)) return vendor;
+  const hex = `0x${id.toString(16)}`;
+  return VENDORS[id] ? `${VENDORS[id]} (${hex})` : `unknown vendor ${hex}`;
+}
+
 interface GpuOptions {
   device: "auto" | "gpu" | "cpu";
   seconds: string;
@@ -21,7 +49,7 @@ export function gpuCommand(): Command {
       const s = gpu.summary;
       const rows: [string, string][] = [
         ["adapter", s.description],
-        ["vendor", s.vendor || "(not reported)"],
+        ["vendor", vendorName(s.vendor)],
         ["architecture", s.architecture || "(not reported)"],
         ["fallback / CPU adapter", s.isFallback ? "yes" : "no"],
         ["shader-f16", gpu.hasF16 ? "yes" : "no"],

@@ -1,4 +1,7 @@
-/** `storyteller serve`: serve a trained model over HTTP (MLflow scoring protocol, OpenAI completions, metrics). */
+/**
+ * `storyteller serve`: serve a trained model over HTTP (MLflow scoring protocol, OpenAI completions and chat,
+ * metrics).
+ */
 import { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import { closeGpu, openGpu } from "../gpu/mod.ts";
@@ -49,17 +52,26 @@ interface ServeFlags {
   allowedHosts?: string[];
   maxBodyBytes: number;
   device: "auto" | "gpu" | "cpu";
+  servedModelName?: string[];
 }
 
 export function serveCommand(): Command {
   return new Command("serve")
-    .description("serve a trained model over HTTP (MLflow /invocations, OpenAI /v1/completions, /metrics)")
+    .description(
+      "serve a trained model over HTTP (MLflow /invocations, OpenAI /v1/completions and /v1/chat/completions, /metrics)",
+    )
     .requiredOption(
       "-m, --model-uri <uri>",
       "runs:/<id>/model, models:/<name>/<version|latest>, models:/<name>@<alias>, or a model directory",
     )
     .option("-p, --port <port>", "port to listen on (0 = any free port)", intOption("--port"), 5001)
     .option("--host <host>", "address to bind", "127.0.0.1")
+    .option(
+      "--served-model-name <name>",
+      "the model's name in the OpenAI API (/v1/models, `model` fields; repeatable: the first is reported, all are " +
+        "accepted; default: the registered name, run id or directory name, and the -m value); other names get 404",
+      collect,
+    )
     .option(
       "--tracking-uri <uri>",
       "tracking store for runs:/ and models:/ URIs (default MLFLOW_TRACKING_URI or ./mlruns)",
@@ -113,10 +125,15 @@ export function serveCommand(): Command {
       const authToken = flags.authToken ?? (Deno.env.get("STORYTELLER_AUTH_TOKEN") || undefined);
       const metrics = new Metrics();
       let service: ModelService | null = null;
+      const served = flags.servedModelName?.flatMap((n) => n.split(",")).map((n) => n.trim()).filter((n) =>
+        n
+      );
+      const [modelName, ...modelAliases] = served?.length ? served : [loaded.name, loaded.source];
       const app = createServeApp({
         service: () => service,
         metrics,
-        modelName: loaded.name,
+        modelName,
+        modelAliases: modelAliases.filter((n) => n !== modelName),
         guard: {
           host: flags.host,
           port: flags.port,
@@ -134,7 +151,9 @@ export function serveCommand(): Command {
       });
       const params = activeParamCount(loaded.model).toLocaleString("en-US");
       console.log(
-        `model server listening on ${bold(running.url)}  ${dim(`(${loaded.source}, ${params} parameters)`)}`,
+        `model server listening on ${bold(running.url)}  ${
+          dim(`(${loaded.source} as '${modelName}', ${params} parameters, chat: ${loaded.chat.source})`)
+        }`,
       );
       const stop = () => {
         console.log("shutting down");

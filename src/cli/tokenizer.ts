@@ -14,7 +14,7 @@ import {
   type Tokenizer,
   trainBpe,
 } from "../data/mod.ts";
-import { collect, intOption } from "./_options.ts";
+import { collect, intOption, seedOption } from "./_options.ts";
 import { bold } from "./output.ts";
 
 interface CorpusFlags {
@@ -41,7 +41,7 @@ function corpusOptions(cmd: Command): Command {
       intOption("--builtin-stories", 1),
       20000,
     )
-    .option("--seed <n>", `seed of ${BUILTIN_STORIES}`, intOption("--seed"), 1);
+    .option("--seed <n>", `seed of ${BUILTIN_STORIES}`, seedOption("--seed"), 1);
 }
 
 function toCorpusOptions(f: CorpusFlags): CorpusOptions {
@@ -92,6 +92,14 @@ export function tokenizerCommand(): Command {
             `${pre.chars.toLocaleString("en-US")} characters of ${describeSources(sources)}\n` +
             `read + pre-tokenize ${secs(t1 - t0)}, merges ${secs(t2 - t1)}`,
         );
+        if (tok.vocabSize < o.vocabSize) {
+          console.log(
+            `${tok.vocabSize} of the ${o.vocabSize} ids asked: the corpus ran out of pairs to merge ` +
+              `(${
+                pre.counts.size.toLocaleString("en-US")
+              } distinct words); a larger or more varied corpus gives more`,
+          );
+        }
       }),
   );
   cmd.addCommand(

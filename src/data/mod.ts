@@ -41,3 +41,4 @@ export {
 } from "./token_cache.ts";
 export { BatchSampler, type BatchSamplerOptions, type BatchSamplerState, EvalSampler } from "./sampler.ts";
 export { makeRng } from "./rng.ts";
+export { firstInvalidUtf8 } from "./_utf8.ts";

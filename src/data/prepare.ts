@@ -5,6 +5,7 @@
  * The same identities give each split its dataset digest (`DataStats.datasets`, logged as MLflow dataset inputs).
  */
 import type { Config } from "../config/mod.ts";
+import { CorpusProgress } from "./_progress.ts";
 import { UsageError } from "../errors.ts";
 import { PreTokenCounts, trainBpe } from "./bpe_train.ts";
 import {
@@ -152,7 +153,17 @@ export async function prepareData(config: Config, opts: PrepareOptions = {}): Pr
       `tokenizing ${describeSources(trainSources)}${valSources ? ` and ${describeSources(valSources)}` : ""}`,
     );
     await Deno.mkdir(dir, { recursive: true });
-    meta = await buildTokenFiles(tokenizer, trainSources, valSources, holdOut, corpusOpts, files, dtype);
+    const progress = new CorpusProgress("tokenizing", [...trainSources, ...valSources ?? []], log);
+    meta = await buildTokenFiles(
+      tokenizer,
+      trainSources,
+      valSources,
+      holdOut,
+      corpusOpts,
+      files,
+      dtype,
+      progress,
+    );
     await Deno.writeTextFile(files.tokenizer, tokJson);
     const tmp = tempPathFor(`${dir}/meta.json`);
     await Deno.writeTextFile(tmp, JSON.stringify(meta, null, 2) + "\n");
@@ -291,15 +302,26 @@ async function obtainTokenizer(
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
-  log(`training a ${config.model.vocab_size}-id tokenizer on ${describeSources(sources)}`);
+  log(`training a tokenizer of up to ${config.model.vocab_size} ids on ${describeSources(sources)}`);
   const pre = new PreTokenCounts();
+  const progress = new CorpusProgress("tokenizer: reading", sources, log, data.tokenizer_train_chars);
   let i = 0;
   for await (const doc of readCorpus(sources, corpusOpts)) {
     if (isHeldOut(i++, split.holdOut)) continue;
     pre.add(doc);
+    progress.add(doc);
     if (pre.chars >= data.tokenizer_train_chars) break;
   }
   const tokenizer = trainBpe(pre, { vocabSize: config.model.vocab_size });
+  if (tokenizer.vocabSize < config.model.vocab_size) {
+    // BPE stops when no adjacent pair is left to merge: a small or repetitive corpus has few distinct words.
+    log(
+      `tokenizer: ${tokenizer.vocabSize} ids of the ${config.model.vocab_size} asked — the corpus ran out of pairs ` +
+        `to merge (${pre.counts.size.toLocaleString("en-US")} distinct words); ids ${tokenizer.vocabSize}–` +
+        `${config.model.vocab_size - 1} of the model stay unused (a larger corpus fills them, a smaller ` +
+        `model.vocab_size saves their parameters)`,
+    );
+  }
   await saveTokenizer(tokenizer, path);
   return { tokenizer, tokenizerSource: path };
 }
@@ -312,15 +334,18 @@ async function buildTokenFiles(
   corpusOpts: CorpusOptions,
   files: { train: string; val: string },
   dtype: TokenDtype,
+  progress: CorpusProgress,
 ): Promise<Meta> {
   const train = await TokenFileWriter.create(files.train, dtype);
   const val = await TokenFileWriter.create(files.val, dtype);
   const meta: Meta = { trainDocs: 0, valDocs: 0, trainTokens: 0, valTokens: 0 };
   const ids: number[] = [];
+  const tokens = () => `${(train.count + val.count).toLocaleString("en-US")} tokens`;
   const encodeDoc = (doc: string) => {
     ids.length = 0;
     tok.encodeTo(doc, ids);
     if (tok.eotId !== null) ids.push(tok.eotId);
+    progress.add(doc, tokens);
     return ids;
   };
   try {

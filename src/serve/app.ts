@@ -1,31 +1,31 @@
 /**
  * The model server's Hono app: MLflow's scoring protocol (`/ping`, `/health`, `/version`, `/invocations`), the
- * OpenAI-compatible completions API (`/v1/completions` with server-sent events, `/v1/models`) and Prometheus
- * `/metrics`, behind the same guard as the tracking server (the `/ping` and `/health` probes need no
+ * OpenAI-compatible API (`/v1/completions` and `/v1/chat/completions` with server-sent events, `/v1/models`) and
+ * Prometheus `/metrics`, behind the same guard as the tracking server (the `/ping` and `/health` probes need no
  * credentials). Errors take MLflow's shape on MLflow's routes and OpenAI's on `/v1/*`. A client that goes away
- * cancels its generation. Not model loading or generation (service.ts).
+ * cancels its generation. Not model loading or generation (service.ts), not the choices' streaming (choices.ts).
  */
 import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { streamSSE } from "hono/streaming";
+import { firstInvalidUtf8 } from "../data/mod.ts";
 import { errorResponse, guard, type GuardOptions, renderError } from "../server/mod.ts";
 import { VERSION } from "../version.ts";
+import { chatShape, parseChat } from "./chat.ts";
+import { answerChoices, cancelled, type ChoiceShape, CLIENT_CLOSED, knownError } from "./choices.ts";
 import type { Metrics } from "./metrics.ts";
-import { openAIErrorBody, openAIErrorResponse, toOpenAIError } from "./openai_errors.ts";
-import { BadRequest, parseCompletion, parseInvocation } from "./params.ts";
-import { RequestTimeout } from "./scheduler.ts";
+import { openAIErrorResponse, toOpenAIError } from "./openai_errors.ts";
+import { BadRequest, parseCompletion, parseInvocation, type Prompt } from "./params.ts";
 import type { Completion, EncodedPrompt, GenerateOptions, ModelService, TokenEntry } from "./service.ts";
-
-/** MLflow's scoring-server answer to a request past its timeout (504 DEADLINE_EXCEEDED). */
-const TIMEOUT_MESSAGE = "Request processing time exceeded limit";
 
 /** How the app finds its model and guards itself. */
 export interface ServeAppOptions {
   /** The service once the model is ready; null while loading (503s). */
   service: () => ModelService | null;
   metrics: Metrics;
-  /** Name shown by /v1/models and in completion objects. */
+  /** Name shown by /v1/models and in completion objects (--served-model-name). */
   modelName: string;
+  /** Other `model` values a request may give (the first --served-model-name is `modelName`); any other is a 404. */
+  modelAliases?: string[];
   guard: GuardOptions;
   /** Prompts × n per request (default 64). */
   maxChoices?: number;
@@ -42,26 +42,17 @@ const ROUTES: Record<string, "GET" | "POST"> = {
   "/invocations": "POST",
   "/v1/models": "GET",
   "/v1/completions": "POST",
+  "/v1/chat/completions": "POST",
 };
+
+/** The metrics label of a request path: its route, `/v1/models/{id}`, or "other". */
+function routeOf(path: string): string {
+  if (Object.hasOwn(ROUTES, path)) return path;
+  return path.startsWith("/v1/models/") ? "/v1/models/{id}" : "other";
+}
 
 /** Liveness probes, open without credentials (as vLLM and llama.cpp leave theirs) so orchestrators can call them. */
 const PROBES = ["/ping", "/health"];
-
-/** nginx's status for a request whose client closed the connection before the answer (metrics only). */
-const CLIENT_CLOSED = 499;
-
-/** Status, MLflow error code and message of an error the routes throw on purpose; null for anything else. */
-function knownError(
-  err: Error,
-): { status: number; code: "BAD_REQUEST" | "DEADLINE_EXCEEDED"; message: string } | null {
-  if (err instanceof BadRequest || err instanceof RangeError) {
-    return { status: 400, code: "BAD_REQUEST", message: err.message };
-  }
-  if (err instanceof RequestTimeout) {
-    return { status: 504, code: "DEADLINE_EXCEEDED", message: `${TIMEOUT_MESSAGE}: ${err.message}` };
-  }
-  return null;
-}
 
 /** Minimal RFC 4180 CSV: a header row, then rows; quoted fields may hold commas, quotes and newlines. */
 function parseCsv(text: string): string[][] {
@@ -115,7 +106,7 @@ async function invocationBody(c: Context): Promise<unknown> {
       `This predictor only supports the following content types: Types: ['text/csv', 'application/json']. Got '${ct}'.`,
     );
   }
-  const text = await c.req.text();
+  const text = await utf8Body(c);
   if (type.toLowerCase() === "text/csv") {
     const [columns, ...data] = parseCsv(text);
     if (!columns) throw new BadRequest("Invalid input: the CSV body has no header row");
@@ -140,9 +131,24 @@ function legacyLogprobs(entries: TokenEntry[]) {
   };
 }
 
+/** The body as text, or a 400 for bytes that are not UTF-8 (instead of decoding them as U+FFFD). */
+async function utf8Body(c: Context): Promise<string> {
+  const bytes = new Uint8Array(await c.req.arrayBuffer()); // a body that fails to arrive keeps its error (408, 413)
+  const bad = firstInvalidUtf8(bytes);
+  if (bad >= 0) {
+    throw new BadRequest(
+      `Invalid request body: byte ${bad} (0x${
+        bytes[bad].toString(16).padStart(2, "0")
+      }) is not valid UTF-8; ` +
+        `send the body as UTF-8`,
+    );
+  }
+  return new TextDecoder().decode(bytes);
+}
+
 /** JSON of a request body, or a 400 that says so. */
 async function jsonBody(c: Context): Promise<unknown> {
-  const text = await c.req.text(); // a body that fails to arrive keeps its own error (408, 413)
+  const text = await utf8Body(c);
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -156,10 +162,23 @@ export function createServeApp(opts: ServeAppOptions): Hono {
   const metrics = opts.metrics;
   const maxChoices = opts.maxChoices ?? 64;
   const startedAt = Math.floor(Date.now() / 1000); // /v1/models' `created`: when this server took the model
-  /** The answer to a request whose client went away: nobody reads it, the metrics count it. */
-  const cancelled = () => {
-    metrics.cancelled();
-    return new Response(null, { status: CLIENT_CLOSED });
+  const names = [opts.modelName, ...(opts.modelAliases ?? [])];
+  const modelObject = (id: string) => ({ id, object: "model", created: startedAt, owned_by: "storyteller" });
+  /** A 404 in OpenAI's shape (code model_not_found) for a `model` this server does not serve. */
+  const unknownModel = (model: string, param: string | null) =>
+    new HTTPException(404, {
+      res: openAIErrorResponse(
+        404,
+        `The model '${model}' does not exist: this server serves '${opts.modelName}'` +
+          (names.length > 1 ? ` (also named ${names.slice(1).map((n) => `'${n}'`).join(", ")})` : ""),
+        "model_not_found",
+        param,
+      ),
+    });
+  /** Refuses a request body whose `model` names another model (absent or null: this one). */
+  const checkModel = (body: unknown) => {
+    const model = (body as { model?: unknown } | null)?.model;
+    if (typeof model === "string" && !names.includes(model)) throw unknownModel(model, "model");
   };
   // MLflow-shaped errors on every route; the /v1/* middleware below turns them into OpenAI's shape.
   app.onError((err, c) => {
@@ -179,7 +198,7 @@ export function createServeApp(opts: ServeAppOptions): Hono {
   app.use("*", async (c, next) => {
     await next();
     const status = c.req.raw.signal.aborted ? CLIENT_CLOSED : c.res.status;
-    metrics.request(Object.hasOwn(ROUTES, c.req.path) ? c.req.path : "other", status);
+    metrics.request(routeOf(c.req.path), status);
   });
   app.use("/v1/*", async (c, next) => {
     await next();
@@ -218,82 +237,51 @@ export function createServeApp(opts: ServeAppOptions): Hono {
     const encoded = encodeAll(service, prompts, "inputs");
     const signal = c.req.raw.signal; // a client that goes away stops its generation
     const results = await Promise.all(encoded.map((p) => service.complete(p, options, undefined, signal)));
-    if (signal.aborted) return cancelled();
+    if (signal.aborted) return cancelled(metrics);
     return c.json({ predictions: results.map((r) => r.text) });
   });
 
-  app.get("/v1/models", (c) =>
-    c.json({
-      object: "list",
-      data: [{ id: opts.modelName, object: "model", created: startedAt, owned_by: "storyteller" }],
-    }));
+  app.get("/v1/models", (c) => c.json({ object: "list", data: names.map(modelObject) }));
+  app.get("/v1/models/:id{.+}", (c) => {
+    const id = c.req.param("id");
+    if (!names.includes(id)) throw unknownModel(id, null);
+    return c.json(modelObject(id));
+  });
 
   app.post("/v1/completions", async (c) => {
     const service = ready();
-    const req = parseCompletion(await jsonBody(c), {
+    const body = await jsonBody(c);
+    const req = parseCompletion(body, {
       vocabSize: service.engine.dims.V,
       maxChoices,
       temperature: service.loaded.generation.temperature,
     });
+    checkModel(body);
     const encoded = encodeAll(service, req.prompts, "prompt");
-    const id = `cmpl-${crypto.randomUUID().replaceAll("-", "")}`;
-    const created = Math.floor(Date.now() / 1000);
-    const base = { id, object: "text_completion", created, model: opts.modelName };
+    const base = {
+      id: `cmpl-${crypto.randomUUID().replaceAll("-", "")}`,
+      object: "text_completion",
+      created: Math.floor(Date.now() / 1000),
+      model: opts.modelName,
+    };
     // best_of candidates per prompt (n without it), seeded seed, seed + 1, … as n's choices are.
-    const jobs = encoded.flatMap((p) =>
-      Array.from({ length: req.bestOf }, (_, i) => ({ prompt: p, seedOffset: i }))
-    );
     const ranked = req.bestOf > req.n;
     const optionsOf = (i: number): GenerateOptions => ({
       ...req.options,
       ...(req.options.seed === undefined ? {} : { seed: (req.options.seed + i) >>> 0 }),
       ...(ranked ? { score: true } : {}),
     });
-    const prompt = encoded.reduce((n, p) => n + p.ids.length, 0);
+    const jobs = encoded.flatMap((prompt) =>
+      Array.from({ length: req.bestOf }, (_, i) => ({ prompt, options: optionsOf(i) }))
+    );
     const logprobsOf = (entries: TokenEntry[] | undefined) => entries ? legacyLogprobs(entries) : null;
-    // Every candidate's tokens count, as OpenAI bills best_of (vLLM counts only the returned ones).
-    const usage = (done: Completion[]) => {
-      const completion = done.reduce((n, r) => n + r.completionTokens, 0);
-      return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
-    };
-    metrics.promptTokens(prompt);
-    const disconnected = c.req.raw.signal;
-    if (!req.stream) {
-      const done = await Promise.all(
-        jobs.map((j) => service.complete(j.prompt, optionsOf(j.seedOffset), undefined, disconnected)),
-      );
-      if (disconnected.aborted) return cancelled();
-      const chosen = ranked ? bestOf(done, req.bestOf, req.n) : done;
-      return c.json({
-        ...base,
-        choices: chosen.map((r, index) => ({
-          text: r.text,
-          index,
-          logprobs: logprobsOf(r.logprobs),
-          finish_reason: r.finishReason,
-        })),
-        usage: usage(done),
-      });
-    }
-    const abort = new AbortController(); // the client went away, or one choice failed
-    disconnected.addEventListener("abort", () => abort.abort());
-    // No onError: hono's streamSSE would follow ours with an `event: error` of its own, in plain text.
-    return streamSSE(c, async (stream) => {
-      stream.onAbort(() => abort.abort());
-      let ended = false; // after an error nothing else goes out
-      let writing = Promise.resolve();
-      const send = (data: unknown) => {
-        if (ended) return;
-        writing = writing.then(() => stream.writeSSE({ data: JSON.stringify(data) })).catch(() =>
-          abort.abort()
-        );
-      };
-      // As OpenAI does: usage only when stream_options.include_usage asks, then null on every choice chunk and
-      // counted in one last chunk with no choices.
-      const usageField = req.includeUsage ? { usage: null } : {};
-      // With logprobs, each chunk carries the entries of the tokens its text delta holds.
-      const wantLogprobs = req.options.logprobs !== undefined;
-      const choice = (index: number, text: string, finish: string | null, entries: TokenEntry[]) => ({
+    // With logprobs, each chunk carries the entries of the tokens its text delta holds.
+    const wantLogprobs = req.options.logprobs !== undefined;
+    // As OpenAI does: usage only when stream_options.include_usage asks, then null on every choice chunk and
+    // counted in one last chunk with no choices.
+    const usageField = req.includeUsage ? { usage: null } : {};
+    const shape: ChoiceShape = {
+      chunk: (index, text, entries, finish) => ({
         ...base,
         choices: [{
           text,
@@ -302,40 +290,59 @@ export function createServeApp(opts: ServeAppOptions): Hono {
           finish_reason: finish,
         }],
         ...usageField,
-      });
-      try {
-        const done = await Promise.all(jobs.map(async (j, index) => {
-          const r = await service.complete(
-            j.prompt,
-            optionsOf(j.seedOffset),
-            (delta, entries) => send(choice(index, delta, null, entries)),
-            abort.signal,
-          );
-          send(choice(index, "", r.finishReason, []));
-          return r;
-        }));
-        if (req.includeUsage) send({ ...base, choices: [], usage: usage(done) });
-        await writing;
-        if (abort.signal.aborted) metrics.cancelled();
-        else await stream.writeSSE({ data: "[DONE]" });
-      } catch (err) {
-        // One error event in OpenAI's stream format (the SDKs raise it as an APIError), then the end.
-        ended = true;
-        abort.abort(); // the request's other choices stop too
-        await writing;
-        if (disconnected.aborted || stream.aborted) {
-          metrics.cancelled();
-          return;
-        }
-        const known = knownError(err as Error);
-        if (!known) {
-          console.error(`storyteller model server: unexpected error: ${(err as Error).stack ?? err}`);
-        }
-        const error = known
-          ? openAIErrorBody(known.status, known.message, known.code)
-          : openAIErrorBody(500, `Cannot finish the completion: ${(err as Error).message}`, "INTERNAL_ERROR");
-        await stream.writeSSE({ data: JSON.stringify({ error }) });
-      }
+      }),
+      usage: (usage) => ({ ...base, choices: [], usage }),
+      whole: (chosen, usage) => ({
+        ...base,
+        choices: chosen.map((r, index) => ({
+          text: r.text,
+          index,
+          logprobs: logprobsOf(r.logprobs),
+          finish_reason: r.finishReason,
+        })),
+        usage,
+      }),
+    };
+    return await answerChoices(c, {
+      service,
+      metrics,
+      jobs,
+      stream: req.stream,
+      includeUsage: req.includeUsage,
+      shape,
+      ...(ranked ? { select: (done: Completion[]) => bestOf(done, req.bestOf, req.n) } : {}),
+    });
+  });
+
+  app.post("/v1/chat/completions", async (c) => {
+    const service = ready();
+    const body = await jsonBody(c);
+    const req = parseChat(body, {
+      vocabSize: service.engine.dims.V,
+      maxChoices,
+      temperature: service.loaded.generation.temperature,
+    });
+    checkModel(body);
+    const [prompt] = encodeAll(service, [service.loaded.chat.format(req.messages)], "messages");
+    const base = {
+      id: `chatcmpl-${crypto.randomUUID().replaceAll("-", "")}`,
+      created: Math.floor(Date.now() / 1000),
+      model: opts.modelName,
+    };
+    const jobs = Array.from({ length: req.n }, (_, i) => ({
+      prompt,
+      options: {
+        ...req.options,
+        ...(req.options.seed === undefined ? {} : { seed: (req.options.seed + i) >>> 0 }),
+      },
+    }));
+    return await answerChoices(c, {
+      service,
+      metrics,
+      jobs,
+      stream: req.stream,
+      includeUsage: req.includeUsage,
+      shape: chatShape(base, req.options.logprobs !== undefined, req.includeUsage),
     });
   });
 
@@ -366,14 +373,20 @@ function bestOf(done: Completion[], candidates: number, n: number): Completion[]
   return out;
 }
 
-/** Every prompt with its ids, or a 400 naming `field` for one that leaves no room in the context. */
-function encodeAll(service: ModelService, prompts: string[], field: string): EncodedPrompt[] {
-  return prompts.map((text, i) => {
-    const ids = service.encode(text);
+/**
+ * Every prompt with its ids and text (token ids decoded for echo), or a 400 naming `field` for one that leaves no
+ * room in the context.
+ */
+function encodeAll(service: ModelService, prompts: Prompt[], field: string): EncodedPrompt[] {
+  return prompts.map((prompt, i) => {
+    const ids = typeof prompt === "string" ? service.encode(prompt) : prompt;
     const problem = service.checkPrompt(ids);
     if (problem) {
       throw new BadRequest(`Invalid value for '${field}${prompts.length > 1 ? `[${i}]` : ""}': ${problem}`);
     }
+    const text = typeof prompt === "string"
+      ? prompt
+      : service.loaded.tokenizer.decode(ids, { skipSpecial: true });
     return { text, ids };
   });
 }

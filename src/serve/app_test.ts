@@ -194,7 +194,7 @@ gpuTest("serve app: OpenAI completions, streaming, stop strings, models and metr
 
     for (
       const [req, needle] of [
-        [{ prompt, max_tokens: 0 }, "'max_tokens'"],
+        [{ prompt, max_tokens: -1 }, "'max_tokens'"],
         [{ prompt, top_p: 2 }, "'top_p'"],
         [{ prompt, n: 1000 }, "'n'"],
         [{ prompt, beam: 1 }, "'beam'"],
@@ -631,9 +631,9 @@ gpuTest(
       res = await app.request("/invocations");
       assert.equal(res.status, 405);
       assert.deepEqual(await res.json(), { detail: "Method Not Allowed" }, "MLflow's (FastAPI's) 405 stays");
-      const notFound = await openAIError(await app.request("/v1/chat/completions", post({})), 404);
+      const notFound = await openAIError(await app.request("/v1/embeddings", post({})), 404);
       assert.equal(notFound.type, "not_found_error");
-      assert.equal(notFound.message, "Cannot find POST /v1/chat/completions");
+      assert.equal(notFound.message, "Cannot find POST /v1/embeddings");
       assert.equal((await (await app.request("/nope")).json()).error_code, "ENDPOINT_NOT_FOUND");
       const unavailable = await openAIError(
         await loading.request("/v1/completions", post({ prompt: "a" })),

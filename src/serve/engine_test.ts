@@ -452,3 +452,66 @@ gpuTest(
     }
   },
 );
+
+gpuTest(
+  "serve scheduler: past the context the window slides (the last `slide` tokens prefilled again), greedy equal to " +
+    "the no-cache model on the same windows; sampled sequences agree solo and batched",
+  async (gpu) => {
+    const config = tinyConfig(true, 2);
+    const T = config.model.max_seq_len; // 24
+    const params = randomParams(config, 5);
+    const pbuf = createBuffer(gpu.device, "generator params", params);
+    const generator = new Generator(gpu, config, pbuf);
+    const engine = servingEngine(gpu, config, params, { slots: 3, prefillRows: 48, maxChunk: 5 });
+    const scheduler = new Scheduler(engine, { chunk: 5 });
+    try {
+      const slide = 17;
+      const prompt = prompts[2];
+      const n = 3 * T;
+      // The reference: each token from the no-cache model over the window the scheduler holds. A token is fed at
+      // position (its index − window start); one that would land past T − 1 first moves the window start so the
+      // last `slide` tokens remain.
+      const all = [...prompt];
+      let start = 0;
+      while (all.length < prompt.length + n) {
+        if (all.length - 1 - start >= T) start = all.length - slide;
+        const [next] = await generator.generate(all.slice(start), { maxTokens: 1, temperature: 0 });
+        all.push(next);
+      }
+      const want = all.slice(prompt.length);
+      const got = await scheduler.submit(request(prompt, n, { slide }));
+      assert.deepEqual(got.tokens, want);
+      assert.equal(got.finishReason, "length");
+      // Without `slide` such a request is refused; it stops at the context when it fits.
+      await assert.rejects(scheduler.submit(request(prompt, n)), RangeError);
+      await assert.rejects(
+        scheduler.submit(request(prompt, n, { slide: T })),
+        /Cannot slide the window to 24/,
+      );
+
+      // Sampled, with penalties and logprobs: alone and beside other sequences, the same tokens.
+      const sampled = [
+        request(prompts[1], 2 * T, {
+          temperature: 0.9,
+          seed: 9,
+          slide: 12,
+          logprobs: 1,
+          repetitionPenalty: 1.2,
+        }),
+        request(prompts[3], T, { temperature: 1.1, seed: 2, slide: 20, topK: 7 }),
+        request(prompts[0], 9, { temperature: 0.8, seed: 4 }),
+      ];
+      const solo: GenerationResult[] = [];
+      for (const r of sampled) solo.push(await scheduler.submit(r));
+      const together = await Promise.all(sampled.map((r) => scheduler.submit(r)));
+      together.forEach((r, i) => {
+        assert.deepEqual(r.tokens, solo[i].tokens, `request ${i}`);
+        assert.equal(r.tokens.length, sampled[i].maxTokens);
+      });
+      assert.equal(together[0].logprobs?.length, 2 * T);
+    } finally {
+      generator.destroy();
+      engine.destroy();
+    }
+  },
+);

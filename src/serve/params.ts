@@ -1,7 +1,8 @@
 /**
- * Request validation for the model server: generation options (shared by `/invocations` params and
- * `/v1/completions`) and the prompts of MLflow's four JSON input shapes. Every problem is a BadRequest naming the
- * field. Not the routes themselves (app.ts).
+ * Request validation for the model server: generation options (shared by `/invocations` params,
+ * `/v1/completions` and `/v1/chat/completions`), the prompts of MLflow's four JSON input shapes and OpenAI's
+ * prompts (text or token ids). Every problem is a BadRequest naming the field. Not the routes themselves (app.ts)
+ * and not chat messages (chat.ts).
  */
 import { LOGPROB_TOP_MAX, MAX_LOGIT_BIAS } from "../kernels/sample.ts";
 import type { LogitBias } from "../reference/sample.ts";
@@ -27,7 +28,7 @@ export const MAX_REPETITION_PENALTY = 10;
 export const MAX_LOGPROBS = LOGPROB_TOP_MAX;
 
 /** The most tokens one request may ask for (above any context storyteller trains). */
-const MAX_TOKENS_LIMIT = 1 << 20;
+export const MAX_TOKENS_LIMIT = 1 << 20;
 
 /** What a request is checked against: the served model and the server's limits. */
 export interface RequestLimits {
@@ -42,10 +43,12 @@ export interface RequestLimits {
 /** A token id as OpenAI's logit_bias keys spell it: a decimal integer without sign, spaces or leading zeros. */
 const TOKEN_KEY = /^(0|[1-9][0-9]*)$/;
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
+/** Whether `v` is a JSON object (not null, not a list). */
+export const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 
-function num(field: string, v: unknown, check: (x: number) => boolean, expect: string): number {
+/** `v` when it is a finite number that passes `check`, else a BadRequest naming `field` and what was expected. */
+export function num(field: string, v: unknown, check: (x: number) => boolean, expect: string): number {
   if (typeof v !== "number" || !Number.isFinite(v) || !check(v)) {
     throw new BadRequest(`Invalid value for '${field}': ${JSON.stringify(v)} (expected ${expect})`);
   }
@@ -91,7 +94,11 @@ function logitBias(field: string, v: unknown, V: number): LogitBias {
 }
 
 /** Reads the generation options present in `src` (absent or null ones stay undefined). */
-function generateOptions(src: Record<string, unknown>, vocabSize: number, prefix = ""): GenerateOptions {
+export function generateOptions(
+  src: Record<string, unknown>,
+  vocabSize: number,
+  prefix = "",
+): GenerateOptions {
   const out: GenerateOptions = {};
   const has = (k: string) => src[k] !== undefined && src[k] !== null;
   const f = (k: string) => prefix + k;
@@ -100,8 +107,8 @@ function generateOptions(src: Record<string, unknown>, vocabSize: number, prefix
       out.maxTokens = num(
         f(k),
         src[k],
-        (x) => Number.isInteger(x) && x >= 1 && x <= MAX_TOKENS_LIMIT,
-        `an integer from 1 to ${MAX_TOKENS_LIMIT}`,
+        (x) => Number.isInteger(x) && x >= 0 && x <= MAX_TOKENS_LIMIT,
+        `an integer from 0 to ${MAX_TOKENS_LIMIT}; 0 with echo and logprobs scores the prompt`,
       );
     }
   }
@@ -118,8 +125,13 @@ function generateOptions(src: Record<string, unknown>, vocabSize: number, prefix
     out.topK = num(f("top_k"), src.top_k, (x) => Number.isInteger(x) && x >= 0, "an integer ≥ 0 (0 = off)");
   }
   if (has("seed")) {
-    out.seed = num(f("seed"), src.seed, (x) =>
-      Number.isInteger(x) && Math.abs(x) <= Number.MAX_SAFE_INTEGER, "an integer") >>> 0;
+    out.seed = num(
+      f("seed"),
+      src.seed,
+      (x) => Number.isInteger(x) && Math.abs(x) <= Number.MAX_SAFE_INTEGER,
+      `an integer from -${Number.MAX_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER} (2^53 − 1; JSON numbers ` +
+        `past it lose digits); the sampler uses its low 32 bits`,
+    ) >>> 0;
   }
   if (has("repetition_penalty")) {
     out.repetitionPenalty = num(
@@ -157,7 +169,7 @@ function generateOptions(src: Record<string, unknown>, vocabSize: number, prefix
 }
 
 /** Rejects keys of `obj` outside `known`, naming the first. */
-function rejectUnknown(obj: Record<string, unknown>, known: readonly string[], where: string): void {
+export function rejectUnknown(obj: Record<string, unknown>, known: readonly string[], where: string): void {
   const extra = Object.keys(obj).filter((k) => !known.includes(k));
   if (extra.length > 0) {
     throw new BadRequest(
@@ -270,9 +282,41 @@ export function parseInvocation(
   return { prompts, options };
 }
 
+/** One prompt as a request gives it: text, or token ids (vLLM's and OpenAI's `"prompt": [79, 110]`). */
+export type Prompt = string | number[];
+
+/**
+ * OpenAI's `prompt`: a string, a list of strings, a list of token ids (one prompt) or a list of such lists; each id
+ * an integer below `vocabSize`.
+ */
+export function parsePrompts(p: unknown, vocabSize: number): Prompt[] {
+  const expected =
+    `expected a string, a non-empty list of strings, a list of token ids or a list of token id lists`;
+  const isId = (x: unknown) => typeof x === "number" && Number.isInteger(x);
+  const ids = (list: unknown[], field: string): number[] => {
+    if (list.length === 0) throw new BadRequest(`Invalid value for '${field}': an empty list of token ids`);
+    const bad = list.findIndex((x) => !isId(x) || (x as number) < 0 || (x as number) >= vocabSize);
+    if (bad >= 0) {
+      throw new BadRequest(
+        `Invalid value for '${field}[${bad}]': ${
+          JSON.stringify(list[bad])?.slice(0, 40)
+        } is not a token id ` +
+          `(integers 0 to ${vocabSize - 1} in this model's vocabulary)`,
+      );
+    }
+    return list as number[];
+  };
+  if (typeof p === "string") return [p];
+  if (!Array.isArray(p) || p.length === 0) throw new BadRequest(`Invalid value for 'prompt': ${expected}`);
+  if (p.every((x) => typeof x === "string")) return p as string[];
+  if (p.every((x) => typeof x === "number")) return [ids(p, "prompt")];
+  if (p.every((x) => Array.isArray(x))) return p.map((x, i) => ids(x as unknown[], `prompt[${i}]`));
+  throw new BadRequest(`Invalid value for 'prompt': ${expected}, not a mix`);
+}
+
 /** A validated `/v1/completions` body. */
 export interface CompletionRequest {
-  prompts: string[];
+  prompts: Prompt[];
   options: GenerateOptions;
   n: number;
   /** Candidates generated per prompt (≥ n); the n with the highest mean logprob are returned. */
@@ -304,24 +348,19 @@ const COMPLETION_FIELDS = [
   "logit_bias",
 ] as const;
 
-/** Parses an OpenAI-style completions body; fields we cannot honour with a non-default value are refused. */
-export function parseCompletion(body: unknown, limits: RequestLimits): CompletionRequest {
-  const maxChoices = limits.maxChoices;
-  if (!isObject(body)) throw new BadRequest("Invalid request: the body must be a JSON object");
-  rejectUnknown(body, COMPLETION_FIELDS, "the request body");
-  const p = body.prompt;
-  const prompts = typeof p === "string" ? [p] : p;
-  if (!Array.isArray(prompts) || prompts.length === 0 || !prompts.every((x) => typeof x === "string")) {
-    throw new BadRequest(`Invalid value for 'prompt': expected a string or a non-empty list of strings`);
-  }
-  const options = generateOptions(body, limits.vocabSize);
+/** `n`, `stream`, `stream_options` and `model` of an OpenAI body (completions and chat), checked. */
+export function choiceFields(
+  body: Record<string, unknown>,
+  prompts: number,
+  maxChoices: number,
+): { n: number; stream: boolean; includeUsage: boolean } {
   const n = body.n == null
     ? 1
     : num("n", body.n, (x) =>
       Number.isInteger(x) && x >= 1 && x <= maxChoices, `an integer from 1 to ${maxChoices}`);
-  if (prompts.length * n > maxChoices) {
+  if (prompts * n > maxChoices) {
     throw new BadRequest(
-      `Invalid request: ${prompts.length} prompts × n=${n} exceed ${maxChoices} completions per request`,
+      `Invalid request: ${prompts} prompts × n=${n} exceed ${maxChoices} completions per request`,
     );
   }
   if (body.stream != null && typeof body.stream !== "boolean") {
@@ -334,6 +373,17 @@ export function parseCompletion(body: unknown, limits: RequestLimits): Completio
   if (body.model != null && typeof body.model !== "string") {
     throw new BadRequest(`Invalid value for 'model': expected a string`);
   }
+  return { n, stream: body.stream === true, includeUsage: isObject(so) && so.include_usage === true };
+}
+
+/** Parses an OpenAI-style completions body; fields we cannot honour with a non-default value are refused. */
+export function parseCompletion(body: unknown, limits: RequestLimits): CompletionRequest {
+  const maxChoices = limits.maxChoices;
+  if (!isObject(body)) throw new BadRequest("Invalid request: the body must be a JSON object");
+  rejectUnknown(body, COMPLETION_FIELDS, "the request body");
+  const prompts = parsePrompts(body.prompt, limits.vocabSize);
+  const options = generateOptions(body, limits.vocabSize);
+  const { n, stream, includeUsage } = choiceFields(body, prompts.length, maxChoices);
   if (body.logprobs != null) {
     options.logprobs = num(
       "logprobs",
@@ -358,7 +408,7 @@ export function parseCompletion(body: unknown, limits: RequestLimits): Completio
       `Invalid request: ${prompts.length} prompts × best_of=${bestOf} exceed ${maxChoices} completions per request`,
     );
   }
-  if (bestOf > n && body.stream === true) {
+  if (bestOf > n && stream) {
     throw new BadRequest(
       `Invalid value for 'best_of': ${bestOf} candidates for n=${n} cannot be streamed (the best are known only ` +
         `at the end); set 'stream' to false or 'best_of' to n`,
@@ -371,11 +421,11 @@ export function parseCompletion(body: unknown, limits: RequestLimits): Completio
     );
   }
   return {
-    prompts: prompts as string[],
+    prompts,
     options,
     n,
     bestOf,
-    stream: body.stream === true,
-    includeUsage: isObject(so) && so.include_usage === true,
+    stream,
+    includeUsage,
   };
 }

@@ -1,9 +1,11 @@
 /**
  * Continuous batching: requests wait in a FIFO queue, join the running batch between decode chunks (their prompts
  * prefilled together in one pass) and leave it when they stop, freeing their KV-cache slot for the next one. One
- * loop drives the engine; every request gets its tokens through callbacks as each chunk comes back. A request past
- * its deadline (queued or generating) fails with RequestTimeout at once; its slot frees at the chunk's end. Not
- * the HTTP layer (app.ts) and not the GPU work (engine.ts).
+ * loop drives the engine; every request gets its tokens through callbacks as each chunk comes back (a request's
+ * first token alone, from its prefill). With a target chunk time the steps per chunk follow the measured step
+ * time, so a heavier batch reads back sooner. A request that may slide its window re-reads its last `slide` tokens
+ * when the context fills and goes on. A request past its deadline (queued or generating) fails with RequestTimeout
+ * at once; its slot frees at the chunk's end. Not the HTTP layer (app.ts) and not the GPU work (engine.ts).
  */
 import { MAX_LOGIT_BIAS } from "../kernels/sample.ts";
 import type { LogitBias, TokenLogprob } from "../reference/sample.ts";
@@ -12,8 +14,14 @@ import type { DecodeSeq, InferenceEngine, PrefillSeq } from "./engine.ts";
 /** What a caller asks for; ids in, ids out (text handling is the caller's). */
 export interface GenerationRequest {
   prompt: number[];
-  /** ≥ 1; already capped to the context by the caller (see `capTokens`). */
+  /** ≥ 1; without `slide`, already capped to the context by the caller (see `capTokens`). */
   maxTokens: number;
+  /**
+   * Tokens kept when the sequence fills the context (1 to context − 1): the last `slide` tokens of prompt and
+   * output are prefilled again at positions 0.. and generation goes on, so maxTokens may pass the context
+   * (nanoGPT crops to its last block_size tokens the same way, at every step). Absent: no sliding.
+   */
+  slide?: number;
   temperature: number;
   topK: number;
   topP: number;
@@ -78,6 +86,10 @@ export interface SchedulerEvents {
 
 interface Seq {
   req: GenerationRequest;
+  /** The ids its next prefill reads: the prompt, then after a slide the window of prompt and output. */
+  prefill: number[];
+  /** Prefilled at least once (a slide's prefill fires no first-token event and scores no prompt). */
+  started?: boolean;
   slot: number;
   pos: number; // position of `token`
   token: number; // last sampled id, fed next
@@ -118,6 +130,7 @@ export class Scheduler {
   #free: number[];
   #running = false;
   #closed = false;
+  #stepMs = 0; // the last chunk's wall time per step (0: none measured yet)
 
   constructor(
     readonly engine: InferenceEngine,
@@ -126,6 +139,11 @@ export class Scheduler {
       events?: SchedulerEvents;
       /** Milliseconds a request may take from submit to its last token (queue included); 0 or absent: none. */
       timeoutMs?: number;
+      /**
+       * Wall time a decode chunk aims at: fewer steps than `chunk` when a step takes longer (a big batch), so
+       * tokens and newcomers wait at most about this long. Absent: always `chunk` steps.
+       */
+      targetChunkMs?: number;
     },
   ) {
     this.#free = Array.from({ length: engine.limits.slots }, (_, i) => engine.limits.slots - 1 - i);
@@ -157,9 +175,14 @@ export class Scheduler {
         ),
       );
     }
-    if (!(req.maxTokens >= 1) || req.prompt.length + req.maxTokens > context) {
+    if (!(req.maxTokens >= 1) || (req.slide === undefined && req.prompt.length + req.maxTokens > context)) {
       return Promise.reject(
         new RangeError(`Cannot generate ${req.maxTokens} tokens after ${req.prompt.length}`),
+      );
+    }
+    if (req.slide !== undefined && !(Number.isInteger(req.slide) && req.slide >= 1 && req.slide < context)) {
+      return Promise.reject(
+        new RangeError(`Cannot slide the window to ${req.slide} tokens: 1 to ${context - 1} fit`),
       );
     }
     const biasProblem = checkLogitBias(req.logitBias ?? [], this.engine.dims.V);
@@ -169,6 +192,7 @@ export class Scheduler {
     return new Promise((resolve, reject) => {
       const seq: Seq = {
         req,
+        prefill: req.prompt,
         slot: -1,
         pos: req.prompt.length,
         token: 0,
@@ -240,18 +264,23 @@ export class Scheduler {
         next.resolve(this.#result(next, "abort"));
         continue;
       }
-      if (joining.length > 0 && rows + next.req.prompt.length > this.engine.rowsMax) break;
+      if (joining.length > 0 && rows + next.prefill.length > this.engine.rowsMax) break;
       this.#waiting.shift();
       next.slot = this.#free.pop()!;
-      rows += next.req.prompt.length;
+      rows += next.prefill.length;
       joining.push(next);
     }
     const batch = [...this.#active, ...joining];
     const running = this.#active.length;
     const joined = (i: number) => i >= running; // batch index of a sequence prefilled now
-    const remaining = (s: Seq, i: number) => s.req.maxTokens - s.generated.length - (joined(i) ? 1 : 0);
+    const context = this.engine.limits.context;
+    // Valid decode steps of each sequence this chunk: up to its token limit and the end of its window (a step
+    // feeds the token at `pos`, the last position is context − 1); steps past it run but are not delivered.
+    const room = (s: Seq) => context - s.pos;
+    const remaining = (s: Seq, i: number) =>
+      Math.min(s.req.maxTokens - s.generated.length - (joined(i) ? 1 : 0), room(s));
     const steps = Math.min(
-      this.options.chunk,
+      this.#chunkSteps(),
       this.engine.limits.maxChunk,
       Math.max(0, ...batch.map(remaining)),
     );
@@ -268,24 +297,29 @@ export class Scheduler {
       logitBias: s.req.logitBias,
       logprobs: s.req.logprobs,
     });
+    // A slide's prefill samples token `generated.length` of the sequence: the RNG counters go on.
     const prefill: PrefillSeq[] = joining.map((s, j) => ({
       slot: s.slot,
-      prompt: s.req.prompt,
-      spec: spec(s, running + j, 0),
-      scorePrompt: s.req.scorePrompt === true && s.req.logprobs !== undefined,
+      prompt: s.prefill,
+      spec: spec(s, running + j, s.generated.length),
+      scorePrompt: !s.started && s.req.scorePrompt === true && s.req.logprobs !== undefined,
     }));
     const decode: DecodeSeq[] = batch.map((s, i) => ({
       slot: s.slot,
       pos: s.pos,
       token: s.token,
-      spec: spec(s, i, joined(i) ? 1 : s.generated.length),
+      spec: spec(s, i, s.generated.length + (joined(i) ? 1 : 0)),
     }));
+    const rooms = batch.map((s) => room(s));
     const started = performance.now();
     const { first, chunk } = this.engine.step(prefill, decode, steps);
     const firstOut = await first;
     joining.forEach((s, i) => {
-      s.ttftMs = performance.now() - s.submitted;
-      this.options.events?.onFirstToken?.(s.ttftMs);
+      if (!s.started) {
+        s.started = true;
+        s.ttftMs = performance.now() - s.submitted;
+        this.options.events?.onFirstToken?.(s.ttftMs);
+      }
       const prompt = firstOut.prompt?.[i];
       if (prompt) {
         s.promptLogprobs = prompt;
@@ -302,21 +336,50 @@ export class Scheduler {
     const ids = out.ids;
     const S = batch.length;
     for (let t = 0; t < steps; t++) {
-      for (let i = 0; i < S; i++) this.#deliver(batch[i], ids[t * S + i], out.logprobs?.[t * S + i]);
+      for (let i = 0; i < S; i++) {
+        if (t < rooms[i]) this.#deliver(batch[i], ids[t * S + i], out.logprobs?.[t * S + i]);
+      }
     }
-    this.options.events?.onChunk?.({ sequences: S, steps, ms: performance.now() - started });
+    const ms = performance.now() - started;
+    this.options.events?.onChunk?.({ sequences: S, steps, ms });
+    if (steps > 0) this.#stepMs = ms / steps;
+    const sliding: Seq[] = [];
     for (const [i, s] of batch.entries()) {
       if (steps > 0) {
         s.token = ids[(steps - 1) * S + i];
         s.pos += steps;
       }
       if (!s.done && s.req.signal?.aborted) s.done = "abort";
+      if (!s.done && s.pos >= context) {
+        // The window is full: its last `slide` tokens are prefilled again (or it ends at the context).
+        if (s.req.slide === undefined) s.done = "length";
+        else {
+          s.prefill = [...s.req.prompt, ...s.generated].slice(-s.req.slide);
+          s.pos = s.prefill.length;
+          this.#free.push(s.slot);
+          sliding.push(s);
+          continue;
+        }
+      }
       if (s.done) {
         this.#free.push(s.slot);
         if (s.done !== "timeout") s.resolve(this.#result(s, s.done));
       }
     }
-    this.#active = batch.filter((s) => !s.done);
+    this.#active = batch.filter((s) => !s.done && !sliding.includes(s));
+    this.#waiting.unshift(...sliding); // first in line: they were running
+  }
+
+  /**
+   * Decode steps for the next chunk: `chunk`, fewer when the last chunk's steps were slower than the target, but
+   * never under a quarter of `chunk` (below that the readbacks cost more throughput than the latency they save:
+   * one step per chunk halved the tokens/s of 128 streams on lavapipe).
+   */
+  #chunkSteps(): number {
+    const { chunk, targetChunkMs } = this.options;
+    if (!targetChunkMs || this.#stepMs <= 0) return chunk;
+    const floor = Math.max(1, Math.ceil(chunk / 4));
+    return Math.max(floor, Math.min(chunk, Math.floor(targetChunkMs / this.#stepMs)));
   }
 
   #deliver(s: Seq, id: number, logprob?: TokenLogprob | null): void {

@@ -1,6 +1,7 @@
 /**
  * Text in, text out: one loaded model with its engine and scheduler. Tokenizes prompts, applies the model's
- * generation defaults, caps max_tokens by the context, ends on `<|endoftext|>` and stop strings (text held back
+ * generation defaults, slides the window past the context (or caps max_tokens by it), scores a prompt alone
+ * (max_tokens 0 with echo and logprobs), ends on `<|endoftext|>` and stop strings (text held back
  * while it could still become a stop string), echoes the prompt on request, and streams text deltas, each with the
  * logprob entries of the tokens whose text it carries. Not HTTP (app.ts) and not GPU (engine.ts).
  */
@@ -45,6 +46,10 @@ export interface TokenEntry {
   top: Record<string, number> | null;
   /** Characters (code points) from the start of the prompt to the token's text. */
   offset: number;
+  /** The token's UTF-8 bytes (a piece of a character stays a piece: chat logprobs' `bytes`). */
+  bytes: number[];
+  /** The record's top alternatives, likeliest first, each with its bytes (null for the first prompt token). */
+  alternatives: { token: string; logprob: number; bytes: number[] }[] | null;
 }
 
 /** A prompt already tokenized: its text (for echo) and ids. */
@@ -59,6 +64,8 @@ export interface Completion {
   finishReason: FinishReason;
   promptTokens: number;
   completionTokens: number;
+  /** What ended a "stop": a stop string, or an end-of-text id (the model ended it); absent for other reasons. */
+  stoppedBy?: "stop string" | "end of text";
   /** With `logprobs`: the entries of the tokens in `text` (the echoed prompt's, then the kept generated ones). */
   logprobs?: TokenEntry[];
   /**
@@ -78,10 +85,28 @@ export interface ServiceOptions {
   chunk: number;
   /** Milliseconds a generation may take, queue included (0 or absent: no limit). */
   requestTimeoutMs?: number;
+  /**
+   * Wall time a decode chunk aims at: fewer than `chunk` steps per readback while steps are slow (a big batch),
+   * so tokens stream and newcomers join at least this often (0: always `chunk`; default 100).
+   */
+  targetChunkMs?: number;
+  /**
+   * Past the context, keep generating on the last ¾ of it (the oldest quarter dropped, the rest prefilled again)
+   * instead of stopping at the context with finish_reason "length" (default true).
+   */
+  slide?: boolean;
 }
 
 /** Defaults: 32 sequences, 16 tokens per readback, MLflow's 60 s scoring-server request timeout. */
 export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = { maxBatch: 32, chunk: 16, requestTimeoutMs: 60_000 };
+
+/** Default wall time per decode chunk (see ServiceOptions.targetChunkMs). */
+const TARGET_CHUNK_MS = 100;
+
+/** Tokens a sliding sequence keeps when it fills `context`: the last ¾ (nanoGPT keeps all, re-reading each step). */
+export function slideWindow(context: number): number {
+  return Math.max(1, context - Math.max(1, Math.floor(context / 4)));
+}
 
 /** Slots that fit: maxBatch, lowered to what kvMemoryBytes holds; throws when not even one fits. */
 export function planSlots(loaded: Pick<LoadedModel, "model">, opts: ServiceOptions): number {
@@ -166,6 +191,7 @@ export class ModelService {
     this.scheduler = new Scheduler(this.engine, {
       chunk: options.chunk,
       timeoutMs: options.requestTimeoutMs,
+      targetChunkMs: options.targetChunkMs ?? TARGET_CHUNK_MS,
       events: {
         onFirstToken: (ms) => metrics.firstToken(ms),
         onTokens: (n) => metrics.tokens(n),
@@ -186,6 +212,11 @@ export class ModelService {
     const ids = this.loaded.tokenizer.encode(text);
     if (ids.length === 0) ids.push(this.loaded.tokenizer.eotId ?? 0);
     return ids;
+  }
+
+  /** Whether generation goes on past the context (ServiceOptions.slide). */
+  get slides(): boolean {
+    return this.options.slide !== false;
   }
 
   /** The error for a prompt that leaves no room to generate, or null. */
@@ -214,18 +245,32 @@ export class ModelService {
     return top;
   }
 
+  /** The entry of token `id` at `offset` with its record (none: the first prompt token). */
+  #entry(id: number, offset: number, record: TokenLogprob | null): TokenEntry {
+    const bytes = (i: number) => [...this.loaded.tokenizer.tokenBytes(i)];
+    return {
+      token: this.#token(id),
+      logprob: record ? finite(record.logprob) : null,
+      top: record ? this.#topEntries(record, id) : null,
+      offset,
+      bytes: bytes(id),
+      alternatives: record
+        ? record.top.map((t) => ({
+          token: this.#token(t.id),
+          logprob: finite(t.logprob),
+          bytes: bytes(t.id),
+        }))
+        : null,
+    };
+  }
+
   /** Entries of the prompt tokens: the first without a logprob, then one per record (tokens 1..n−1). */
   #promptEntries(ids: number[], records: TokenLogprob[]): TokenEntry[] {
     const settled = new SettledText(this.loaded.tokenizer);
     return ids.map((id, j) => {
       const offset = settled.points;
       settled.push(id);
-      return {
-        token: this.#token(id),
-        logprob: j === 0 ? null : finite(records[j - 1].logprob),
-        top: j === 0 ? null : this.#topEntries(records[j - 1], id),
-        offset,
-      };
+      return this.#entry(id, offset, j === 0 ? null : records[j - 1]);
     });
   }
 
@@ -233,6 +278,7 @@ export class ModelService {
    * Generates one completion of `prompt`; `onText` sees each new piece of text (never part of a stop string) with
    * the logprob entries of the tokens whose text starts in it (when `logprobs` is asked). With `echo`, the prompt
    * comes first, as a piece of its own. A stop string cuts the text and the entries of the tokens past the cut.
+   * `maxTokens` 0 generates nothing; with echo and logprobs the prompt is still scored (prompt scoring).
    */
   async complete(
     prompt: string | number[] | EncodedPrompt,
@@ -256,10 +302,13 @@ export class ModelService {
     const g = this.loaded.generation;
     const stops = (opts.stop ?? []).filter((s) => s.length > 0);
     const eos = [tok.eotId, g.eos_token_id].filter((x): x is number => typeof x === "number" && x >= 0);
-    const maxTokens = capTokens(opts.maxTokens ?? g.max_new_tokens, ids.length, this.context);
+    const asked = opts.maxTokens ?? g.max_new_tokens;
+    const maxTokens = this.slides ? asked : capTokens(asked, ids.length, this.context);
     const wantLogprobs = opts.logprobs !== undefined;
     const records = wantLogprobs || opts.score === true; // the engine's records: entries, a score or both
     const echo = opts.echo === true;
+    // max_tokens 0 with echo and logprobs: the prefill scores the prompt; its sampled token is dropped.
+    const scoreOnly = maxTokens < 1 && echo && wantLogprobs;
     const head = echo ? promptText : ""; // the text before the generated text
     const promptLength = codePoints(promptText);
     const entries: TokenEntry[] = []; // every entry passed on, in order
@@ -289,7 +338,7 @@ export class ModelService {
       }
     };
     if (echo && !wantLogprobs && promptText.length > 0) emit(promptText, []);
-    if (maxTokens < 1) {
+    if (maxTokens < 1 && !scoreOnly) {
       return {
         text: head,
         finishReason: "length",
@@ -300,7 +349,8 @@ export class ModelService {
     }
     const res = await this.scheduler.submit({
       prompt: ids,
-      maxTokens,
+      maxTokens: Math.max(1, maxTokens),
+      ...(this.slides ? { slide: slideWindow(this.context) } : {}),
       temperature: opts.temperature ?? g.temperature,
       topK: opts.topK ?? g.top_k,
       topP: opts.topP ?? g.top_p,
@@ -315,20 +365,13 @@ export class ModelService {
       signal,
       onPrompt: (records) => emit(promptText, this.#promptEntries(ids, records)),
       onToken: (id, record) => {
+        if (scoreOnly) return true;
         const start = settled.text.length; // where this token's text begins
         const offset = promptLength + settled.points;
         settled.push(id);
         out.push(id);
         text = tok.decode(out, { skipSpecial: true });
-        if (record && wantLogprobs) {
-          const entry = {
-            token: this.#token(id),
-            logprob: finite(record.logprob),
-            top: this.#topEntries(record, id),
-            offset,
-          };
-          pending.push({ start, entry });
-        }
+        if (record && wantLogprobs) pending.push({ start, entry: this.#entry(id, offset, record) });
         const hit = stops.map((s) => text.indexOf(s)).filter((i) => i >= 0);
         if (hit.length > 0) {
           text = text.slice(0, Math.min(...hit));
@@ -339,12 +382,19 @@ export class ModelService {
       },
     });
     flush(true);
-    const sampled = [...res.logprobs ?? [], ...res.stopLogprob ? [res.stopLogprob] : []];
+    const sampled = scoreOnly ? [] : [...res.logprobs ?? [], ...res.stopLogprob ? [res.stopLogprob] : []];
     return {
       text: head + text,
-      finishReason: stopped ? "stop" : res.finishReason,
+      finishReason: scoreOnly ? "length" : stopped ? "stop" : res.finishReason,
+      ...(scoreOnly
+        ? {}
+        : stopped
+        ? { stoppedBy: "stop string" as const }
+        : res.finishReason === "stop"
+        ? { stoppedBy: "end of text" as const }
+        : {}),
       promptTokens: ids.length,
-      completionTokens: res.tokens.length,
+      completionTokens: scoreOnly ? 0 : res.tokens.length,
       ...(wantLogprobs ? { logprobs: entries } : {}),
       ...(records && sampled.length > 0
         ? { meanLogprob: sampled.reduce((a, r) => a + finite(r.logprob), 0) / sampled.length }
@@ -359,7 +409,7 @@ export class ModelService {
     const timeout = this.options.requestTimeoutMs
       ? `, requests time out after ${this.options.requestTimeoutMs / 1000} s`
       : "";
-    return `batch ≤ ${l.slots} sequences, KV cache ${mib} MiB (${l.context} positions each), ${l.maxChunk} tokens per readback${timeout}`;
+    return `batch ≤ ${l.slots} sequences, KV cache ${mib} MiB (${l.context} positions each), ≤ ${l.maxChunk} tokens per readback${timeout}`;
   }
 
   /** Stops taking requests (running ones finish); the engine's buffers stay until `engine.destroy()`. */
