@@ -39,6 +39,59 @@ function ampSuffix(extra: Record<string, number> | undefined): string {
 }
 
 /**
+ * Seconds left at the pace of the last few log points rather than the average since the start, which the first
+ * interval (pipeline compilation, kernel tuning, the first evaluation) skews for minutes: e.g. "8m45s" for a run
+ * that took 3m10s. Evaluations stay in the pace, since the remaining steps have theirs too.
+ */
+export class EtaEstimator {
+  #points: [step: number, seconds: number][] = [];
+
+  constructor(readonly window = 5) {}
+
+  /** Records that `step` was reached `seconds` after training started; returns the seconds left to `maxSteps`. */
+  add(step: number, seconds: number, startStep: number, maxSteps: number): number {
+    this.#points.push([step, seconds]);
+    if (this.#points.length > this.window + 1) this.#points.shift();
+    // Until two points exist, the average since the start is all there is.
+    if (this.#points.length < 2) return estimateEta(step, startStep, maxSteps, seconds);
+    const [s0, t0] = this.#points[0];
+    const rate = (seconds - t0) / (step - s0);
+    return step > s0 && rate >= 0 ? Math.max(0, maxSteps - step) * rate : NaN;
+  }
+}
+
+/**
+ * A line every `everyMs` while a long phase (an evaluation, a benchmark's steps) runs, with its pace and ETA, so a
+ * slow adapter never leaves the terminal silent for minutes. Counts from the `base` items done when it was created.
+ */
+export class PhaseProgress {
+  #start: number;
+  #last: number;
+
+  constructor(
+    readonly label: string,
+    readonly print: (line: string) => void,
+    readonly base = 0,
+    readonly everyMs = 5000,
+    now = performance.now(),
+  ) {
+    this.#start = now;
+    this.#last = now;
+  }
+
+  /** Prints "<label>: k/N, 12s so far, ETA 40s" when `everyMs` has passed since the last line (never at the end). */
+  tick(done: number, total: number, now = performance.now()): void {
+    if (now - this.#last < this.everyMs || done >= total || done <= this.base) return;
+    this.#last = now;
+    const elapsed = (now - this.#start) / 1000;
+    const eta = (elapsed / (done - this.base)) * (total - done);
+    this.print(
+      `${this.label}: ${done}/${total}, ${formatDuration(elapsed)} so far, ETA ${formatDuration(eta)}`,
+    );
+  }
+}
+
+/**
  * Estimated seconds left: the remaining steps at the average pace since training started (evaluations included,
  * since the remaining steps have theirs too).
  */

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import {
   estimateEta,
+  EtaEstimator,
   formatDuration,
+  PhaseProgress,
   printable,
   ProgressLine,
   type ProgressPoint,
@@ -92,4 +94,30 @@ Deno.test("interrupt lifts the status line out of the way of another writer and 
   assert.equal(out[0], "\r\x1b[2K");
   assert.equal(out[1], "[stderr]");
   assert.match(out[2], /^step 1\/9 {2}loss 2\.0000/);
+});
+
+Deno.test("EtaEstimator: the pace of the last log points, not a slow first interval", () => {
+  const eta = new EtaEstimator(3);
+  // The first 10 steps took 60 s (compilation, tuning, the first evaluation); then 1 s per step.
+  assert.equal(eta.add(10, 60, 0, 300), 1740); // one point: the average since the start, 6 s per step
+  assert.equal(eta.add(20, 70, 0, 300), 280);
+  assert.equal(eta.add(30, 80, 0, 300), 270);
+  eta.add(40, 90, 0, 300);
+  assert.equal(eta.add(50, 100, 0, 300), 250);
+  // Resumed at 100: the first point's pace counts only the steps run here.
+  assert.equal(new EtaEstimator().add(110, 20, 100, 300), 380);
+});
+
+Deno.test("PhaseProgress: a line every interval with the pace since it began, none at the end", () => {
+  const lines: string[] = [];
+  const p = new PhaseProgress("eval at step 300", (l) => lines.push(l), 1, 5000, 0);
+  p.tick(2, 10, 1000); // too soon
+  p.tick(3, 10, 6000); // 6 s for 2 batches: 3 s each, 7 left
+  p.tick(4, 10, 8000); // too soon after the last line
+  p.tick(9, 10, 30000);
+  p.tick(10, 10, 40000); // done: the caller's own line follows
+  assert.deepEqual(lines, [
+    "eval at step 300: 3/10, 6s so far, ETA 21s",
+    "eval at step 300: 9/10, 30s so far, ETA 4s",
+  ]);
 });

@@ -7,6 +7,7 @@ import { benchTraining } from "../train/bench.ts";
 import { attachTuningCache, tuningEnabled } from "../kernels/tune.ts";
 import { collect, intOption } from "./_options.ts";
 import { bold, printWarning } from "./output.ts";
+import { PhaseProgress } from "./_progress.ts";
 import { formatTuned } from "./tune.ts";
 
 export function benchCommand(): Command {
@@ -46,9 +47,25 @@ export function benchCommand(): Command {
             } parameters, ` +
               `batch ${B} × ${T}, on ${gpu.summary.description}`,
           );
+          // A line every 5 s on stderr while steps run: a large config on a CPU adapter takes minutes per phase.
+          const phases = new Map<string, PhaseProgress>();
+          console.error(
+            `bench: 3 warm-up steps (compiling pipelines${
+              tune ? ", tuning kernels" : ""
+            }), then ${opts.steps} timed…`,
+          );
           const r = await benchTraining(gpu, config, opts.steps, 3, {
             splitTarget: opts.splitTarget,
             tune,
+            onStep: (phase, done, total) => {
+              if (done === 1) {
+                phases.set(
+                  phase,
+                  new PhaseProgress(`bench: ${phase} steps`, (l) => console.error(l), 1),
+                );
+              }
+              phases.get(phase)?.tick(done, total);
+            },
           });
           if (r.tuned.length) {
             console.log(`${bold("tuned")} ${r.tuned.length} new shapes (cached for next time):`);

@@ -5,11 +5,12 @@ import { buildLayout, estimateTrainingMemory } from "../model/mod.ts";
 import { toYaml } from "../yaml.ts";
 import { collect } from "./_options.ts";
 import { bold, dim, printWarning } from "./output.ts";
-import { estimateEta, formatDuration, printable, ProgressLine } from "./_progress.ts";
+import { EtaEstimator, formatDuration, PhaseProgress, printable, ProgressLine } from "./_progress.ts";
 import { type EvalPoint, type LogPoint, train, type TrainHooks } from "../train/trainer.ts";
 import { RunTracker } from "../train/tracking.ts";
 import { fileUriToPath } from "../tracking/mod.ts";
-import { resolve } from "node:path";
+import { basename, isAbsolute, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { tuningEnabled } from "../kernels/tune.ts";
 
 /** The longest a second Ctrl-C waits for the GPU's step in flight before it exits. */
@@ -76,6 +77,10 @@ async function runTraining(
   const started = performance.now();
   let startStep = 0;
   let trainStarted = started;
+  const eta = new EtaEstimator();
+  let lastLog: LogPoint | undefined;
+  let lastEval: EvalPoint | undefined;
+  let evalProgress: PhaseProgress | undefined;
   const encoder = new TextEncoder();
   const columns = () => {
     try {
@@ -139,11 +144,17 @@ async function runTraining(
         if (tracker?.runId) bar.print(describeTracking(tracker));
       },
       onLog: (p: LogPoint) => {
+        lastLog = p;
         const elapsed = (performance.now() - trainStarted) / 1000;
-        const etaSeconds = estimateEta(p.step, startStep, t.max_steps, elapsed);
+        const etaSeconds = eta.add(p.step, elapsed, startStep, t.max_steps);
         bar.update({ ...p, maxSteps: t.max_steps, etaSeconds });
       },
+      onEvalProgress: (step, done, total) => {
+        if (done === 1) evalProgress = new PhaseProgress(`eval at step ${step}`, (l) => bar.print(dim(l)), 1);
+        evalProgress?.tick(done, total);
+      },
       onEval: (p: EvalPoint) => {
+        lastEval = p;
         bar.print(
           `${bold("eval")} step ${p.step}: val loss ${p.loss.toFixed(4)}, perplexity ${
             p.perplexity.toFixed(2)
@@ -168,15 +179,91 @@ async function runTraining(
     }
     bar.clear();
     await tracker?.finish(result);
-    console.log(
-      `${bold("done")}: ${result.steps} steps in ${formatDuration((performance.now() - started) / 1000)}` +
-        (result.finalValLoss !== undefined ? `, val loss ${result.finalValLoss.toFixed(4)}` : "") +
-        `; model in ${result.modelDir}`,
-    );
-    if (result.interrupted || stop.requested) Deno.exitCode = stopCode || 130;
+    const stopped = result.interrupted || stop.requested;
+    const signal = STOP_SIGNALS.find(([, code]) => code === stopCode)?.[0] ?? "SIGINT";
+    console.log(summaryLine({
+      steps: result.steps,
+      seconds: (performance.now() - started) / 1000,
+      stoppedBy: stopped ? (signal === "SIGINT" ? "Ctrl-C" : signal) : undefined,
+      train: lastLog && { step: lastLog.step, loss: lastLog.loss },
+      val: result.finalValLoss !== undefined
+        ? { step: result.steps, loss: result.finalValLoss }
+        : lastEval && { step: lastEval.step, loss: lastEval.loss },
+    }));
+    for (const line of nextSteps(result.runId ?? tracker?.runId, result.modelDir, stopped)) console.log(line);
+    if (stopped) Deno.exitCode = stopCode || 130;
   } finally {
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
   }
+}
+
+/** What the last line of a training says: done or stopped, and which losses are current (and from which step). */
+export interface TrainSummary {
+  steps: number;
+  seconds: number;
+  /** "Ctrl-C", "SIGTERM", "SIGHUP" when a stop ended it. */
+  stoppedBy?: string;
+  train?: { step: number; loss: number };
+  val?: { step: number; loss: number };
+}
+
+/**
+ * "done: 300 steps in 31s; train loss 1.4920 (step 300), val loss 1.5490 (step 300)", or for a stopped run
+ * "stopped (Ctrl-C) at step 80 after 25s; train loss 3.5100 (step 80), val loss 6.2415 (step 0's evaluation)".
+ */
+export function summaryLine(s: TrainSummary): string {
+  const losses = [
+    s.train && `train loss ${s.train.loss.toFixed(4)} (step ${s.train.step})`,
+    s.val &&
+    `val loss ${s.val.loss.toFixed(4)} (${
+      s.stoppedBy || s.val.step !== s.steps ? `step ${s.val.step}'s evaluation` : `step ${s.val.step}`
+    })`,
+  ].filter(Boolean).join(", ");
+  const head = s.stoppedBy
+    ? `${bold("stopped")} (${s.stoppedBy}) at step ${s.steps} after ${formatDuration(s.seconds)}`
+    : `${bold("done")}: ${s.steps} steps in ${formatDuration(s.seconds)}`;
+  return losses ? `${head}; ${losses}` : head;
+}
+
+/**
+ * How to type storyteller on this machine: the compiled binary's path, or from source the README's form
+ * `npx -y deno@2.9.6 run -A <main.ts>` (the CLI is not on PATH then).
+ */
+export function cliCommand(
+  execPath = Deno.execPath(),
+  mainModule = Deno.mainModule,
+  cwd = Deno.cwd(),
+): string {
+  const exe = basename(execPath);
+  if (!/^deno(\.exe)?$/i.test(exe)) {
+    const rel = relative(cwd, execPath);
+    return rel.startsWith("..") || isAbsolute(rel) ? execPath : `./${rel}`;
+  }
+  let main = mainModule;
+  try {
+    const path = fileURLToPath(mainModule);
+    const rel = relative(cwd, path);
+    main = rel.startsWith("..") ? path : rel;
+  } catch { /* not a file URL: keep it */ }
+  return `npx -y deno@${Deno.version.deno} run -A ${main}`;
+}
+
+/** The model's URI and the commands that use it next, as the user can type them. */
+export function nextSteps(
+  runId: string | undefined,
+  modelDir: string,
+  stopped: boolean,
+  cli = cliCommand(),
+): string[] {
+  const model = runId ? `runs:/${runId}/model` : modelDir;
+  const lines = [`${bold("model")}: ${model}${runId ? ` (files in ${modelDir})` : ""}`];
+  if (stopped) lines.push(`${bold("continue")}: ${cli} train --resume`);
+  lines.push(
+    `${bold("next")}: ${cli} generate -m ${model} --prompt "Once upon a time"`,
+    `      ${cli} serve -m ${model}`,
+    `      ${cli} ui`,
+  );
+  return lines;
 }
 
 /** "tracking: run <id> …" and how to look at it. */

@@ -32,7 +32,13 @@ export async function benchTraining(
   config: Config,
   steps: number,
   warmup = 3,
-  opts: { splitTarget?: number; tune?: boolean; onTuned?: (t: TunedShape) => void } = {},
+  opts: {
+    splitTarget?: number;
+    tune?: boolean;
+    onTuned?: (t: TunedShape) => void;
+    /** After each step is recorded: the phase, steps done in it and its length (progress for slow adapters). */
+    onStep?: (phase: "warm-up" | "timed" | "profiled", done: number, total: number) => void;
+  } = {},
 ): Promise<BenchResult> {
   const B = config.training.batch_size;
   const engine = new Engine(gpu, config, { batchSize: B, training: true, splitTarget: opts.splitTarget });
@@ -67,6 +73,7 @@ export async function benchTraining(
   const tuned: TunedShape[] = [];
   for (let i = 0; i < warmup; i++) {
     step(i);
+    opts.onStep?.("warm-up", i + 1, warmup);
     // The first step queued the shapes it met without a tuned variant: time them now, as training does.
     if (i === 0 && opts.tune !== false) tuned.push(...await tunePending(gpu, { onShape: opts.onTuned }));
   }
@@ -75,7 +82,10 @@ export async function benchTraining(
   cpuMs = 0;
   submitMs = 0;
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) step(warmup + i);
+  for (let i = 0; i < steps; i++) {
+    step(warmup + i);
+    opts.onStep?.("timed", i + 1, steps);
+  }
   await drain(gpu);
   const ms = (performance.now() - t0) / steps;
   const cpuMsPerStep = cpuMs / steps;
@@ -84,7 +94,10 @@ export async function benchTraining(
   if (gpu.hasTimestamps) {
     const profiler = new Profiler(gpu);
     const profiled = Math.max(1, Math.min(3, steps));
-    for (let i = 0; i < profiled; i++) step(warmup + steps + i, profiler);
+    for (let i = 0; i < profiled; i++) {
+      step(warmup + steps + i, profiler);
+      opts.onStep?.("profiled", i + 1, profiled);
+    }
     for (const [label, t] of await profiler.totals()) {
       kernels.push({ label, msPerStep: t.ms / profiled, count: t.count / profiled });
     }

@@ -80,6 +80,8 @@ export interface TrainHooks {
   onStart?(info: StartInfo): void | { runId?: string } | Promise<void | { runId?: string }>;
   onLog?(p: LogPoint): void;
   onEval?(p: EvalPoint): void;
+  /** After each evaluation batch is recorded (a long evaluation on a CPU adapter shows it is alive). */
+  onEvalProgress?(step: number, done: number, total: number): void;
   /**
    * Awaited before each checkpoint is written, once everything up to its step has gone through onLog and onEval.
    * What it returns is stored in the checkpoint's state.json `extra` (and comes back as `StartInfo.extra` on
@@ -240,6 +242,7 @@ async function trainOn(
       const batch = new CommandBatch(gpu, `eval ${k}`);
       engine.evalMicroBatch(batch, 1);
       batch.submit();
+      opts.hooks?.onEvalProgress?.(step, k + 1, t.eval_steps);
     }
     const batch = new CommandBatch(gpu, "eval read");
     const read = batch.read(engine.scalars, 4, 4);
