@@ -96,9 +96,12 @@ const METRIC_FILES = [
 const ARTIFACT_FILES = [
   "artifacts/config.yaml",
   "artifacts/model/MLmodel",
+  "artifacts/model/code/storyteller_pyfunc.py",
+  "artifacts/model/conda.yaml",
   "artifacts/model/config.json",
   "artifacts/model/generation_config.json",
   "artifacts/model/model.safetensors",
+  "artifacts/model/python_env.yaml",
   "artifacts/model/tokenizer.json",
   "artifacts/samples/step_0000000.txt",
   "artifacts/samples/step_0000003.txt",
@@ -323,9 +326,12 @@ gpuTest("storyteller train against the real tracking server over REST", async ()
     const model = (await client.listArtifacts(runId, "model")).map((a) => a.path).sort();
     assert.deepEqual(model, [
       "model/MLmodel",
+      "model/code",
+      "model/conda.yaml",
       "model/config.json",
       "model/generation_config.json",
       "model/model.safetensors",
+      "model/python_env.yaml",
       "model/tokenizer.json",
     ]);
     const reg = await cli(
@@ -390,7 +396,7 @@ gpuTest("use_mlflow: false writes no store at all; checkpoints and the model wor
       ...sets(dir, ["training.use_mlflow=false", `training.mlflow_tracking_uri=${dir}/mlruns`]),
     );
     assert.equal(r.code, 0, r.err);
-    assert.doesNotMatch(r.out, /tracking/);
+    assert.doesNotMatch(r.out, /tracking:|runs:\//); // no tracking line; the model is named by its directory
     await Deno.stat(`${dir}/ckpt/e2e/step_6/state.json`);
     await Deno.stat(`${dir}/ckpt/e2e/model/model.safetensors`);
     await assert.rejects(Deno.stat(`${dir}/mlruns`), Deno.errors.NotFound);

@@ -14,6 +14,7 @@ import { serverCommand } from "./server.ts";
 import { serveCommand } from "./serve.ts";
 import { generateCommand } from "./generate.ts";
 import { exportCommand } from "./export.ts";
+import { importCommand } from "./import.ts";
 import { runsCommand } from "./runs.ts";
 import { experimentsCommand } from "./experiments.ts";
 import { modelsCommand } from "./models.ts";
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
       serveCommand(),
       generateCommand(),
       exportCommand(),
+      importCommand(),
       runsCommand(),
       experimentsCommand(),
       modelsCommand(),

@@ -15,3 +15,4 @@ export {
 export { hfConfig, hfFiles, hfTensors, modelCard } from "./hf.ts";
 export { type ExportSource, loadExportSource } from "./source.ts";
 export { modelTensors, permuteRopeRows } from "./tensors.ts";
+export { importHf, type ImportOptions, type ImportResult, modelConfigFromHf } from "./import.ts";

@@ -1,10 +1,18 @@
 /**
  * The `MLmodel` file that makes a storyteller model directory an MLflow model: MLflow's YAML format (spec §5) with a
- * `storyteller` flavor naming the weights, config and tokenizer files. Writes and reads the file; it does not load
- * weights (see checkpoint.ts) and does not know about runs or stores.
+ * `storyteller` flavor naming the weights, config and tokenizer files, and a `python_function` flavor (with its
+ * code/ and environment files) so MLflow's own `mlflow models serve` runs the model too. Writes and reads the file;
+ * it does not load weights (see checkpoint.ts) and does not know about runs or stores.
  */
 import { join } from "node:path";
 import { UsageError } from "../errors.ts";
+import {
+  PYFUNC_FLAVOR,
+  pyfuncDefaults,
+  pyfuncFlavor,
+  pyfuncSignature,
+  writePyfuncFiles,
+} from "../export/pyfunc/pyfunc.ts";
 import { VERSION } from "../version.ts";
 import { toPyYaml } from "../pyyaml.ts";
 import { parsePyYaml } from "../yaml.ts";
@@ -74,8 +82,10 @@ async function totalSize(dir: string, skip: string): Promise<number> {
 }
 
 /**
- * Writes `<dir>/MLmodel` for a model directory written by saveModelDir and returns its content. Fails when a file
- * the flavor names is missing, so a half-written directory is never described as a model.
+ * Writes `<dir>/MLmodel` for a model directory written by saveModelDir and returns its content, with the
+ * python_function flavor's files (code/, conda.yaml, python_env.yaml) beside it and a signature listing the
+ * generation params. Fails when a file the flavor names is missing, so a half-written directory is never described
+ * as a model.
  *
  * @example
  * ```ts
@@ -97,11 +107,13 @@ export async function writeMLmodel(
       });
     }
   }
+  await writePyfuncFiles(dir);
   const mlmodel: MLmodel = {
     artifact_path: options.artifactPath ?? "model",
-    flavors: { [STORYTELLER_FLAVOR]: { ...flavor } },
+    flavors: { [PYFUNC_FLAVOR]: pyfuncFlavor(), [STORYTELLER_FLAVOR]: { ...flavor } },
     model_size_bytes: await totalSize(dir, "MLmodel"),
     model_uuid: options.modelUuid ?? crypto.randomUUID().replaceAll("-", ""),
+    signature: pyfuncSignature(await pyfuncDefaults(dir)),
     utc_time_created: pyUtcTime(options.now ?? Date.now()),
   };
   if (options.runId) mlmodel.run_id = options.runId;

@@ -2,13 +2,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { logModelHistoryEntry, pyUtcTime, readMLmodel, writeMLmodel } from "./mlmodel.ts";
 import { VERSION } from "../version.ts";
+import { PYFUNC_CODE } from "../export/pyfunc/pyfunc.ts";
 
 async function fakeModelDir(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "st-mlmodel-" });
   await Deno.writeFile(join(dir, "model.safetensors"), new Uint8Array(100));
   await Deno.writeTextFile(join(dir, "config.json"), "{}\n");
   await Deno.writeTextFile(join(dir, "tokenizer.json"), "{}");
-  await Deno.writeTextFile(join(dir, "generation_config.json"), "{}\n");
+  await Deno.writeTextFile(join(dir, "generation_config.json"), `{"max_new_tokens": 99}\n`);
   return dir;
 }
 
@@ -16,7 +17,7 @@ Deno.test("pyUtcTime matches Python's str(datetime.utcnow())", () => {
   assert.equal(pyUtcTime(Date.UTC(2026, 10, 27, 5, 51, 41, 521)), "2026-11-27 05:51:41.521000");
 });
 
-Deno.test("writeMLmodel writes MLflow's YAML with a storyteller flavor, byte for byte", async () => {
+Deno.test("writeMLmodel writes MLflow's YAML with python_function and storyteller flavors, byte for byte", async () => {
   const dir = await fakeModelDir();
   try {
     const m = await writeMLmodel(dir, {
@@ -24,12 +25,41 @@ Deno.test("writeMLmodel writes MLflow's YAML with a storyteller flavor, byte for
       now: Date.UTC(2026, 10, 27, 5, 51, 41, 521),
       modelUuid: "fedcba9876543210fedcba9876543210",
     });
-    assert.equal(m.model_size_bytes, 100 + 3 + 2 + 3);
+    const conda = await Deno.readTextFile(join(dir, "conda.yaml"));
+    const pythonEnv = await Deno.readTextFile(join(dir, "python_env.yaml"));
+    assert.equal(await Deno.readTextFile(join(dir, "code", "storyteller_pyfunc.py")), PYFUNC_CODE);
+    assert.equal(
+      conda,
+      "channels:\n- conda-forge\ndependencies:\n- python=3.11\n- pip\n- pip:\n  - mlflow>=2.10\n  - numpy>=1.21\n" +
+        "name: mlflow-env\n",
+    );
+    assert.equal(
+      pythonEnv,
+      "build_dependencies:\n- pip\ndependencies:\n- mlflow>=2.10\n- numpy>=1.21\npython: '3.11'\n",
+    );
+    const size = 100 + 3 + 2 + 23 + new TextEncoder().encode(PYFUNC_CODE).length + conda.length +
+      pythonEnv.length;
+    assert.equal(m.model_size_bytes, size);
+    const params = [
+      `{"name":"max_tokens","type":"long","default":99,"shape":null}`,
+      `{"name":"temperature","type":"double","default":0.8,"shape":null}`,
+      `{"name":"top_k","type":"long","default":50,"shape":null}`,
+      `{"name":"top_p","type":"double","default":0.95,"shape":null}`,
+      `{"name":"seed","type":"long","default":-1,"shape":null}`,
+    ];
     assert.equal(
       await Deno.readTextFile(join(dir, "MLmodel")),
       [
         "artifact_path: model",
         "flavors:",
+        "  python_function:",
+        "    code: code",
+        "    data: .",
+        "    env:",
+        "      conda: conda.yaml",
+        "      virtualenv: python_env.yaml",
+        "    loader_module: storyteller_pyfunc",
+        "    python_version: '3.11'",
         "  storyteller:",
         "    architecture: storyteller-llama",
         "    config: config.json",
@@ -38,9 +68,11 @@ Deno.test("writeMLmodel writes MLflow's YAML with a storyteller flavor, byte for
         `    storyteller_version: ${VERSION}`,
         "    tokenizer: tokenizer.json",
         "    weights: model.safetensors",
-        "model_size_bytes: 108",
+        `model_size_bytes: ${size}`,
         "model_uuid: fedcba9876543210fedcba9876543210",
         "run_id: 0123456789abcdef0123456789abcdef",
+        "signature:",
+        `  params: '[${params.join(",")}]'`,
         "utc_time_created: '2026-11-27 05:51:41.521000'",
         "",
       ].join("\n"),
