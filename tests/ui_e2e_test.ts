@@ -114,9 +114,11 @@ Deno.test({
       await page.keyboard.press("/");
       assert.equal(await page.evaluate(() => document.activeElement?.id), "filter");
       await page.keyboard.type("metrix.loss < 1");
+      await page.keyboard.press("Enter"); // applied on Enter, as in MLflow
       await page.waitForSelector(".filter-error");
       assert.match(await page.textContent(".filter-error") ?? "", /Invalid entity type 'metrix'.*column 1/s);
       await page.fill("#filter", "metrics.loss < 0.6 AND params.optimizer = 'adamw'");
+      await page.press("#filter", "Enter");
       await page.waitForFunction(() => document.querySelectorAll("tr[data-run-id]").length === 3);
       assert.equal(await page.locator(".filter-error").count(), 0);
       assert.match(page.url(), /q=metrics\.loss/);
@@ -179,7 +181,7 @@ Deno.test({
 
       // a 50,000-point metric as a downsampled chart that keeps the spike
       await page.waitForSelector('.chart-plot[data-metric="loss"][data-rendered] canvas');
-      const status = await page.textContent('.chart:has(.chart-plot[data-metric="loss"]) .chart-title .dim');
+      const status = await page.getAttribute('.chart-plot[data-metric="loss"]', "data-status");
       assert.match(status ?? "", /of 50,000 points/);
 
       // artifacts: tree, preview of story samples

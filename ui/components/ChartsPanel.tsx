@@ -3,23 +3,31 @@
  * parallel coordinates of chosen params → a metric. Used by an experiment's Charts tab and by Compare.
  */
 import type { ChartSettings } from "../lib/url_state.ts";
-import { availableColumns, metricVersion, type Run } from "../lib/runs.ts";
-import { colorAt } from "../lib/colors.ts";
-import { defaultChartKeys, orderMetrics } from "../lib/families.ts";
+import { availableColumns, columnValue, differingParams, metricVersion, type Run } from "../lib/runs.ts";
+import { runColor } from "../lib/colors.ts";
+import { defaultChartKeys, headlineKeys, orderMetrics } from "../lib/families.ts";
 import { LineChart } from "./LineChart.tsx";
 import { FamilyChecklist } from "./FamilyChecklist.tsx";
 import { ScatterChart } from "./ScatterChart.tsx";
 import { ParallelCoords } from "./ParallelCoords.tsx";
 
 interface Props {
-  /** Runs drawn in the line charts (colours follow this order). */
+  /** Runs drawn in the line charts (each in its own colour, the same on every page). */
   runs: Run[];
   /** Runs used for scatter and parallel coordinates (often more than the line charts). */
   population?: Run[];
   settings: ChartSettings;
   onSettings: (s: ChartSettings) => void;
   onOpen: (runId: string) => void;
+  /** Compare's "show only differences": parallel axes whose value is the same for every run are left out. */
+  diffOnly?: boolean;
 }
+
+/** Parallel-coordinates axes by default: this many params that differ between the runs. */
+const PARALLEL_AXES = 6;
+
+/** Whether a column has more than one distinct value over the runs. */
+const varies = (runs: Run[], col: string) => new Set(runs.map((r) => String(columnValue(r, col)))).size > 1;
 
 /** Chart controls shared by every line chart: x axis, log scale, smoothing. */
 export function ChartControls({ settings, onSettings }: Pick<Props, "settings" | "onSettings">) {
@@ -86,16 +94,16 @@ function Select({ label, value, options, onChange }: {
 }
 
 /** The panel component. */
-export function ChartsPanel({ runs, population, settings, onSettings, onOpen }: Props) {
+export function ChartsPanel({ runs, population, settings, onSettings, onOpen, diffOnly }: Props) {
   const pop = population ?? runs;
   const avail = availableColumns(pop);
   const chosen = settings.metrics.filter((k) => avail.metrics.includes(k));
   const metrics = orderMetrics(chosen.length ? chosen : defaultChartKeys(avail.metrics));
   const shown = runs.slice(0, 20);
-  const chartRuns = shown.map((r, i) => ({
+  const chartRuns = shown.map((r) => ({
     id: r.info.runId,
     label: r.info.runName || r.info.runId.slice(0, 8),
-    color: colorAt(i),
+    color: runColor(r.info.runId),
     startTime: r.info.startTime,
   }));
   /** The runs that logged a metric (a dense run has no moe/ line, nor a legend entry). */
@@ -106,10 +114,14 @@ export function ChartsPanel({ runs, population, settings, onSettings, onOpen }: 
     "attr:duration",
     "attr:start",
   ];
-  const target = settings.target ?? (avail.metrics[0] ? `metric:${avail.metrics[0]}` : undefined);
-  const parallel = settings.parallel.length
+  // val/loss is what a sweep is judged by; else the headline metric (train/loss first).
+  const headline = avail.metrics.includes("val/loss") ? "val/loss" : headlineKeys(avail.metrics, 1)[0];
+  const target = settings.target ?? (headline ? `metric:${headline}` : undefined);
+  const pcPop = pop.slice(0, 2000);
+  const chosenAxes = settings.parallel.length
     ? settings.parallel
-    : avail.params.slice(0, 4).map((k) => `param:${k}`);
+    : differingParams(pcPop).slice(0, PARALLEL_AXES).map((k) => `param:${k}`);
+  const parallel = diffOnly ? chosenAxes.filter((c) => varies(pcPop, c)) : chosenAxes;
   const toggleMetric = (k: string) =>
     onSettings({
       ...settings,
@@ -188,8 +200,14 @@ export function ChartsPanel({ runs, population, settings, onSettings, onOpen }: 
         />
       </div>
       {target && parallel.length
-        ? <ParallelCoords runs={pop.slice(0, 2000)} columns={parallel} target={target} onOpen={onOpen} />
-        : <p class="dim">Choose params and a target metric.</p>}
+        ? <ParallelCoords runs={pcPop} columns={parallel} target={target} onOpen={onOpen} />
+        : (
+          <p class="dim">
+            {pcPop.length > 1 && !chosenAxes.length
+              ? "Every param has the same value in these runs: choose axes above."
+              : "Choose params and a target metric."}
+          </p>
+        )}
     </div>
   );
 }

@@ -10,6 +10,7 @@ import { metricSeries, type SeriesData } from "../lib/api.ts";
 import { smoothEma } from "../lib/smooth.ts";
 import type { ChartSettings } from "../lib/url_state.ts";
 import { formatNumber } from "../lib/format.ts";
+import { axisTheme, tickLabels } from "../lib/chart_axes.ts";
 
 export interface ChartRun {
   id: string;
@@ -94,6 +95,15 @@ export function xRange(min: number, max: number, xs?: ArrayLike<number | null>):
   return min === max ? [min - 1, max + 1] : [min, max];
 }
 
+/** Points and load time in chart titles only when asked (`localStorage.storytellerDebug = 1`); always in a tooltip. */
+const debugCharts = () => {
+  try {
+    return !!globalThis.localStorage?.getItem("storytellerDebug");
+  } catch {
+    return false;
+  }
+};
+
 /** Width of the y axis for its tick labels (so 0.011175 is not cut off). */
 const axisWidth = (values: string[] | undefined) =>
   Math.max(48, Math.max(0, ...(values ?? []).map((v) => v.length)) * 7.5 + 26);
@@ -109,6 +119,9 @@ export function LineChart(
   const loaded = useRef(false);
   /** The series last fetched: smoothing is applied to them again without a request. */
   const fetched = useRef<SeriesData[] | null>(null);
+  /** The settings of the latest render: loads started by uPlot's hooks (zoom, reset) must not use stale ones. */
+  const current = useRef(settings);
+  current.current = settings;
   const [status, setStatus] = useState("");
   const [error, setError] = useState("");
   const runKey = lines.map((r) => `${r.id}\0${r.key}`).join(",") + `\0${reference?.value}`;
@@ -139,7 +152,7 @@ export function LineChart(
       ))).flat();
       if (plot.current !== u) return;
       fetched.current = series;
-      const data = alignSeries(series, lines, settings, reference?.value);
+      const data = alignSeries(series, lines, current.current, reference?.value);
       u.setData(data, !keepScale);
       const total = series.reduce((a, s) => a + s.total, 0);
       const shown = series.reduce((a, s) => a + s.x.length, 0);
@@ -159,6 +172,7 @@ export function LineChart(
     if (!el.current) return;
     const axisLabel = settings.xAxis === "step" ? "step" : settings.xAxis === "time" ? "" : "seconds";
     let zoomTimer: ReturnType<typeof setTimeout> | undefined;
+    const theme = axisTheme();
     const opts: uPlot.Options = {
       width: el.current.clientWidth || 600,
       height,
@@ -166,9 +180,11 @@ export function LineChart(
         x: { time: settings.xAxis === "time", range: (u, min, max) => xRange(min, max, u.data?.[0]) },
         y: settings.logScale ? { distr: 3 } : { range: (_u, min, max) => yRange(min, max, fromZero) },
       },
-      axes: [{ label: axisLabel }, {
+      axes: [{ label: axisLabel, ...theme }, {
+        ...theme,
         size: (_u, values) => axisWidth(values),
-        values: (_u, vals) => vals.map((v) => formatNumber(v)),
+        // A log axis leaves the splits it does not label as null: blank, not "-Inf".
+        values: (_u, vals) => tickLabels(el.current, "y", vals),
       }],
       series: [
         { label: settings.xAxis },
@@ -192,6 +208,9 @@ export function LineChart(
           if (!loaded.current || !e) return;
           e.setAttribute("data-x-range", `${u.scales.x.min},${u.scales.x.max}`);
           e.setAttribute("data-y-range", `${u.scales.y.min},${u.scales.y.max}`);
+          // What the first line draws, summed: changes with smoothing (tests compare it; the canvas is opaque).
+          const ys = (u.data[1] ?? []) as (number | null)[];
+          e.setAttribute("data-y-sum", String(ys.reduce((a: number, y) => a + (y ?? 0), 0)));
           e.setAttribute("data-rendered", String(Date.now()));
         }],
         setSelect: [(u) => {
@@ -242,20 +261,21 @@ export function LineChart(
   useEffect(() => {
     if (firstSmoothing.current) firstSmoothing.current = false;
     else if (plot.current && fetched.current) {
-      plot.current.setData(
-        alignSeries(fetched.current, lines, settings, reference?.value),
-        range.current === undefined,
-      );
+      // Zoomed: keep the window (setData would reset it), just swap the smoothed values in.
+      const u = plot.current;
+      const zoom = range.current !== undefined ? { min: u.scales.x.min!, max: u.scales.x.max! } : null;
+      u.setData(alignSeries(fetched.current, lines, settings, reference?.value), zoom === null);
+      if (zoom) u.setScale("x", zoom);
     }
   }, [settings.smoothing]);
 
   return (
     <div class="chart">
-      <div class="chart-title">
-        <b>{metric}</b> <span class="dim">{status}</span>
+      <div class="chart-title" title={status}>
+        <b>{metric}</b> {debugCharts() && <span class="dim chart-status">{status}</span>}
         {error && <span class="error">{error}</span>}
       </div>
-      <div ref={el} class="chart-plot" data-metric={metric} />
+      <div ref={el} class="chart-plot" data-metric={metric} data-status={status} />
     </div>
   );
 }

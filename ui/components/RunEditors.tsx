@@ -2,7 +2,7 @@
  * The editable parts of a run page: the Markdown notes (`mlflow.note.content`), the tags table (add, edit,
  * delete; `mlflow.*` tags read-only, long values folded) and "register model".
  */
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import * as api from "../lib/api.ts";
 import { actions } from "../lib/action.ts";
 import type { Run } from "../lib/runs.ts";
@@ -16,7 +16,14 @@ type OnError = (message: string) => void;
 type Navigate = (hash: string, replace?: boolean) => void;
 
 /** The notes: rendered Markdown, or an editor. */
-export function Notes({ run, onSaved, onError }: { run: Run; onSaved: () => void; onError: OnError }) {
+export function Notes(
+  { run, onSaved, onError, readOnly }: {
+    run: Run;
+    onSaved: () => void;
+    onError: OnError;
+    readOnly?: boolean;
+  },
+) {
   const current = run.data.tags[NOTE] ?? "";
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(current);
@@ -50,17 +57,18 @@ export function Notes({ run, onSaved, onError }: { run: Run; onSaved: () => void
   return (
     <section class="notes">
       <h3>
-        Notes{" "}
-        <button
-          type="button"
-          id="note-edit"
-          onClick={() => {
-            setDraft(current);
-            setEditing(true);
-          }}
-        >
-          Edit
-        </button>
+        Notes {!readOnly && (
+          <button
+            type="button"
+            id="note-edit"
+            onClick={() => {
+              setDraft(current);
+              setEditing(true);
+            }}
+          >
+            Edit
+          </button>
+        )}
       </h3>
       {current
         ? <div class="markdown" dangerouslySetInnerHTML={{ __html: renderMarkdown(current) }} />
@@ -95,7 +103,12 @@ function prettyJson(v: string): string {
 
 /** The tags table with add / edit / delete. */
 export function Tags(
-  { run, onChanged, onError }: { run: Run; onChanged: () => void; onError: OnError },
+  { run, onChanged, onError, readOnly }: {
+    run: Run;
+    onChanged: () => void;
+    onError: OnError;
+    readOnly?: boolean;
+  },
 ) {
   const [key, setKey] = useState("");
   const [value, setValue] = useState("");
@@ -114,7 +127,7 @@ export function Tags(
                 <TagValue value={v} />
               </td>
               <td class="actions">
-                {!k.startsWith("mlflow.") && (
+                {!readOnly && !k.startsWith("mlflow.") && (
                   <>
                     <button
                       type="button"
@@ -140,47 +153,75 @@ export function Tags(
           ))}
         </tbody>
       </table>
-      <form
-        class="inline-form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (key) {
-            act(() => api.setTag(run.info.runId, key, value));
-            setKey("");
-            setValue("");
-          }
-        }}
-      >
-        <input placeholder="key" value={key} onInput={(e) => setKey((e.target as HTMLInputElement).value)} />
-        <input
-          placeholder="value"
-          value={value}
-          onInput={(e) => setValue((e.target as HTMLInputElement).value)}
-        />
-        <button type="submit">Add tag</button>
-      </form>
+      {!readOnly && (
+        <form
+          class="inline-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (key) {
+              act(() => api.setTag(run.info.runId, key, value));
+              setKey("");
+              setValue("");
+            }
+          }}
+        >
+          <input
+            placeholder="key"
+            value={key}
+            onInput={(e) => setKey((e.target as HTMLInputElement).value)}
+          />
+          <input
+            placeholder="value"
+            value={value}
+            onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+          />
+          <button type="submit">Add tag</button>
+        </form>
+      )}
     </section>
   );
 }
 
-/** Registers the run's model artifact as a new version of a (new or existing) registered model. */
+/**
+ * Registers the run's model artifact as a new version of a (new or existing) registered model. Existing model
+ * names are known up front (and offered as suggestions), so an existing model is not "created" first (a 400);
+ * the button is busy while a call is in flight, and registering the same run and path again asks first.
+ */
 export function Register(
   { run, navigate, onError }: { run: Run; navigate: Navigate; onError: OnError },
 ) {
   const [name, setName] = useState("");
   const [path, setPath] = useState("model");
   const [done, setDone] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [models, setModels] = useState<string[]>([]);
+  useEffect(() => {
+    api.searchModels().then((m) => setModels(m.map((x) => x.name)), () => {});
+  }, []);
+  const source = `runs:/${run.info.runId}/${path}`;
   const register = async () => {
+    setBusy(true);
     try {
-      try {
+      if (models.includes(name)) {
+        const same = (await api.modelVersions(name)).filter((v) =>
+          v.runId === run.info.runId && v.source === source
+        );
+        if (
+          same.length &&
+          !confirm(
+            `${name} version ${same[0].version} already comes from this run's ${path}. Register it again?`,
+          )
+        ) return;
+      } else {
         await api.createModel(name);
-      } catch (err) {
-        if ((err as api.ApiError).code !== "RESOURCE_ALREADY_EXISTS") throw err;
+        setModels([...models, name]);
       }
-      const v = await api.createModelVersion(name, `runs:/${run.info.runId}/${path}`, run.info.runId);
+      const v = await api.createModelVersion(name, source, run.info.runId);
       setDone(`${v.name} version ${v.version}`);
     } catch (err) {
       onError((err as Error).message);
+    } finally {
+      setBusy(false);
     }
   };
   return (
@@ -190,20 +231,32 @@ export function Register(
         class="inline-form"
         onSubmit={(e) => {
           e.preventDefault();
-          if (name) register();
+          if (name && !busy) register();
         }}
       >
         <input
           placeholder="model name"
+          list="model-names"
           value={name}
-          onInput={(e) => setName((e.target as HTMLInputElement).value)}
+          onInput={(e) => {
+            setName((e.target as HTMLInputElement).value);
+            setDone("");
+          }}
         />
+        <datalist id="model-names">
+          {models.map((m) => <option key={m} value={m} />)}
+        </datalist>
         <input
           placeholder="artifact path"
           value={path}
-          onInput={(e) => setPath((e.target as HTMLInputElement).value)}
+          onInput={(e) => {
+            setPath((e.target as HTMLInputElement).value);
+            setDone("");
+          }}
         />
-        <button type="submit" id="register">Register</button>
+        <button type="submit" id="register" disabled={busy || !name || !!done}>
+          {busy ? "Registering…" : "Register"}
+        </button>
         {done && (
           <a
             id="registered"

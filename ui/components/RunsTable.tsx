@@ -1,9 +1,12 @@
 /**
  * The virtualised runs table: fixed 28 px rows, only the rows on screen (plus overscan) are in the DOM, spacer
- * rows keep the scrollbar honest — 10,000 runs scroll like 30. Click a header to sort; arrow keys move the
- * cursor row, Space selects it, Enter opens it.
+ * rows keep the scrollbar honest — 10,000 runs scroll like 30. The checkbox and name columns stay put when the
+ * table scrolls sideways; each name has its run's colour swatch (the colour its lines have in every chart).
+ * Click a header to sort; arrow keys move the cursor row, Space selects it, Enter opens it.
  */
+import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { runColor } from "../lib/colors.ts";
 import { columnLabel, columnValue, type Run, runDuration } from "../lib/runs.ts";
 import { rowWindow, scrollToRow } from "../lib/virtual.ts";
 import { formatDuration, formatNumber, formatTime } from "../lib/format.ts";
@@ -20,6 +23,8 @@ interface Props {
   onToggle: (runId: string, range?: boolean) => void;
   onToggleAll: () => void;
   onOpen: (runId: string) => void;
+  /** Shown instead of "No runs match." when there are no runs at all. */
+  empty?: ComponentChildren;
 }
 
 const FIXED = ["attr:name", "attr:status", "attr:start", "attr:duration"];
@@ -105,7 +110,9 @@ export function RunsTable(props: Props) {
               <th
                 key={c}
                 data-column={c}
-                class={sort.column === c ? (sort.descending ? "sorted desc" : "sorted asc") : ""}
+                class={`${c === "attr:name" ? "name " : ""}${
+                  sort.column === c ? (sort.descending ? "sorted desc" : "sorted asc") : ""
+                }`}
                 onClick={() => props.onSort(c)}
                 title={`sort by ${c}`}
               >
@@ -142,10 +149,22 @@ export function RunsTable(props: Props) {
                   />
                 </td>
                 {columns.map((c) => (
-                  <td key={c} class={c === "attr:status" ? `status ${r.info.status.toLowerCase()}` : ""}>
+                  <td
+                    key={c}
+                    class={c === "attr:status"
+                      ? `status ${r.info.status.toLowerCase()}`
+                      : c === "attr:name"
+                      ? "name"
+                      : ""}
+                  >
                     {c === "attr:name"
                       ? (
                         <>
+                          <span
+                            class="swatch"
+                            style={{ background: runColor(id) }}
+                            data-color={runColor(id)}
+                          />
                           <a href={`#/runs/${encodeURIComponent(id)}`}>{r.info.runName || id}</a>
                           {note && <span class="note-icon" title={note.slice(0, 200)}>✎</span>}
                         </>
@@ -159,7 +178,7 @@ export function RunsTable(props: Props) {
           {w.padBottom > 0 && <tr class="spacer" style={{ height: `${w.padBottom}px` }} />}
         </tbody>
       </table>
-      {runs.length === 0 && <div class="empty">No runs match.</div>}
+      {runs.length === 0 && (props.empty ?? <div class="empty">No runs match.</div>)}
     </div>
   );
 }

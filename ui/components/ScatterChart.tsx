@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import { columnLabel, columnValue, numericValue, type Run } from "../lib/runs.ts";
 import { formatNumber } from "../lib/format.ts";
+import { axisTheme, tickLabels } from "../lib/chart_axes.ts";
 
 interface Props {
   runs: Run[];
@@ -37,15 +38,22 @@ export function ScatterChart({ runs, x, y, onOpen }: Props) {
   useEffect(() => {
     if (!el.current) return;
     let hovered = -1;
+    const theme = axisTheme();
     const u = new uPlot(
       {
         width: el.current.clientWidth || 500,
         height: 300,
         scales: { x: { time: false } },
-        axes: [{ label: columnLabel(x) }, {
+        axes: [{
+          ...theme,
+          label: columnLabel(x),
+          // uPlot's own labels round to 3 decimals: learning rates 0.0015 and 0.002 both read 0.002
+          values: (_u, v) => tickLabels(el.current, "x", v),
+        }, {
+          ...theme,
           label: columnLabel(y),
           size: 60,
-          values: (_u, v) => v.map((n) => formatNumber(n)),
+          values: (_u, v) => tickLabels(el.current, "y", v),
         }],
         series: [{ label: columnLabel(x) }, {
           label: columnLabel(y),

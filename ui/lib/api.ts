@@ -99,6 +99,83 @@ export async function getRun(id: string): Promise<Run> {
   const j = (await call("GET", "runs/get", undefined, { run_id: id })).run;
   return { ...runFromJson(j), inputs: runInputsFromJson(j?.inputs) };
 }
+/**
+ * Runs `f` over `items` with at most `limit` calls in flight (a browser refuses thousands of parallel fetches
+ * with ERR_INSUFFICIENT_RESOURCES); results keep the items' order.
+ */
+export async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  f: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Run ids per bulk search (`attributes.run_id IN (…)`), and bulk searches in flight. */
+const BULK = 200, BULK_PARALLEL = 4;
+
+/**
+ * Many runs by id, in the ids' order: bulk `runs/search` calls (`attributes.run_id IN (…)`, 200 ids each, four
+ * in flight) over the given experiments (default: all of them, deleted included), then `runs/get` for any id the
+ * searches missed. Ids that do not exist are left out; `onProgress` hears how many runs have arrived.
+ */
+export async function getRuns(
+  ids: readonly string[],
+  experimentIds?: string[],
+  onProgress?: (loaded: number) => void,
+): Promise<Run[]> {
+  const exps = experimentIds?.length ? experimentIds : (await searchExperiments("ALL")).map((e) => e.id);
+  const byId = new Map<string, Run>();
+  const chunks: string[][] = [];
+  for (let i = 0; i < ids.length; i += BULK) chunks.push(ids.slice(i, i + BULK) as string[]);
+  const quote = (s: string) => `'${s.replaceAll("'", "'")}'`;
+  await pool(chunks, BULK_PARALLEL, async (chunk) => {
+    const { runs } = await searchRuns(exps, {
+      viewType: "ALL",
+      maxResults: chunk.length,
+      filter: `attributes.run_id IN (${chunk.map(quote).join(", ")})`,
+    });
+    for (const r of runs) byId.set(r.info.runId, r);
+    onProgress?.(byId.size);
+  });
+  const missing = ids.filter((id) => !byId.has(id));
+  await pool(missing, 6, async (id) => {
+    try {
+      byId.set(id, await getRun(id));
+    } catch (err) {
+      if ((err as ApiError).status !== 404) throw err;
+    }
+  });
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}
+
+/** Every run of some experiments matching a filter, page by page (`onProgress` hears the count so far). */
+export async function searchAllRuns(
+  experimentIds: string[],
+  filter: string,
+  viewType = "ACTIVE_ONLY",
+  onProgress?: (loaded: number) => void,
+): Promise<Run[]> {
+  const out: Run[] = [];
+  let token: string | undefined;
+  do {
+    const page = await searchRuns(experimentIds, { viewType, filter, pageToken: token, maxResults: 5000 });
+    out.push(...page.runs);
+    token = page.next;
+    onProgress?.(out.length);
+  } while (token);
+  return out;
+}
+
 export const setTag = (runId: string, key: string, value: string) =>
   call("POST", "runs/set-tag", { run_id: runId, key, value });
 export const deleteTag = (runId: string, key: string) =>

@@ -38,6 +38,7 @@ export function watchRuns(
     // The version is asked for alongside the first page (not before it, which would delay the first rows by a
     // full server scan): a run changing in that instant is re-sent on its next change.
     const version = api.changes(experimentIds, -1);
+    version.catch(() => {}); // awaited below; a failed search must not leave it an unhandled rejection
     const all: Run[] = [];
     let token: string | undefined;
     let first = true;

@@ -161,9 +161,20 @@ export function filterRuns(runs: Run[], filter: string): { runs: Run[]; problem?
 /** Message (without the caret drawing) and column of a filter error. */
 export function filterProblem(err: unknown, filter: string): FilterProblem {
   const e = err as { message?: string; column?: number };
-  const message = String(e.message ?? err).split("\n")[0].replace(/ \(at column \d+\)$/, "");
+  const message = plainWords(String(e.message ?? err).split("\n")[0].replace(/ \(at column \d+\)$/, ""));
   const column = Math.min(Math.max(1, e.column ?? 1), filter.length + 1);
   return { message, column };
+}
+
+/** A message's Python-style lists (`['a', 'b', 'c']`) as words: `a, b or c`. */
+export function plainWords(message: string): string {
+  return message.replace(/\[((?:'[^']*'(?:, )?)+)\]/g, (_, list: string) => {
+    const items = [...list.matchAll(/'([^']*)'/g)].map((m) => m[1]);
+    return items.length < 2
+      ? items.join("")
+      : `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}`;
+  }).replace(/Valid values are/g, "Use one of:")
+    .replace(/Expected 'Identifier' found/g, "Expected a key such as metrics.loss or params.lr, found");
 }
 
 /** Every param, metric and tag key across the runs (for the column chooser), sorted. */
@@ -176,6 +187,25 @@ export function availableColumns(runs: Run[]): { params: string[]; metrics: stri
   }
   const s = (x: Set<string>) => [...x].sort();
   return { params: s(p), metrics: s(m), tags: s(t) };
+}
+
+/**
+ * Params whose value is not the same in every run (a missing value counts as a value; runs without any params,
+ * just started, are left out), sorted: the params a table should show by default, since they tell runs apart.
+ */
+export function differingParams(all: Run[]): string[] {
+  const runs = all.filter((r) => Object.keys(r.data.params).length > 0);
+  const first = new Map<string, string | undefined>();
+  const differ = new Set<string>();
+  runs.forEach((r, i) => {
+    for (const k in r.data.params) {
+      if (differ.has(k)) continue;
+      if (!first.has(k)) first.set(k, i === 0 ? r.data.params[k] : undefined);
+      if (first.get(k) !== r.data.params[k]) differ.add(k);
+    }
+    if (i > 0) { for (const k of first.keys()) if (!differ.has(k) && !(k in r.data.params)) differ.add(k); }
+  });
+  return [...differ].sort();
 }
 
 /** Merges updated runs into a list by run id (updated ones replace in place, new ones go first). */

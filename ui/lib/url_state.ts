@@ -3,6 +3,7 @@
  * Pure parse/format of routes and their parameters; the app reads it on `hashchange` and writes it with
  * `history.replaceState` (no page reload, no history spam while typing).
  */
+import { ALL, formatSelection, readSelection } from "./selection.ts";
 
 /** A parsed hash: path segments (decoded) and parameters. */
 export interface Location {
@@ -56,6 +57,8 @@ export interface ExperimentView {
   sort: { column: string; descending: boolean };
   columns: string[];
   selected: string[];
+  /** Every run matching the filter is selected (`sel=*`), however many there are. */
+  selectAll: boolean;
   tab: "table" | "charts";
   showDeleted: boolean;
   chart: ChartSettings;
@@ -117,7 +120,8 @@ export function readExperimentView(loc: Location): ExperimentView {
     filter: p.q ?? "",
     sort: { column, descending },
     columns: listParam(p.cols),
-    selected: listParam(p.sel),
+    selected: readSelection(p.sel),
+    selectAll: p.sel === ALL,
     tab: p.tab === "charts" ? "charts" : "table",
     showDeleted: p.deleted === "1",
     chart: readChart(p),
@@ -131,7 +135,7 @@ export function formatExperimentView(v: ExperimentView): string {
     q: v.filter,
     sort: sortDefault ? undefined : `${v.sort.descending ? "-" : "+"}${v.sort.column}`,
     cols: formatList(v.columns),
-    sel: formatList(v.selected),
+    sel: v.selectAll ? ALL : formatSelection(v.selected),
     tab: v.tab === "table" ? undefined : v.tab,
     deleted: v.showDeleted ? "1" : undefined,
     ...writeChart(v.chart),

@@ -3,6 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import * as api from "../lib/api.ts";
 import { actions } from "../lib/action.ts";
 import { formatTime } from "../lib/format.ts";
+import { useTitle } from "../lib/title.ts";
 
 interface Props {
   name?: string;
@@ -188,5 +189,6 @@ function ModelDetail({ name, onError }: { name: string; onError: (m: string) => 
 
 /** The models page: the list, or one model when `name` is given. */
 export function ModelsPage({ name, onError }: Props) {
+  useTitle(name ? `Model ${name}` : "Models");
   return name ? <ModelDetail name={name} onError={onError} /> : <ModelList />;
 }

@@ -15,6 +15,7 @@ import { Notes, Register, Tags } from "../components/RunEditors.tsx";
 import { RunMetrics } from "../components/RunMetrics.tsx";
 import { ExpertBalance } from "../components/ExpertBalance.tsx";
 import { Samples } from "../components/Samples.tsx";
+import { useTitle } from "../lib/title.ts";
 
 interface Props {
   runId: string;
@@ -101,6 +102,7 @@ export function RunPage({ runId, experiments, params, navigate, onError }: Props
   const [tick, setTick] = useState(0);
   const [error, setError] = useState("");
   const chart = readChart(params);
+  useTitle(run ? `Run ${run.info.runName || run.info.runId}` : error ? "Run not found" : "Run");
   const reload = () =>
     api.getRun(runId).then((r) => {
       setRun(r);
@@ -120,9 +122,25 @@ export function RunPage({ runId, experiments, params, navigate, onError }: Props
     return () => clearInterval(t);
   }, [runId, run?.info.status]);
 
-  if (error) return <div class="error">{error}</div>;
+  if (error) {
+    return (
+      <div class="not-found" data-testid="run-error">
+        <h2>Cannot show run {runId}</h2>
+        <p class="error">{error}</p>
+      </div>
+    );
+  }
   if (!run) return <div class="dim">loading…</div>;
   const i = run.info;
+  const isDeleted = i.lifecycleStage === "deleted";
+  const restore = async () => {
+    try {
+      await api.restoreRun(i.runId);
+      await reload();
+    } catch (err) {
+      onError((err as Error).message);
+    }
+  };
   const t = run.data.tags;
   const p = run.data.params;
   const setChart = (c: typeof chart) => navigate(formatHash(["runs", runId], writeChart(c)), true);
@@ -138,15 +156,27 @@ export function RunPage({ runId, experiments, params, navigate, onError }: Props
     " @ ",
   );
   return (
-    <div class="run-page">
+    <div class={`run-page${isDeleted ? " is-deleted" : ""}`}>
       <div class="page-head">
         <h2>
           <a href={`#/experiments/${i.experimentId}`}>{experiment}</a> / {i.runName || i.runId}
+          {isDeleted && <span class="badge deleted">deleted</span>}
         </h2>
-        <button type="button" onClick={() => navigate(formatHash(["compare"], { runs: i.runId }), false)}>
+        <button
+          type="button"
+          id="compare-with"
+          title="compare this run with others of its experiment"
+          onClick={() => navigate(formatHash(["compare"], { runs: i.runId }), false)}
+        >
           Compare…
         </button>
       </div>
+      {isDeleted && (
+        <div class="banner deleted" data-testid="deleted-banner">
+          This run is deleted: it is hidden from searches and read-only until restored.{" "}
+          <button type="button" id="restore-run" onClick={restore}>Restore</button>
+        </div>
+      )}
       <section>
         <table class="kv overview">
           <tbody>
@@ -161,9 +191,8 @@ export function RunPage({ runId, experiments, params, navigate, onError }: Props
             </tr>
             <tr>
               <td>Status</td>
-              <td class={`status ${i.status.toLowerCase()}`}>
-                {i.status}
-                {i.lifecycleStage === "deleted" ? " (deleted)" : ""}
+              <td class={`status ${isDeleted ? "deleted" : i.status.toLowerCase()}`}>
+                {isDeleted ? `Deleted (was ${i.status})` : i.status}
               </td>
             </tr>
             <tr>
@@ -195,18 +224,18 @@ export function RunPage({ runId, experiments, params, navigate, onError }: Props
           </tbody>
         </table>
       </section>
-      <Notes run={run} onSaved={reload} onError={onError} />
+      <Notes run={run} onSaved={reload} onError={onError} readOnly={isDeleted} />
       <Datasets run={run} />
       <RunMetrics run={run} settings={chart} onSettings={setChart} />
       <ExpertBalance run={run} settings={chart} />
       <Samples key={i.runId} runId={i.runId} prompt={p["training.sample_prompt"]} tick={tick} />
       <Params params={p} />
-      <Tags run={run} onChanged={reload} onError={onError} />
+      <Tags run={run} onChanged={reload} onError={onError} readOnly={isDeleted} />
       <section>
         <h3>Artifacts</h3>
         <Artifacts runId={i.runId} />
       </section>
-      <Register run={run} navigate={navigate} onError={onError} />
+      {!isDeleted && <Register run={run} navigate={navigate} onError={onError} />}
     </div>
   );
 }
