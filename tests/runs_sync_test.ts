@@ -93,9 +93,11 @@ Deno.test("a server failing mid-run: runs sync appends what it missed, FINISHED;
     // The store took the dataset inputs at start; the fallback run holds them too, so nothing is left to send.
     assert.deepEqual(await inputsOf(client, runId), BOTH);
     assert.deepEqual(await inputsOf(openTracking(tracker.fallbackRoot!), argv[4]), BOTH);
+    // config.yaml, the model's 8 files (the python_function flavor's code/, conda.yaml, python_env.yaml included)
+    // and one sample.
     assert.match(
       dry.out,
-      /would send 6 points, \d+ params?, \d+ tags?, 7 artifacts, 0 datasets, status FINISHED/,
+      /would send 6 points, \d+ params?, \d+ tags?, 10 artifacts, 0 datasets, status FINISHED/,
     );
     assert.deepEqual(await steps(client, runId, "train/loss"), [2]);
 
@@ -104,7 +106,7 @@ Deno.test("a server failing mid-run: runs sync appends what it missed, FINISHED;
     assert.equal(r.code, 0, r.err);
     assert.match(
       r.out,
-      new RegExp(`→ ${url} run ${runId}: sent 6 points, 0 params, \\d+ tags?, 7 artifacts, 0 datasets`),
+      new RegExp(`→ ${url} run ${runId}: sent 6 points, 0 params, \\d+ tags?, 10 artifacts, 0 datasets`),
     );
     assert.match(r.out, /^1 run: sent 6 points/m);
     assert.ok(state.batches.every((b) => b.metrics <= 1000 && b.params <= 100 && b.tags <= 100));
