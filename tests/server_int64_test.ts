@@ -139,6 +139,7 @@ Deno.test("a torn metric line (a writer that died mid-append) is not a point, an
       value: 0.25,
       timestamp: 1700000000001,
       step: 192,
+      run_id: run.run.info.run_id,
     }]);
   } finally {
     await t.done();

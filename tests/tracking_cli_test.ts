@@ -68,16 +68,25 @@ Deno.test("storyteller runs search prints the guide's query as a table", async (
   assert.match(bad.err, /Expected numeric value type for metric\. Found 'x' \(at column 20\)/);
   const list = await cli("experiments", "list", "--tracking-uri", root);
   assert.match(list.out, /storyteller\s+active/);
+  // A model to register: MLflow's register_model needs an MLmodel at the path (or a logged model of that name).
+  const regRun = (await s.searchRuns({ experimentIds: [exp], maxResults: 1 })).runs[0].info;
+  const modelSrc = Deno.makeTempDirSync({ prefix: "st-cli-model-" });
+  Deno.mkdirSync(join(modelSrc, "model"));
+  Deno.writeTextFileSync(join(modelSrc, "model", "MLmodel"), "flavors: {}\n");
+  await s.logArtifacts(regRun.runId, modelSrc);
   const reg = await cli(
     "models",
     "register",
-    `runs:/${(await s.searchRuns({ experimentIds: [exp], maxResults: 1 })).runs[0].info.runId}/model`,
+    `runs:/${regRun.runId}/model`,
     "Story",
     "--tracking-uri",
     root,
   );
   assert.equal(reg.code, 0, reg.err);
   assert.match(reg.out, /as Story version 1/);
+  // Stored as mlflow.register_model stores it: the resolved artifact URI; the run's files untouched.
+  assert.equal((await s.getModelVersion("Story", "1")).source, `${regRun.artifactUri}/model`);
+  assert.deepEqual((await s.listArtifacts(regRun.runId, "model")).map((f) => f.path), ["model/MLmodel"]);
   assert.equal((await cli("models", "set-alias", "Story", "champion", "1", "--tracking-uri", root)).code, 0);
   assert.match((await cli("models", "describe", "Story", "--tracking-uri", root)).out, /1\s+None\s+champion/);
 });

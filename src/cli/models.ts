@@ -1,7 +1,7 @@
 /** `storyteller models`: the model registry (registered models, versions from runs:/ URIs, aliases). */
 import { Command } from "commander";
 import { userErrors } from "../tracking/cli_errors.ts";
-import { openTracking } from "../tracking/mod.ts";
+import { openTracking, registrationSource } from "../tracking/mod.ts";
 import { formatTable } from "../tracking/table.ts";
 
 const uriOption = [
@@ -30,7 +30,14 @@ export function modelsCommand(): Command {
       } catch {
         await client.createRegisteredModel(name);
       }
-      const mv = await client.createModelVersion(name, source, { description: o.description });
+      // As mlflow.register_model: a runs:/ URI is stored as the artifact URI it resolves to (or the run's logged
+      // model), never as runs:/, and the model's files are left alone.
+      const resolved = await registrationSource(client, source);
+      const mv = await client.createModelVersion(name, resolved.source, {
+        description: o.description,
+        runId: resolved.runId,
+        modelId: resolved.modelId,
+      });
       console.log(`Registered ${source} as ${name} version ${mv.version} (models:/${name}/${mv.version})`);
     }));
   cmd.command("list").description("list registered models")

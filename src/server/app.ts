@@ -9,6 +9,7 @@ import { DEFAULT_MAX_BODY_BYTES, guard } from "./guard.ts";
 import { errorResponse, renderError } from "./errors.ts";
 import { openServerContext } from "./context.ts";
 import { mlflowApi } from "./api.ts";
+import { datasetsApi } from "./datasets_api.ts";
 import { artifactProxyApi, getArtifactRoutes } from "./artifact_proxy.ts";
 import { uiApp } from "./ui.ts";
 
@@ -32,6 +33,12 @@ export interface ServerOptions {
   /** Mount the web UI (uiApp from ./ui.ts) at `/`. */
   ui?: boolean;
 }
+
+/**
+ * What `GET /version` answers: the MLflow release whose REST API, stores and client behaviour this server follows
+ * (shared/spec/mlflow.md). Tracing is not implemented: a 3.x client that logs spans gets ENDPOINT_NOT_FOUND.
+ */
+export const MLFLOW_COMPAT_VERSION = "3.6.0";
 
 /** Default artifact upload limit. */
 export const DEFAULT_MAX_ARTIFACT_BYTES = 2 * 1024 ** 3;
@@ -68,10 +75,17 @@ export function createServerApp(opts: ServerOptions): Hono {
     }),
   );
   app.get("/health", (c) => c.html("OK"));
-  app.get("/version", (c) => c.text(VERSION));
+  // MLflow clients read /version as the server's MLflow version and enable features by it (MLflow 3.4+ span
+  // logging, for one): answer the MLflow release whose REST API this server follows; storyteller's own version
+  // goes in a header.
+  app.get("/version", (c) => {
+    c.header("X-Storyteller-Version", VERSION);
+    return c.text(MLFLOW_COMPAT_VERSION);
+  });
 
   const api = mlflowApi(ctx, maxBody);
   app.route("/api/2.0/mlflow", api);
+  app.route("/ajax-api/2.0/mlflow", datasetsApi(ctx));
   app.route("/ajax-api/2.0/mlflow", api);
   if (ctx.artifactsRoot !== null) {
     const proxy = artifactProxyApi(ctx);

@@ -85,11 +85,10 @@ export function listDir(dir: string, base: string): { path: string; is_dir: bool
       const abs = join(dir, e.name);
       const path = relative(base, abs);
       if (e.isDirectory) return { path, is_dir: true };
-      if (e.isSymlink) {
-        // Listed only when it stays inside the root (the download check is the real guard).
-        return { path, is_dir: false, file_size: 0 };
-      }
-      return { path, is_dir: false, file_size: Deno.statSync(abs).size };
+      // Proto3 JSON, as MLflow sends it: a zero file_size (an empty file) is left out. A symlink is listed only when
+      // it stays inside the root (the download check is the real guard), without a size.
+      const size = e.isSymlink ? 0 : Deno.statSync(abs).size;
+      return size ? { path, is_dir: false, file_size: size } : { path, is_dir: false };
     })
     .sort((a, b) => (a.path < b.path ? -1 : 1));
 }

@@ -1,12 +1,13 @@
 /**
  * `/api/2.0/mlflow/registered-models/*` and `model-versions/*`: the model registry, including aliases, stages,
- * tags and download URIs. A version's `source` is checked by ./sources.ts before anything is written.
+ * tags and download URIs. A version's `source` is checked by ./sources.ts before anything is written, except a
+ * prompt version's (MLflow 3 prompts are registered models and versions tagged `mlflow.prompt.is_prompt`).
  */
 import { Hono } from "hono";
 import { missing, Params } from "./request.ts";
 import type { ServerContext } from "./context.ts";
 import { checkModelSource } from "./sources.ts";
-import { proto } from "../tracking/mod.ts";
+import { IS_PROMPT_TAG, proto } from "../tracking/mod.ts";
 
 /** The registry routes (mounted under the MLflow API prefix). */
 export function registryApi(ctx: ServerContext): Hono {
@@ -100,12 +101,15 @@ export function registryApi(ctx: ServerContext): Hono {
     const name = p.req("name");
     const source = p.req("source");
     const runId = p.str("run_id") || undefined;
-    checkModelSource(ctx, source);
+    const tags = p.tags();
+    // A prompt version (MLflow 3's prompt registry: tag `mlflow.prompt.is_prompt`) has no model files: its source
+    // is a placeholder (`dummy-source`), which MLflow's server does not validate either.
+    if (!Object.hasOwn(tags, IS_PROMPT_TAG)) checkModelSource(ctx, source);
     await store.getRegisteredModel(name);
     const v = await store.createModelVersion(name, source, {
       runId,
       description: p.str("description") || undefined,
-      tags: p.tags(),
+      tags,
       runLink: p.str("run_link") || undefined,
       modelId: p.str("model_id") || undefined,
     });

@@ -7,7 +7,12 @@ import { join } from "node:path";
 import { alreadyExists, invalid, notFound } from "./errors.ts";
 import { exists, listDirs, withLock, writeAtomic } from "./_fs.ts";
 import * as R from "./file_registry_records.ts";
-import { compileEntityFilter, compileEntityOrder, type EntitySchema } from "./search/entities.ts";
+import {
+  compileEntityFilter,
+  compileEntityOrder,
+  type EntitySchema,
+  promptMarkerMissing,
+} from "./search/entities.ts";
 import { paginate } from "./search/paging.ts";
 import type {
   CreateModelVersionOptions,
@@ -98,7 +103,10 @@ export class FileRegistry {
       const cur = best.get(v.currentStage);
       if (!cur || Number(v.version) > Number(cur.version)) best.set(v.currentStage, v);
     }
-    return [...best.values()].sort((a, b) => Number(a.version) - Number(b.version));
+    // Newest first. MLflow's order is not one: its FileStore lists stages in Python set order (it varies between
+    // server processes), its SQL store by the stage first met walking versions upwards; a live MLflow 3.6 server
+    // answered [3, 1] where ascending order gave [1, 3] (issue 16), so the newest version leads here.
+    return [...best.values()].sort((a, b) => Number(b.version) - Number(a.version));
   }
 
   getRegisteredModel(name: string): RegisteredModel {
@@ -343,6 +351,7 @@ const MODEL_SCHEMA: EntitySchema<RegisteredModel> = {
     last_updated_timestamp: { kind: "number", get: (m) => m.lastUpdatedTimestamp },
   },
   tags: (m) => m.tags,
+  missingTag: promptMarkerMissing,
 };
 
 const VERSION_SCHEMA: EntitySchema<ModelVersion> = {
@@ -356,4 +365,5 @@ const VERSION_SCHEMA: EntitySchema<ModelVersion> = {
     last_updated_timestamp: { kind: "number", get: (v) => v.lastUpdatedTimestamp },
   },
   tags: (v) => v.tags,
+  missingTag: promptMarkerMissing,
 };

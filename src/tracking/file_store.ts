@@ -12,7 +12,7 @@ import { copyTree, exists, listDirs } from "./_fs.ts";
 import * as exps from "./file_experiments.ts";
 import * as runs from "./file_runs.ts";
 import * as io from "./file_inputs.ts";
-import { changeStamp, DEFAULT_STALE_MS, experimentIndexAsync } from "./run_index.ts";
+import { changeStamp, DEFAULT_FOREIGN_MS, DEFAULT_STALE_MS, experimentIndexAsync } from "./run_index.ts";
 import { FileStoreModels } from "./file_store_models.ts";
 import { copyIntoArtifacts, listLocalArtifacts, localArtifactDir, resolveArtifactUri } from "./artifacts.ts";
 import { compileEntityFilter, compileEntityOrder, type EntitySchema } from "./search/entities.ts";
@@ -67,6 +67,7 @@ function copyRun(r: Run): Run {
     data: { metrics: { ...r.data.metrics }, params: { ...r.data.params }, tags: { ...r.data.tags } },
   };
   if (r.inputs) out.inputs = { datasetInputs: [...r.inputs.datasetInputs], modelInputs: [] };
+  if (r.outputs) out.outputs = { modelOutputs: r.outputs.modelOutputs.map((o) => ({ ...o })) };
   return out;
 }
 
@@ -77,8 +78,13 @@ export interface FileStoreOptions {
    * bootstrapped): default the root's `file:` URI; a tracking server serving artifacts uses `mlflow-artifacts:/`.
    */
   artifactRoot?: string;
-  /** How long a write by a tool that does not journal (e.g. real MLflow) may stay invisible to search (ms). */
+  /**
+   * How long a write by a tool that does not journal (e.g. real MLflow) to a run's meta.yaml, or to the metric,
+   * param and tag files of a live run (RUNNING, or changed within the last minute), may stay invisible to search (ms).
+   */
   staleMs?: number;
+  /** The same bound for such writes to the metric, param and tag files of the other runs (ms). */
+  foreignMs?: number;
 }
 
 /** Run locations remembered at most (~200 bytes each); past this the map starts over. */
@@ -95,6 +101,7 @@ export class FileStore extends FileStoreModels implements TrackingClient {
   /** Default artifact root of new experiments. */
   readonly artifactRoot: string;
   readonly #staleMs: number;
+  readonly #foreignMs: number;
   #runDirs = new Map<string, { expDir: string; runDir: string }>();
   /** Filtered, sorted search results per query, valid while the searched indexes keep their generations. */
   #searches = new Map<string, CachedSearch>();
@@ -106,6 +113,7 @@ export class FileStore extends FileStoreModels implements TrackingClient {
     this.trackingUri = pathToFileUri(root);
     this.artifactRoot = options.artifactRoot ?? this.trackingUri;
     this.#staleMs = options.staleMs ?? DEFAULT_STALE_MS;
+    this.#foreignMs = options.foreignMs ?? DEFAULT_FOREIGN_MS;
     exps.ensureRoot(root, this.artifactRoot);
   }
 
@@ -329,7 +337,10 @@ export class FileStore extends FileStoreModels implements TrackingClient {
     for (const id of this.#searchExperimentIds(options)) {
       const expDir = exps.experimentDir(this.root, id);
       if (!expDir) throw notFound(`Could not find experiment with ID ${id}`);
-      indexes.push({ id, ...await experimentIndexAsync(expDir, id, this.#staleMs) });
+      indexes.push({
+        id,
+        ...await experimentIndexAsync(expDir, id, this.#staleMs, undefined, this.#foreignMs),
+      });
     }
     const generations = indexes.map((x) => `${x.id}@${x.generation}`).join(",");
     const key = JSON.stringify([

@@ -4,10 +4,7 @@
  * registry to tracking — a version's source (`runs:/`, `models:/<name>/<v>`, `models:/m-…`) resolved to its
  * storage location, and the logged model's `mlflow.modelVersions` tag. FileStore (file_store.ts) extends it.
  */
-import { join } from "node:path";
-import { toPyYaml } from "../pyyaml.ts";
-import { exists, writeAtomic } from "./_fs.ts";
-import { localArtifactDir, modelVersionOfUri } from "./artifacts.ts";
+import { modelVersionOfUri } from "./artifacts.ts";
 import { FileRegistry } from "./file_registry.ts";
 import { MODEL_VERSIONS_TAG } from "./file_logged_models.ts";
 import type {
@@ -63,7 +60,9 @@ export abstract class FileStoreRegistry implements RegistryClient {
   /**
    * Registers `source` (`runs:/<id>/<path>`, `models:/<name>/<v>`, `models:/m-…`, a URI or path) as a new version.
    * A logged-model source (or `modelId`) stores the model's artifact location and adds the version to the model's
-   * `mlflow.modelVersions` tag; a local model directory gets MLflow's `registered_model_meta` file.
+   * `mlflow.modelVersions` tag. The model's files are never touched (MLflow's registry writes nothing into run
+   * artifacts); `registrationSource` (register_source.ts) turns a `runs:/` URI into what `mlflow.register_model`
+   * would send.
    */
   async createModelVersion(
     name: string,
@@ -102,16 +101,6 @@ export abstract class FileStoreRegistry implements RegistryClient {
       list.push({ name, version: mv.version });
       await this.setLoggedModelTags(modelId, { [MODEL_VERSIONS_TAG]: JSON.stringify(list) });
     }
-    try {
-      const dir = localArtifactDir(await this.resolveArtifactUri(source));
-      if (exists(dir) && Deno.statSync(dir).isDirectory) {
-        writeAtomic(
-          join(dir, "registered_model_meta"),
-          toPyYaml({ model_name: name, model_version: mv.version }),
-          dir,
-        );
-      }
-    } catch { /* remote or missing source: nothing to annotate */ }
     return mv;
   }
   async getModelVersion(name: string, version: string): Promise<ModelVersion> {

@@ -42,7 +42,7 @@ export { getOrCreateExperiment, openTracking } from "./client.ts";
 export { FileStore, type FileStoreOptions } from "./file_store.ts";
 export { MODEL_VERSIONS_TAG, parseLoggedModelStatus } from "./file_logged_models.ts";
 export { datasetId } from "./file_inputs.ts";
-export { changeStamp, DEFAULT_STALE_MS } from "./run_index.ts";
+export { changeStamp, DEFAULT_FOREIGN_MS, DEFAULT_STALE_MS } from "./run_index.ts";
 export { RestClient, type RestClientOptions } from "./rest_client.ts";
 export { AsyncLogger, type AsyncLoggerOptions } from "./async_logger.ts";
 export {
@@ -93,3 +93,5 @@ export {
   RUN_STATUSES,
 } from "./meta.ts";
 export { isDir, readRange } from "./_fs.ts";
+export { type RegistrationSource, registrationSource } from "./register_source.ts";
+export { IS_PROMPT_TAG } from "./search/entities.ts";

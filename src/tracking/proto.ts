@@ -171,7 +171,8 @@ export function runToJson(r: Run): Json {
   return {
     info: runInfoToJson(r.info),
     data: omitEmpty({
-      metrics: Object.values(r.data.metrics).map((m) => metricToJson(m)),
+      // MLflow 3 puts the run id in each metric of a run (`runs/get`, `runs/search`).
+      metrics: Object.values(r.data.metrics).map((m) => metricToJson(m, r.info.runId)),
       params: kv(r.data.params),
       tags: kv(r.data.tags),
     }),

@@ -55,7 +55,8 @@ export async function listArtifacts(http: RestHttp, runId: string, path?: string
   return (j.files ?? []).map((f: P.Json) => ({
     path: f.path,
     isDir: !!f.is_dir,
-    fileSize: f.file_size === undefined ? undefined : Number(f.file_size),
+    // Proto3 JSON leaves out a zero size: a file listed without one is empty (MLflow's servers and ours).
+    fileSize: f.file_size === undefined ? (f.is_dir ? undefined : 0) : Number(f.file_size),
   }));
 }
 

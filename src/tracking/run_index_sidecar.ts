@@ -1,6 +1,6 @@
 /**
  * The run index's sidecar (`.storyteller-index.json` in an experiment directory, ignored by MLflow): every indexed
- * run — info, latest metrics, params, tags, dataset inputs — so a fresh process starts warm. Not the freshness
+ * run — info, latest metrics, params, tags, dataset inputs, model outputs, data stamp — so a fresh process starts warm. Not the freshness
  * rules (run_index.ts decides what to re-read after a load); a sidecar of another version or unreadable is ignored.
  */
 import { join } from "node:path";
@@ -8,15 +8,18 @@ import { readTextOrNull, writeAtomic } from "./_fs.ts";
 import { parsePyFloat } from "./meta.ts";
 import { pyFloatRepr } from "../pyyaml.ts";
 import type { Dataset, Metric, Run } from "./types.ts";
+import type { DataStamp } from "./run_data_stamp.ts";
 
 export const SIDECAR = ".storyteller-index.json";
-/** 2: runs carry their dataset inputs. */
-const VERSION = 2;
+/** 2: runs carry their dataset inputs; 3: and their data stamp and model outputs. */
+const VERSION = 3;
 
-/** A run as the index holds it, and its meta.yaml mtime when it was read. */
+/** A run as the index holds it, its meta.yaml mtime and data stamp when it was read, and when that was. */
 export interface SavedRun {
   run: Run;
   metaMtime: number;
+  stamp: DataStamp | null;
+  readAt: number;
 }
 
 /** A run in the file; its dataset inputs (when it has any) as [index into `datasets`, input tags]. */
@@ -27,7 +30,10 @@ type Row = [
   [string, string, number, number][],
   Record<string, string>,
   Record<string, string>,
-  [number, Record<string, string>][]?,
+  [number, Record<string, string>][] | null,
+  number,
+  [number, number] | null,
+  [string, number][] | null,
 ];
 
 interface Sidecar {
@@ -47,7 +53,7 @@ export function readSidecar(expDir: string): { journalOffset: number; runs: Map<
     const j = JSON.parse(text) as Sidecar;
     if (j.v !== VERSION) return null;
     const runs = new Map<string, SavedRun>();
-    for (const [id, metaMtime, info, ms, params, tags, inputs] of j.runs) {
+    for (const [id, metaMtime, info, ms, params, tags, inputs, readAt, stamp, outputs] of j.runs) {
       const metrics: Record<string, Metric> = {};
       for (const [key, v, timestamp, step] of ms) {
         metrics[key] = { key, value: parsePyFloat(v), timestamp, step };
@@ -60,7 +66,10 @@ export function readSidecar(expDir: string): { journalOffset: number; runs: Map<
         });
         run.inputs = { datasetInputs, modelInputs: [] };
       }
-      runs.set(id, { metaMtime, run });
+      if (outputs?.length) {
+        run.outputs = { modelOutputs: outputs.map(([modelId, step]) => ({ modelId, step })) };
+      }
+      runs.set(id, { metaMtime, run, stamp: stamp ? { hash: stamp[0], maxMtime: stamp[1] } : null, readAt });
     }
     return { journalOffset: j.journalOffset, runs };
   } catch {
@@ -77,14 +86,23 @@ export function writeSidecar(
   const datasets: Dataset[] = [];
   const at = new Map<Dataset, number>();
   const slot = (d: Dataset) => at.get(d) ?? (at.set(d, datasets.length), datasets.push(d) - 1);
-  for (const [id, { run, metaMtime }] of idx.entries) {
+  for (const [id, { run, metaMtime, stamp, readAt }] of idx.entries) {
     const ms = Object.values(run.data.metrics).map((m) =>
       [m.key, pyFloatRepr(m.value), m.timestamp, m.step] as [string, string, number, number]
     );
-    const row: Row = [id, metaMtime, run.info, ms, run.data.params, run.data.tags];
     const inputs = run.inputs?.datasetInputs;
-    if (inputs?.length) row[6] = inputs.map((d) => [slot(d.dataset), d.tags]);
-    runs.push(row);
+    runs.push([
+      id,
+      metaMtime,
+      run.info,
+      ms,
+      run.data.params,
+      run.data.tags,
+      inputs?.length ? inputs.map((d) => [slot(d.dataset), d.tags]) : null,
+      readAt,
+      stamp ? [stamp.hash, stamp.maxMtime] : null,
+      run.outputs?.modelOutputs.length ? run.outputs.modelOutputs.map((o) => [o.modelId, o.step]) : null,
+    ]);
   }
   const sidecar: Sidecar = {
     v: VERSION,

@@ -242,8 +242,8 @@ async function missingLinks(
   have: Run | undefined,
   m: Missing,
 ): Promise<void> {
-  // Searches leave inputs and outputs out: only getRun has them.
-  const full = run.inputs && run.outputs ? run : await src.getRun(run.info.runId);
+  // Searches carry dataset inputs and model outputs but not model inputs: getRun has them all.
+  const full = await src.getRun(run.info.runId);
   const haveDatasets = new Set(have?.inputs?.datasetInputs.map(datasetKey));
   m.datasets = (full.inputs?.datasetInputs ?? []).filter((d) => !haveDatasets.has(datasetKey(d)));
   const haveInputs = new Set(have?.inputs?.modelInputs.map((x) => x.modelId));

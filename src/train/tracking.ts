@@ -25,7 +25,14 @@ import {
 import { logModelHistoryEntry, writeMLmodel } from "../model/mlmodel.ts";
 import { toYaml } from "../yaml.ts";
 import type { EvalPoint, LogPoint, StartInfo, TrainHooks, TrainResult } from "./trainer.ts";
-import { fallbackNotice, openFallbackRun, Relay } from "./tracking_fallback.ts";
+import {
+  type Artifact,
+  artifactFiles,
+  fallbackNotice,
+  openFallbackRun,
+  Relay,
+  undeliveredFileCount,
+} from "./tracking_fallback.ts";
 import { Staging } from "./tracking_staging.ts";
 import {
   continueRun,
@@ -52,8 +59,6 @@ export interface RunTrackerOptions {
   /** Retries per REST call (default 2, so an unreachable server is noticed within a second). */
   maxRetries?: number;
 }
-
-type Artifact = { local: string; path: string; dir: boolean };
 
 /** Answers that retrying cannot change: the store understood the dataset inputs and refused them. */
 const REFUSED = new Set(["INVALID_PARAMETER_VALUE", "BAD_REQUEST", "ENDPOINT_NOT_FOUND"]);
@@ -86,6 +91,8 @@ export class RunTracker {
   /** One warning per outage: AsyncLogger's, or the first failed upload's. */
   #warnedDown = false;
   #undelivered: Artifact[] = [];
+  /** Artifact files the store took, by path, with their sizes: what `runs sync` would not send again. */
+  #delivered = new Map<string, number>();
   #done = false;
   /** Points not yet written anywhere: what a checkpoint journals. */
   #ledger = new PointLedger();
@@ -405,6 +412,9 @@ export class RunTracker {
     try {
       if (a.dir) await client.logArtifacts(runId, a.local, a.path);
       else await client.logArtifact(runId, a.local, a.path || undefined);
+      if (client === this.#client) {
+        for (const [path, size] of artifactFiles(a)) this.#delivered.set(path, size);
+      }
     } catch (err) {
       if (client !== this.#client) throw err;
       this.#storeDown = true;
@@ -444,7 +454,9 @@ export class RunTracker {
     const missed = [
       logger.pending ? `${logger.pending} values` : "",
       this.#inputsPending ? `${this.#inputs.length} dataset inputs` : "",
-      this.#undelivered.length ? `${this.#undelivered.length} artifacts` : "",
+      // Files, as `runs sync` counts what it sends: a directory is its files, a file queued twice or already
+      // delivered unchanged is not sent again.
+      ((n) => n ? `${n} artifacts` : "")(undeliveredFileCount(this.#undelivered, this.#delivered)),
       `the status ${status}`,
     ].filter((s) => s).join(", ");
     const root = resolve(this.#ckptDir, "mlruns");

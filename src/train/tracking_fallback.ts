@@ -3,7 +3,7 @@
  * that lets AsyncLogger switch to it mid-run (also by itself, when the store refuses a batch for good), and the note
  * that says how to see and deliver it. Not the decision of when to fall back at start or exit (tracking.ts).
  */
-import { resolve } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import type { Config } from "../config/mod.ts";
 import {
   getOrCreateExperiment,
@@ -108,4 +108,46 @@ export function fallbackNotice(
 /** A path as one shell word: quoted only when it needs to be. */
 function shellWord(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** A file or directory queued for upload: `local`, put under the run's artifact `path` (a directory's contents). */
+export type Artifact = { local: string; path: string; dir: boolean };
+
+/** The run artifact files `a` stands for, by run-relative path, with their sizes (a vanished file: none). */
+export function artifactFiles(a: Artifact): Map<string, number> {
+  const out = new Map<string, number>();
+  const under = (rel: string) => (a.path ? `${a.path}/${rel}` : rel);
+  if (!a.dir) {
+    try {
+      out.set(under(basename(a.local)), Deno.statSync(a.local).size);
+    } catch { /* gone: nothing to send */ }
+    return out;
+  }
+  const walk = (dir: string) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(dir)];
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const abs = join(dir, e.name);
+      if (e.isDirectory) walk(abs);
+      else out.set(under(relative(a.local, abs).split("\\").join("/")), Deno.statSync(abs).size);
+    }
+  };
+  walk(a.local);
+  return out;
+}
+
+/**
+ * How many files `runs sync` will send of what could not be uploaded: the files of `queued` (one per path, however
+ * often it was queued) less those the store already took with the same size (`delivered`), sync's own rule.
+ */
+export function undeliveredFileCount(queued: Artifact[], delivered: Map<string, number>): number {
+  const files = new Map<string, number>();
+  for (const a of queued) for (const [path, size] of artifactFiles(a)) files.set(path, size);
+  let n = 0;
+  for (const [path, size] of files) if (delivered.get(path) !== size) n++;
+  return n;
 }

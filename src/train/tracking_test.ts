@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { loadConfig } from "../config/mod.ts";
 import type { Gpu } from "../gpu/mod.ts";
 import type { PreparedData } from "../data/mod.ts";
-import { openTracking, type Run, type TrackingClient } from "../tracking/mod.ts";
+import { openTracking, type Run, syncRuns, type TrackingClient } from "../tracking/mod.ts";
 import { readMLmodel } from "../model/mlmodel.ts";
 import { RunTracker, sampleFileName } from "./tracking.ts";
 import { startParams } from "./tracking_params.ts";
@@ -429,6 +429,32 @@ Deno.test("the store deleted mid-run: the rest of the run goes to the fallback, 
     assert.deepEqual(files, ["samples/step_0000004.txt", "samples/step_0000006.txt"]);
     assert.ok((await fb.listArtifacts(run.info.runId)).some((a) => a.path === "model"));
     assert.match(s.messages.at(-1)!, /could not be delivered to .*; they were written to run/);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("the undelivered-artifact count is the number of files runs sync then sends (issue 16 item 7)", async () => {
+  const s = await setup();
+  try {
+    const tracker = new RunTracker(s.config, s.options);
+    const { runId } = await tracker.start(s.info);
+    tracker.logPoint({ step: 2, loss: 5, lr: 1e-3, gradNorm: 0.5, tokensPerSec: 1000 });
+    tracker.evalPoint({ step: 2, loss: 4.9, perplexity: 130, sample: "story 2" });
+    await tracker.checkpointing(2);
+    // From here the store takes points but no more artifacts: a file stands where the model directory goes. The
+    // finish uploads config.yaml and the samples again (delivered), then the model fails and everything after it
+    // waits for the fallback run.
+    const store = openTracking(`${s.dir}/mlruns`);
+    const artifacts = new URL((await store.getRun(runId)).info.artifactUri).pathname;
+    Deno.writeTextFileSync(join(artifacts, "model"), "in the way");
+    tracker.evalPoint({ step: 4, loss: 4.2, perplexity: 66, sample: "story 4" });
+    await tracker.finish(s.result(4));
+    const said = /(\d+) artifacts[^;]* could not be delivered/.exec(s.messages.at(-1)!);
+    assert.ok(said, s.messages.join("\n"));
+    const [sync] = await syncRuns(`${s.info.ckptDir}/mlruns`, { dryRun: true });
+    assert.ok(sync.artifacts > 1, "the model directory is several files");
+    assert.equal(Number(said[1]), sync.artifacts);
   } finally {
     await s.cleanup();
   }

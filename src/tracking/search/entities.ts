@@ -4,6 +4,7 @@
  * run-specific grammar checks live in runs.ts.
  */
 import { filterError, isUnquotedWord, likeToRegExp, parseFilter, parseOrderBy } from "./filter.ts";
+import { listNotString } from "./runs.ts";
 
 export interface EntityAttr<T> {
   kind: "string" | "number";
@@ -27,6 +28,24 @@ export interface EntitySchema<T> {
   params?: (e: T) => Record<string, string>;
   /** The value `metrics.<key>` compares and sorts by (null: none); without it `metrics.` terms are refused. */
   metric?: (e: T, key: string, scope?: MetricScope) => number | null;
+  /**
+   * Whether an entity WITHOUT tag `key` passes `tags.<key> <comparator> '<value>'` (default: never, `!=` included —
+   * MLflow's rule for runs, experiments and logged models).
+   */
+  missingTag?: (key: string, comparator: string, value: string) => boolean;
+}
+
+/** MLflow's prompt marker on registered models and versions (`mlflow.prompt.is_prompt`). */
+export const IS_PROMPT_TAG = "mlflow.prompt.is_prompt";
+
+/**
+ * MLflow's one exception to "a missing tag never matches" (registered models and model versions): without the
+ * prompt marker an entity is not a prompt, so `tags.\`mlflow.prompt.is_prompt\` != 'true'` (which every MLflow 3
+ * client adds to its registered-model searches) and `= 'false'` match it.
+ */
+export function promptMarkerMissing(key: string, comparator: string, value: string): boolean {
+  return key === IS_PROMPT_TAG &&
+    ((comparator === "=" && value === "false") || (comparator === "!=" && value === "true"));
 }
 
 /** An order_by entry given as fields (MLflow 3's `{field_name, ascending, dataset_name, dataset_digest}`). */
@@ -96,6 +115,9 @@ export function compileEntityFilter<T>(
       : t === "param"
       ? (e) => schema.params!(e)[key]
       : (e) => schema.tags(e)[key];
+    if (c.value.kind === "list" && (t === "tag" || t === "param")) {
+      listNotString(c, t === "tag" ? "tag" : "parameter", input);
+    }
     const allowed = [...(kind === "number" ? NUM : STR), ...(attr?.extra ?? [])];
     if (!allowed.includes(c.comparator)) {
       throw filterError(
@@ -155,8 +177,10 @@ export function compileEntityFilter<T>(
       ? likeToRegExp(s, c.comparator === "ILIKE")
       : null;
     const neq = c.comparator === "!=";
+    const missing = t === "tag" && schema.missingTag ? schema.missingTag(key, c.comparator, s) : false;
     return (e: T) => {
       const x = get(e);
+      if (x === undefined && t === "tag") return missing;
       if (typeof x !== "string") return false;
       return re ? re.test(x) : neq ? x !== s : x === s;
     };

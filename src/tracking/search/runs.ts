@@ -143,6 +143,16 @@ function stringValue(c: Clause, what: string, input: string): string {
   return c.value.value;
 }
 
+/** MLflow's error for a list given to a param or tag: "… Got value ('a', 'b')", the list as written. */
+export function listNotString(c: Clause, what: string, input: string): never {
+  const raw = /^\((?:'[^']*'|"[^"]*"|[^)'"])*\)/.exec(input.slice(c.valueColumn - 1))?.[0] ?? "list";
+  throw filterError(
+    `Expected a quoted string value for ${what} (e.g. 'my-value'). Got value ${raw}`,
+    input,
+    c.valueColumn,
+  );
+}
+
 function numberTest(cmp: string, v: number): (x: number) => boolean {
   switch (cmp) {
     case "=":
@@ -184,6 +194,8 @@ function compileClause(c: Clause, input: string): (run: Run) => boolean {
     const pick = type === "param" ? (r: Run) => r.data.params[key] : (r: Run) => r.data.tags[key];
     if (c.comparator === "IS NULL") return (r) => pick(r) === undefined;
     if (c.comparator === "IS NOT NULL") return (r) => pick(r) !== undefined;
+    // MLflow checks the value before the comparator: `params.x IN ('a')` fails on the list, not on IN.
+    if (c.value.kind === "list") listNotString(c, what, input);
     if (!STRING_CMP.includes(c.comparator)) badComparator(c, STRING_CMP, input);
     const test = stringTest(c.comparator, stringValue(c, what, input));
     return (r) => {
