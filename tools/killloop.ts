@@ -14,7 +14,7 @@ import { buildLayout } from "../src/model/layout.ts";
 import { latestCheckpoint, loadCheckpoint, readTrainState } from "../src/model/checkpoint.ts";
 import { readMLmodel } from "../src/model/mlmodel.ts";
 import { openTracking } from "../src/tracking/mod.ts";
-import { sampleFileName } from "../src/train/tracking.ts";
+import { sampleFileName } from "../src/train/tracking_staging.ts";
 import { smallSets } from "../tests/_small.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

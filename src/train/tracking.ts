@@ -497,5 +497,3 @@ export class RunTracker {
     this.#staging = undefined;
   }
 }
-
-export { sampleFileName } from "./tracking_staging.ts";

@@ -9,7 +9,8 @@ import type { Gpu } from "../gpu/mod.ts";
 import type { PreparedData } from "../data/mod.ts";
 import { openTracking, type Run, syncRuns, type TrackingClient } from "../tracking/mod.ts";
 import { readMLmodel } from "../model/mlmodel.ts";
-import { RunTracker, sampleFileName } from "./tracking.ts";
+import { RunTracker } from "./tracking.ts";
+import { sampleFileName } from "./tracking_staging.ts";
 import { startParams } from "./tracking_params.ts";
 import type { StartInfo, TrainResult } from "./trainer.ts";
 
