@@ -4,7 +4,7 @@
  * that settles after the GPU finishes, so a trainer can look at a few scalars every N steps without stalling
  * (each mapAsync costs ≥ 10 ms in Deno, so never await one per step).
  */
-import { debugLevel } from "../cli/output.ts";
+import { debugLevel } from "../log.ts";
 import type { Gpu } from "./device.ts";
 import type { Binding, Constants, Kernel } from "./pipelines.ts";
 

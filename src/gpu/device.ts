@@ -5,7 +5,7 @@
  */
 import { tmpdir } from "node:os";
 import { UsageError } from "../errors.ts";
-import { printError } from "../cli/output.ts";
+import { printError } from "../log.ts";
 import { BufferPool } from "./pool.ts";
 import { PipelineCache } from "./pipelines.ts";
 import { TuningTable } from "./tuning.ts";

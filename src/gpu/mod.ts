@@ -20,6 +20,16 @@ export {
   type Kernel,
   PipelineCache,
 } from "./pipelines.ts";
+export {
+  defineStruct,
+  type FieldLayout,
+  packStruct,
+  type StructFields,
+  type StructLayout,
+  type StructValues,
+  typeLayout,
+  type WgslType,
+} from "./struct.ts";
 export { checkedGrid, CommandBatch, drain, Profiler, readBuffer } from "./batch.ts";
 export {
   tuningCachePath,

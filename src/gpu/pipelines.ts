@@ -4,7 +4,7 @@
  * same buffers every step costs a few dispatch encodes on the host. WGSL lives in kernels/*.wgsl and reaches here as
  * imported text, so a compiled binary embeds it; specialisation uses `override` constants, never string templates.
  */
-import { debugLevel } from "../cli/output.ts";
+import { debugLevel } from "../log.ts";
 import { checkBindingSize } from "./limits.ts";
 
 /** A WGSL module: its name (for labels and cache keys) and source text. */

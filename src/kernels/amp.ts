@@ -5,10 +5,25 @@
  */
 import code from "../../kernels/loss_scale_amp.wgsl" with { type: "text" };
 import type { TrainingConfig } from "../config/mod.ts";
-import type { Binding, CommandBatch, Gpu, Kernel } from "../gpu/mod.ts";
-import { GROWTH_INTERVAL, INIT_LOSS_SCALE, type LowPrecision } from "../reference/amp.ts";
+import {
+  type Binding,
+  type CommandBatch,
+  defineStruct,
+  type Gpu,
+  type Kernel,
+  packStruct,
+} from "../gpu/mod.ts";
+import { GROWTH_INTERVAL, INIT_LOSS_SCALE, type LowPrecision } from "./contracts.ts";
 
 export const LOSS_SCALE: Kernel = { name: "loss_scale_amp", code };
+
+/** `Params` of kernels/loss_scale_amp.wgsl. */
+export const LOSS_SCALE_PARAMS = defineStruct("Params", {
+  norm_slot: "u32",
+  state_slot: "u32",
+  growth_interval: "u32",
+  _pad: "u32",
+});
 
 /** What a run computes its matmuls in: float32 without AMP, else the (possibly fallen-back) AMP dtype. */
 export type AmpDtype = "float32" | LowPrecision;
@@ -64,7 +79,11 @@ export function lossScaleUpdate(batch: CommandBatch, args: LossScaleArgs): void 
   if (!(interval >= 1) || !Number.isInteger(interval)) {
     throw new Error(`Cannot update the loss scale: growth interval ${interval} is not an integer ≥ 1`);
   }
-  const params = new Uint32Array([args.normSlot, args.stateSlot, interval, 0]);
+  const params = packStruct(LOSS_SCALE_PARAMS, {
+    norm_slot: args.normSlot,
+    state_slot: args.stateSlot,
+    growth_interval: interval,
+  });
   batch.run(LOSS_SCALE, "update", { DYNAMIC: args.dtype === "float16" }, [
     args.scalars,
     batch.uniform(params),

@@ -11,7 +11,14 @@ import rowsCode from "../../kernels/attention_rows.wgsl" with { type: "text" };
 import cpuCode from "../../kernels/attention_cpu.wgsl" with { type: "text" };
 import cpuScalar from "../../kernels/attention_cpu_scalar.wgsl" with { type: "text" };
 import cpuVec4 from "../../kernels/attention_cpu_vec4.wgsl" with { type: "text" };
-import type { Binding, CommandBatch, Gpu, Kernel } from "../gpu/mod.ts";
+import {
+  type Binding,
+  type CommandBatch,
+  defineStruct,
+  type Gpu,
+  type Kernel,
+  packStruct,
+} from "../gpu/mod.ts";
 import { compose } from "./_wgsl.ts";
 import { elementwiseGrid } from "./residual.ts";
 
@@ -205,11 +212,23 @@ function validate(action: string, s: AttentionShape): void {
   if (HS > MAX_HS) throw new Error(`Cannot ${action}: head size ${HS} exceeds ${MAX_HS}`);
 }
 
+/** `Params` of kernels/attention_common.wgsl (every attention module). */
+export const ATTENTION_PARAMS = defineStruct("Params", {
+  B: "u32",
+  T: "u32",
+  NH: "u32",
+  KVH: "u32",
+  group: "u32",
+  scale: "f32",
+  _pad0: "u32",
+  _pad1: "u32",
+});
+
 function params(batch: CommandBatch, s: AttentionShape): Binding {
-  const u = new Uint32Array(8);
-  u.set([s.B, s.T, s.NH, s.KVH, s.NH / s.KVH]);
-  new Float32Array(u.buffer, 20, 1)[0] = 1 / Math.sqrt(s.HS);
-  return batch.uniform(u);
+  const { B, T, NH, KVH } = s;
+  return batch.uniform(
+    packStruct(ATTENTION_PARAMS, { B, T, NH, KVH, group: NH / KVH, scale: 1 / Math.sqrt(s.HS) }),
+  );
 }
 
 /** Records the fused causal attention forward: out (B,T,NH,HS) and lse (B,NH,T). One dispatch. */

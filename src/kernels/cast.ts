@@ -3,8 +3,8 @@
  * gradients), optionally multiplied by the loss scale read from the GPU-side AMP state. No readback.
  */
 import code from "../../kernels/cast.wgsl" with { type: "text" };
-import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
-import type { LowPrecision } from "../reference/amp.ts";
+import { type Binding, type CommandBatch, defineStruct, type Kernel, packStruct } from "../gpu/mod.ts";
+import type { LowPrecision } from "./contracts.ts";
 
 export const CAST: Kernel = { name: "cast", code };
 
@@ -28,10 +28,18 @@ export interface CastArgs {
   scale?: { state: Binding; slot: number };
 }
 
+/** `Params` of kernels/cast.wgsl. */
+export const CAST_PARAMS = defineStruct("Params", {
+  n: "u32",
+  scale_slot: "u32",
+  _pad0: "u32",
+  _pad1: "u32",
+});
+
 /** Records dst = round(src [· scale]) in `dtype`, round to nearest even, overflow to ±inf. */
 export function castLowPrecision(batch: CommandBatch, args: CastArgs): void {
   if (args.n === 0) return;
-  const params = new Uint32Array([args.n, args.scale?.slot ?? 0, 0, 0]);
+  const params = packStruct(CAST_PARAMS, { n: args.n, scale_slot: args.scale?.slot ?? 0 });
   const words = Math.ceil(args.n / 2);
   batch.run(
     CAST,

@@ -1,9 +1,12 @@
 /** An in-pass element copy (copyBufferToBuffer would split the compute pass). */
 import code from "../../kernels/copy.wgsl" with { type: "text" };
-import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
+import { type Binding, type CommandBatch, defineStruct, type Kernel, packStruct } from "../gpu/mod.ts";
 import { elementwiseGrid } from "./residual.ts";
 
 export const COPY: Kernel = { name: "copy", code };
+
+/** `Params` of kernels/copy.wgsl (4 bytes; the uniform pads it to 16). */
+export const COPY_PARAMS = defineStruct("Params", { n: "u32" });
 
 /** dst[0..n) = src[0..n) (f32 elements). */
 export function copy(batch: CommandBatch, args: { src: Binding; dst: Binding; n: number }): void {
@@ -11,7 +14,7 @@ export function copy(batch: CommandBatch, args: { src: Binding; dst: Binding; n:
     COPY,
     "main",
     {},
-    [args.src, args.dst, batch.uniform(new Uint32Array([args.n, 0, 0, 0]))],
+    [args.src, args.dst, batch.uniform(packStruct(COPY_PARAMS, { n: args.n }))],
     elementwiseGrid(batch, args.n, 256),
   );
 }

@@ -6,7 +6,7 @@
  */
 import code from "../../kernels/crossentropy.wgsl" with { type: "text" };
 import cpuCode from "../../kernels/crossentropy_cpu.wgsl" with { type: "text" };
-import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
+import { type Binding, type CommandBatch, defineStruct, type Kernel, packStruct } from "../gpu/mod.ts";
 
 export const CROSS_ENTROPY: Kernel = { name: "crossentropy", code };
 export const CROSS_ENTROPY_CPU: Kernel = { name: "crossentropy_cpu", code: cpuCode };
@@ -27,10 +27,13 @@ function rowConstants(V: number): { WG: number; CACHED: boolean } {
   return { WG, CACHED: V <= MAXK * WG };
 }
 
-function params(N: number, V: number, dscale: number): Uint32Array {
-  const u = Uint32Array.of(N, V, 0, 0);
-  new Float32Array(u.buffer)[2] = dscale;
-  return u;
+/** `Params` of kernels/crossentropy.wgsl and crossentropy_cpu.wgsl. */
+export const CROSS_ENTROPY_PARAMS = defineStruct("Params", { N: "u32", V: "u32", dscale: "f32", _a: "u32" });
+/** `SumParams` of kernels/crossentropy.wgsl. */
+export const SUM_PARAMS = defineStruct("SumParams", { N: "u32", slot: "u32", accumulate: "u32", _a: "u32" });
+
+function params(N: number, V: number, dscale: number): Uint8Array {
+  return packStruct(CROSS_ENTROPY_PARAMS, { N, V, dscale });
 }
 
 /**
@@ -127,6 +130,6 @@ export interface LossSumArgs {
 
 /** Records acc[slot] (+)= Σ losses with a fixed-order tree in one workgroup (deterministic, no readback). */
 export function lossSum(batch: CommandBatch, { losses, acc, slot, N, accumulate }: LossSumArgs): void {
-  const u = Uint32Array.of(N, slot, accumulate ? 1 : 0, 0);
+  const u = packStruct(SUM_PARAMS, { N, slot, accumulate: accumulate ? 1 : 0 });
   batch.run(CROSS_ENTROPY, "loss_sum", {}, [losses, acc, batch.uniform(u)], [1]);
 }

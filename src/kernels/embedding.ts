@@ -3,7 +3,7 @@
  * the host-side index (positions sorted by token id) the backward needs. Not the LM head: that is a matmul.
  */
 import code from "../../kernels/embedding.wgsl" with { type: "text" };
-import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
+import { type Binding, type CommandBatch, defineStruct, type Kernel, packStruct } from "../gpu/mod.ts";
 import { elementwiseGrid } from "./residual.ts";
 
 export const EMBEDDING: Kernel = { name: "embedding", code };
@@ -23,6 +23,9 @@ export interface EmbeddingForwardArgs {
   C: number;
 }
 
+/** `Params` of kernels/embedding.wgsl. */
+export const EMBEDDING_PARAMS = defineStruct("Params", { N: "u32", C: "u32", unique: "u32", _pad: "u32" });
+
 /** Records out[n] = weight[ids[n]] (vectorised when C % 4 == 0). */
 export function embeddingForward(
   batch: CommandBatch,
@@ -30,7 +33,7 @@ export function embeddingForward(
 ): void {
   const vec = C % 4 === 0;
   const cols = vec ? C / 4 : C;
-  const params = batch.uniform(Uint32Array.of(N, cols, 0, 0));
+  const params = batch.uniform(packStruct(EMBEDDING_PARAMS, { N, C: cols, unique: 0 }));
   batch.run(
     EMBEDDING,
     vec ? "forward4" : "forward",
@@ -85,7 +88,7 @@ export function embeddingBackward(batch: CommandBatch, args: EmbeddingBackwardAr
     EMBEDDING,
     "backward",
     { WG: WG_BACKWARD },
-    [index, dout, dweight, batch.uniform(Uint32Array.of(N, C, unique, 0))],
+    [index, dout, dweight, batch.uniform(packStruct(EMBEDDING_PARAMS, { N, C, unique }))],
     [Math.ceil(C / WG_BACKWARD), rows],
   );
 }

@@ -10,8 +10,15 @@ import dense from "../../kernels/matmul_dense.wgsl" with { type: "text" };
 import tile from "../../kernels/matmul_tile.wgsl" with { type: "text" };
 import reg from "../../kernels/matmul_reg.wgsl" with { type: "text" };
 import reg4 from "../../kernels/matmul_reg4.wgsl" with { type: "text" };
-import { type Binding, bindingBytes, type CommandBatch, type Kernel } from "../gpu/mod.ts";
-import type { LowPrecision } from "../reference/amp.ts";
+import {
+  type Binding,
+  bindingBytes,
+  type CommandBatch,
+  defineStruct,
+  type Kernel,
+  packStruct,
+} from "../gpu/mod.ts";
+import type { LowPrecision } from "./contracts.ts";
 import { compose } from "./_wgsl.ts";
 
 // Each module is the dense prelude + the shared tile loop + its input-type front (A/B bindings, element reads, extra
@@ -154,11 +161,39 @@ function checkScratch(scratch: Binding, splits: number, M: number, K: number, N:
   }
 }
 
+/** `Params` of kernels/matmul_dense.wgsl (every matmul module's prelude, and reduce_split). */
+export const MATMUL_PARAMS = defineStruct("Params", {
+  M: "u32",
+  N: "u32",
+  K: "u32",
+  alpha: "f32",
+  stride_a: "u32",
+  stride_b: "u32",
+  stride_c: "u32",
+  k_chunk: "u32",
+  splits: "u32",
+  a_off: "u32",
+  b_off: "u32",
+  scale_slot: "u32",
+});
+
 /** C (+)= alpha · Σ partials: the second dispatch of a split-K matmul (f32 partials, whatever the inputs). */
 function reduceSplit(batch: CommandBatch, scratch: Binding, args: MatmulArgs, splits: number): void {
-  const reduce = new Uint32Array(12);
-  reduce.set([args.M, args.N, args.K, 0, 0, 0, 0, 0, splits]);
-  new Float32Array(reduce.buffer, 12, 1)[0] = args.alpha ?? 1;
+  const { M, N, K } = args;
+  const reduce = packStruct(MATMUL_PARAMS, {
+    M,
+    N,
+    K,
+    alpha: args.alpha ?? 1,
+    stride_a: 0,
+    stride_b: 0,
+    stride_c: 0,
+    k_chunk: 0,
+    splits,
+    a_off: 0,
+    b_off: 0,
+    scale_slot: 0,
+  });
   batch.run(
     MATMUL,
     "reduce_split",
@@ -206,14 +241,15 @@ function tunedVariant(
 
 /**
  * Records the dispatch of one matmul from the variant's kernel's `entry`, or with a scratch and too few output tiles the split-K
- * dispatch and the f32 reduce. `tail` fills params 9..11 and `state` binding 4 (the low-precision fronts).
+ * dispatch and the f32 reduce. `lowPrecision` fills a_off, b_off, scale_slot and `state` binding 4 (the
+ * low-precision fronts).
  */
 function record(
   batch: CommandBatch,
   kernels: { tile: Kernel; reg: Kernel; vec4?: Kernel },
   entry: string,
   args: MatmulArgs,
-  tail: number[] = [],
+  lowPrecision: { a_off: number; b_off: number; scale_slot: number } = { a_off: 0, b_off: 0, scale_slot: 0 },
   state?: Binding,
 ): void {
   const { M, K, N } = args;
@@ -237,34 +273,54 @@ function record(
   const splits = args.scratch && (args.count ?? 1) === 1
     ? Math.min(matmulSplit(M, N, K, args.splitTarget, variant), matmulSplit(M, N, K, args.splitTarget))
     : 1;
-  const params = new Uint32Array(12);
   const grid = (
     z: number,
   ): [number, number, number] => [Math.ceil(N / (v.wx * 8)), Math.ceil(M / (v.wy * 8)), z];
-  const bindings = (c: Binding) => [args.a, args.b, c, batch.uniform(params), state];
+  const bindings = (c: Binding, params: Uint8Array) => [args.a, args.b, c, batch.uniform(params), state];
   if (splits > 1) {
     const scratch = args.scratch!;
     checkScratch(scratch, splits, M, K, N);
     const chunk = Math.ceil(K / splits / BK) * BK;
-    params.set([M, N, K, 0, 0, 0, M * N, chunk, splits, ...tail]);
+    const params = packStruct(MATMUL_PARAMS, {
+      M,
+      N,
+      K,
+      alpha: 0, // the reduce applies it
+      stride_a: 0,
+      stride_b: 0,
+      stride_c: M * N,
+      k_chunk: chunk,
+      splits,
+      ...lowPrecision,
+    });
     batch.run(
       kernel,
       entry,
       { ...constants, ACCUMULATE: false, SPLIT_K: true },
-      bindings(scratch),
+      bindings(scratch, params),
       grid(splits),
     );
     reduceSplit(batch, scratch, args, splits);
     return;
   }
   const [sa, sb, sc] = args.strides ?? [0, 0, 0];
-  params.set([M, N, K, 0, sa, sb, sc, 0, 0, ...tail]);
-  new Float32Array(params.buffer, 12, 1)[0] = args.alpha ?? 1;
+  const params = packStruct(MATMUL_PARAMS, {
+    M,
+    N,
+    K,
+    alpha: args.alpha ?? 1,
+    stride_a: sa,
+    stride_b: sb,
+    stride_c: sc,
+    k_chunk: 0,
+    splits: 0,
+    ...lowPrecision,
+  });
   batch.run(
     kernel,
     entry,
     { ...constants, ACCUMULATE: !!args.accumulate, SPLIT_K: false },
-    bindings(args.c),
+    bindings(args.c, params),
     grid(args.count ?? 1),
   );
 }
@@ -300,6 +356,6 @@ export function matmulLowPrecision(batch: CommandBatch, args: LowPrecisionMatmul
     ? { tile: MATMUL_F16, reg: MATMUL_REG_F16 }
     : { tile: MATMUL_BF16, reg: MATMUL_REG_BF16 };
   const entry = args.unscale ? "main_unscale" : "main";
-  const tail = [args.aOffset ?? 0, args.bOffset ?? 0, args.unscale?.slot ?? 0];
-  record(batch, kernels, entry, args, tail, args.unscale?.state);
+  const front = { a_off: args.aOffset ?? 0, b_off: args.bOffset ?? 0, scale_slot: args.unscale?.slot ?? 0 };
+  record(batch, kernels, entry, args, front, args.unscale?.state);
 }

@@ -3,7 +3,7 @@
  * an in-place scale. Nothing here reads back; the learning rate comes from the host schedule (src/train/schedule.ts).
  */
 import code from "../../kernels/optimizer.wgsl" with { type: "text" };
-import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
+import { type Binding, type CommandBatch, defineStruct, type Kernel, packStruct } from "../gpu/mod.ts";
 
 export const OPTIMIZER: Kernel = { name: "optimizer", code };
 
@@ -57,6 +57,43 @@ export function gradNormSquared(batch: CommandBatch, args: GradNormArgs): void {
   reduce(batch, args.scratch, args.out, partials, outSlot, 1, false, accumulate);
 }
 
+/** `ReduceParams` of kernels/optimizer.wgsl. */
+export const REDUCE_PARAMS = defineStruct("ReduceParams", {
+  n: "u32",
+  out_slot: "u32",
+  _pad0: "u32",
+  _pad1: "u32",
+});
+/** `Hyper` of kernels/optimizer.wgsl. */
+export const HYPER = defineStruct("Hyper", {
+  lr: "f32",
+  beta1: "f32",
+  beta2: "f32",
+  eps: "f32",
+  step_size: "f32",
+  bc2_sqrt: "f32",
+  clip: "f32",
+  _pad: "f32",
+});
+/** `Range` of kernels/optimizer.wgsl. */
+export const RANGE = defineStruct("Range", {
+  offset: "u32",
+  count: "u32",
+  norm_slot: "u32",
+  weight_decay: "f32",
+  skip_slot: "u32",
+  _pad0: "u32",
+  _pad1: "u32",
+  _pad2: "u32",
+});
+/** `ScaleParams` of kernels/optimizer.wgsl. */
+export const SCALE_PARAMS = defineStruct("ScaleParams", {
+  n: "u32",
+  scale: "f32",
+  _pad0: "u32",
+  _pad1: "u32",
+});
+
 function reduce(
   batch: CommandBatch,
   x: Binding, // (n)
@@ -67,7 +104,7 @@ function reduce(
   square: boolean,
   accumulate: boolean,
 ): void {
-  const params = new Uint32Array([n, slot, 0, 0]);
+  const params = packStruct(REDUCE_PARAMS, { n, out_slot: slot });
   batch.run(
     OPTIMIZER,
     "sum_squares",
@@ -95,8 +132,10 @@ export function adamwHyper(batch: CommandBatch, h: AdamwHyper): Binding {
   }
   const bc1 = 1 - h.beta1 ** h.step;
   const bc2 = 1 - h.beta2 ** h.step;
-  const data = new Float32Array([h.lr, h.beta1, h.beta2, h.eps, h.lr / bc1, Math.sqrt(bc2), h.clip, 0]);
-  return batch.uniform(data);
+  const { lr, beta1, beta2, eps, clip } = h;
+  return batch.uniform(
+    packStruct(HYPER, { lr, beta1, beta2, eps, step_size: h.lr / bc1, bc2_sqrt: Math.sqrt(bc2), clip }),
+  );
 }
 
 /** Arguments of `adamw`. All tensors are flat f32 buffers sharing one layout (src/model/layout.ts). */
@@ -132,8 +171,13 @@ export interface AdamwArgs {
 export function adamw(batch: CommandBatch, args: AdamwArgs): void {
   const { offset, count } = args;
   if (count === 0) return;
-  const range = new Uint32Array([offset, count, args.normSlot, 0, args.skipSlot ?? NO_SKIP, 0, 0, 0]);
-  new Float32Array(range.buffer, 12, 1)[0] = args.weightDecay;
+  const range = packStruct(RANGE, {
+    offset,
+    count,
+    norm_slot: args.normSlot,
+    weight_decay: args.weightDecay,
+    skip_slot: args.skipSlot ?? NO_SKIP,
+  });
   batch.run(
     OPTIMIZER,
     "adamw",
@@ -154,7 +198,6 @@ export interface ScaleArgs {
 /** Records x[0, n) *= scale (e.g. averaging accumulated gradients). */
 export function scaleInPlace(batch: CommandBatch, args: ScaleArgs): void {
   if (args.n === 0) return;
-  const params = new Uint32Array([args.n, 0, 0, 0]);
-  new Float32Array(params.buffer, 4, 1)[0] = args.scale;
+  const params = packStruct(SCALE_PARAMS, { n: args.n, scale: args.scale });
   batch.run(OPTIMIZER, "scale", { WG }, [args.x, batch.uniform(params)], [grid(args.n)]);
 }

@@ -3,7 +3,7 @@
  * elementwise kernels share. Not a fused norm or activation.
  */
 import code from "../../kernels/residual.wgsl" with { type: "text" };
-import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
+import { type Binding, type CommandBatch, defineStruct, type Kernel, packStruct } from "../gpu/mod.ts";
 
 export const RESIDUAL: Kernel = { name: "residual", code };
 
@@ -20,11 +20,11 @@ export function elementwiseGrid(batch: CommandBatch, n: number, wg: number): [nu
   return [x, Math.ceil(groups / x)];
 }
 
-function params(n: number, value = 0): Uint32Array {
-  const u = new Uint32Array(4);
-  u[0] = n;
-  new Float32Array(u.buffer)[1] = value;
-  return u;
+/** `Params` of kernels/residual.wgsl. */
+export const RESIDUAL_PARAMS = defineStruct("Params", { n: "u32", value: "f32", _a: "u32", _b: "u32" });
+
+function params(n: number, value = 0): Uint8Array {
+  return packStruct(RESIDUAL_PARAMS, { n, value });
 }
 
 /** One residual add: x (n) += y (n). x and y must be distinct buffers (or disjoint bindings). */

@@ -5,7 +5,7 @@
  */
 import code from "../../kernels/rmsnorm.wgsl" with { type: "text" };
 import cpuCode from "../../kernels/rmsnorm_cpu.wgsl" with { type: "text" };
-import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
+import { type Binding, type CommandBatch, defineStruct, type Kernel, packStruct } from "../gpu/mod.ts";
 
 export const RMSNORM: Kernel = { name: "rmsnorm", code };
 export const RMSNORM_CPU: Kernel = { name: "rmsnorm_cpu", code: cpuCode };
@@ -48,11 +48,22 @@ function rowsPerGroup(N: number): number {
   return Math.max(8, Math.ceil(N / 4096));
 }
 
-function params(N: number, C: number, eps: number): Uint32Array {
+/** `Params` of kernels/rmsnorm.wgsl and rmsnorm_cpu.wgsl. */
+export const RMSNORM_PARAMS = defineStruct("Params", {
+  N: "u32",
+  C: "u32",
+  eps: "f32",
+  rows: "u32",
+  groups: "u32",
+  _a: "u32",
+  _b: "u32",
+  _c: "u32",
+});
+
+function params(N: number, C: number, eps: number): { bytes: Uint8Array; groups: number } {
   const rows = rowsPerGroup(N);
-  const u = Uint32Array.of(N, C, 0, rows, Math.ceil(N / rows), 0, 0, 0);
-  new Float32Array(u.buffer)[2] = eps;
-  return u;
+  const groups = Math.ceil(N / rows);
+  return { bytes: packStruct(RMSNORM_PARAMS, { N, C, eps, rows, groups }), groups };
 }
 
 /** RMSNorm forward buffers. */
@@ -75,7 +86,7 @@ export interface RmsnormForwardArgs {
 /** Records out = x · rstd · weight with rstd = rsqrt(mean(x²) + eps) per row. */
 export function rmsnormForward(batch: CommandBatch, args: RmsnormForwardArgs): void {
   const { x, weight, out, rstd, N, C, eps } = args;
-  const u = batch.uniform(params(N, C, eps));
+  const u = batch.uniform(params(N, C, eps).bytes);
   const max = batch.gpu.limits.maxComputeWorkgroupsPerDimension;
   if (pickVariant(batch, args.variant, { pass: "forward", N, C }) === "cpu") {
     const entry = C % 4 === 0 ? "forward4" : "forward";
@@ -126,12 +137,11 @@ export interface RmsnormBackwardArgs {
 export function rmsnormBackward(batch: CommandBatch, args: RmsnormBackwardArgs): void {
   const { dout, x, weight, rstd, dx, dweight, scratch, N, C } = args;
   if (N === 0) return;
-  const u = params(N, C, 0);
-  const groups = u[4];
+  const { bytes, groups } = params(N, C, 0);
   if (groups > batch.gpu.limits.maxComputeWorkgroupsPerDimension) {
     throw new Error(`Cannot run RMSNorm backward: ${groups} row groups exceed the grid limit`);
   }
-  const p = batch.uniform(u);
+  const p = batch.uniform(bytes);
   const accumulate = { ACCUMULATE_DX: !!args.accumulateDx };
   const spec = { pass: "backward" as const, N, C, accumulateDx: !!args.accumulateDx };
   if (pickVariant(batch, args.variant, spec) === "cpu") {

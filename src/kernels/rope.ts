@@ -3,7 +3,7 @@
  * for the backward. Not the attention itself (attention.ts).
  */
 import code from "../../kernels/rope.wgsl" with { type: "text" };
-import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
+import { type Binding, type CommandBatch, defineStruct, type Kernel, packStruct } from "../gpu/mod.ts";
 import { elementwiseGrid } from "./residual.ts";
 
 export const ROPE: Kernel = { name: "rope", code };
@@ -40,6 +40,19 @@ export function ropeFrequencies(HS: number, theta: number): Float32Array {
   return out;
 }
 
+/** `Params` of kernels/rope.wgsl. */
+export const ROPE_PARAMS = defineStruct("Params", {
+  pairs: "u32",
+  T: "u32",
+  H: "u32",
+  HS: "u32",
+  pos0: "u32",
+  _pad0: "u32",
+  _pad1: "u32",
+  _pad2: "u32",
+  inv_freq: "array<vec4<f32>, 16>", // MAX_HS / 2 frequencies, four per vec4
+});
+
 /** Records one in-place RoPE dispatch (forward, or with `inverse` its backward) into `batch`. */
 export function rope(batch: CommandBatch, args: RopeArgs): void {
   const { B, T, H, HS, theta, pos0 = 0, inverse = false } = args;
@@ -51,14 +64,12 @@ export function rope(batch: CommandBatch, args: RopeArgs): void {
   }
   const pairs = B * T * H * (HS / 2);
   if (pairs === 0) return;
-  const params = new ArrayBuffer(32 + 16 * 16);
-  new Uint32Array(params, 0, 8).set([pairs, T, H, HS, pos0, 0, 0, 0]);
-  new Float32Array(params, 32, HS / 2).set(ropeFrequencies(HS, theta));
+  const params = packStruct(ROPE_PARAMS, { pairs, T, H, HS, pos0, inv_freq: ropeFrequencies(HS, theta) });
   batch.run(
     ROPE,
     "main",
     { INVERSE: inverse },
-    [args.x, batch.uniform(new Uint8Array(params))],
+    [args.x, batch.uniform(params)],
     elementwiseGrid(batch, pairs, THREADS),
   );
 }

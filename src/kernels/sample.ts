@@ -8,7 +8,7 @@
  */
 import code from "../../kernels/sample.wgsl" with { type: "text" };
 import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
-import type { LogitBias, SampleSpec, TokenLogprob } from "../reference/sample.ts";
+import type { LogitBias, SampleSpec, TokenLogprob } from "./contracts.ts";
 
 export const SAMPLE: Kernel = { name: "sample", code };
 

@@ -1,6 +1,6 @@
 /** Launches kernels/swiglu.wgsl: h = silu(gate) · up and its backward, elementwise over (N,I). */
 import code from "../../kernels/swiglu.wgsl" with { type: "text" };
-import type { Binding, CommandBatch, Kernel } from "../gpu/mod.ts";
+import { type Binding, type CommandBatch, defineStruct, type Kernel, packStruct } from "../gpu/mod.ts";
 import { elementwiseGrid } from "./residual.ts";
 
 export const SWIGLU: Kernel = { name: "swiglu", code };
@@ -18,11 +18,14 @@ export interface SwigluForwardArgs {
   n: number;
 }
 
+/** `Params` of kernels/swiglu.wgsl. */
+export const SWIGLU_PARAMS = defineStruct("Params", { n: "u32", _a: "u32", _b: "u32", _c: "u32" });
+
 /** Records out = silu(gate) · up (vectorised when n % 4 == 0). */
 export function swigluForward(batch: CommandBatch, { gate, up, out, n }: SwigluForwardArgs): void {
   const vec = n % 4 === 0;
   const count = vec ? n / 4 : n;
-  const params = batch.uniform(Uint32Array.of(count, 0, 0, 0));
+  const params = batch.uniform(packStruct(SWIGLU_PARAMS, { n: count }));
   batch.run(
     SWIGLU,
     vec ? "forward4" : "forward",
@@ -52,7 +55,7 @@ export function swigluBackward(batch: CommandBatch, args: SwigluBackwardArgs): v
   const { dout, gate, up, dgate, dup, n } = args;
   const vec = n % 4 === 0;
   const count = vec ? n / 4 : n;
-  const params = batch.uniform(Uint32Array.of(count, 0, 0, 0));
+  const params = batch.uniform(packStruct(SWIGLU_PARAMS, { n: count }));
   batch.run(
     SWIGLU,
     vec ? "backward4" : "backward",

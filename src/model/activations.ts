@@ -8,7 +8,7 @@ import { lowPrecisionBytes } from "../kernels/cast.ts";
 import { matmulScratchFloats } from "../kernels/matmul.ts";
 import { rmsnormScratchFloats } from "../kernels/rmsnorm.ts";
 import { attentionScratchFloats } from "../kernels/attention.ts";
-import type { LowPrecision } from "../reference/amp.ts";
+import type { LowPrecision } from "../kernels/contracts.ts";
 import type { ModelDims } from "./layout.ts";
 
 const F32 = 4;

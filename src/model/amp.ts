@@ -8,7 +8,7 @@ import { type Binding, type CommandBatch, createBuffer, type Gpu, readBuffer, up
 import { matmul, matmulLowPrecision } from "../kernels/matmul.ts";
 import { castLowPrecision, lowPrecisionBytes } from "../kernels/cast.ts";
 import { AMP_STATE_SLOT, type AmpDtype, initialAmpState, type LossScaleOptions } from "../kernels/amp.ts";
-import type { LowPrecision } from "../reference/amp.ts";
+import type { LowPrecision } from "../kernels/contracts.ts";
 import type { MatmulInput } from "./activations.ts";
 import type { Layout } from "./layout.ts";
 

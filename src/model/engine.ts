@@ -8,7 +8,7 @@ import type { Config } from "../config/mod.ts";
 import { type Binding, type CommandBatch, createBuffer, type Gpu, STORAGE, upload } from "../gpu/mod.ts";
 import { SPLIT_TARGET_WORKGROUPS } from "../kernels/matmul.ts";
 import { type AmpDtype, type LossScaleOptions, resolveAmpDtype } from "../kernels/amp.ts";
-import type { LowPrecision } from "../reference/amp.ts";
+import type { LowPrecision } from "../kernels/contracts.ts";
 import { copy } from "../kernels/copy.ts";
 import { embeddingBackward, embeddingBackwardIndex, embeddingForward } from "../kernels/embedding.ts";
 import { rmsnormBackward, rmsnormForward } from "../kernels/rmsnorm.ts";
@@ -26,6 +26,7 @@ import {
   type GradScratch,
 } from "./activations.ts";
 import { type AmpState, Linears } from "./amp.ts";
+import { SCALAR_SLOT, SCALAR_SLOTS } from "./scalars.ts";
 
 const F32 = 4;
 
@@ -46,10 +47,7 @@ export class Engine {
   readonly N: number;
   readonly params: GPUBuffer; // (layout.total)
   readonly grads?: GPUBuffer; // (layout.total)
-  /**
-   * Scalar accumulators read back rarely: [0] train loss sum, [1] eval loss sum, [2] grad-norm², [3] spare,
-   * [8..11] the AMP state (loss scale, clean steps, skipped steps, overflow flag; src/kernels/amp.ts).
-   */
+  /** Scalar accumulators read back rarely, (SCALAR_SLOTS): the slots are SCALAR_SLOT (scalars.ts). */
   readonly scalars: GPUBuffer;
   /** What the Linear matmuls compute from: float32, or the AMP dtype that runs on this adapter. */
   readonly precision: AmpDtype;
@@ -96,7 +94,7 @@ export class Engine {
     for (const l of d.moeLayers) this.#moe.set(l, new MoeLayer(gpu, moeDims, l, config.model.moe));
     this.#ids = buf("ids", N);
     this.#targets = buf("targets", N);
-    this.scalars = createBuffer(dev, "scalars", 16 * F32, STORAGE);
+    this.scalars = createBuffer(dev, "scalars", SCALAR_SLOTS * F32, STORAGE);
     // A CPU adapter (lavapipe) has a few cores that the output tiles already fill: splitting only adds the reduce.
     this.splitTarget = options.splitTarget ?? (gpu.summary.isFallback ? 0 : SPLIT_TARGET_WORKGROUPS);
     if (options.training) {
@@ -230,7 +228,7 @@ export class Engine {
 
   /**
    * Forward, fused loss + dlogits, and backward, accumulating into the gradients (zero them at the start of a
-   * step with zeroGrads). `dscale` = 1/(N·grad_accum_steps). The summed loss is added to scalars[0].
+   * step with zeroGrads). `dscale` = 1/(N·grad_accum_steps). The summed loss is added to the trainLoss slot.
    */
   trainMicroBatch(batch: CommandBatch, dscale: number): void {
     const g = this.#grad;
@@ -259,8 +257,9 @@ export class Engine {
       });
     this.forward(batch);
     crossEntropy(batch, { logits: f.logits, targets: this.#targets, losses: f.losses, N, V: d.V, dscale });
-    lossSum(batch, { losses: f.losses, acc: this.scalars, slot: 0, N, accumulate: true });
-    for (const moe of this.#moe.values()) moe.addAuxLoss(batch, this.scalars, 0, N); // slot 0 holds N·loss
+    const slot = SCALAR_SLOT.trainLoss; // holds N·loss
+    lossSum(batch, { losses: f.losses, acc: this.scalars, slot, N, accumulate: true });
+    for (const moe of this.#moe.values()) moe.addAuxLoss(batch, this.scalars, slot, N);
     // ---- backward, in exact reverse order ----
     mm.backward(batch, f.logits, f.nf, this.#headName(), g.dn, d.V, d.C); // dnf = dlogits·W, dW += dlogitsᵀ·nf
     normBackward(f.x, "norm.weight", f.rstdf, false);
@@ -297,7 +296,7 @@ export class Engine {
   }
 
   /** Forward and per-token loss without gradients; the summed loss is added to scalars[slot]. */
-  evalMicroBatch(batch: CommandBatch, slot = 1): void {
+  evalMicroBatch(batch: CommandBatch, slot: number = SCALAR_SLOT.evalLoss): void {
     const { logits, losses } = this.#acts.final;
     this.forward(batch);
     crossEntropyLoss(batch, { logits, targets: this.#targets, losses, N: this.N, V: this.dims.V });

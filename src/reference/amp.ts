@@ -4,8 +4,9 @@
  * kernels/loss_scale_amp.wgsl. The oracle of their GPU contract tests; not used at run time.
  */
 
-/** The low-precision storage types of AMP. */
-export type LowPrecision = "float16" | "bfloat16";
+import type { LowPrecision } from "../kernels/contracts.ts";
+
+export type { LowPrecision };
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -103,10 +104,6 @@ export interface AmpState {
   /** 1 when the latest step was skipped (AdamW reads this), else 0. */
   overflow: number;
 }
-
-/** The loss-scale initial value and growth interval (torch.cuda.amp.GradScaler's defaults). */
-export const INIT_LOSS_SCALE = 2 ** 16;
-export const GROWTH_INTERVAL = 2000;
 
 /**
  * One step of dynamic loss scaling, given Σg² of the step's gradients: non-finite → skip the step, halve the

@@ -6,28 +6,9 @@
  * top-n). Not the host sampler of src/model/generate.ts (it sorts instead).
  */
 
-/** OpenAI's `logit_bias` as (id, bias) pairs: each id at most once, bias in [-100, 100]. */
-export type LogitBias = ReadonlyArray<readonly [id: number, bias: number]>;
+import type { LogitBias, SampleSpec, TokenLogprob } from "../kernels/contracts.ts";
 
-/** One sequence's sampling settings, as the kernel reads them. */
-export interface SampleSpec {
-  /** ≤ 0: greedy. */
-  temperature: number;
-  /** 0 or ≥ V: no top-k filter. */
-  topK: number;
-  /** ≥ 1: no nucleus filter. */
-  topP: number;
-  seed: number;
-  /** Index of the generated token (0 for the first); the RNG draws uniformAt(seed, counter). */
-  counter: number;
-  /** CTRL-style penalty on tokens already in the sequence (see applyRepetitionPenalty); 1 or absent: off. */
-  repetitionPenalty?: number;
-  /** OpenAI's penalties on the ids generated so far (see applyPresenceFrequency); 0 or absent: off. */
-  presencePenalty?: number;
-  frequencyPenalty?: number;
-  /** Added to the listed ids' logits before the penalties (see applyLogitBias); empty or absent: off. */
-  logitBias?: LogitBias;
-}
+export type { LogitBias, SampleSpec, TokenLogprob };
 
 /**
  * Logits after OpenAI's logit bias, as vLLM applies it before the penalties: each listed id's logit plus its bias,
@@ -96,12 +77,6 @@ export function processLogits(
   const biased = applyLogitBias(logits, spec.logitBias ?? []);
   const repeated = applyRepetitionPenalty(biased, seen, spec.repetitionPenalty ?? 1);
   return applyPresenceFrequency(repeated, generated, spec.presencePenalty ?? 0, spec.frequencyPenalty ?? 0);
-}
-
-/** A sampled (or prompt) token's log-probability and the most likely ids at its position, best first. */
-export interface TokenLogprob {
-  logprob: number;
-  top: { id: number; logprob: number }[];
 }
 
 /**

@@ -9,7 +9,7 @@
  * Buffer sizes and allocation are engine_buffers.ts. Not the scheduler that decides who runs (scheduler.ts) and
  * not training (src/model/engine.ts).
  */
-import { debugLevel } from "../cli/output.ts";
+import { debugLevel } from "../log.ts";
 import type { ModelConfig } from "../config/mod.ts";
 import { type Binding, CommandBatch, createBuffer, type Gpu, upload } from "../gpu/mod.ts";
 import { matmul } from "../kernels/matmul.ts";

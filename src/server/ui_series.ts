@@ -15,7 +15,7 @@ import {
   TrackingError,
   validateKey,
 } from "../tracking/mod.ts";
-import { downsampleM4, type Series, sortByX } from "../../ui/lib/downsample.ts";
+import { downsampleM4, type Series, sortByX } from "./ui_downsample.ts";
 
 /** Columns of one metric history in file order, growing as the run logs more. */
 interface History {

@@ -6,6 +6,7 @@
 import type { Config } from "../config/mod.ts";
 import { CommandBatch, drain, type Gpu, Profiler, upload } from "../gpu/mod.ts";
 import { Engine } from "../model/engine.ts";
+import { SCALAR_SLOT } from "../model/scalars.ts";
 import { initParams } from "../model/init.ts";
 import { AdamW } from "./optimizer.ts";
 import { type TunedShape, tunePending } from "../kernels/tune.ts";
@@ -60,7 +61,7 @@ export async function benchTraining(
       params: engine.params,
       grads: engine.grads!,
       scalars: engine.scalars,
-      normSlot: 2,
+      normSlot: SCALAR_SLOT.gradNormSq,
       lr: 1e-4,
       step: i + 1,
       amp: engine.ampStep, // training.use_amp: the loss-scale step and its skip flag, as in training

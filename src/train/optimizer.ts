@@ -8,7 +8,7 @@ import type { TrainingConfig } from "../config/mod.ts";
 import { type CommandBatch, createBuffer, type Gpu } from "../gpu/mod.ts";
 import { adamw, adamwHyper, gradNormScratchFloats, gradNormSquared } from "../kernels/optimizer.ts";
 import { AMP_OVERFLOW_SLOT, AMP_STATE_SLOT, lossScaleUpdate } from "../kernels/amp.ts";
-import type { LowPrecision } from "../reference/amp.ts";
+import type { LowPrecision } from "../kernels/contracts.ts";
 import type { Layout } from "../model/mod.ts";
 
 /** A contiguous range of the flat buffer with one weight-decay value. */

@@ -18,6 +18,14 @@ import {
 } from "../data/mod.ts";
 import { Engine, type TokenBatch } from "../model/engine.ts";
 import type { AmpState } from "../model/amp.ts";
+import {
+  readEvalLossSum,
+  readTrainScalars,
+  SCALAR_SLOT,
+  SLOT_BYTES,
+  slotOffset,
+  trainScalarsBytes,
+} from "../model/scalars.ts";
 import { initParams } from "../model/init.ts";
 import { capTokens, InferenceEngine, Scheduler } from "../serve/mod.ts";
 import {
@@ -33,7 +41,7 @@ import { lockRunDir } from "./run_lock.ts";
 import { attachTuningCache, tunePending } from "../kernels/tune.ts";
 import { resolveRun, type Resume, type RunPlan, settleResume } from "./resume.ts";
 import { UsageError } from "../errors.ts";
-import { AMP_STATE_SLOT, type LossScaleOptions, resolveAmpDtype } from "../kernels/amp.ts";
+import { type LossScaleOptions, resolveAmpDtype } from "../kernels/amp.ts";
 
 /** One log line's numbers. */
 export interface LogPoint {
@@ -240,15 +248,16 @@ async function trainOn(
     for (let k = 0; k < t.eval_steps; k++) {
       engine.upload(splitWindows(evalSampler.batch(k), B, T));
       const batch = new CommandBatch(gpu, `eval ${k}`);
-      engine.evalMicroBatch(batch, 1);
+      engine.evalMicroBatch(batch, SCALAR_SLOT.evalLoss);
       batch.submit();
       opts.hooks?.onEvalProgress?.(step, k + 1, t.eval_steps);
     }
     const batch = new CommandBatch(gpu, "eval read");
-    const read = batch.read(engine.scalars, 4, 4);
-    batch.clear(engine.scalars, 4, 4);
+    const evalLoss = slotOffset(SCALAR_SLOT.evalLoss);
+    const read = batch.read(engine.scalars, evalLoss, SLOT_BYTES);
+    batch.clear(engine.scalars, evalLoss, SLOT_BYTES);
     batch.submit();
-    const loss = new Float32Array(await read)[0] / (engine.N * t.eval_steps);
+    const loss = readEvalLossSum(await read) / (engine.N * t.eval_steps);
     let sample = "";
     const prompt = data.tokenizer.encode(t.sample_prompt);
     if (storyteller && prompt.length > 0 && prompt.length < T) {
@@ -325,7 +334,7 @@ async function trainOn(
           params: engine.params,
           grads: engine.grads!,
           scalars: engine.scalars,
-          normSlot: 2,
+          normSlot: SCALAR_SLOT.gradNormSq,
           lr,
           step: step + 1,
           amp: engine.ampStep,
@@ -337,9 +346,9 @@ async function trainOn(
       let read: Promise<ArrayBuffer> | undefined;
       let moeRead: Promise<Record<string, number>> | undefined;
       if (logNow) {
-        // Under AMP also the loss-scale state: [8] scale, [10] skipped steps in this run, resumes included.
-        read = batch.read(engine.scalars, 0, engine.ampStep ? (AMP_STATE_SLOT + 4) * 4 : 12);
-        batch.clear(engine.scalars, 0, 4);
+        // Under AMP also the loss-scale state: the scale and the skipped steps in this run, resumes included.
+        read = batch.read(engine.scalars, 0, trainScalarsBytes(!!engine.ampStep));
+        batch.clear(engine.scalars, slotOffset(SCALAR_SLOT.trainLoss), SLOT_BYTES);
         // Router balance, entropy and per-expert fractions of this step's last micro-batch (MoE models only).
         moeRead = engine.moeMetrics(batch);
       }
@@ -360,20 +369,16 @@ async function trainOn(
         const atLr = lr;
         if (pendingLog) await pendingLog; // at most one interval in flight
         pendingLog = Promise.all([read, moeRead]).then(([buf, moeExtra]) => {
-          const s = new Float32Array(buf);
-          const extra = s.length > AMP_STATE_SLOT
-            ? {
-              ...moeExtra,
-              "train/loss_scale": s[AMP_STATE_SLOT],
-              "train/skipped_steps": s[AMP_STATE_SLOT + 2],
-            }
+          const s = readTrainScalars(buf);
+          const extra = s.amp
+            ? { ...moeExtra, "train/loss_scale": s.amp.scale, "train/skipped_steps": s.amp.skipped }
             : moeExtra;
           const seconds = (performance.now() - started) / 1000;
           opts.hooks?.onLog?.({
             step: atStep,
-            loss: s[0] / (engine.N * t.grad_accum_steps * steps),
+            loss: s.trainLossSum / (engine.N * t.grad_accum_steps * steps),
             lr: atLr,
-            gradNorm: Math.sqrt(s[2]),
+            gradNorm: Math.sqrt(s.gradNormSq),
             tokensPerSec: (steps * engine.N * t.grad_accum_steps) / seconds,
             extra,
           });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { downsampleM4, lowerBound, sortByX, upperBound } from "./downsample.ts";
+import { downsampleM4, lowerBound, sortByX, upperBound } from "./ui_downsample.ts";
 
 function noisy(n: number): { x: Float64Array; y: Float64Array } {
   const x = new Float64Array(n), y = new Float64Array(n);

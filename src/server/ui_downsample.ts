@@ -1,7 +1,8 @@
 /**
  * Downsampling of long metric histories for charts: M4 (first, last, min and max of every pixel-column bucket),
  * so a line drawn through the kept points looks the same as one through all of them — spikes included.
- * Pure: the server runs it over cached histories; nothing here knows about files or HTTP.
+ * Pure: the server runs it over cached histories (ui_series.ts) and the browser only draws what it sends;
+ * nothing here knows about files or HTTP.
  */
 
 /** A metric history as columns, sorted by `x` (step or timestamp). NaN/±Inf values are kept as they are. */
