@@ -40,11 +40,6 @@ const EXCEPTIONS: Record<string, string> = {
     "the MLmodel writer embeds the python_function flavor; the pyfunc sources should move below src/model",
   "src/serve/app.ts -> src/server/mod.ts":
     "the inference API reuses the server's guard and MLflow-shaped errors; they belong in a lower shared module",
-  "src/serve/logprobs.ts -> src/reference/sample.ts":
-    "type-only (TokenLogprob): import src/kernels/contracts.ts",
-  "src/serve/params.ts -> src/reference/sample.ts": "type-only (LogitBias): import src/kernels/contracts.ts",
-  "src/serve/scheduler.ts -> src/reference/sample.ts": "type-only (LogitBias, TokenLogprob): as above",
-  "src/serve/service.ts -> src/reference/sample.ts": "type-only (LogitBias, TokenLogprob): as above",
   "src/train/tracking_bench.ts -> src/server/mod.ts":
     "benchmark code in src/; moves to tools/ (issue 20, #5)",
   "src/server/ui.ts -> ui/dist/app.js":

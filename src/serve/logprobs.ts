@@ -13,7 +13,7 @@ import {
   promptLogprobs,
   readLogprob,
 } from "../kernels/sample.ts";
-import type { TokenLogprob } from "../reference/sample.ts";
+import type { TokenLogprob } from "../kernels/contracts.ts";
 import type { PrefillSeq } from "./engine.ts";
 
 /** What one readback brings: sampled ids and, for the sequences that asked, their logprob records. */

@@ -5,7 +5,7 @@
  * and not chat messages (chat.ts).
  */
 import { LOGPROB_TOP_MAX, MAX_LOGIT_BIAS } from "../kernels/sample.ts";
-import type { LogitBias } from "../reference/sample.ts";
+import type { LogitBias } from "../kernels/contracts.ts";
 import type { GenerateOptions } from "./service.ts";
 
 /** A 400 answer: the message names the field that is wrong. */

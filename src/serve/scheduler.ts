@@ -8,7 +8,7 @@
  * at once; its slot frees at the chunk's end. Not the HTTP layer (app.ts) and not the GPU work (engine.ts).
  */
 import { MAX_LOGIT_BIAS } from "../kernels/sample.ts";
-import type { LogitBias, TokenLogprob } from "../reference/sample.ts";
+import type { LogitBias, TokenLogprob } from "../kernels/contracts.ts";
 import type { DecodeSeq, InferenceEngine, PrefillSeq } from "./engine.ts";
 
 /** What a caller asks for; ids in, ids out (text handling is the caller's). */

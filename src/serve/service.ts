@@ -6,7 +6,7 @@
  * logprob entries of the tokens whose text it carries. Not HTTP (app.ts) and not GPU (engine.ts).
  */
 import type { Gpu } from "../gpu/mod.ts";
-import type { LogitBias, TokenLogprob } from "../reference/sample.ts";
+import type { LogitBias, TokenLogprob } from "../kernels/contracts.ts";
 import { InferenceEngine } from "./engine.ts";
 import { kvBytesPerSlot } from "./engine_buffers.ts";
 import type { LoadedModel } from "./load.ts";
