@@ -8,47 +8,14 @@
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { gpuTest } from "../src/gpu/testing.ts";
-import { listen } from "../src/server/mod.ts";
-import { createServeApp, loadModel, Metrics, ModelService, type ServiceOptions } from "../src/serve/mod.ts";
+import type { ServiceOptions } from "../src/serve/mod.ts";
+import { rejection, startLiveServer } from "./_live_serve.ts";
 import { writeRandomModel } from "../src/serve/testing.ts";
 import type { Gpu } from "../src/gpu/mod.ts";
 
-/** A live model server on an ephemeral port for the model in `dir`. */
-async function startServer(
-  gpu: Gpu,
-  dir: string,
-  options: Partial<ServiceOptions> = {},
-  maxBodyBytes?: number,
-) {
-  const loaded = await loadModel(dir);
-  const metrics = new Metrics();
-  const service = new ModelService(gpu, loaded, { maxBatch: 4, chunk: 6, ...options }, metrics);
-  const app = createServeApp({
-    service: () => service,
-    metrics,
-    modelName: "story",
-    modelAliases: ["tale"],
-    guard: { host: "127.0.0.1", port: 0, maxBodyBytes },
-  });
-  const server = listen(app, { host: "127.0.0.1", port: 0, authEnabled: false, name: "model server" });
-  const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "none", maxRetries: 0 });
-  const stop = async () => {
-    service.close();
-    while (service.scheduler.busy) await new Promise((r) => setTimeout(r, 5));
-    await server.shutdown();
-    service.engine.destroy();
-  };
-  return { url: server.url, client, service, stop };
-}
-
-/** The error `fn` rejects with (it must reject). */
-async function rejection(fn: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await fn();
-  } catch (err) {
-    return err;
-  }
-  assert.fail("expected an error");
+/** A live model server for the model in `dir` (aliases "tale"), with service options and a body limit. */
+function startServer(gpu: Gpu, dir: string, service: Partial<ServiceOptions> = {}, maxBodyBytes?: number) {
+  return startLiveServer(gpu, dir, { service, maxBodyBytes, modelAliases: ["tale"] });
 }
 
 gpuTest(

@@ -6,43 +6,15 @@
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { gpuTest } from "../src/gpu/testing.ts";
-import { listen } from "../src/server/mod.ts";
-import { createServeApp, loadModel, Metrics, ModelService } from "../src/serve/mod.ts";
+import { rejection, startLiveServer } from "./_live_serve.ts";
 import { writeRandomModel } from "../src/serve/testing.ts";
 import type { Gpu } from "../src/gpu/mod.ts";
 
 const TOKEN = "sdk-token-0123456789abcdef";
 
-/** A live model server on an ephemeral port; `requestTimeoutMs` as --request-timeout. */
-async function startServer(gpu: Gpu, dir: string, requestTimeoutMs?: number) {
-  const loaded = await loadModel(`${dir}/model`);
-  const metrics = new Metrics();
-  const service = new ModelService(gpu, loaded, { maxBatch: 4, chunk: 6, requestTimeoutMs }, metrics);
-  const app = createServeApp({
-    service: () => service,
-    metrics,
-    modelName: "story",
-    guard: { host: "127.0.0.1", port: 0, authToken: TOKEN },
-  });
-  const server = listen(app, { host: "127.0.0.1", port: 0, authEnabled: true, name: "model server" });
-  const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: TOKEN, maxRetries: 0 });
-  const stop = async () => {
-    service.close();
-    while (service.scheduler.busy) await new Promise((r) => setTimeout(r, 5));
-    await server.shutdown();
-    service.engine.destroy();
-  };
-  return { url: server.url, client, service, stop };
-}
-
-/** The error `fn` rejects with (it must reject). */
-async function rejection(fn: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await fn();
-  } catch (err) {
-    return err;
-  }
-  assert.fail("expected an error");
+/** A live model server with auth on for the model in `dir`/model; `requestTimeoutMs` as --request-timeout. */
+function startServer(gpu: Gpu, dir: string, requestTimeoutMs?: number) {
+  return startLiveServer(gpu, `${dir}/model`, { service: { requestTimeoutMs }, authToken: TOKEN });
 }
 
 gpuTest(
