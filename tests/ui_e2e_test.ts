@@ -10,6 +10,7 @@ import type { Page } from "playwright-core";
 import { createServerApp, listen } from "../src/server/mod.ts";
 import { CHROMIUM, haveChromium, launchChromium, SHOTS, watchedPage } from "./_browser.ts";
 import { FileStore } from "../src/tracking/mod.ts";
+import { writeRandomModel } from "../src/serve/testing.ts";
 
 if (!haveChromium) console.warn(`ui e2e: skipped, ${CHROMIUM} not found (apt-get install chromium)`);
 
@@ -74,7 +75,9 @@ async function fixture(): Promise<Fixture> {
     JSON.stringify({ step: 300, prompt: "Once upon a time", text: " there was a small fox." }) + "\n",
   );
   await Deno.writeTextFile(`${dir}/art/config.yaml`, "model:\n  layers: 4\n");
+  await writeRandomModel(`${dir}/art/model`, { seed: 5 }); // a logged model: the run page offers its export
   await store.logArtifacts(runs[0].id, `${dir}/art`);
+  await store.setTag(runs[0].id, "mlflow.log-model.history", "[]");
   return { dir, store, expId, runs, running: live.info.runId };
 }
 
@@ -184,6 +187,12 @@ Deno.test({
       const status = await page.getAttribute('.chart-plot[data-metric="loss"]', "data-status");
       assert.match(status ?? "", /of 50,000 points/);
 
+      // the logged model downloads as GGUF from the run page
+      const gguf = await page.getAttribute('[data-export] a[href*="format=gguf"]', "href");
+      const got = await page.request.get(`${srv.url}${gguf}`);
+      assert.equal(got.status(), 200);
+      assert.equal(new TextDecoder().decode((await got.body()).subarray(0, 4)), "GGUF");
+
       // artifacts: tree, preview of story samples
       await page.click("text=samples/");
       await page.click("text=step_300.jsonl");
@@ -203,6 +212,7 @@ Deno.test({
       await page.goto(`${srv.url}/#/models`);
       await page.click("text=tiny-stories");
       await page.waitForSelector(`.model-page a[href="#/runs/${opened}"]`);
+      await page.waitForSelector(`.model-page [data-export="${opened}"]`);
 
       // scatter and parallel coordinates from URL state
       const pair = `${fx.runs[0].id},${fx.runs[1].id},${fx.runs[2].id}`;

@@ -10,6 +10,7 @@ import appCss from "../../ui/dist/app.css" with { type: "text" };
 import { seriesApp, type SeriesCache } from "./ui_series.ts";
 import { changesApp } from "./ui_changes.ts";
 import { artifactApp } from "./ui_artifact.ts";
+import { exportApp } from "./ui_export.ts";
 
 /** What the UI routes need from the server. */
 export interface UiContext {
@@ -74,5 +75,6 @@ export function uiApp(ctx: UiContext): Hono {
   app.route("/", seriesApp(ctx.client, ctx.seriesCache));
   app.route("/", changesApp(ctx.client));
   app.route("/", artifactApp(ctx.client, ctx.artifactsRoot ?? null));
+  app.route("/", exportApp(ctx.client, ctx.artifactsRoot ?? null));
   return app;
 }

@@ -4,6 +4,7 @@ import * as api from "../lib/api.ts";
 import { actions } from "../lib/action.ts";
 import { formatTime } from "../lib/format.ts";
 import { useTitle } from "../lib/title.ts";
+import { ExportLinks } from "../components/ExportLinks.tsx";
 
 interface Props {
   name?: string;
@@ -120,6 +121,7 @@ function ModelDetail({ name, onError }: { name: string; onError: (m: string) => 
               <th>Status</th>
               <th>Description</th>
               <th>Tags</th>
+              <th>Export</th>
             </tr>
           </thead>
           <tbody>
@@ -178,6 +180,7 @@ function ModelDetail({ name, onError }: { name: string; onError: (m: string) => 
                     +tag
                   </button>
                 </td>
+                <td>{v.runId ? <ExportLinks runId={v.runId} compact /> : <span class="muted">—</span>}</td>
               </tr>
             ))}
           </tbody>

@@ -12,6 +12,7 @@ import { formatHash, readChart, writeChart } from "../lib/url_state.ts";
 import { formatDuration, formatTime } from "../lib/format.ts";
 import { Artifacts } from "../components/Artifacts.tsx";
 import { Notes, Register, Tags } from "../components/RunEditors.tsx";
+import { ExportLinks } from "../components/ExportLinks.tsx";
 import { RunMetrics } from "../components/RunMetrics.tsx";
 import { ExpertBalance } from "../components/ExpertBalance.tsx";
 import { Samples } from "../components/Samples.tsx";
@@ -235,6 +236,7 @@ export function RunPage({ runId, experiments, params, navigate, onError }: Props
         <h3>Artifacts</h3>
         <Artifacts runId={i.runId} />
       </section>
+      {t["mlflow.log-model.history"] !== undefined && <ExportLinks runId={i.runId} />}
       {!isDeleted && <Register run={run} navigate={navigate} onError={onError} />}
     </div>
   );
