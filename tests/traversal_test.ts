@@ -110,6 +110,7 @@ Deno.test("traversal: every key, name, id and path parameter refuses the corpus 
     get((v) => `/api/2.0/mlflow-artifacts/artifacts/0/${v}`);
     get((v) => `/api/storyteller/artifact?${q({ run_id: runId, path: v })}`);
     get((v) => `/api/storyteller/artifact?${q({ run_id: v, path: "x.txt" })}`);
+    get((v) => `/api/storyteller/export?${q({ run_id: v, format: "gguf" })}`);
     get((v) => `/api/storyteller/metric-series?${q({ run_id: runId, key: v })}`);
     get((v) => `/api/storyteller/metric-series?${q({ run_id: v, key: "loss" })}`);
     get((v) => `/api/storyteller/changes?${q({ experiment_ids: v, since: "-1" })}`);
