@@ -71,7 +71,7 @@ export function benchCommand(): Command {
             console.log(`${bold("tuned")} ${r.tuned.length} new shapes (cached for next time):`);
           }
           for (const t of r.tuned) console.log(formatTuned(t));
-          const variants = gpu.tuning.entries.map(([k, t]) => `${k.split("/")[0]} ${t.variant}`);
+          const variants = gpu.tuning.used.map(([k, v]) => `${k.split("/")[0]} ${v}`);
           const counts = new Map<string, number>();
           for (const v of variants) counts.set(v, (counts.get(v) ?? 0) + 1);
           console.log(

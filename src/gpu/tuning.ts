@@ -39,10 +39,16 @@ export class TuningTable {
   #choices = new Map<string, TuningResult>();
   #pending = new Map<string, TuningRequest>();
   #cache: TuningCacheRef | undefined;
+  #used = new Map<string, string>();
 
   /** Whether a launcher met shapes the tuner has not timed (they ran their default). */
   get pending(): TuningRequest[] {
     return [...this.#pending.values()];
+  }
+
+  /** The variant each shape asked for since the device opened ran (`family/shape` → variant): what a run used. */
+  get used(): [string, string][] {
+    return [...this.#used.entries()];
   }
 
   /** Every tuned choice, keyed `family/shape`. */
@@ -66,11 +72,13 @@ export class TuningTable {
     // A choice counts only if it was made among these very candidates: a variant added since (a new kernel) or one
     // this adapter cannot run now sends the shape back to the tuner.
     if (hit && candidates.includes(hit.variant) && candidates.every((c) => c in hit.times)) {
+      this.#used.set(key, hit.variant);
       return hit.variant;
     }
     if (tune && candidates.length > 1 && !this.#pending.has(key)) {
       this.#pending.set(key, { family, shape, spec, candidates });
     }
+    this.#used.set(key, candidates[0]);
     return candidates[0];
   }
 

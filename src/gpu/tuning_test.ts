@@ -14,6 +14,11 @@ Deno.test("an untuned shape runs the first candidate and is queued once; a tuned
   t.set("matmul", "s1", { variant: "b", times: { a: 2, b: 1 } });
   assert.deepEqual(t.pending, []);
   assert.equal(t.choice("matmul", "s1", ["a", "b"], spec), "b");
+  assert.deepEqual(
+    t.used,
+    [["matmul/s1", "b"], ["matmul/s2", "a"], ["matmul/s3", "a"]],
+    "what each shape last ran",
+  );
   // A cached winner that is no longer a candidate (another adapter's limits, a renamed variant) is not run.
   assert.equal(t.choice("matmul", "s1", ["a", "c"], spec), "a");
   // A candidate added since the shape was timed sends it back to the tuner (the old winner may no longer win).
