@@ -190,7 +190,9 @@ async function runTraining(
         ? { step: result.steps, loss: result.finalValLoss }
         : lastEval && { step: lastEval.step, loss: lastEval.loss },
     }));
-    for (const line of nextSteps(result.runId ?? tracker?.runId, result.modelDir, stopped)) console.log(line);
+    // A run in the fallback store is not at the tracking URI that runs:/ resolves against: name its files.
+    const runId = tracker?.fallbackRoot ? undefined : result.runId ?? tracker?.runId;
+    for (const line of nextSteps(runId, result.modelDir, stopped)) console.log(line);
     if (stopped) Deno.exitCode = stopCode || 130;
   } finally {
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);

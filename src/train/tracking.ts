@@ -16,7 +16,6 @@ import {
   type KeyValue,
   MAX_PARAMS_TAGS_PER_BATCH,
   MAX_TAG_VAL_LENGTH,
-  openTracking,
   resolveTrackingUri,
   type RunStatus,
   type TrackingClient,
@@ -30,6 +29,7 @@ import {
   artifactFiles,
   fallbackNotice,
   openFallbackRun,
+  openTrackingOrFailing,
   Relay,
   undeliveredFileCount,
 } from "./tracking_fallback.ts";
@@ -105,7 +105,7 @@ export class RunTracker {
     const uri = config.training.mlflow_tracking_uri ?? undefined;
     const target = resolveTrackingUri(uri);
     this.trackingUri = target.kind === "http" ? target.url : target.uri;
-    this.#client = openTracking(uri, { maxRetries: options.maxRetries ?? 2, backoffMs: 250 });
+    this.#client = openTrackingOrFailing(uri, { maxRetries: options.maxRetries ?? 2, backoffMs: 250 });
     this.#relay = new Relay(this.#client, undefined, {
       written: (batch) => this.#ledger.written(batch),
       refused: (err) => this.#refused(err),

@@ -9,6 +9,7 @@ import {
   getOrCreateExperiment,
   type LogBatch,
   openTracking,
+  type RestClientOptions,
   type TrackingClient,
   TrackingError,
 } from "../tracking/mod.ts";
@@ -150,4 +151,19 @@ export function undeliveredFileCount(queued: Artifact[], delivered: Map<string, 
   let n = 0;
   for (const [path, size] of files) if (delivered.get(path) !== size) n++;
   return n;
+}
+
+/**
+ * The tracking client for `uri`, or, when the store cannot even be opened (a full disk, a path through a file,
+ * no permission), a client whose every call fails with that error: the run then starts in the fallback store as
+ * for any outage, instead of the training failing before it began. A malformed URI fails earlier
+ * (resolveTrackingUri), as a usage error.
+ */
+export function openTrackingOrFailing(uri: string | undefined, options: RestClientOptions): TrackingClient {
+  try {
+    return openTracking(uri, options);
+  } catch (err) {
+    const fail = () => Promise.reject(err);
+    return new Proxy({}, { get: (_t, prop) => (prop === "then" ? undefined : fail) }) as TrackingClient;
+  }
 }

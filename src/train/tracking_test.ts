@@ -274,6 +274,28 @@ Deno.test("an unreachable server at start: one warning, the run is logged to the
   }
 });
 
+Deno.test("a store that cannot be opened at all (a full disk, a path through a file) falls back too", async () => {
+  const s = await setup();
+  try {
+    // The store's directory cannot be made (as on a full disk at start): the run goes to the fallback, not exit 1.
+    await Deno.writeTextFile(`${s.dir}/afile`, "x");
+    const { config } = await loadConfig("tiny", [
+      `training.checkpoint_dir=${s.dir}/ckpt`,
+      `training.mlflow_tracking_uri=${s.dir}/afile/mlruns`,
+    ]);
+    const tracker = new RunTracker(config, s.options);
+    const { runId } = await tracker.start(s.info);
+    tracker.logPoint({ step: 1, loss: 5, lr: 1e-3, gradNorm: 0.5, tokensPerSec: 1000 });
+    await tracker.finish(s.result(1, false));
+    const fb = openTracking(`${s.info.ckptDir}/mlruns`);
+    assert.equal((await fb.getRun(runId)).info.status, "FINISHED");
+    assert.deepEqual(await steps(fb, runId, "train/loss"), [1]);
+    assert.match(s.messages[0], /cannot start a run at .*afile\/mlruns .*logging this run to/);
+  } finally {
+    await s.cleanup();
+  }
+});
+
 Deno.test("abort (a second Ctrl-C) marks the run KILLED at once, without artifacts", async () => {
   const s = await setup();
   try {
