@@ -5,6 +5,19 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { type ErrorCode, httpStatusOf, TrackingError } from "../tracking/mod.ts";
+import { debugLevel } from "../log.ts";
+
+/** What a file-system failure of the store means to a client (no path), or undefined for other errors. */
+function storageFailure(err: Error): string | undefined {
+  const m = /\(os error (\d+)\)/.exec(err.message);
+  const errno = m ? Number(m[1]) : undefined;
+  if (errno === 30) return "the store's file system is read-only (EROFS)";
+  if (errno === 28 || errno === 122) return "no space left on the store's device (ENOSPC)";
+  if (err instanceof Deno.errors.PermissionDenied || errno === 13 || errno === 1) {
+    return "the server may not write the store's files (EACCES)";
+  }
+  return undefined;
+}
 
 /** A JSON error response in MLflow's shape. */
 export function errorResponse(code: ErrorCode, message: string, status = httpStatusOf(code)): Response {
@@ -79,9 +92,20 @@ export function renderError(err: Error, _c: Context): Response {
       err.status,
     );
   }
-  console.error(`storyteller server: unexpected error: ${err.stack ?? err.message}`);
-  // The message of an unexpected error may quote a path or a file (a JSON SyntaxError quotes its input): the
-  // server log has it, the client gets the error's name.
+  const storage = storageFailure(err);
+  if (storage) {
+    // A store the server cannot write (read-only, full, not permitted) is the operator's to fix: one log line,
+    // and the client learns what happened without the path.
+    console.error(`storyteller server: cannot change the store: ${err.message}`);
+    return errorResponse("INTERNAL_ERROR", `Cannot change the tracking store: ${storage}`);
+  }
+  // One line unless STORYTELLER_DEBUG asks for the stack. The message may quote a path or a file (a JSON
+  // SyntaxError quotes its input): the server log has it, the client gets the error's name.
+  console.error(
+    `storyteller server: unexpected error: ${
+      debugLevel() > 0 ? err.stack ?? err.message : `${err.name}: ${err.message}`
+    }`,
+  );
   return errorResponse(
     "INTERNAL_ERROR",
     `Cannot handle the request: unexpected ${err.name} (see the server log)`,

@@ -22,6 +22,40 @@ Deno.test("redactPaths: absolute server paths and file: URIs become <path>; rout
   for (const [message, want] of cases) assert.equal(redactPaths(message), want);
 });
 
+Deno.test("renderError: a store the server cannot write answers a clean 500 and logs one line", async () => {
+  const app = new Hono();
+  app.onError(renderError);
+  const failures: [string, Error, RegExp][] = [
+    [
+      "/ro",
+      new Error("Read-only file system (os error 30): open '/srv/mlruns/0/meta.yaml'"),
+      /read-only \(EROFS\)/,
+    ],
+    ["/full", new Error("No space left on device (os error 28): write '/srv/mlruns/x'"), /no space left/],
+    ["/denied", new Deno.errors.PermissionDenied("Permission denied (os error 13): '/srv'"), /may not write/],
+  ];
+  for (const [path, err] of failures) app.get(path, () => Promise.reject(err));
+  const logged: string[] = [];
+  const error = console.error;
+  console.error = (...a: unknown[]) => logged.push(a.join(" "));
+  try {
+    for (const [path, , re] of failures) {
+      const res = await app.request(path);
+      const body = await res.json();
+      assert.equal(res.status, 500);
+      assert.equal(body.error_code, "INTERNAL_ERROR");
+      assert.match(body.message, re);
+      assert.ok(!body.message.includes("/srv"), body.message);
+    }
+  } finally {
+    console.error = error;
+  }
+  assert.equal(logged.length, 3);
+  assert.ok(
+    logged.every((l) => !l.includes("\n") && l.startsWith("storyteller server: cannot change the store")),
+  );
+});
+
 Deno.test("renderError: no answer carries an absolute path, whatever the error", async () => {
   const app = new Hono();
   app.onError(renderError);
