@@ -75,7 +75,12 @@ export function randomRunName(): string {
 
 /** Records that a run changed; called after its files are written. */
 export function journal(expDir: string, runId: string): void {
-  appendText(join(expDir, JOURNAL), runId + "\n");
+  try {
+    appendText(join(expDir, JOURNAL), runId + "\n");
+  } catch {
+    // Only a hint for the run index, which also notices changes by the run's own file stamps: a full disk here
+    // must not fail a batch whose data is already written (its caller would retry it and log it twice).
+  }
 }
 
 export function readRunInfo(runDir: string): RunInfo {
@@ -219,10 +224,21 @@ export function appendMetrics(runDir: string, info: RunInfo, metrics: Metric[]):
     validateMetric(m);
     byKey.set(m.key, (byKey.get(m.key) ?? "") + formatMetricLine(m));
   }
+  // A batch lands whole or not at all: when one key's append fails (a full disk), the keys appended before it are
+  // cut back, so the caller's retry logs no point twice. A file another writer appended to since is left alone.
+  const done: { path: string; before: number; after: number }[] = [];
   for (const [key, lines] of byKey) {
+    const path = join(runDir, "metrics", key);
+    const before = fileSize(path);
     try {
-      appendText(join(runDir, "metrics", key), lines);
+      appendText(path, lines);
+      done.push({ path, before, after: fileSize(path) });
     } catch (err) {
+      for (const d of done) {
+        try {
+          if (fileSize(d.path) === d.after) Deno.truncateSync(d.path, d.before);
+        } catch { /* best effort: the append itself never left a partial line */ }
+      }
       if (
         err instanceof Deno.errors.NotADirectory || err instanceof Deno.errors.IsADirectory ||
         err instanceof Deno.errors.AlreadyExists
@@ -231,6 +247,14 @@ export function appendMetrics(runDir: string, info: RunInfo, metrics: Metric[]):
       }
       throw err;
     }
+  }
+}
+
+function fileSize(path: string): number {
+  try {
+    return Deno.statSync(path).size;
+  } catch {
+    return 0;
   }
 }
 
