@@ -225,19 +225,19 @@ export function RunPage({ runId, experiments, params, navigate, onError }: Props
           </tbody>
         </table>
       </section>
-      <Notes run={run} onSaved={reload} onError={onError} readOnly={isDeleted} />
+      <Notes key={i.runId} run={run} onSaved={reload} onError={onError} readOnly={isDeleted} />
       <Datasets run={run} />
       <RunMetrics run={run} settings={chart} onSettings={setChart} />
       <ExpertBalance run={run} settings={chart} />
       <Samples key={i.runId} runId={i.runId} prompt={p["training.sample_prompt"]} tick={tick} />
       <Params params={p} />
-      <Tags run={run} onChanged={reload} onError={onError} readOnly={isDeleted} />
+      <Tags key={i.runId} run={run} onChanged={reload} onError={onError} readOnly={isDeleted} />
       <section>
         <h3>Artifacts</h3>
         <Artifacts runId={i.runId} />
       </section>
       {t["mlflow.log-model.history"] !== undefined && <ExportLinks runId={i.runId} />}
-      {!isDeleted && <Register run={run} navigate={navigate} onError={onError} />}
+      {!isDeleted && <Register key={i.runId} run={run} navigate={navigate} onError={onError} />}
     </div>
   );
 }
