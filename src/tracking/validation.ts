@@ -228,6 +228,11 @@ export function validateModelName(name: unknown): asserts name is string {
   if (name.includes("/") || name.includes("\\")) {
     throw invalid(`Registered model name cannot contain path separator: '${name}'`);
   }
+  const bytes = new TextEncoder().encode(name).length;
+  if (bytes > 255) {
+    // The name is a directory of the registry: longer ones are not file names (ENAMETOOLONG).
+    throw invalid(`Registered model name is ${bytes} bytes long: at most 255 (UTF-8) fit a directory name`);
+  }
   if (name.includes("%") || name.includes(":") || name === "." || name === ".." || CONTROL.test(name)) {
     throw invalid(
       `Invalid registered model name: ${JSON.stringify(name)} (no '%', ':', control characters, '.' or '..')`,

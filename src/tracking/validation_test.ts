@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { TrackingError } from "./errors.ts";
 import { parseMetricLines } from "./meta.ts";
 import { exactInt, validateMetric, validatePathSegment } from "./validation.ts";
+import { validateModelName } from "./validation.ts";
 
 const invalid = (f: () => unknown, re: RegExp) =>
   assert.throws(
@@ -66,4 +67,10 @@ Deno.test("validatePathSegment: one safe file name, or INVALID_PARAMETER_VALUE",
   for (const bad of ["", ".", "..", "a/b", "../x", "a\\b", "/abs", "a\0b", "a\nb", "x".repeat(256), 7]) {
     invalid(() => validatePathSegment("run name", bad), /as a run name: it/);
   }
+});
+
+Deno.test("validateModelName: a name longer than a directory name is refused with 400, not a 500 from mkdir", () => {
+  validateModelName("m".repeat(255));
+  assert.throws(() => validateModelName("m".repeat(256)), /256 bytes long: at most 255/);
+  assert.throws(() => validateModelName("é".repeat(128)), /256 bytes long/);
 });
