@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { TrackingError } from "./errors.ts";
 import { parseMetricLines } from "./meta.ts";
-import { exactInt, validateMetric, validatePathSegment } from "./validation.ts";
-import { validateModelName } from "./validation.ts";
+import { exactInt, validateMetric, validateModelName, validatePathSegment } from "./validation.ts";
 
 const invalid = (f: () => unknown, re: RegExp) =>
   assert.throws(
