@@ -29,7 +29,7 @@ function etagOf(s: string): string {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  return `"${(h >>> 0).toString(16)}-${s.length.toString(16)}"`;
+  return `"${(h >>> 0).toString(16).padStart(8, "0")}-${s.length.toString(16)}"`;
 }
 
 const ASSETS: Record<string, { body: string; type: string; etag: string }> = {
