@@ -74,6 +74,9 @@ export function tokenizerToJson(tok: Tokenizer): string {
 type Json = Record<string, unknown>;
 
 /** Builds a tokenizer from tokenizer.json text; `source` names the file in errors. */
+/** Ids past this are refused: 16M is far beyond any vocabulary storyteller trains or serves (GPT-4's has 100k). */
+const MAX_ID = 1 << 24;
+
 export function parseTokenizerJson(text: string, source = "tokenizer.json"): Tokenizer {
   let root: Json;
   try {
@@ -98,8 +101,13 @@ export function parseTokenizerJson(text: string, source = "tokenizer.json"): Tok
   const vocabObj = model!.vocab as Record<string, number>;
   if (typeof vocabObj !== "object" || vocabObj === null) fail("model.vocab is missing");
   const vocab: (string | undefined)[] = [];
+  // Ids index arrays as large as the largest id: a corrupt one (1e10) must be refused, not allocated.
+  const idOk = (id: unknown): id is number =>
+    Number.isInteger(id) && (id as number) >= 0 && (id as number) < MAX_ID;
   for (const [tok, id] of Object.entries(vocabObj)) {
-    if (!Number.isInteger(id) || id < 0) fail(`vocab id of '${tok}' is not a non-negative integer`);
+    if (!idOk(id)) {
+      fail(`vocab id of '${tok}' is ${JSON.stringify(id)}, expected an integer from 0 to ${MAX_ID - 1}`);
+    }
     vocab[id] = tok;
   }
   const merges: [string, string][] = [];
@@ -116,6 +124,7 @@ export function parseTokenizerJson(text: string, source = "tokenizer.json"): Tok
     if (a.lstrip || a.rstrip || a.single_word) {
       fail(`added token '${a.content}' uses lstrip/rstrip/single_word`);
     }
+    if (!idOk(a.id)) fail(`added token id ${JSON.stringify(a.id)} is not an integer from 0 to ${MAX_ID - 1}`);
     added.push({ id: a.id as number, content: String(a.content), special: a.special !== false });
   }
   const parts: TokenizerParts = { vocab, merges, added, ignoreMerges: model!.ignore_merges === true };

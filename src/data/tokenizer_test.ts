@@ -125,3 +125,17 @@ Deno.test("refuses tokenizer.json files it cannot reproduce, with UsageError", (
   bad((j) => (j.model as Record<string, string[]>).merges.push("Ġ QQQ"), /missing from the vocab/);
   bad((j) => j.pre_tokenizer = { type: "Whitespace" }, /Whitespace is not supported/);
 });
+
+Deno.test("tokenizer.json: an id past 2^24 (a corrupt file) is refused before anything is allocated for it", () => {
+  const bad = (vocab: Record<string, number>, added: unknown[] = []) =>
+    JSON.stringify({
+      model: { type: "BPE", vocab, merges: [] },
+      added_tokens: added,
+      pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, use_regex: true },
+    });
+  assert.throws(
+    () => parseTokenizerJson(bad({ a: 1e10 })),
+    /vocab id of 'a' is 10000000000, expected an integer/,
+  );
+  assert.throws(() => parseTokenizerJson(bad({ a: 0 }, [{ id: -3, content: "<x>" }])), /added token id -3/);
+});
