@@ -78,6 +78,11 @@ async function fixture(): Promise<Fixture> {
   await writeRandomModel(`${dir}/art/model`, { seed: 5 }); // a logged model: the run page offers its export
   await store.logArtifacts(runs[0].id, `${dir}/art`);
   await store.setTag(runs[0].id, "mlflow.log-model.history", "[]");
+  // A prompt as mlflow.genai.register_prompt leaves it: a registered model marked as one, its template in a tag.
+  await store.createRegisteredModel("greeting", { tags: { "mlflow.prompt.is_prompt": "true" } });
+  await store.createModelVersion("greeting", "dummy-source", {
+    tags: { "mlflow.prompt.is_prompt": "true", "mlflow.prompt.text": "Hello {{name}}" },
+  });
   return { dir, store, expId, runs, running: live.info.runId };
 }
 
@@ -209,6 +214,15 @@ Deno.test({
         assert.fail(`registering failed: ${await page.textContent(".banner")}`);
       }
       assert.match(await page.textContent("#registered") ?? "", /registered tiny-stories version 1/);
+      await page.goto(`${srv.url}/#/models`);
+      // prompts are marked as prompts, and show their template
+      await page.waitForSelector('.models-page tr:has(a:text("greeting")) [data-prompt]');
+      assert.equal(
+        await page.locator('.models-page tr:has(a:text("tiny-stories")) [data-prompt]').count(),
+        0,
+      );
+      await page.click("text=greeting");
+      assert.equal(await page.textContent('.model-page [data-prompt-version="1"]'), "Hello {{name}}");
       await page.goto(`${srv.url}/#/models`);
       await page.click("text=tiny-stories");
       await page.waitForSelector(`.model-page a[href="#/runs/${opened}"]`);

@@ -38,6 +38,7 @@ function ModelList() {
             <tr key={m.name}>
               <td>
                 <a href={`#/models/${encodeURIComponent(m.name)}`}>{m.name}</a>
+                {isPrompt(m.tags) && <PromptPill />}
               </td>
               <td>{m.latest.join(", ")}</td>
               <td>
@@ -72,6 +73,7 @@ function ModelDetail({ name, onError }: { name: string; onError: (m: string) => 
     <div class="model-page">
       <h2>
         <a href="#/models">Models</a> / {model.name}
+        {isPrompt(model.tags) && <PromptPill />}
       </h2>
       <section>
         <h3>
@@ -128,7 +130,13 @@ function ModelDetail({ name, onError }: { name: string; onError: (m: string) => 
             {versions.map((v) => (
               <tr key={v.version}>
                 <td>v{v.version}</td>
-                <td>{v.runId ? <a href={`#/runs/${v.runId}`}>{v.runId.slice(0, 12)}</a> : v.source}</td>
+                <td>
+                  {v.tags[PROMPT_TEXT] !== undefined
+                    ? <pre class="prompt-template" data-prompt-version={v.version}>{v.tags[PROMPT_TEXT]}</pre>
+                    : v.runId
+                    ? <a href={`#/runs/${v.runId}`}>{v.runId.slice(0, 12)}</a>
+                    : v.source}
+                </td>
                 <td>
                   {v.aliases.map((a) => (
                     <span class="pill" key={a}>
@@ -194,4 +202,16 @@ function ModelDetail({ name, onError }: { name: string; onError: (m: string) => 
 export function ModelsPage({ name, onError }: Props) {
   useTitle(name ? `Model ${name}` : "Models");
   return name ? <ModelDetail name={name} onError={onError} /> : <ModelList />;
+}
+
+/** MLflow's prompt registry marks a registered model as a prompt with this tag; a version's template is PROMPT_TEXT. */
+const IS_PROMPT = "mlflow.prompt.is_prompt";
+const PROMPT_TEXT = "mlflow.prompt.text";
+
+function isPrompt(tags: Record<string, string>): boolean {
+  return tags[IS_PROMPT] === "true";
+}
+
+function PromptPill() {
+  return <span class="pill prompt" data-prompt title="a prompt of MLflow's prompt registry">prompt</span>;
 }
