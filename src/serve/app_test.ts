@@ -17,7 +17,10 @@ async function setup(gpu: Gpu, requestTimeoutMs?: number) {
   const metrics = new Metrics();
   const service = new ModelService(gpu, loaded, { maxBatch: 4, chunk: 6, requestTimeoutMs }, metrics);
   const guard = { host: "127.0.0.1", port: 5001, maxBodyBytes: 4096 };
+  // The seconds between which the app took the model: /v1/models' `created` lies in them.
+  const createdFrom = Math.floor(Date.now() / 1000);
   const app = createServeApp({ service: () => service, metrics, modelName: loaded.name, guard });
+  const createdTo = Math.ceil(Date.now() / 1000);
   const authed = createServeApp({
     service: () => service,
     metrics,
@@ -31,7 +34,7 @@ async function setup(gpu: Gpu, requestTimeoutMs?: number) {
     service.engine.destroy();
     await Deno.remove(dir, { recursive: true });
   };
-  return { app, authed, loading, service, cleanup };
+  return { app, authed, loading, service, cleanup, createdFrom, createdTo };
 }
 
 const post = (body: unknown, type = "application/json", headers: Record<string, string> = {}) => ({
@@ -133,7 +136,7 @@ function sseData(text: string): string[] {
 }
 
 gpuTest("serve app: OpenAI completions, streaming, stop strings, models and metrics", async (gpu) => {
-  const { app, service, cleanup } = await setup(gpu);
+  const { app, service, cleanup, createdFrom, createdTo } = await setup(gpu);
   try {
     const prompt = "The fox";
     const full = await service.complete(prompt, { temperature: 0, maxTokens: 12 });
@@ -223,7 +226,11 @@ gpuTest("serve app: OpenAI completions, streaming, stop strings, models and metr
 
     body = await (await app.request("/v1/models")).json();
     assert.equal(body.data[0].id, "model");
-    assert.ok(Math.abs(body.data[0].created - Date.now() / 1000) < 600, `created ${body.data[0].created}`);
+    const created = body.data[0].created;
+    assert.ok(
+      createdFrom <= created && created <= createdTo,
+      `created ${created}: the app's start, in seconds`,
+    );
     const metrics = await (await app.request("/metrics")).text();
     assert.match(metrics, /storyteller_requests_total\{route="\/v1\/completions",status="200"\} \d+/);
     assert.match(metrics, /storyteller_generated_tokens_total [1-9]\d*/);
@@ -319,7 +326,12 @@ function assertLogprobs(lp: Logprobs, n: number, label: string): void {
   lp.tokens.forEach((token, i) => {
     const top = lp.top_logprobs[i];
     const logprob = lp.token_logprobs[i];
-    if (top === null || logprob === null) return;
+    if (top === null || logprob === null) {
+      // Only an echoed prompt's first token has nothing before it to be scored by, as OpenAI answers it.
+      assert.equal(i, 0, `${label} ${i}: only the first token may lack a logprob`);
+      assert.ok(top === null && logprob === null, `${label}: the first token lacks both or neither`);
+      return;
+    }
     assert.ok(logprob <= 0, `${label} ${i}: logprob ${logprob}`);
     assert.equal(top[token], logprob, `${label} ${i}: the chosen token is always in top_logprobs`);
     // n most likely + the chosen one; tokens that decode alike (U+FFFD bytes) share a key.
@@ -718,8 +730,9 @@ gpuTest(
         while (service.scheduler.busy) await new Promise((r) => setTimeout(r, 5));
         const after = generatedTokens(service);
         // Tokens already in flight when the client left may land; the 640 − (4 slots × 40) queued never start.
+        // At most the chunk each slot had in flight lands after the abort (how many came before it depends on how
+        // busy the machine was, so that is not asserted).
         assert.ok(after - atAbort <= 4 * 6, `${path}: ${after - atAbort} tokens after the client left`);
-        assert.ok(after - before < 640 / 2, `${path}: ${after - before} of 640 tokens generated`);
         const metrics = service.metrics.render();
         assert.match(metrics, new RegExp(`^storyteller_cancelled_requests_total ${i + 1}$`, "m"));
       }
