@@ -2,28 +2,7 @@
 // as 8-wide SIMD, where every workgroup barrier and workgroup-memory access costs more than the arithmetic): the same
 // `matmul_tile(lid, t)` contract and block shape, but each thread reads its 8 rows of op(A) and 8 columns of op(B)
 // straight from storage for every k — no shared tiles, no barriers. On a GPU the shared-tile core wins; the tuner
-// (src/kernels/tuning.ts) times both on the adapter. Composed after the prelude, like the tile core.
-
-override WX: u32 = 16; // threads along N
-override WY: u32 = 16; // threads along M
-const TM: u32 = 8u; // rows per thread
-const TN: u32 = 8u; // columns per thread
-const BK: u32 = 8u; // K granularity of split-K chunks (the launcher's contract with the tile core)
-override BM: u32 = WY * TM;
-override BN: u32 = WX * TN;
-
-// One workgroup's job (the same fields as the tile core's).
-struct Tile {
-  row0: u32,
-  col0: u32,
-  k_begin: u32,
-  k_end: u32,
-  m_end: u32,
-  a0: u32,
-  b0: u32,
-  c0: u32,
-  scale: f32,
-}
+// (src/kernels/tune.ts) times both on the adapter. Composed after the prelude and kernels/matmul_block.wgsl.
 
 fn matmul_tile(lid: vec3<u32>, t: Tile) {
   let r = t.row0 + lid.y * TM;

@@ -12,27 +12,6 @@
 fn read_a(i: u32) -> f32 { return A[i >> 2u][i & 3u]; }
 fn read_b(i: u32) -> f32 { return B[i >> 2u][i & 3u]; }
 
-override WX: u32 = 8; // threads along N
-override WY: u32 = 8; // threads along M
-const TM: u32 = 8u; // rows per thread
-const TN: u32 = 8u; // columns per thread
-const BK: u32 = 8u; // K granularity of split-K chunks
-override BM: u32 = WY * TM;
-override BN: u32 = WX * TN;
-
-// One workgroup's job (the same fields as the tile core's).
-struct Tile {
-  row0: u32,
-  col0: u32,
-  k_begin: u32,
-  k_end: u32,
-  m_end: u32,
-  a0: u32,
-  b0: u32,
-  c0: u32,
-  scale: f32,
-}
-
 // Eight values of one operand at four consecutive k: lo_j holds elements 0..3 and hi_j 4..7 at k + j.
 struct Quad {
   lo0: vec4<f32>, hi0: vec4<f32>,

@@ -9,32 +9,11 @@
 //   fn store_c(t: Tile, r: u32, c: u32, v: vec4<f32>)  the results of row r, columns c..c+3 (masks, epilogue)
 //   fn a_stored_km() -> bool   A lies (K,M) in memory: tile loads walk m fastest, else k (coalesced either way)
 //   fn b_stored_nk() -> bool   B lies (N,K): tile loads walk k fastest, else n
-// and calls matmul_tile(lid, t) from its entry point in uniform control flow (it holds workgroup barriers). WX and
-// WY (threads per side) are this file's overrides, so the preludes do not declare them.
-
-override WX: u32 = 16; // threads along N
-override WY: u32 = 16; // threads along M
-const TM: u32 = 8u; // rows per thread
-const TN: u32 = 8u; // columns per thread
-const BK: u32 = 8u; // K slice per iteration
-override BM: u32 = WY * TM;
-override BN: u32 = WX * TN;
+// and calls matmul_tile(lid, t) from its entry point in uniform control flow (it holds workgroup barriers). The
+// block's sizes (WX, WY, TM, TN, BK, BM, BN) and `Tile` come from kernels/matmul_block.wgsl, composed before it.
 
 var<workgroup> As: array<vec4<f32>, BK * BM / 4u>; // As[k * BM/4 + m/4]: rows m..m+3 of column k
 var<workgroup> Bs: array<vec4<f32>, BK * BN / 4u>; // Bs[k * BN/4 + n/4]: columns n..n+3 of row k
-
-// One workgroup's job; every field must be workgroup-uniform (the K loop holds barriers).
-struct Tile {
-  row0: u32, // first output row of the block
-  col0: u32, // first output column
-  k_begin: u32, // the K range summed (a split's share, or an expert's rows)
-  k_end: u32,
-  m_end: u32, // rows at or past it are outside (M, or the end of an expert's rows)
-  a0: u32, // element offsets for the prelude's loads and stores (batch item, packed tensor, partial)
-  b0: u32,
-  c0: u32,
-  scale: f32, // the factor the prelude's store applies (alpha, alpha/S, 1 for split partials)
-}
 
 fn matmul_tile(lid: vec3<u32>, t: Tile) {
   let tid = lid.y * WX + lid.x;

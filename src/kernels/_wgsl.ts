@@ -18,9 +18,10 @@ const DIRECTIVE = /^\s*(enable|requires|diagnostic)\b[^;{]*;\s*(\/\/.*)?$/;
  * @example
  * ```ts
  * import dense from "../../kernels/matmul_dense.wgsl" with { type: "text" };
+ * import block from "../../kernels/matmul_block.wgsl" with { type: "text" };
  * import tile from "../../kernels/matmul_tile.wgsl" with { type: "text" };
  * import front from "../../kernels/matmul_f16.wgsl" with { type: "text" };
- * const kernel = { name: "matmul_f16", code: compose(dense, tile, front) };
+ * const kernel = { name: "matmul_f16", code: compose(dense, block, tile, front) };
  * ```
  */
 export function compose(...parts: string[]): string {

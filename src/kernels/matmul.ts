@@ -7,6 +7,7 @@ import front from "../../kernels/matmul.wgsl" with { type: "text" };
 import frontF16 from "../../kernels/matmul_f16.wgsl" with { type: "text" };
 import frontBf16 from "../../kernels/matmul_bf16.wgsl" with { type: "text" };
 import dense from "../../kernels/matmul_dense.wgsl" with { type: "text" };
+import block from "../../kernels/matmul_block.wgsl" with { type: "text" };
 import tile from "../../kernels/matmul_tile.wgsl" with { type: "text" };
 import reg from "../../kernels/matmul_reg.wgsl" with { type: "text" };
 import reg4 from "../../kernels/matmul_reg4.wgsl" with { type: "text" };
@@ -25,17 +26,20 @@ import { compose } from "./_wgsl.ts";
 // entry points). The order matters to naga 29: with the front first, a module whose two entry points both reach the
 // tile (matmul_f16/bf16) panics in pipeline creation (handlevec.rs assertion); the test that builds every pipeline
 // guards it.
-export const MATMUL: Kernel = { name: "matmul", code: compose(dense, tile, front) };
+export const MATMUL: Kernel = { name: "matmul", code: compose(dense, block, tile, front) };
 /** f16 A and B, f32 accumulation and C; compiled only when used (needs shader-f16). */
-export const MATMUL_F16: Kernel = { name: "matmul_f16", code: compose(dense, tile, frontF16) };
+export const MATMUL_F16: Kernel = { name: "matmul_f16", code: compose(dense, block, tile, frontF16) };
 /** bf16 A and B packed two per u32, f32 accumulation and C (no shader-f16 needed). */
-export const MATMUL_BF16: Kernel = { name: "matmul_bf16", code: compose(dense, tile, frontBf16) };
+export const MATMUL_BF16: Kernel = { name: "matmul_bf16", code: compose(dense, block, tile, frontBf16) };
 /** The three modules again with the barrier-free core (kernels/matmul_reg.wgsl), for CPU adapters. */
-export const MATMUL_REG: Kernel = { name: "matmul_reg", code: compose(dense, reg, front) };
-export const MATMUL_REG_F16: Kernel = { name: "matmul_reg_f16", code: compose(dense, reg, frontF16) };
-export const MATMUL_REG_BF16: Kernel = { name: "matmul_reg_bf16", code: compose(dense, reg, frontBf16) };
+export const MATMUL_REG: Kernel = { name: "matmul_reg", code: compose(dense, block, reg, front) };
+export const MATMUL_REG_F16: Kernel = { name: "matmul_reg_f16", code: compose(dense, block, reg, frontF16) };
+export const MATMUL_REG_BF16: Kernel = {
+  name: "matmul_reg_bf16",
+  code: compose(dense, block, reg, frontBf16),
+};
 /** f32 only: the barrier-free core reading A and B as vec4s (kernels/matmul_reg4.wgsl; rows aligned to 4 floats). */
-export const MATMUL_REG4: Kernel = { name: "matmul_reg4", code: compose(dense, reg4) };
+export const MATMUL_REG4: Kernel = { name: "matmul_reg4", code: compose(dense, block, reg4) };
 
 /**
  * The ways to run one matmul: the core (shared vec4 tiles with barriers; barrier-free register blocks; the same

@@ -5,6 +5,7 @@
  */
 import code from "../../kernels/moe.wgsl" with { type: "text" };
 import matmulCode from "../../kernels/moe_matmul.wgsl" with { type: "text" };
+import block from "../../kernels/matmul_block.wgsl" with { type: "text" };
 import tile from "../../kernels/matmul_tile.wgsl" with { type: "text" };
 import { type Binding, bindingBytes, type CommandBatch, type Kernel } from "../gpu/mod.ts";
 import { elementwiseGrid } from "./residual.ts";
@@ -13,7 +14,7 @@ import { matmulTile, SPLIT_TARGET_WORKGROUPS } from "./matmul.ts";
 
 export const MOE: Kernel = { name: "moe", code };
 /** The grouped expert matmul (its prelude + the shared tile loop of the dense matmul) and its split reduce. */
-export const MOE_MATMUL: Kernel = { name: "moe_matmul", code: compose(matmulCode, tile) };
+export const MOE_MATMUL: Kernel = { name: "moe_matmul", code: compose(matmulCode, block, tile) };
 
 const WG = 256;
 /** Slots per planning tile (TILE in the WGSL). */
