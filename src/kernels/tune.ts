@@ -13,15 +13,18 @@ import {
   type TuningRequest,
   type TuningResult,
 } from "../gpu/mod.ts";
-import { matmul, matmulLowPrecision, matmulScratchFloats, type MatmulVariant } from "./matmul.ts";
 import {
   MATMUL,
+  matmul,
   MATMUL_BF16,
   MATMUL_F16,
   MATMUL_REG,
   MATMUL_REG4,
   MATMUL_REG_BF16,
   MATMUL_REG_F16,
+  matmulLowPrecision,
+  matmulScratchFloats,
+  type MatmulVariant,
 } from "./matmul.ts";
 import { VERSION } from "../version.ts";
 import {
@@ -298,9 +301,12 @@ export function tuningEnabled(): boolean {
 /** A short hash of the tunable kernels' sources: a kernel change must not reuse the old kernel's timings. */
 function kernelsHash(): string {
   let h = 0x811c9dc5;
-  const kernels = [MATMUL, MATMUL_F16, MATMUL_BF16, MATMUL_REG, MATMUL_REG_F16, MATMUL_REG_BF16, MATMUL_REG4];
-  kernels.push(RMSNORM, RMSNORM_CPU, CROSS_ENTROPY, CROSS_ENTROPY_CPU, ATTENTION, ATTENTION_ROWS);
-  for (const k of [...kernels, ATTENTION_CPU, ATTENTION_CPU4]) {
+  const kernels = [
+    ...[MATMUL, MATMUL_F16, MATMUL_BF16, MATMUL_REG, MATMUL_REG_F16, MATMUL_REG_BF16, MATMUL_REG4],
+    ...[RMSNORM, RMSNORM_CPU, CROSS_ENTROPY, CROSS_ENTROPY_CPU],
+    ...[ATTENTION, ATTENTION_ROWS, ATTENTION_CPU, ATTENTION_CPU4],
+  ];
+  for (const k of kernels) {
     for (let i = 0; i < k.code.length; i++) h = Math.imul(h ^ k.code.charCodeAt(i), 0x01000193) >>> 0;
   }
   return h.toString(16).padStart(8, "0");
