@@ -356,11 +356,13 @@ async function trainOn(
       if (opts.tuneKernels && gpu.tuning.pending.length) {
         // The shapes this step (and the first evaluation) met without a tuned variant ran their defaults: time the
         // candidates now, once per adapter and shape, so the rest of the run uses the fastest.
+        const tuningStarted = performance.now();
         const tuned = await tunePending(gpu, { warn: (m) => log(`warning: ${m}`) });
         if (tuned.length) {
           log(`tuned ${tuned.length} kernel shapes on ${gpu.summary.description} (cached for next runs)`);
         }
-        windowStart = performance.now();
+        // The window's tokens/s counts its steps' time, not the tuning's.
+        windowStart += performance.now() - tuningStarted;
       }
       if (read) {
         const steps = windowSteps;
