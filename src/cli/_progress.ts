@@ -3,16 +3,9 @@
  * a small writer that redraws it in place on a TTY and keeps other lines (eval, samples, checkpoints) from landing
  * on top of it. Not the trainer's logging (src/train/trainer.ts hooks call into this).
  */
+import { formatDuration } from "../duration.ts";
 
-/** Seconds as "42s" or "3m07s"; "?" when unknown. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return "?";
-  const total = Math.round(seconds);
-  const m = Math.floor(total / 60);
-  const s = total % 60;
-  if (m >= 60) return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
-  return m > 0 ? `${m}m${String(s).padStart(2, "0")}s` : `${s}s`;
-}
+export { formatDuration };
 
 /** What one progress line shows. */
 export interface ProgressPoint {

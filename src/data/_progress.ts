@@ -4,13 +4,7 @@
  * the first interval. Not the trainer's progress bar (src/cli/_progress.ts).
  */
 import type { CorpusSource } from "./corpus.ts";
-
-/** Seconds as "42s" or "3m07s". */
-function duration(seconds: number): string {
-  const total = Math.round(seconds);
-  const m = Math.floor(total / 60);
-  return m > 0 ? `${m}m${String(total % 60).padStart(2, "0")}s` : `${total}s`;
-}
+import { formatDuration } from "../duration.ts";
 
 /** Counts documents and characters of a pass over `sources` and logs its progress every `everyMs`. */
 export class CorpusProgress {
@@ -53,14 +47,14 @@ export class CorpusProgress {
     const elapsed = (now - this.#start) / 1000;
     const pct = Number.isFinite(f) ? ` (${(100 * f).toFixed(0)} %` : "";
     const eta = Number.isFinite(f) && f >= 0.02
-      ? `, ETA ${duration((elapsed * (1 - f)) / f)})`
+      ? `, ETA ${formatDuration((elapsed * (1 - f)) / f)})`
       : pct
       ? ")"
       : "";
     this.log(
       `${this.label}: ${this.docs.toLocaleString("en-US")} documents, ` +
         `${this.chars.toLocaleString("en-US")} characters${extra ? `, ${extra()}` : ""}${pct}${eta}, ` +
-        `${duration(elapsed)} so far`,
+        `${formatDuration(elapsed)} so far`,
     );
   }
 }
